@@ -1,0 +1,44 @@
+"""Sample data and loaders for public benchmark data.
+
+- :func:`load_sensors`: the small multi-sensor dataset shipped with tsrnn,
+  with labelled anomalies; no download needed.
+- :func:`make_sensor_data`: the seeded generator behind it, for other sizes.
+- :func:`load_ett`: the ETT forecasting datasets (ETTh1, ETTh2, ETTm1, ETTm2).
+- :func:`load_nab`, :func:`load_nab_labels`, :func:`nab_files`: the Numenta
+  Anomaly Benchmark series and their labelled windows.
+
+The real-data loaders look for a local copy first (``path=``, then
+``cache_dir=``, ``$TSRNN_DATA_DIR`` or ``~/.cache/tsrnn``) and otherwise
+download from the canonical URL with a sha256 check.
+
+This package imports only numpy, pandas and the standard library, so that
+``import tsrnn.datasets`` stays fast.
+"""
+
+from tsrnn.datasets._download import DATA_DIR_ENV
+from tsrnn.datasets.loaders import (
+    ETT_NAMES,
+    load_ett,
+    load_nab,
+    load_nab_labels,
+    nab_files,
+)
+from tsrnn.datasets.synthetic import (
+    ANOMALY_KINDS,
+    load_sensors,
+    make_sensor_data,
+    to_wide,
+)
+
+__all__ = [
+    "ANOMALY_KINDS",
+    "DATA_DIR_ENV",
+    "ETT_NAMES",
+    "load_ett",
+    "load_nab",
+    "load_nab_labels",
+    "load_sensors",
+    "make_sensor_data",
+    "nab_files",
+    "to_wide",
+]
