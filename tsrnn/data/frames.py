@@ -1,0 +1,568 @@
+"""DataFrames in: the one place where user input is validated.
+
+`SeriesData.from_dataframe` turns a wide frame (one series) or a long frame (many
+series stacked, with an id column) into one float32 array with every series stacked
+row-wise. Every later step (windowing, splitting, scaling, the estimators) works on
+that array and trusts it: no NaN, no inf, sorted unique timestamps at a regular
+frequency, numeric columns only.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["DataError", "SeriesData", "check_length"]
+
+# Column names we accept as the time column when the user names none.
+_TIME_NAMES = ("timestamp", "date", "datetime", "time", "ds")
+
+Fill = Literal["ffill", "interpolate"]
+
+
+class DataError(ValueError):
+    """Bad input data. The message names the column, series or row at fault."""
+
+
+@dataclass(frozen=True, eq=False)
+class SeriesData:
+    """Validated series, stacked row-wise in one float32 array.
+
+    Build it with :meth:`from_dataframe`. Series ``i`` occupies rows
+    ``offsets[i]:offsets[i + 1]`` of ``values``. Columns are ordered targets, then
+    past covariates, then known-future covariates.
+
+    Attributes
+    ----------
+    values
+        ``[n_rows, n_features]`` float32, every value finite.
+    offsets
+        ``[n_series + 1]`` int64 row offsets of each series.
+    times
+        Timestamps of every row, aligned with ``values``: a ``DatetimeIndex``, or an
+        integer ``Index`` for frames without timestamps.
+    ids
+        Series identifiers in order of first appearance; ``[None]`` for a wide frame.
+    target_names, past_names, future_names
+        Column names of each role, as strings.
+    freq
+        The frequency shared by every series: a pandas offset, or an integer step.
+    time_col, id_col
+        Where the timestamps and series ids came from (``None``: the index / a wide
+        frame).
+    """
+
+    values: np.ndarray
+    offsets: np.ndarray
+    times: pd.Index
+    ids: list
+    target_names: tuple[str, ...]
+    past_names: tuple[str, ...] = ()
+    future_names: tuple[str, ...] = ()
+    freq: pd.DateOffset | int | None = None
+    time_col: Hashable | None = None
+    id_col: Hashable | None = None
+
+    # ------------------------------------------------------------------ accessors
+    @property
+    def n_series(self) -> int:
+        return len(self.offsets) - 1
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """Rows in each series, ``[n_series]``."""
+        return np.diff(self.offsets)
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        """All column names, in the order of ``values``' columns."""
+        return self.target_names + self.past_names + self.future_names
+
+    @property
+    def n_targets(self) -> int:
+        return len(self.target_names)
+
+    @property
+    def target_columns(self) -> slice:
+        return slice(0, self.n_targets)
+
+    @property
+    def future_columns(self) -> slice:
+        return slice(self.values.shape[1] - len(self.future_names), self.values.shape[1])
+
+    def series(self, i: int) -> np.ndarray:
+        """Rows of series ``i`` as a view, ``[length_i, n_features]``."""
+        return self.values[self.offsets[i] : self.offsets[i + 1]]
+
+    def series_times(self, i: int) -> pd.Index:
+        return self.times[self.offsets[i] : self.offsets[i + 1]]
+
+    def series_name(self, i: int) -> str:
+        """How error messages name series ``i``."""
+        if self.id_col is None:
+            return "the series"
+        return f"series {self.ids[i]!r}"
+
+    # ---------------------------------------------------------------- constructor
+    @classmethod
+    def from_dataframe(
+        cls,
+        df: pd.DataFrame,
+        *,
+        time_col: Hashable | None = None,
+        id_col: Hashable | None = None,
+        target: Hashable | Sequence[Hashable] | None = None,
+        past_covariates: Sequence[Hashable] | None = None,
+        future_covariates: Sequence[Hashable] | None = None,
+        fill: Fill | None = None,
+        freq: str | pd.DateOffset | int | None = None,
+        resample: bool = False,
+    ) -> SeriesData:
+        """Validate a wide or long DataFrame and stack its series.
+
+        Parameters
+        ----------
+        df
+            Wide: one series, with a ``DatetimeIndex`` or a time column, and numeric
+            columns. Long: many series stacked, told apart by ``id_col``. Rows of one
+            series need not be contiguous, but must be in time order.
+        time_col
+            Column holding the timestamps. Default: the ``DatetimeIndex`` if there is
+            one, else the only datetime column, else a column called ``timestamp``,
+            ``date``, ``datetime``, ``time`` or ``ds``, else the integer index
+            (a frame without timestamps).
+        id_col
+            Column identifying each series of a long frame. Default: a wide frame.
+        target
+            Column(s) to forecast or score. Default: every column that has no other
+            role.
+        past_covariates
+            Columns known only up to the present.
+        future_covariates
+            Columns known over the forecast horizon too (calendar features, plans).
+        fill
+            Missing values (NaN, and ``±inf``, which is treated as missing) raise by
+            default. ``"ffill"`` carries the last value forward (and the first value
+            backward over leading gaps); ``"interpolate"`` interpolates linearly in
+            time. Both work within each series.
+        freq
+            The expected frequency. Default: inferred from the data. Series whose
+            timestamps skip a step raise, naming the gap.
+        resample
+            Put every series on the regular ``freq`` grid instead of raising on
+            gaps: values falling in one step are averaged, and empty steps become
+            missing values, which ``fill`` must then handle.
+
+        Raises
+        ------
+        DataError
+            For any of: an empty frame, a missing column, a non-numeric column,
+            missing values, unsorted or duplicate timestamps, irregular spacing, or
+            mixed timezone-aware and naive timestamps. The message names the column,
+            series or row at fault.
+        """
+        if not isinstance(df, pd.DataFrame):
+            raise TypeError(f"expected a pandas DataFrame, got {type(df).__name__}")
+        if df.shape[0] == 0 or df.shape[1] == 0:
+            raise DataError(f"the DataFrame is empty (shape {df.shape})")
+        if fill not in (None, "ffill", "interpolate"):
+            raise ValueError(f"fill must be None, 'ffill' or 'interpolate', got {fill!r}")
+        if df.columns.has_duplicates:
+            dup = df.columns[df.columns.duplicated()][0]
+            raise DataError(f"column {dup!r} appears more than once")
+
+        _check_columns_exist(df, [c for c in (time_col, id_col) if c is not None])
+        if time_col is None:
+            time_col = _default_time_col(df)
+        times, positions = _parse_times(df, time_col)
+
+        codes, ids = _series_codes(df, id_col)
+        targets, past, future = _resolve_roles(df, time_col, id_col, target, past_covariates,
+                                               future_covariates)
+
+        # Rows of one series become contiguous; the stable sort keeps their order, so
+        # unsorted timestamps are still caught below.
+        order = np.argsort(codes, kind="stable")
+        counts = np.bincount(codes, minlength=len(ids))
+        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        times = times[order]
+        positions = positions[order]
+        columns = targets + past + future
+        values = _numeric_values(df, columns)[order]  # [N, F], the one copy we make
+
+        names = [str(c) for c in columns]
+        _check_order(times, offsets, ids, id_col, positions)
+        freq = _resolve_freq(times, offsets, freq)
+        if resample:
+            values, times, offsets = _resample(values, times, offsets, freq)
+        else:
+            _check_regular(times, offsets, ids, id_col, freq)
+        values = _handle_missing(values, times, offsets, ids, id_col, names, positions, fill,
+                                 resampled=resample)
+        return cls(
+            values=values,
+            offsets=offsets,
+            times=times,
+            ids=ids,
+            target_names=tuple(names[: len(targets)]),
+            past_names=tuple(names[len(targets) : len(targets) + len(past)]),
+            future_names=tuple(names[len(targets) + len(past) :]),
+            freq=freq,
+            time_col=time_col,
+            id_col=id_col,
+        )
+
+
+def check_length(data: SeriesData, min_length: int, what: str = "input_len + horizon") -> None:
+    """Raise `DataError` naming the first series shorter than ``min_length`` rows."""
+    short = np.flatnonzero(data.lengths < min_length)
+    if short.size:
+        i = short[0]
+        more = f" ({short.size} series in all are too short)" if short.size > 1 else ""
+        raise DataError(
+            f"{data.series_name(i)} has {data.lengths[i]} rows, fewer than "
+            f"{what} = {min_length}{more}"
+        )
+
+
+# ---------------------------------------------------------------------- helpers
+def _describe_row(pos: int, time) -> str:
+    return f"row {pos} ({time})" if time is not None else f"row {pos}"
+
+
+def _where(ids: list, id_col, code: int) -> str:
+    return "" if id_col is None else f" in series {ids[code]!r}"
+
+
+def _check_columns_exist(df: pd.DataFrame, cols: Sequence[Hashable]) -> None:
+    have = [str(c) for c in df.columns]
+    for col in cols:
+        if col not in df.columns:
+            close = difflib.get_close_matches(str(col), have, n=1, cutoff=0.5)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise DataError(f"column {col!r} is not in the DataFrame{hint} Columns: {have}")
+
+
+def _default_time_col(df: pd.DataFrame) -> Hashable | None:
+    """None means: use the index."""
+    if isinstance(df.index, pd.DatetimeIndex):
+        return None
+    datetime_cols = [c for c in df.columns if isinstance(df[c].dtype, pd.DatetimeTZDtype)
+                     or pd.api.types.is_datetime64_any_dtype(df[c].dtype)]
+    if len(datetime_cols) == 1:
+        return datetime_cols[0]
+    if len(datetime_cols) > 1:
+        raise DataError(f"several datetime columns {datetime_cols}: pass time_col= to pick one")
+    lower = {str(c).lower(): c for c in df.columns}
+    for name in _TIME_NAMES:
+        if name in lower:
+            return lower[name]
+    return None
+
+
+def _parse_times(df: pd.DataFrame, time_col) -> tuple[pd.Index, np.ndarray]:
+    """Timestamps of every row, plus each row's position in ``df`` (for messages)."""
+    positions = np.arange(len(df))
+    if time_col is None:
+        index = df.index
+        if isinstance(index, pd.DatetimeIndex):
+            raw, label = pd.Series(index, index=positions), "the index"
+        elif pd.api.types.is_integer_dtype(index.dtype):
+            return pd.Index(index.to_numpy(dtype=np.int64)), positions
+        else:
+            raise DataError(
+                "no timestamps found: pass time_col=, use a DatetimeIndex, or an integer "
+                f"index (the index has dtype {index.dtype})"
+            )
+    else:
+        raw, label = df[time_col].reset_index(drop=True), f"time column {time_col!r}"
+        # Before the dtype checks: a gap turns an integer column into floats (or
+        # leaves pd.NA in a nullable one), and the message should name the row.
+        _check_no_missing_time(raw, label)
+        if pd.api.types.is_integer_dtype(raw.dtype):
+            return pd.Index(raw.to_numpy(dtype=np.int64)), positions
+        if pd.api.types.is_bool_dtype(raw.dtype) or pd.api.types.is_float_dtype(raw.dtype):
+            raise DataError(f"{label} has dtype {raw.dtype}; expected timestamps or integers")
+
+    _check_no_missing_time(raw, label)
+    if not (pd.api.types.is_datetime64_any_dtype(raw.dtype)
+            or isinstance(raw.dtype, pd.DatetimeTZDtype)):
+        _check_mixed_tz(raw, label)
+        try:
+            raw = pd.to_datetime(raw, format="mixed")
+        except (ValueError, TypeError) as exc:
+            if "timezone" in str(exc).lower() or "offset" in str(exc).lower():
+                # Every timestamp is aware (checked above), with several UTC offsets,
+                # as local time across a DST change has: compare them in UTC.
+                raw = pd.to_datetime(raw, format="mixed", utc=True)
+            else:
+                parsed = pd.to_datetime(raw, errors="coerce", format="mixed")
+                bad = np.flatnonzero(parsed.isna().to_numpy())
+                pos = int(bad[0]) if bad.size else None
+                where = f" at row {pos}: {raw.iloc[pos]!r}" if pos is not None else f": {exc}"
+                raise DataError(f"{label} is not a timestamp{where}") from None
+        if not pd.api.types.is_datetime64_any_dtype(raw.dtype):
+            # Older pandas returns object dtype for mixed offsets instead of raising.
+            raw = pd.to_datetime(raw, format="mixed", utc=True)
+    return pd.DatetimeIndex(raw), positions
+
+
+def _check_no_missing_time(raw: pd.Series, label: str) -> None:
+    if raw.isna().any():
+        pos = int(np.flatnonzero(raw.isna().to_numpy())[0])
+        raise DataError(f"{label} has a missing timestamp at row {pos}")
+
+
+def _check_mixed_tz(raw: pd.Series, label: str) -> None:
+    """Timezone-aware next to naive timestamps: pandas' own error names no row."""
+    aware = np.array([_is_aware(x) for x in raw.to_numpy()])
+    if aware.any() and not aware.all():
+        first_aware = int(np.flatnonzero(aware)[0])
+        first_naive = int(np.flatnonzero(~aware)[0])
+        raise DataError(
+            f"{label} mixes timezone-aware and naive timestamps: row {first_aware} "
+            f"({raw.iloc[first_aware]}) has a timezone, row {first_naive} "
+            f"({raw.iloc[first_naive]}) has none. Localize them all, or none."
+        )
+
+
+def _is_aware(x) -> bool:
+    if isinstance(x, str):
+        try:
+            x = pd.Timestamp(x)
+        except (ValueError, TypeError):
+            return False
+    return getattr(x, "tzinfo", None) is not None
+
+
+def _series_codes(df: pd.DataFrame, id_col) -> tuple[np.ndarray, list]:
+    if id_col is None:
+        return np.zeros(len(df), dtype=np.int64), [None]
+    col = df[id_col]
+    if col.isna().any():
+        pos = int(np.flatnonzero(col.isna().to_numpy())[0])
+        raise DataError(f"id column {id_col!r} is missing at row {pos}")
+    codes, uniques = pd.factorize(col, sort=False)  # order of first appearance
+    return codes.astype(np.int64), list(uniques)
+
+
+def _as_list(cols) -> list:
+    if cols is None:
+        return []
+    if isinstance(cols, (str, bytes)) or not isinstance(cols, Sequence | pd.Index):
+        return [cols]
+    return list(cols)
+
+
+def _resolve_roles(df, time_col, id_col, target, past, future) -> tuple[list, list, list]:
+    past, future = _as_list(past), _as_list(future)
+    targets = _as_list(target)
+    _check_columns_exist(df, targets + past + future)
+    taken = {c for c in (time_col, id_col) if c is not None}
+    if not targets:
+        targets = [c for c in df.columns if c not in taken and c not in past and c not in future]
+        if not targets:
+            raise DataError("no target column left: pass target=")
+        for col in targets:
+            if not _is_numeric(df[col].dtype):
+                hint = (f" If it identifies series, pass id_col={col!r}." if id_col is None
+                        else "")
+                raise DataError(
+                    f"column {col!r} is not numeric (dtype {df[col].dtype}).{hint} "
+                    "Otherwise drop it, or name the target columns with target=."
+                )
+    seen: dict = {}
+    for role, cols in (("target", targets), ("past covariate", past),
+                       ("future covariate", future)):
+        for col in cols:
+            if col in taken:
+                raise DataError(f"column {col!r} is the time or id column and cannot be a {role}")
+            if col in seen:
+                raise DataError(f"column {col!r} is both a {seen[col]} and a {role}")
+            seen[col] = role
+    return targets, past, future
+
+
+def _is_numeric(dtype) -> bool:
+    return (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)) and not (
+        pd.api.types.is_complex_dtype(dtype)
+    )
+
+
+def _numeric_values(df: pd.DataFrame, columns: list) -> np.ndarray:
+    for col in columns:
+        if not _is_numeric(df[col].dtype):
+            raise DataError(f"column {col!r} is not numeric (dtype {df[col].dtype})")
+    # Nullable dtypes (Int64, Float64, boolean) carry pd.NA: turn it into NaN so that
+    # the missing-value check below names it like any other gap.
+    out = np.empty((len(df), len(columns)), dtype=np.float32)
+    for j, col in enumerate(columns):
+        out[:, j] = df[col].to_numpy(dtype=np.float64, na_value=np.nan)
+    return out
+
+
+def _ticks(times: pd.Index) -> np.ndarray:
+    """Timestamps as int64 nanoseconds (integer times as they are)."""
+    if isinstance(times, pd.DatetimeIndex):
+        return times.as_unit("ns").asi8
+    return times.to_numpy(dtype=np.int64)
+
+
+def _check_order(times: pd.Index, offsets, ids, id_col, positions) -> None:
+    t = _ticks(times)
+    step = np.diff(t)
+    inside = np.ones(len(step), dtype=bool)
+    inside[offsets[1:-1] - 1] = False  # the step from one series into the next
+    for bad, what in ((step < 0) & inside, "unsorted"), ((step == 0) & inside, "duplicate"):
+        if bad.any():
+            k = int(np.flatnonzero(bad)[0]) + 1
+            code = int(np.searchsorted(offsets, k, side="right") - 1)
+            where = _where(ids, id_col, code)
+            if what == "unsorted":
+                raise DataError(
+                    f"timestamps are not sorted{where}: row {positions[k]} ({times[k]}) "
+                    f"comes after row {positions[k - 1]} ({times[k - 1]}). Sort the frame "
+                    "by time first."
+                )
+            raise DataError(
+                f"duplicate timestamp {times[k]}{where}: rows {positions[k - 1]} and "
+                f"{positions[k]}"
+            )
+
+
+def _resolve_freq(times: pd.Index, offsets, freq):
+    datetime = isinstance(times, pd.DatetimeIndex)
+    if freq is not None:
+        if datetime:
+            return pd.tseries.frequencies.to_offset(freq)
+        return int(freq)
+    if datetime:
+        # pandas names calendar frequencies ("MS", "B") that no fixed step can, but
+        # it gives up on a whole series with one gap. So vote over short runs taken
+        # across every series: a gap spoils only the runs that straddle it.
+        votes: dict = {}
+        for t in _short_runs(times, offsets):
+            inferred = pd.infer_freq(t)
+            if inferred is not None:
+                votes[inferred] = votes.get(inferred, 0) + 1
+        if votes:
+            return pd.tseries.frequencies.to_offset(max(votes, key=votes.get))
+    # Irregular data: the most common step is the intended one, the rest are gaps.
+    steps = np.diff(_ticks(times))[_inside_steps(offsets)]
+    steps = steps[steps > 0]
+    if steps.size == 0:
+        return None
+    values, counts = np.unique(steps, return_counts=True)
+    if datetime:
+        return pd.tseries.frequencies.to_offset(pd.Timedelta(int(values[np.argmax(counts)]),
+                                                             unit="ns"))
+    return int(values[np.argmax(counts)])
+
+
+def _short_runs(times: pd.DatetimeIndex, offsets, run: int = 5, most: int = 64):
+    """Up to ``most`` runs of ``run`` consecutive timestamps, spread over all series."""
+    starts = [np.arange(offsets[i], offsets[i + 1] - run + 1) for i in range(len(offsets) - 1)]
+    starts = np.concatenate(starts) if starts else np.empty(0, dtype=np.int64)
+    if starts.size == 0:  # every series is shorter than a run: use each whole
+        return [times[offsets[i] : offsets[i + 1]] for i in range(len(offsets) - 1)
+                if offsets[i + 1] - offsets[i] >= 3]
+    pick = starts[np.linspace(0, starts.size - 1, min(most, starts.size)).astype(np.int64)]
+    return [times[k : k + run] for k in pick]
+
+
+def _inside_steps(offsets) -> np.ndarray:
+    inside = np.ones(offsets[-1] - 1, dtype=bool)
+    inside[offsets[1:-1] - 1] = False
+    return inside
+
+
+def _expected_times(t0, n: int, freq) -> pd.Index:
+    if isinstance(freq, int):
+        return pd.Index(t0 + freq * np.arange(n, dtype=np.int64))
+    return pd.date_range(t0, periods=n, freq=freq)
+
+
+def _check_regular(times, offsets, ids, id_col, freq) -> None:
+    if freq is None:
+        return
+    candidates = range(len(offsets) - 1)
+    if isinstance(freq, int | pd.offsets.Tick):
+        # Fixed steps: one vectorised pass finds the series with a gap, if any.
+        t = _ticks(times)
+        step = freq if isinstance(freq, int) else freq.nanos
+        bad = np.flatnonzero((np.diff(t) != step) & _inside_steps(offsets))
+        candidates = np.searchsorted(offsets, bad[:1] + 1, side="right") - 1
+    for code in candidates:
+        t = times[offsets[code] : offsets[code + 1]]
+        if len(t) < 2:
+            continue
+        expected = _expected_times(t[0], len(t), freq)
+        mismatch = np.flatnonzero(np.asarray(expected != t))
+        if mismatch.size:
+            k = int(mismatch[0])
+            freq_name = freq if isinstance(freq, int) else freq.freqstr
+            raise DataError(
+                f"irregular timestamps{_where(ids, id_col, code)}: a gap from {t[k - 1]} to "
+                f"{t[k]}, where the frequency is {freq_name!r} (expected {expected[k]}). "
+                "Pass resample=True (with fill=) to put the series on a regular grid, "
+                "or freq= if the frequency was inferred wrongly."
+            )
+
+
+def _resample(values, times, offsets, freq):
+    if freq is None:
+        return values, times, offsets
+    parts, stamps, counts = [], [], []
+    for code in range(len(offsets) - 1):
+        rows = slice(offsets[code], offsets[code + 1])
+        frame = pd.DataFrame(values[rows], index=times[rows])
+        if isinstance(freq, int):
+            grid = pd.Index(np.arange(times[rows][0], times[rows][-1] + 1, freq))
+            frame = frame.groupby((frame.index - grid[0]) // freq * freq + grid[0]).mean()
+            frame = frame.reindex(grid)
+        else:
+            frame = frame.resample(freq).mean()
+        parts.append(frame.to_numpy(dtype=np.float32))
+        stamps.append(frame.index)
+        counts.append(len(frame))
+    new_times = stamps[0].append(stamps[1:]) if len(stamps) > 1 else stamps[0]
+    new_offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+    return np.concatenate(parts), new_times, new_offsets
+
+
+def _handle_missing(values, times, offsets, ids, id_col, names, positions, fill, resampled):
+    bad = ~np.isfinite(values)
+    if not bad.any():
+        return values
+    if fill is None:
+        row, col = (int(i[0]) for i in np.nonzero(bad))
+        code = int(np.searchsorted(offsets, row, side="right") - 1)
+        kind = "missing" if np.isnan(values[row, col]) else f"infinite ({values[row, col]})"
+        where = f"at {times[row]}" if resampled else f"at {_describe_row(positions[row], times[row])}"
+        hint = " (a step that resampling left empty)" if resampled else ""
+        raise DataError(
+            f"column {names[col]!r} is {kind}{_where(ids, id_col, code)} {where}{hint}; "
+            f"{int(bad.sum())} values in all are missing or infinite. "
+            "Pass fill='ffill' or fill='interpolate' to fill them."
+        )
+    values = np.where(bad, np.nan, values)
+    for code in range(len(offsets) - 1):
+        rows = slice(offsets[code], offsets[code + 1])
+        frame = pd.DataFrame(values[rows])
+        empty = frame.columns[frame.isna().all()]
+        if len(empty):
+            raise DataError(
+                f"column {names[empty[0]]!r} has no finite value{_where(ids, id_col, code)}: "
+                "there is nothing to fill from"
+            )
+        if fill == "interpolate":
+            frame = frame.interpolate(method="linear", limit_direction="both")
+        else:
+            frame = frame.ffill().bfill()
+        values[rows] = frame.to_numpy(dtype=np.float32)
+    return values
