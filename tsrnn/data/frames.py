@@ -10,6 +10,7 @@ frequency, numeric columns only.
 from __future__ import annotations
 
 import difflib
+import warnings
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -447,9 +448,14 @@ def _resolve_freq(times: pd.Index, offsets, freq):
         # across every series: a gap spoils only the runs that straddle it.
         votes: dict = {}
         for t in _short_runs(times, offsets):
-            inferred = pd.infer_freq(t)
+            with warnings.catch_warnings():
+                # pandas 3.1 warns that infer_freq will return an offset, not a
+                # string; to_offset below takes either.
+                warnings.simplefilter("ignore")
+                inferred = pd.infer_freq(t)
             if inferred is not None:
-                votes[inferred] = votes.get(inferred, 0) + 1
+                key = pd.tseries.frequencies.to_offset(inferred).freqstr
+                votes[key] = votes.get(key, 0) + 1
         if votes:
             return pd.tseries.frequencies.to_offset(max(votes, key=votes.get))
     # Irregular data: the most common step is the intended one, the rest are gaps.
@@ -543,7 +549,8 @@ def _handle_missing(values, times, offsets, ids, id_col, names, positions, fill,
         row, col = (int(i[0]) for i in np.nonzero(bad))
         code = int(np.searchsorted(offsets, row, side="right") - 1)
         kind = "missing" if np.isnan(values[row, col]) else f"infinite ({values[row, col]})"
-        where = f"at {times[row]}" if resampled else f"at {_describe_row(positions[row], times[row])}"
+        where = (f"at {times[row]}" if resampled
+                 else f"at {_describe_row(positions[row], times[row])}")
         hint = " (a step that resampling left empty)" if resampled else ""
         raise DataError(
             f"column {names[col]!r} is {kind}{_where(ids, id_col, code)} {where}{hint}; "

@@ -72,10 +72,8 @@ def split_borders(
     n = np.asarray(lengths, dtype=np.int64)
     n_val = _part_rows(val_size, n, "val_size")
     n_test = _part_rows(test_size, n, "test_size")
-    if train_size is None:
-        n_train = n - n_val - n_test
-    else:
-        n_train = _part_rows(train_size, n, "train_size")
+    n_train = (n - n_val - n_test if train_size is None
+               else _part_rows(train_size, n, "train_size"))
     if np.any(n_train + n_val + n_test > n) or np.any(n_train <= 0):
         i = int(np.flatnonzero((n_train + n_val + n_test > n) | (n_train <= 0))[0])
         raise DataError(

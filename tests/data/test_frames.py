@@ -1,0 +1,474 @@
+"""Tests for tsrnn/data/frames.py: DataFrames in, validated float32 arrays out.
+
+Every bad input gets a test that checks both the error type and that the message
+names the culprit (column, series, row or timestamp).
+"""
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tsrnn.data import DataError, SeriesData, check_length
+
+from_dataframe = SeriesData.from_dataframe
+
+
+def _hourly(n: int, start: str = "2024-01-01") -> pd.DatetimeIndex:
+    return pd.date_range(start, periods=n, freq="h")
+
+
+def test_data_error_is_a_value_error():
+    assert issubclass(DataError, ValueError)
+
+
+# ------------------------------------------------------------------ wide frames
+def test_wide_frame_with_datetime_index():
+    idx = _hourly(5)
+    frame = pd.DataFrame({"load": [1.0, 2.0, 3.0, 4.0, 5.0], "temp": [5, 4, 3, 2, 1]}, index=idx)
+    data = from_dataframe(frame)
+    assert data.values.dtype == np.float32
+    np.testing.assert_array_equal(data.values, frame.to_numpy(dtype=np.float32))
+    np.testing.assert_array_equal(data.offsets, [0, 5])
+    assert data.n_series == 1 and data.ids == [None]
+    assert data.target_names == ("load", "temp")
+    assert data.time_col is None and data.id_col is None
+    assert data.times.equals(idx)
+    assert data.freq == pd.offsets.Hour()
+    assert data.series_name(0) == "the series"
+
+
+@pytest.mark.parametrize("name", ["when", "Date", "ds", "timestamp"])
+def test_time_column_is_detected(name):
+    times = _hourly(4)
+    # "when" is found by its dtype; the others by their name, even as strings.
+    column = times if name == "when" else times.strftime("%Y-%m-%d %H:%M")
+    frame = pd.DataFrame({"y": [1.0, 2.0, 3.0, 4.0], name: column})
+    data = from_dataframe(frame)
+    assert data.time_col == name
+    assert data.target_names == ("y",)
+    np.testing.assert_array_equal(data.times, times)
+    assert data.freq == pd.offsets.Hour()
+
+
+def test_integer_index_means_no_timestamps():
+    frame = pd.DataFrame({"y": [3.0, 1.0, 2.0]}, index=[10, 15, 20])
+    data = from_dataframe(frame)
+    assert not isinstance(data.times, pd.DatetimeIndex)
+    np.testing.assert_array_equal(data.times, [10, 15, 20])
+    assert data.freq == 5
+    np.testing.assert_array_equal(data.values[:, 0], [3.0, 1.0, 2.0])
+    assert from_dataframe(pd.DataFrame({"y": [1.0, 2.0]})).freq == 1  # a RangeIndex
+
+
+def test_nullable_and_bool_columns_are_numeric():
+    frame = pd.DataFrame({"a": pd.array([1, 2, 3], dtype="Int64"),
+                          "b": pd.array([0.5, 1.5, 2.5], dtype="Float64"),
+                          "c": [True, False, True]}, index=_hourly(3))
+    data = from_dataframe(frame)
+    assert data.values.dtype == np.float32
+    np.testing.assert_array_equal(data.values, [[1, 0.5, 1], [2, 1.5, 0], [3, 2.5, 1]])
+
+
+def test_missing_value_in_nullable_column_is_named():
+    frame = pd.DataFrame({"a": pd.array([1, None, 3], dtype="Int64")}, index=_hourly(3))
+    with pytest.raises(DataError, match=r"column 'a' is missing at row 1"):
+        from_dataframe(frame)
+    data = from_dataframe(frame, fill="interpolate")
+    np.testing.assert_array_equal(data.values[:, 0], [1.0, 2.0, 3.0])
+
+
+# ------------------------------------------------------------------ long frames
+def test_interleaved_long_frame_is_stacked_per_series():
+    # Sorted by time, ids alternating: the way long frames usually come.
+    frame = pd.DataFrame({
+        "t": np.repeat(_hourly(3), 2),
+        "id": ["b", "a"] * 3,
+        "y": [10.0, 1.0, 20.0, 2.0, 30.0, 3.0],
+    })
+    data = from_dataframe(frame, id_col="id")
+    assert data.ids == ["b", "a"]  # order of first appearance
+    np.testing.assert_array_equal(data.offsets, [0, 3, 6])
+    np.testing.assert_array_equal(data.series(0)[:, 0], [10.0, 20.0, 30.0])
+    np.testing.assert_array_equal(data.series(1)[:, 0], [1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(data.series_times(1), _hourly(3))
+    np.testing.assert_array_equal(data.lengths, [3, 3])
+    assert data.series_name(0) == "series 'b'"
+    assert data.target_names == ("y",)  # neither the time nor the id column
+
+
+@settings(max_examples=50, deadline=None)
+@given(lengths=st.lists(st.integers(1, 6), min_size=1, max_size=4), seed=st.integers(0, 2**16))
+def test_long_frame_in_any_interleaving(lengths, seed):
+    rng = np.random.default_rng(seed)
+    labels = rng.permutation(np.repeat(np.arange(len(lengths)), lengths))
+    step = {i: 0 for i in range(len(lengths))}
+    rows = []
+    for i in labels:
+        rows.append({"id": f"s{i}", "t": step[i], "y": 100 * i + step[i]})
+        step[i] += 1
+    data = from_dataframe(pd.DataFrame(rows), time_col="t", id_col="id")
+
+    first_seen = list(dict.fromkeys(int(i) for i in labels))
+    assert data.ids == [f"s{i}" for i in first_seen]
+    np.testing.assert_array_equal(data.lengths, [lengths[i] for i in first_seen])
+    for j, i in enumerate(first_seen):
+        np.testing.assert_array_equal(data.series(j)[:, 0], 100 * i + np.arange(lengths[i]))
+        np.testing.assert_array_equal(data.series_times(j), np.arange(lengths[i]))
+
+
+def test_same_timestamp_in_two_series_is_fine():
+    frame = pd.DataFrame({"t": list(_hourly(2)) * 2, "id": ["a", "a", "b", "b"],
+                          "y": [1.0, 2.0, 3.0, 4.0]})
+    data = from_dataframe(frame, id_col="id")
+    np.testing.assert_array_equal(data.offsets, [0, 2, 4])
+
+
+# ----------------------------------------------------------------------- roles
+def test_roles_order_the_columns():
+    frame = pd.DataFrame({"fut": [4.0, 40.0], "y2": [2.0, 20.0], "past": [3.0, 30.0],
+                          "y1": [1.0, 10.0], "unused": [9.0, 90.0]}, index=_hourly(2))
+    data = from_dataframe(frame, target=["y1", "y2"], past_covariates=["past"],
+                          future_covariates=["fut"])
+    np.testing.assert_array_equal(data.values, [[1, 2, 3, 4], [10, 20, 30, 40]])
+    assert data.target_names == ("y1", "y2")
+    assert data.past_names == ("past",)
+    assert data.future_names == ("fut",)
+    assert data.feature_names == ("y1", "y2", "past", "fut")
+    assert data.n_targets == 2
+    np.testing.assert_array_equal(data.values[:, data.target_columns], [[1, 2], [10, 20]])
+    np.testing.assert_array_equal(data.values[:, data.future_columns], [[4], [40]])
+
+
+def test_default_target_is_every_column_without_a_role():
+    frame = pd.DataFrame({"a": [1.0, 2.0], "cal": [0.0, 1.0], "b": [3.0, 4.0]},
+                         index=_hourly(2))
+    data = from_dataframe(frame, future_covariates="cal")
+    assert data.target_names == ("a", "b")
+    assert data.future_names == ("cal",)
+    np.testing.assert_array_equal(data.values, [[1, 3, 0], [2, 4, 1]])
+
+
+def test_non_string_column_names_are_recorded_as_strings():
+    frame = pd.DataFrame({0: [1.0, 2.0], 1: [3.0, 4.0]}, index=_hourly(2))
+    data = from_dataframe(frame, target=1)
+    assert data.target_names == ("1",)
+    np.testing.assert_array_equal(data.values[:, 0], [3.0, 4.0])
+
+
+# ---------------------------------------------------------------- bad input
+def test_not_a_dataframe_raises_type_error():
+    with pytest.raises(TypeError, match="ndarray"):
+        from_dataframe(np.zeros((3, 2)))
+    with pytest.raises(TypeError, match="Series"):
+        from_dataframe(pd.Series([1.0, 2.0]))
+
+
+@pytest.mark.parametrize("frame", [pd.DataFrame(), pd.DataFrame({"y": []}),
+                                   pd.DataFrame(index=_hourly(3))])
+def test_empty_frame(frame):
+    with pytest.raises(DataError, match=rf"empty \(shape \({frame.shape[0]}, {frame.shape[1]}\)"):
+        from_dataframe(frame)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "missing", "close"),
+    [({"target": "laod"}, "laod", "load"),
+     ({"time_col": "timestamps"}, "timestamps", "timestamp"),
+     ({"id_col": "stor"}, "stor", "store"),
+     ({"past_covariates": ["temperature"]}, "temperature", "temp"),
+     ({"future_covariates": ["holliday"]}, "holliday", "holiday")],
+)
+def test_missing_column_suggests_the_closest_name(kwargs, missing, close):
+    frame = pd.DataFrame({"timestamp": _hourly(2), "store": ["x", "x"], "load": [1.0, 2.0],
+                          "temp": [3.0, 4.0], "holiday": [0, 1]})
+    with pytest.raises(DataError, match=rf"column '{missing}' is not in the DataFrame; "
+                                        rf"did you mean '{close}'\?"):
+        from_dataframe(frame, **kwargs)
+
+
+def test_missing_column_without_a_close_name():
+    frame = pd.DataFrame({"load": [1.0, 2.0]}, index=_hourly(2))
+    with pytest.raises(DataError,
+                       match=r"column 'zzz' is not in the DataFrame Columns: \['load'\]"):
+        from_dataframe(frame, target="zzz")
+
+
+def test_non_numeric_column_hints_at_id_col():
+    frame = pd.DataFrame({"y": [1.0, 2.0], "store": ["a", "a"]}, index=_hourly(2))
+    with pytest.raises(DataError, match=r"column 'store' is not numeric.*id_col='store'"):
+        from_dataframe(frame)
+
+
+def test_non_numeric_target_is_named():
+    frame = pd.DataFrame({"y": ["1", "2"], "x": [1.0, 2.0]}, index=_hourly(2))
+    with pytest.raises(DataError, match=r"column 'y' is not numeric") as info:
+        from_dataframe(frame, target="y")
+    assert "id_col" not in str(info.value)  # the user named it a target
+    with pytest.raises(DataError, match=r"column 'y' is not numeric"):
+        from_dataframe(frame, target="x", past_covariates=["y"])
+
+
+def test_non_numeric_column_in_long_frame_has_no_id_hint():
+    frame = pd.DataFrame({"id": ["a", "a"], "y": [1.0, 2.0], "note": ["x", "y"], "t": [0, 1]})
+    with pytest.raises(DataError, match=r"column 'note' is not numeric") as info:
+        from_dataframe(frame, time_col="t", id_col="id")
+    assert "id_col=" not in str(info.value)
+
+
+@pytest.mark.parametrize(("bad", "kind"), [(np.nan, "missing"), (np.inf, r"infinite \(inf\)"),
+                                           (-np.inf, r"infinite \(-inf\)")])
+def test_missing_or_infinite_value_names_column_and_row(bad, kind):
+    frame = pd.DataFrame({"x": [1.0, 2.0, 3.0], "y": [1.0, 2.0, bad]}, index=_hourly(3))
+    with pytest.raises(DataError, match=rf"column 'y' is {kind} at row 2 \(2024-01-01 02:00:00\)"):
+        from_dataframe(frame)
+
+
+def test_missing_value_in_long_frame_names_series_and_original_row():
+    frame = pd.DataFrame({"t": [0, 0, 1, 1, 2, 2], "id": ["a", "b"] * 3,
+                          "y": [1.0, 2.0, 3.0, np.nan, 5.0, 6.0]})
+    with pytest.raises(DataError, match=r"column 'y' is missing in series 'b' at row 3 "):
+        from_dataframe(frame, time_col="t", id_col="id")
+
+
+def test_ffill_by_hand():
+    frame = pd.DataFrame({"y": [np.nan, 1.0, np.nan, np.inf, 4.0, np.nan]}, index=_hourly(6))
+    data = from_dataframe(frame, fill="ffill")
+    # Forward, and backward over the leading gap; inf counts as missing.
+    np.testing.assert_array_equal(data.values[:, 0], [1.0, 1.0, 1.0, 1.0, 4.0, 4.0])
+
+
+def test_interpolate_by_hand():
+    frame = pd.DataFrame({"y": [np.nan, 1.0, np.nan, np.inf, 4.0, np.nan]}, index=_hourly(6))
+    data = from_dataframe(frame, fill="interpolate")
+    np.testing.assert_array_equal(data.values[:, 0], [1.0, 1.0, 2.0, 3.0, 4.0, 4.0])
+
+
+@pytest.mark.parametrize(("fill", "expected"), [("ffill", [1, 1, 5, 5]),
+                                                ("interpolate", [1, 1, 5, 5])])
+def test_fill_stays_within_each_series(fill, expected):
+    frame = pd.DataFrame({"t": [0, 1, 0, 1], "id": ["a", "a", "b", "b"],
+                          "y": [1.0, np.nan, np.nan, 5.0]})
+    data = from_dataframe(frame, time_col="t", id_col="id", fill=fill)
+    np.testing.assert_array_equal(data.values[:, 0], expected)
+
+
+@pytest.mark.parametrize("fill", ["ffill", "interpolate"])
+def test_all_missing_column_in_a_series_cannot_be_filled(fill):
+    frame = pd.DataFrame({"t": [0, 1, 0, 1], "id": ["a", "a", "b", "b"],
+                          "y": [1.0, 2.0, 3.0, 4.0], "x": [1.0, 2.0, np.nan, np.inf]})
+    with pytest.raises(DataError, match=r"column 'x' has no finite value in series 'b'"):
+        from_dataframe(frame, time_col="t", id_col="id", fill=fill)
+
+
+def test_unknown_fill_raises():
+    frame = pd.DataFrame({"y": [1.0, 2.0]}, index=_hourly(2))
+    with pytest.raises(ValueError, match="'bfill'"):
+        from_dataframe(frame, fill="bfill")
+
+
+def test_unsorted_timestamps_name_both_rows():
+    frame = pd.DataFrame({"y": [1.0, 2.0, 3.0]}, index=_hourly(3)[[0, 2, 1]])
+    with pytest.raises(DataError, match=r"not sorted: row 2 \(2024-01-01 01:00:00\) comes "
+                                        r"after row 1 \(2024-01-01 02:00:00\)"):
+        from_dataframe(frame)
+
+
+def test_duplicate_timestamp_names_the_first_duplicate_and_the_series():
+    # Series b (rows 1, 3, 4, 5, 6) has t = 0, 1, 1, 2, 2: two duplicates.
+    frame = pd.DataFrame({"t": [0, 0, 1, 1, 1, 2, 2], "id": ["a", "b", "a", "b", "b", "b", "b"],
+                          "y": np.arange(7.0)})
+    with pytest.raises(DataError, match=r"duplicate timestamp 1 in series 'b': rows 3 and 4$"):
+        from_dataframe(frame, time_col="t", id_col="id")
+
+
+def test_irregular_spacing_names_the_gap_and_the_frequency():
+    idx = _hourly(8).delete([5, 6])
+    frame = pd.DataFrame({"y": np.arange(6.0)}, index=idx)
+    with pytest.raises(DataError, match=r"gap from 2024-01-01 04:00:00 to 2024-01-01 07:00:00, "
+                                        r"where the frequency is 'h'"):
+        from_dataframe(frame)
+
+
+def test_irregular_integer_steps_name_the_series():
+    frame = pd.DataFrame({"t": [0, 1, 2, 3, 0, 1, 3, 4], "id": list("aaaabbbb"),
+                          "y": np.arange(8.0)})
+    with pytest.raises(DataError, match=r"in series 'b': a gap from 1 to 3, where the "
+                                        r"frequency is 1"):
+        from_dataframe(frame, time_col="t", id_col="id")
+
+
+def test_resample_fixes_irregular_spacing():
+    idx = pd.DatetimeIndex(["2024-01-01 00:00", "2024-01-01 01:00", "2024-01-01 01:30",
+                            "2024-01-01 03:00", "2024-01-01 04:00", "2024-01-01 05:00"])
+    frame = pd.DataFrame({"y": [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]}, index=idx)
+    with pytest.raises(DataError, match=r"irregular timestamps"):
+        from_dataframe(frame)
+    # 01:00 and 01:30 fall in one step (averaged); 02:00 is empty, so fill must act.
+    with pytest.raises(DataError, match=r"column 'y' is missing at 2024-01-01 02:00:00 "
+                                        r"\(a step that resampling left empty\)"):
+        from_dataframe(frame, resample=True)
+    data = from_dataframe(frame, resample=True, fill="ffill")
+    np.testing.assert_array_equal(data.times, _hourly(6))
+    np.testing.assert_array_equal(data.values[:, 0], [0.0, 1.5, 1.5, 3.0, 4.0, 5.0])
+    data = from_dataframe(frame, resample=True, fill="interpolate")
+    np.testing.assert_array_equal(data.values[:, 0], [0.0, 1.5, 2.25, 3.0, 4.0, 5.0])
+
+
+def test_resample_integer_times_per_series():
+    frame = pd.DataFrame({"t": [0, 2, 3, 10, 11, 13], "id": list("aaabbb"),
+                          "y": [0.0, 2.0, 3.0, 10.0, 11.0, 13.0]})
+    data = from_dataframe(frame, time_col="t", id_col="id", resample=True, fill="interpolate")
+    np.testing.assert_array_equal(data.offsets, [0, 4, 8])
+    np.testing.assert_array_equal(data.times, [0, 1, 2, 3, 10, 11, 12, 13])
+    np.testing.assert_array_equal(data.values[:, 0], [0, 1, 2, 3, 10, 11, 12, 13])
+
+
+def test_monthly_frequency_is_inferred_and_a_missing_month_is_a_gap():
+    months = pd.date_range("2020-01-01", periods=12, freq="MS")
+    data = from_dataframe(pd.DataFrame({"y": np.arange(12.0)}, index=months))
+    assert data.freq == pd.offsets.MonthBegin()
+    with pytest.raises(DataError, match=r"gap from 2020-05-01 00:00:00 to 2020-07-01 00:00:00, "
+                                        r"where the frequency is 'MS'"):
+        from_dataframe(pd.DataFrame({"y": np.arange(11.0)}, index=months.delete(5)))
+
+
+def test_business_day_frequency_is_inferred():
+    days = pd.bdate_range("2024-01-01", periods=15)
+    data = from_dataframe(pd.DataFrame({"y": np.arange(15.0)}, index=days))
+    assert data.freq == pd.offsets.BusinessDay()
+    with pytest.raises(DataError, match=r"gap from 2024-01-09 00:00:00 to 2024-01-11 00:00:00, "
+                                        r"where the frequency is 'B'"):
+        from_dataframe(pd.DataFrame({"y": np.arange(14.0)}, index=days.delete(7)))
+
+
+def test_explicit_freq_overrides_inference():
+    idx = pd.DatetimeIndex(["2024-01-01", "2024-01-03", "2024-01-05"])
+    assert from_dataframe(pd.DataFrame({"y": [1.0, 2.0, 3.0]}, index=idx)).freq == pd.offsets.Day(2)
+    with pytest.raises(DataError, match=r"gap from 2024-01-01 00:00:00 to 2024-01-03 00:00:00, "
+                                        r"where the frequency is 'D'"):
+        from_dataframe(pd.DataFrame({"y": [1.0, 2.0, 3.0]}, index=idx), freq="D")
+
+
+def test_check_length_names_the_short_series():
+    frame = pd.DataFrame({"t": [0, 1, 2, 3, 4, 0, 1, 2], "id": list("aaaaabbb"),
+                          "y": np.arange(8.0)})
+    data = from_dataframe(frame, time_col="t", id_col="id")
+    check_length(data, 3)  # long enough
+    with pytest.raises(DataError, match=r"series 'b' has 3 rows, fewer than "
+                                        r"input_len \+ horizon = 4$"):
+        check_length(data, 4)
+    with pytest.raises(DataError, match=r"series 'a' has 5 rows, .* = 6 \(2 series in all"):
+        check_length(data, 6)
+    wide = from_dataframe(pd.DataFrame({"y": [1.0, 2.0]}))
+    with pytest.raises(DataError, match=r"the series has 2 rows, fewer than window = 3"):
+        check_length(wide, 3, what="window")
+
+
+@pytest.mark.parametrize(
+    "stamps",
+    [["2024-01-01 00:00", "2024-01-01 01:00+01:00", "2024-01-01 02:00"],
+     [pd.Timestamp("2024-01-01 00:00"), pd.Timestamp("2024-01-01 01:00", tz="UTC"),
+      pd.Timestamp("2024-01-01 02:00")]],
+    ids=["strings", "timestamps"],
+)
+def test_mixed_aware_and_naive_timestamps_name_rows(stamps):
+    frame = pd.DataFrame({"y": [1.0, 2.0, 3.0], "timestamp": pd.Series(stamps, dtype=object)})
+    with pytest.raises(DataError, match=r"time column 'timestamp' mixes timezone-aware and "
+                                        r"naive timestamps: row 1 .* has a timezone, row 0"):
+        from_dataframe(frame)
+
+
+def test_aware_timestamps_across_dst_are_accepted():
+    # Europe/Berlin, spring forward: 02:00 local does not exist.
+    strings = ["2024-03-31 00:00+01:00", "2024-03-31 01:00+01:00", "2024-03-31 03:00+02:00",
+               "2024-03-31 04:00+02:00"]
+    data = from_dataframe(pd.DataFrame({"y": [1.0, 2.0, 3.0, 4.0], "timestamp": strings}))
+    assert data.freq == pd.offsets.Hour()
+    np.testing.assert_array_equal(data.times,
+                                  pd.date_range("2024-03-30 23:00", periods=4, freq="h", tz="UTC"))
+    local = pd.date_range("2024-03-31 00:00", periods=4, freq="h", tz="Europe/Berlin")
+    stamps = pd.Series(list(local), dtype=object)  # Timestamp objects, two UTC offsets
+    data = from_dataframe(pd.DataFrame({"y": [1.0, 2.0, 3.0, 4.0], "timestamp": stamps}))
+    assert data.freq == pd.offsets.Hour()
+    assert data.times.equals(pd.DatetimeIndex(local, name="timestamp"))
+
+
+def test_unparseable_timestamp_names_its_row():
+    frame = pd.DataFrame({"y": [1.0, 2.0, 3.0],
+                          "date": ["2024-01-01", "2024-01-02", "not a date"]})
+    with pytest.raises(DataError, match=r"time column 'date' is not a timestamp at row 2: "
+                                        r"'not a date'"):
+        from_dataframe(frame)
+
+
+@pytest.mark.parametrize(
+    "column",
+    [pd.to_datetime(["2024-01-01", None, "2024-01-03"]),
+     ["2024-01-01", None, "2024-01-03"],
+     pd.array([0, None, 2], dtype="Int64"),
+     [0.0, np.nan, 2.0]],
+    ids=["datetime", "string", "nullable-int", "float"],
+)
+def test_missing_timestamp_names_its_row(column):
+    frame = pd.DataFrame({"y": [1.0, 2.0, 3.0], "t": column})
+    with pytest.raises(DataError, match=r"time column 't' has a missing timestamp at row 1"):
+        from_dataframe(frame, time_col="t")
+
+
+def test_missing_timestamp_in_the_index_names_its_row():
+    frame = pd.DataFrame({"y": [1.0, 2.0]}, index=pd.DatetimeIndex(["2024-01-01", None]))
+    with pytest.raises(DataError, match=r"the index has a missing timestamp at row 1"):
+        from_dataframe(frame)
+
+
+def test_missing_id_names_its_row():
+    frame = pd.DataFrame({"t": [0, 1, 2], "id": ["a", "a", None], "y": [1.0, 2.0, 3.0]})
+    with pytest.raises(DataError, match=r"id column 'id' is missing at row 2"):
+        from_dataframe(frame, time_col="t", id_col="id")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [({"target": "y", "past_covariates": ["x"], "future_covariates": ["x"]},
+      r"column 'x' is both a past covariate and a future covariate"),
+     ({"target": ["y", "x"], "past_covariates": ["x"]},
+      r"column 'x' is both a target and a past covariate"),
+     ({"time_col": "t", "target": ["y", "t"]},
+      r"column 't' is the time or id column and cannot be a target"),
+     ({"time_col": "t", "id_col": "g", "past_covariates": ["g"]},
+      r"column 'g' is the time or id column and cannot be a past covariate")],
+)
+def test_overlapping_roles_name_the_column(kwargs, match):
+    frame = pd.DataFrame({"t": [0, 1], "g": [7, 7], "y": [1.0, 2.0], "x": [3.0, 4.0]})
+    with pytest.raises(DataError, match=match):
+        from_dataframe(frame, **kwargs)
+
+
+def test_duplicate_column_names():
+    frame = pd.DataFrame([[1.0, 2.0, 3.0]], columns=["y", "x", "y"], index=_hourly(1))
+    with pytest.raises(DataError, match=r"column 'y' appears more than once"):
+        from_dataframe(frame)
+
+
+def test_several_datetime_columns_ask_for_time_col():
+    frame = pd.DataFrame({"start": _hourly(2), "end": _hourly(2, "2024-02-01"), "y": [1.0, 2.0]})
+    with pytest.raises(DataError, match=r"several datetime columns \['start', 'end'\]"):
+        from_dataframe(frame)
+    data = from_dataframe(frame, time_col="end", target="y")
+    np.testing.assert_array_equal(data.times, _hourly(2, "2024-02-01"))
+
+
+def test_no_timestamps_found():
+    frame = pd.DataFrame({"y": [1.0, 2.0]}, index=["2024-01-01", "2024-01-02"])
+    with pytest.raises(DataError, match=r"no timestamps found"):
+        from_dataframe(frame)
+
+
+def test_float_or_bool_time_column_is_rejected():
+    frame = pd.DataFrame({"t": [0.5, 1.5], "b": [True, False], "y": [1.0, 2.0]})
+    with pytest.raises(DataError, match=r"time column 't' has dtype float64"):
+        from_dataframe(frame, time_col="t")
+    with pytest.raises(DataError, match=r"time column 'b' has dtype bool"):
+        from_dataframe(frame, time_col="b")
