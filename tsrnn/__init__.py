@@ -8,14 +8,19 @@ from importlib import import_module
 
 __version__ = "0.1.0.dev0"
 
-_SUBPACKAGES = ("data", "datasets", "nn")
+_SUBPACKAGES = ("data", "datasets", "metrics", "nn")
+_EXPORTS = {"Forecaster": "forecaster", "Backtest": "forecaster"}
 
-__all__ = ["__version__", *_SUBPACKAGES]
+__all__ = ["__version__", *_SUBPACKAGES, *_EXPORTS]
 
 
 def __getattr__(name: str):
     if name in _SUBPACKAGES:
         return import_module(f"{__name__}.{name}")
+    if name in _EXPORTS:
+        value = getattr(import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -1,0 +1,591 @@
+"""`Forecaster`: Elman RNN, LSTM and GRU forecasters behind a scikit-learn-style API."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.utils.validation import check_is_fitted
+
+from tsrnn import persistence
+from tsrnn.data import (
+    DataError,
+    Scaler,
+    SeriesData,
+    WindowDataset,
+    check_length,
+    chronological_split,
+    make_loader,
+    window_starts,
+)
+from tsrnn.nn.forecast import ForecastNet
+
+__all__ = ["Backtest", "Forecaster"]
+
+
+class Backtest(NamedTuple):
+    """Result of :meth:`Forecaster.historical_forecasts`.
+
+    Attributes
+    ----------
+    forecasts
+        One row per (series, forecast origin, horizon step): the id column (long
+        frames), ``origin`` (the last timestamp the forecast saw), the time column,
+        then for each target its forecast and ``<target>_actual``.
+    metrics
+        MSE, MAE, RMSE, MAPE, sMAPE and MASE over every forecast, in original units.
+    """
+
+    forecasts: pd.DataFrame
+    metrics: dict[str, float]
+
+
+class Forecaster(BaseEstimator):
+    """Recurrent forecaster: one global model for one or many series.
+
+    Parameters
+    ----------
+    cell
+        ``"rnn"`` (Elman), ``"lstm"`` or ``"gru"``. GRU is lighter than LSTM and
+        usually as accurate; the Elman RNN loses long-range information.
+    input_len
+        Steps of history each forecast sees.
+    horizon
+        Steps forecast at once.
+    hidden_size, num_layers, bidirectional, dropout, recurrent_dropout, layer_norm,
+    nonlinearity, learn_initial_state
+        The recurrent encoder (see :class:`tsrnn.nn.RecurrentEncoder`).
+        ``recurrent_dropout`` (variational) is several times slower to train.
+    strategy
+        ``"direct"`` (all horizon steps from the final state at once),
+        ``"parallel"`` (SegRNN's parallel multi-step decoding) or ``"recursive"``
+        (autoregressive: each predicted segment is fed back in).
+    segment_len
+        Steps per input segment; ``"auto"`` picks about 8 segments per window
+        (``input_len // 8``, at least 1). 1 feeds single steps.
+    channel_independent
+        Forecast each target channel as its own univariate series with shared
+        weights (best on most multivariate data); False models the channels jointly.
+    window_norm
+        Per-window normalization: ``"last"`` subtracts each window's last value,
+        ``"mean"`` its mean, ``"standard"`` standardizes it (RevIN); None disables
+        it. Without it an RNN cannot follow a level it rarely saw in training.
+    scaler
+        Per-series scaling fitted on the training rows: ``"standard"``,
+        ``"minmax"`` or None.
+    quantiles
+        E.g. ``[0.1, 0.5, 0.9]``: train with the pinball loss and forecast one column
+        per quantile. Quantiles never cross.
+    loss
+        ``"mse"``, ``"mae"`` or ``"huber"`` (point forecasts).
+    lr, batch_size, max_epochs
+        Adam learning rate, windows per batch, epochs at most.
+    patience
+        Early stopping: epochs without a better validation loss before stopping.
+        The best epoch's weights are restored. None trains all ``max_epochs``.
+    val_size
+        Fraction (or rows) at the end of each series held out for early stopping;
+        0 trains on everything for ``max_epochs``.
+    gradient_clip
+        Clip the global gradient norm to this value; None disables it.
+    lr_scheduler
+        None, ``"plateau"`` (halve on a validation plateau) or ``"cosine"``.
+    fill, resample
+        How to handle missing values and irregular timestamps; see
+        :meth:`tsrnn.data.SeriesData.from_dataframe`.
+    accelerator, devices, precision
+        Passed to Lightning: ``"auto"`` uses CUDA when present.
+    verbose
+        Show a progress bar while training.
+    log_dir
+        Write Lightning CSV logs there; None writes nothing.
+    random_state
+        Seed for weights and shuffling: the same seed on the same machine gives the
+        same forecasts.
+    trainer_kwargs
+        Further keyword arguments for ``pytorch_lightning.Trainer``.
+
+    Attributes
+    ----------
+    net_
+        The fitted :class:`tsrnn.nn.ForecastNet` (a plain ``nn.Module``).
+    n_features_in_, feature_names_in_
+        Input columns seen at fit (targets, past, future covariates).
+    target_names_
+        Target columns.
+    freq_
+        The data's frequency.
+    training_summary_
+        Epochs run, best epoch and best validation loss.
+    """
+
+    def __init__(
+        self,
+        cell: str = "gru",
+        input_len: int = 96,
+        horizon: int = 24,
+        *,
+        hidden_size: int = 128,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        layer_norm: bool = False,
+        nonlinearity: str = "tanh",
+        learn_initial_state: bool = False,
+        strategy: str = "direct",
+        segment_len: int | str = "auto",
+        channel_independent: bool = True,
+        window_norm: str | None = "last",
+        scaler: str | None = "standard",
+        quantiles: Sequence[float] | None = None,
+        loss: str = "mse",
+        lr: float = 1e-3,
+        batch_size: int = 64,
+        max_epochs: int = 30,
+        patience: int | None = 5,
+        val_size: float | int = 0.1,
+        gradient_clip: float | None = 1.0,
+        lr_scheduler: str | None = None,
+        fill: str | None = None,
+        resample: bool = False,
+        accelerator: str = "auto",
+        devices: Any = "auto",
+        precision: Any = "32-true",
+        verbose: bool = False,
+        log_dir: str | None = None,
+        random_state: int | None = None,
+        trainer_kwargs: dict | None = None,
+    ):
+        self.cell = cell
+        self.input_len = input_len
+        self.horizon = horizon
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.bidirectional = bidirectional
+        self.dropout = dropout
+        self.recurrent_dropout = recurrent_dropout
+        self.layer_norm = layer_norm
+        self.nonlinearity = nonlinearity
+        self.learn_initial_state = learn_initial_state
+        self.strategy = strategy
+        self.segment_len = segment_len
+        self.channel_independent = channel_independent
+        self.window_norm = window_norm
+        self.scaler = scaler
+        self.quantiles = quantiles
+        self.loss = loss
+        self.lr = lr
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.val_size = val_size
+        self.gradient_clip = gradient_clip
+        self.lr_scheduler = lr_scheduler
+        self.fill = fill
+        self.resample = resample
+        self.accelerator = accelerator
+        self.devices = devices
+        self.precision = precision
+        self.verbose = verbose
+        self.log_dir = log_dir
+        self.random_state = random_state
+        self.trainer_kwargs = trainer_kwargs
+
+    # ------------------------------------------------------------------ fitting
+    def fit(
+        self,
+        df: pd.DataFrame,
+        *,
+        target: Hashable | Sequence[Hashable] | None = None,
+        time_col: Hashable | None = None,
+        id_col: Hashable | None = None,
+        past_covariates: Sequence[Hashable] | None = None,
+        future_covariates: Sequence[Hashable] | None = None,
+    ) -> Forecaster:
+        """Train on a wide or long DataFrame (see :class:`tsrnn.data.SeriesData`).
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        data = SeriesData.from_dataframe(
+            df, time_col=time_col, id_col=id_col, target=target,
+            past_covariates=past_covariates, future_covariates=future_covariates,
+            fill=self.fill, resample=self.resample,
+        )
+        check_length(data, self.input_len + self.horizon)
+        seed = _seed(self.random_state)
+        val_size = self.val_size
+        split = chronological_split(data, self.input_len, self.horizon,
+                                    val_size=val_size, test_size=0)
+        scaler = Scaler(self.scaler).fit(data.values, data.offsets, fit_rows=split.train_end)
+        scaled = scaler.transform(data.values, data.offsets)
+
+        net = ForecastNet(
+            data.values.shape[1], data.n_targets, self.input_len, self.horizon,
+            n_future=len(data.future_names), cell=self.cell, hidden_size=self.hidden_size,
+            num_layers=self.num_layers, bidirectional=self.bidirectional,
+            dropout=self.dropout, recurrent_dropout=self.recurrent_dropout,
+            layer_norm=self.layer_norm, nonlinearity=self.nonlinearity,
+            learn_initial_state=self.learn_initial_state, strategy=self.strategy,
+            segment_len=self._segment_len(), channel_independent=self.channel_independent,
+            window_norm=self.window_norm, n_quantiles=max(1, len(self._quantile_levels())),
+        )
+        train = WindowDataset.from_series(data, self.input_len, self.horizon,
+                                          starts=split.train, values=scaled)
+        val = WindowDataset.from_series(data, self.input_len, self.horizon,
+                                        starts=split.val, values=scaled)
+        train_loader = make_loader(train, self.batch_size, shuffle=True, seed=seed)
+        val_loader = make_loader(val, max(self.batch_size, 256)) if len(val) else None
+
+        from tsrnn.training import ForecastingModule, fit_module  # imports Lightning
+
+        module = ForecastingModule(net, loss=self.loss, quantiles=self._quantile_levels(),
+                                   lr=self.lr, lr_scheduler=self.lr_scheduler,
+                                   max_epochs=self.max_epochs)
+        summary = fit_module(
+            module, train_loader, val_loader, max_epochs=self.max_epochs,
+            patience=self.patience, gradient_clip=self.gradient_clip,
+            accelerator=self.accelerator, devices=self.devices, precision=self.precision,
+            verbose=self.verbose, log_dir=self.log_dir, trainer_kwargs=self.trainer_kwargs,
+        )
+        net = module.net.cpu().eval()
+        self._set_fitted(net, data, scaler, summary)
+        return self
+
+    def _set_fitted(self, net, data: SeriesData, scaler: Scaler, summary: dict) -> None:
+        self.net_ = net
+        self.roles_ = {
+            "time_col": data.time_col, "id_col": data.id_col,
+            "target": list(data.target_names), "past_covariates": list(data.past_names),
+            "future_covariates": list(data.future_names),
+        }
+        self.feature_names_in_ = np.array(data.feature_names, dtype=object)
+        self.n_features_in_ = len(data.feature_names)
+        self.target_names_ = list(data.target_names)
+        self.freq_ = data.freq
+        self.ids_ = list(data.ids)
+        self.scaler_loc_ = scaler.loc_
+        self.scaler_spread_ = scaler.spread_
+        # The short context predict() needs without a frame: the last input_len rows
+        # of each series, never the training frame itself.
+        ends = data.offsets[1:]
+        self.context_ = np.stack([data.values[e - self.input_len : e] for e in ends])
+        self.context_end_ = [data.times[e - 1] for e in ends]
+        self.training_summary_ = summary
+
+    def _check_params(self) -> None:
+        if self.cell not in ("rnn", "lstm", "gru"):
+            raise ValueError(f"cell must be 'rnn', 'lstm' or 'gru', got {self.cell!r}")
+        for name in ("input_len", "horizon", "hidden_size", "num_layers", "batch_size",
+                     "max_epochs"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        self._quantile_levels()
+        self._segment_len()
+
+    def _quantile_levels(self) -> list[float]:
+        if self.quantiles is None:
+            return []
+        levels = [float(q) for q in self.quantiles]
+        if not levels or any(not 0 < q < 1 for q in levels) or levels != sorted(set(levels)):
+            raise ValueError(f"quantiles must be increasing values in (0, 1), "
+                             f"got {self.quantiles!r}")
+        return levels
+
+    def _segment_len(self) -> int:
+        if self.segment_len == "auto":
+            return max(1, self.input_len // 8)
+        if isinstance(self.segment_len, bool) or not isinstance(self.segment_len,
+                                                                int | np.integer) \
+                or not 1 <= self.segment_len <= self.input_len:
+            raise ValueError(f"segment_len must be 'auto' or an integer in [1, input_len], "
+                             f"got {self.segment_len!r}")
+        return int(self.segment_len)
+
+    # --------------------------------------------------------------- predicting
+    def predict(self, df: pd.DataFrame | None = None, *,
+                future: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Forecast the next ``horizon`` steps of every series.
+
+        Parameters
+        ----------
+        df
+            Forecast from the end of this frame (same columns as at fit; new series
+            ids are fine for a global model). Default: from the end of the training
+            data.
+        future
+            Known-future covariates over the horizon, when the model uses them: the
+            time column (and id column) plus the ``future_covariates`` columns, for
+            the ``horizon`` steps after each series' end.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``horizon`` rows per series: the id column (long frames), the time
+            column, then one column per target, in original units. With quantiles,
+            one column per target and quantile, named ``<target>_q<level>``.
+        """
+        check_is_fitted(self, "net_")
+        ids, context, ends, loc, spread = self._context(df)
+        fut = self._future_values(future, ids, ends, loc, spread)
+        with torch.inference_mode():
+            scaled = (context - loc[:, None, :]) / spread[:, None, :]
+            out = self.net_(torch.from_numpy(scaled.astype(np.float32)),
+                            None if fut is None else torch.from_numpy(fut))
+        out = out.numpy()  # [S, H, C, Q]
+        n_t = len(self.target_names_)
+        out = out * spread[:, None, :n_t, None] + loc[:, None, :n_t, None]
+        return self._frame(ids, ends, out)
+
+    def _context(self, df):
+        """Inputs of the forecast from the end of each series, in original units."""
+        if df is None:
+            return (self.ids_, self.context_, self.context_end_, self.scaler_loc_,
+                    self.scaler_spread_)
+        data = self._read(df)
+        check_length(data, self.input_len, what="input_len")
+        ends = data.offsets[1:]
+        context = np.stack([data.values[e - self.input_len : e] for e in ends])
+        loc, spread = self._stats_for(data)
+        return list(data.ids), context, [data.times[e - 1] for e in ends], loc, spread
+
+    def _read(self, df: pd.DataFrame) -> SeriesData:
+        """Validate a frame with the column roles and frequency seen at fit."""
+        roles = self.roles_
+        return SeriesData.from_dataframe(
+            df, time_col=roles["time_col"], id_col=roles["id_col"], target=roles["target"],
+            past_covariates=roles["past_covariates"],
+            future_covariates=roles["future_covariates"], fill=self.fill,
+            freq=self.freq_, resample=self.resample,
+        )
+
+    def _stats_for(self, data: SeriesData) -> tuple[np.ndarray, np.ndarray]:
+        """Fitted scaling statistics of each series; a series unseen at fit gets
+        statistics of its own rows."""
+        known = {sid: i for i, sid in enumerate(self.ids_)}
+        own = Scaler(self.scaler).fit(data.values, data.offsets)
+        loc, spread = own.loc_.copy(), own.spread_.copy()
+        for i, sid in enumerate(data.ids):
+            if sid in known:
+                loc[i], spread[i] = self.scaler_loc_[known[sid]], self.scaler_spread_[known[sid]]
+        return loc, spread
+
+    def _future_values(self, future, ids, ends, loc, spread):
+        n_future = len(self.roles_["future_covariates"])
+        if n_future == 0:
+            return None
+        if future is None:
+            raise ValueError(
+                f"this model uses known-future covariates {self.roles_['future_covariates']}: "
+                f"pass future= with their values for the {self.horizon} steps after each "
+                "series' end"
+            )
+        time_col, id_col = self.roles_["time_col"], self.roles_["id_col"]
+        cols = self.roles_["future_covariates"]
+        frame = future if time_col is None else future.set_index(time_col)
+        out = np.empty((len(ids), self.horizon, n_future), dtype=np.float32)
+        for i, (sid, end) in enumerate(zip(ids, ends, strict=True)):
+            rows = frame if id_col is None else frame[frame[id_col] == sid]
+            steps = self._future_index(end)
+            missing = steps.difference(rows.index)
+            if len(missing):
+                who = "" if id_col is None else f" of series {sid!r}"
+                raise DataError(f"future= lacks {list(cols)} at {missing[0]}{who} "
+                                f"({len(missing)} of the {self.horizon} horizon steps)")
+            values = rows.loc[steps, cols].to_numpy(dtype=np.float32)
+            if not np.isfinite(values).all():
+                raise DataError(f"future= has missing or infinite values in {list(cols)}")
+            out[i] = (values - loc[i, -n_future:]) / spread[i, -n_future:]
+        return out
+
+    def _future_index(self, end) -> pd.Index:
+        if isinstance(self.freq_, int | np.integer):
+            return pd.Index(end + self.freq_ * np.arange(1, self.horizon + 1))
+        return pd.date_range(end, periods=self.horizon + 1, freq=self.freq_)[1:]
+
+    def _column_names(self) -> list[str]:
+        levels = self._quantile_levels()
+        if not levels:
+            return list(self.target_names_)
+        return [f"{t}_q{q:g}" for t in self.target_names_ for q in levels]
+
+    def _frame(self, ids, ends, out: np.ndarray) -> pd.DataFrame:
+        """``out [S, H, C, Q]`` -> a long DataFrame of forecasts."""
+        s, h, c, q = out.shape
+        time_name = self.roles_["time_col"] or "timestamp"
+        frame = pd.DataFrame(out.reshape(s * h, c * q), columns=self._column_names())
+        stamps = [self._future_index(end) for end in ends]
+        frame.insert(0, time_name, stamps[0].append(stamps[1:]) if s > 1 else stamps[0])
+        if self.roles_["id_col"] is not None:
+            frame.insert(0, self.roles_["id_col"], np.repeat(np.asarray(ids, dtype=object), h))
+        return frame
+
+    # ---------------------------------------------------------------- backtest
+    def historical_forecasts(self, df: pd.DataFrame, *, start: float | int | Any = 0.8,
+                             stride: int | None = None, season: int = 1) -> Backtest:
+        """Rolling-origin backtest of the fitted model on ``df``.
+
+        Parameters
+        ----------
+        df
+            Frame with the columns seen at fit.
+        start
+            First forecast origin: a fraction of each series' length (float), a row
+            count (int), or a timestamp. Each forecast sees only rows before its
+            first step.
+        stride
+            Steps between origins; default ``horizon`` (non-overlapping forecasts).
+        season
+            Seasonal lag of the naive forecast that scales MASE (1: repeat-last).
+
+        Returns
+        -------
+        Backtest
+            The forecasts with actuals, and their metrics in original units.
+        """
+        check_is_fitted(self, "net_")
+        from tsrnn.metrics import forecast_metrics
+
+        data = self._read(df)
+        check_length(data, self.input_len + self.horizon)
+        stride = self.horizon if stride is None else int(stride)
+        first = self._origin_rows(data, start)
+        starts = window_starts(data.offsets, self.input_len, self.horizon, stride,
+                               target_from=first)
+        if starts.size == 0:
+            raise DataError(f"no complete forecast after start={start!r}: every series ends "
+                            f"less than horizon={self.horizon} steps after it")
+        loc, spread = self._stats_for(data)
+        series = np.searchsorted(data.offsets, starts, side="right") - 1
+        scaled = (data.values - np.repeat(loc, data.lengths, axis=0)) \
+            / np.repeat(spread, data.lengths, axis=0)
+        ds = WindowDataset.from_series(data, self.input_len, self.horizon, starts=starts,
+                                       values=scaled)
+        preds, actual = [], []
+        with torch.inference_mode():
+            for batch in make_loader(ds, 1024):
+                fut = batch.future if batch.future.shape[-1] else None
+                preds.append(self.net_(batch.inputs, fut).numpy())
+        n_t = len(self.target_names_)
+        out = np.concatenate(preds)  # [B, H, C, Q]
+        out = out * spread[series][:, None, :n_t, None] + loc[series][:, None, :n_t, None]
+        idx = starts[:, None] + self.input_len + np.arange(self.horizon)  # [B, H] rows
+        actual = data.values[idx][..., :n_t]  # [B, H, C]
+        point = out[..., self._median_index()]  # [B, H, C]
+        metrics = self._metrics(forecast_metrics, data, first, series, actual, point, season)
+        frame = self._frame([data.ids[i] for i in series],
+                            [data.times[s + self.input_len - 1] for s in starts], out)
+        frame.insert(1 if self.roles_["id_col"] is not None else 0, "origin",
+                     np.repeat(np.asarray([data.times[s + self.input_len - 1]
+                                           for s in starts]), self.horizon))
+        for j, name in enumerate(self.target_names_):
+            frame[f"{name}_actual"] = actual[..., j].reshape(-1)
+        return Backtest(frame, metrics)
+
+    def _median_index(self) -> int:
+        levels = self._quantile_levels()
+        return 0 if not levels else int(np.argmin(np.abs(np.asarray(levels) - 0.5)))
+
+    def _origin_rows(self, data: SeriesData, start) -> np.ndarray:
+        lengths = data.lengths
+        if isinstance(start, float):
+            if not 0 < start < 1:
+                raise ValueError(f"start as a fraction must be in (0, 1), got {start}")
+            rows = np.floor(lengths * start).astype(np.int64)
+        elif isinstance(start, int | np.integer) and not isinstance(start, bool):
+            rows = np.full(len(lengths), int(start), dtype=np.int64)
+        else:
+            when = pd.Timestamp(start) if isinstance(data.times, pd.DatetimeIndex) else start
+            rows = np.array([data.series_times(i).searchsorted(when)
+                             for i in range(data.n_series)], dtype=np.int64)
+        return np.maximum(rows, self.input_len)
+
+    def _metrics(self, forecast_metrics, data, first, series, actual, point, season):
+        """Pooled metrics; MASE scales each series by its own in-sample naive error."""
+        metrics = forecast_metrics(actual, point)
+        n_t = len(self.target_names_)
+        scaled_errors = []
+        for i in np.unique(series):
+            history = data.series(i)[: first[i], :n_t]
+            naive = np.abs(history[season:] - history[:-season]).mean() \
+                if len(history) > season else np.nan
+            err = np.abs(actual[series == i] - point[series == i]).mean()
+            scaled_errors.append(err / naive if naive > 0 else np.nan)
+        metrics["mase"] = float(np.nanmean(scaled_errors)) if np.isfinite(
+            scaled_errors).any() else float("nan")
+        return metrics
+
+    # -------------------------------------------------------------- persistence
+    def save(self, path) -> None:
+        """Save parameters, weights, fitted scaling and names to ``path``.
+
+        The file holds tensors and plain values only, so :meth:`load` reads it with
+        ``torch.load(weights_only=True)``: loading never runs pickled code.
+        """
+        check_is_fitted(self, "net_")
+        persistence.save(self, path)
+
+    @classmethod
+    def load(cls, path) -> Forecaster:
+        """Load a model written by :meth:`save`; it predicts exactly as the saved one."""
+        return persistence.load(cls, path)
+
+    def _fitted_state(self) -> dict:
+        return {
+            "roles": self.roles_,
+            "feature_names": list(self.feature_names_in_),
+            "target_names": self.target_names_,
+            "freq": persistence.freq_to_plain(self.freq_),
+            "ids": self.ids_,
+            "scaler_loc": torch.from_numpy(self.scaler_loc_),
+            "scaler_spread": torch.from_numpy(self.scaler_spread_),
+            "context": torch.from_numpy(self.context_),
+            "context_end": [persistence.time_to_plain(t) for t in self.context_end_],
+            "training_summary": self.training_summary_,
+            "net_shape": {"n_features": self.net_.n_features,
+                          "n_targets": self.net_.n_targets, "n_future": self.net_.n_future},
+        }
+
+    def _restore(self, state: dict, weights: dict) -> None:
+        shape = state["net_shape"]
+        net = ForecastNet(
+            shape["n_features"], shape["n_targets"], self.input_len, self.horizon,
+            n_future=shape["n_future"], cell=self.cell, hidden_size=self.hidden_size,
+            num_layers=self.num_layers, bidirectional=self.bidirectional,
+            dropout=self.dropout, recurrent_dropout=self.recurrent_dropout,
+            layer_norm=self.layer_norm, nonlinearity=self.nonlinearity,
+            learn_initial_state=self.learn_initial_state, strategy=self.strategy,
+            segment_len=self._segment_len(), channel_independent=self.channel_independent,
+            window_norm=self.window_norm, n_quantiles=max(1, len(self._quantile_levels())),
+        )
+        net.load_state_dict(weights, strict=True)
+        self.net_ = net.eval()
+        self.roles_ = state["roles"]
+        self.feature_names_in_ = np.array(state["feature_names"], dtype=object)
+        self.n_features_in_ = len(state["feature_names"])
+        self.target_names_ = state["target_names"]
+        self.freq_ = persistence.freq_from_plain(state["freq"])
+        self.ids_ = state["ids"]
+        self.scaler_loc_ = state["scaler_loc"].numpy()
+        self.scaler_spread_ = state["scaler_spread"].numpy()
+        self.context_ = state["context"].numpy()
+        self.context_end_ = [persistence.time_from_plain(t) for t in state["context_end"]]
+        self.training_summary_ = state["training_summary"]
+
+
+def _seed(random_state: int | None) -> int:
+    """Seed every generator training touches; returns the seed for the shuffler."""
+    if random_state is None:
+        seed = int(np.random.SeedSequence().generate_state(1)[0] % (2**31))
+    else:
+        seed = int(random_state)
+    torch.manual_seed(seed)
+    return seed

@@ -1,0 +1,189 @@
+"""Lightning glue: one thin LightningModule per task, and the Trainer set-up.
+
+This is the only module that imports Lightning, and only estimators' ``fit`` imports
+it. Networks stay plain ``nn.Module``s (``tsrnn.nn``); prediction never goes
+through the Trainer.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import warnings
+from collections.abc import Callable, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.callbacks import Callback, EarlyStopping
+from torch import nn
+from torch.nn import functional as F
+
+__all__ = ["BestWeights", "ForecastingModule", "fit_module", "pinball_loss", "point_loss"]
+
+LOSSES = ("mse", "mae", "huber")
+SCHEDULERS = (None, "plateau", "cosine")
+
+
+def point_loss(name: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    if name == "mse":
+        return F.mse_loss
+    if name == "mae":
+        return F.l1_loss
+    if name == "huber":
+        return F.huber_loss
+    raise ValueError(f"loss must be one of {LOSSES}, got {name!r}")
+
+
+def pinball_loss(pred: torch.Tensor, target: torch.Tensor, quantiles: torch.Tensor):
+    """Mean pinball loss of ``pred [..., Q]`` against ``target [...]``."""
+    diff = target[..., None] - pred  # [..., Q]
+    return torch.maximum(quantiles * diff, (quantiles - 1) * diff).mean()
+
+
+class ForecastingModule(pl.LightningModule):
+    """Loss, optimizer and logging for a forecasting network; nothing else."""
+
+    def __init__(self, net: nn.Module, *, loss: str = "mse",
+                 quantiles: Sequence[float] | None = None, lr: float = 1e-3,
+                 lr_scheduler: str | None = None, max_epochs: int = 1):
+        super().__init__()
+        self.net = net
+        self.point_loss = point_loss(loss)
+        self.register_buffer("quantiles", torch.tensor(list(quantiles or []),
+                                                       dtype=torch.float32))
+        self.lr, self.lr_scheduler, self.max_epochs = lr, lr_scheduler, max_epochs
+        if lr_scheduler not in SCHEDULERS:
+            raise ValueError(f"lr_scheduler must be one of {SCHEDULERS}, got {lr_scheduler!r}")
+
+    def _loss(self, batch) -> torch.Tensor:
+        pred = self.net(batch.inputs, batch.future if batch.future.shape[-1] else None)
+        if self.quantiles.numel():
+            return pinball_loss(pred, batch.targets, self.quantiles)  # pred [B, H, C, Q]
+        return self.point_loss(pred[..., 0], batch.targets)
+
+    def training_step(self, batch, batch_idx):
+        loss = self._loss(batch)
+        self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True,
+                 batch_size=batch.inputs.shape[0])
+        return loss
+
+    def validation_step(self, batch, batch_idx):
+        loss = self._loss(batch)
+        self.log("val_loss", loss, on_step=False, on_epoch=True, prog_bar=True,
+                 batch_size=batch.inputs.shape[0])
+
+    def configure_optimizers(self):
+        optimizer = torch.optim.Adam(self.parameters(), lr=self.lr)
+        if self.lr_scheduler is None:
+            return optimizer
+        if self.lr_scheduler == "plateau":
+            scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5,
+                                                                   patience=2)
+            return {"optimizer": optimizer,
+                    "lr_scheduler": {"scheduler": scheduler, "monitor": "val_loss"}}
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer,
+                                                               T_max=max(1, self.max_epochs))
+        return {"optimizer": optimizer, "lr_scheduler": scheduler}
+
+
+class BestWeights(Callback):
+    """Keep the weights of the best validation epoch in memory and restore them at
+    the end, without writing checkpoints to disk."""
+
+    def __init__(self, monitor: str = "val_loss"):
+        self.monitor = monitor
+        self.best_score = float("inf")
+        self.best_epoch = -1
+        self.best_state: dict[str, torch.Tensor] | None = None
+
+    def on_validation_end(self, trainer, pl_module):
+        if trainer.sanity_checking:
+            return
+        score = trainer.callback_metrics.get(self.monitor)
+        if score is not None and float(score) < self.best_score:
+            self.best_score, self.best_epoch = float(score), trainer.current_epoch
+            self.best_state = copy.deepcopy(pl_module.state_dict())
+
+    def on_fit_end(self, trainer, pl_module):
+        if self.best_state is not None:
+            pl_module.load_state_dict(self.best_state)
+
+
+@contextmanager
+def _quiet(verbose: bool):
+    """Silence Lightning's start-up chatter and advice that does not apply here."""
+    loggers = [logging.getLogger(n) for n in ("pytorch_lightning", "lightning.pytorch",
+                                              "lightning.fabric", "lightning_fabric")]
+    levels = [lg.level for lg in loggers]
+    if not verbose:
+        for lg in loggers:
+            lg.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            # Worker processes cost more than they save for in-memory windows.
+            warnings.filterwarnings("ignore", ".*does not have many workers.*")
+            warnings.filterwarnings("ignore", ".*GPU available but not used.*")
+            warnings.filterwarnings("ignore", ".*number of training batches.*smaller than "
+                                    "the logging interval.*")
+            warnings.filterwarnings("ignore", ".*`isinstance\\(treespec, LeafSpec\\)`.*")
+            yield
+    finally:
+        for lg, level in zip(loggers, levels, strict=True):
+            lg.setLevel(level)
+
+
+def fit_module(
+    module: pl.LightningModule,
+    train_loader,
+    val_loader=None,
+    *,
+    max_epochs: int,
+    patience: int | None,
+    gradient_clip: float | None,
+    accelerator: str = "auto",
+    devices: Any = "auto",
+    precision: Any = "32-true",
+    verbose: bool = False,
+    log_dir: str | None = None,
+    trainer_kwargs: dict | None = None,
+) -> dict[str, Any]:
+    """Train ``module`` with early stopping on ``val_loss`` (when there is a
+    validation loader), restoring the best weights. Returns a summary."""
+    callbacks: list[Callback] = []
+    best = None
+    if val_loader is not None:
+        best = BestWeights()
+        callbacks.append(best)
+        if patience is not None:
+            callbacks.append(EarlyStopping("val_loss", patience=patience, mode="min"))
+    logger: Any = False
+    if log_dir is not None:
+        from pytorch_lightning.loggers import CSVLogger
+
+        logger = CSVLogger(log_dir, name="tsrnn")
+    options = dict(
+        max_epochs=max_epochs,
+        accelerator=accelerator,
+        devices=devices,
+        precision=precision,
+        gradient_clip_val=gradient_clip,
+        gradient_clip_algorithm="norm",
+        callbacks=callbacks,
+        logger=logger,
+        enable_checkpointing=False,
+        enable_progress_bar=verbose,
+        enable_model_summary=verbose,
+        num_sanity_val_steps=0,
+        default_root_dir=log_dir,
+    )
+    options.update(trainer_kwargs or {})
+    with _quiet(verbose):
+        trainer = pl.Trainer(**options)
+        trainer.fit(module, train_loader, val_loader)
+    return {
+        "epochs": trainer.current_epoch,
+        "best_epoch": None if best is None else best.best_epoch,
+        "best_val_loss": None if best is None else best.best_score,
+    }
