@@ -1,0 +1,129 @@
+"""ETTh1 accuracy under the standard long-horizon protocol.
+
+Protocol (Informer / DLinear / SegRNN): train = the first 12*30*24 rows, validation
+= the next 4*30*24, test = the next 4*30*24; validation and test inputs start
+``input_len`` rows early; a standard scaler fitted on train; MSE and MAE on the
+standardized scale over every stride-1 test window, all horizon steps and channels.
+
+    .venv/bin/python benchmarks/ett.py                      # the full table
+    .venv/bin/python benchmarks/ett.py --cells gru --horizons 96 --set hidden_size=256
+
+Reads ../shared/data/ett/ETTh1.csv (or --path / $TSRNN_DATA_DIR).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+TRAIN, VAL, TEST = 12 * 30 * 24, 4 * 30 * 24, 4 * 30 * 24
+CHANNELS = ["HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"]
+SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+
+# Published MSE at input 96 (multivariate), per horizon 96/192/336/720.
+ANCHORS = {
+    "SegRNN (GRU)": {96: 0.368, 192: 0.408, 336: 0.444, 720: 0.446},
+    "DLinear": {96: 0.386, 192: 0.437, 336: 0.481, 720: 0.519},
+    "iTransformer": {96: 0.386, 192: 0.441, 336: 0.487, 720: 0.503},
+}
+
+
+def standardized_errors(df: pd.DataFrame, columns: list[str], input_len: int, horizon: int,
+                        predict) -> tuple[float, float]:
+    """MSE, MAE of ``predict(inputs [B, L, C]) -> [B, H, C]`` on the test windows,
+    everything standardized with the training part's mean and std."""
+    values = df[columns].to_numpy(dtype=np.float64)[: TRAIN + VAL + TEST]
+    mean, std = values[:TRAIN].mean(0), values[:TRAIN].std(0)
+    z = (values - mean) / std
+    starts = np.arange(TRAIN + VAL - input_len, TRAIN + VAL + TEST - input_len - horizon + 1)
+    idx_in = starts[:, None] + np.arange(input_len)
+    idx_out = starts[:, None] + input_len + np.arange(horizon)
+    pred = predict(z[idx_in])
+    err = pred - z[idx_out]
+    return float((err**2).mean()), float(np.abs(err).mean())
+
+
+def repeat_last(x: np.ndarray, horizon: int) -> np.ndarray:
+    return np.repeat(x[:, -1:, :], horizon, axis=1)
+
+
+def seasonal_naive(x: np.ndarray, horizon: int, season: int = 24) -> np.ndarray:
+    reps = int(np.ceil(horizon / season))
+    return np.tile(x[:, -season:, :], (1, reps, 1))[:, :horizon]
+
+
+def fit_and_score(df, columns, cell, input_len, horizon, params, seed):
+    """Fit a Forecaster on train (+ validation for early stopping); score on test."""
+    from tsrnn import Forecaster
+
+    model = Forecaster(cell, input_len=input_len, horizon=horizon, val_size=VAL,
+                       random_state=seed, **params)
+    started = time.perf_counter()
+    model.fit(df.iloc[: TRAIN + VAL], time_col="date", target=columns)
+    seconds = time.perf_counter() - started
+    backtest = model.historical_forecasts(df.iloc[: TRAIN + VAL + TEST], start=TRAIN + VAL,
+                                          stride=1)
+    pred = backtest.forecasts[columns].to_numpy().reshape(-1, horizon, len(columns))
+    actual = backtest.forecasts[[f"{c}_actual" for c in columns]].to_numpy()
+    actual = actual.reshape(-1, horizon, len(columns))
+    # Standardize with the train statistics, as the protocol scores.
+    std = df[columns].to_numpy(dtype=np.float64)[:TRAIN].std(0)
+    err = (pred - actual) / std
+    n_windows = TEST - horizon + 1
+    assert pred.shape[0] == n_windows, (pred.shape, n_windows)
+    epochs = model.training_summary_["epochs"]
+    return float((err**2).mean()), float(np.abs(err).mean()), seconds, epochs
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--path", type=Path, default=None)
+    parser.add_argument("--cells", default="rnn,lstm,gru")
+    parser.add_argument("--horizons", default="96,192,336,720")
+    parser.add_argument("--input-len", type=int, default=96)
+    parser.add_argument("--univariate", action="store_true", help="OT only, horizons 24,96")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--set", action="append", default=[],
+                        help="Forecaster parameter, e.g. --set hidden_size=256")
+    args = parser.parse_args(argv)
+
+    from tsrnn.datasets import load_ett
+
+    df = load_ett("ETTh1", path=args.path or (SHARED / "ett"), download=False)
+    columns = ["OT"] if args.univariate else CHANNELS
+    horizons = [int(h) for h in args.horizons.split(",")]
+    if args.univariate and args.horizons == parser.get_default("horizons"):
+        horizons = [24, 96]
+    params = {}
+    for item in args.set:
+        key, _, raw = item.partition("=")
+        try:
+            params[key] = ast.literal_eval(raw)
+        except (ValueError, SyntaxError):
+            params[key] = raw
+    L = args.input_len
+
+    kind = "univariate OT" if args.univariate else "multivariate (7 channels)"
+    print(f"ETTh1 {kind}, input_len={L}, params={params or 'defaults'}, seed={args.seed}")
+    print(f"{'model':<22} {'horizon':>7} {'MSE':>8} {'MAE':>8} {'fit s':>7} {'epochs':>6}")
+    for h in horizons:
+        for name, fn in (("repeat-last", repeat_last), ("seasonal naive 24h", seasonal_naive)):
+            mse, mae = standardized_errors(df, columns, L, h, lambda x, fn=fn, h=h: fn(x, h))
+            print(f"{name:<22} {h:>7} {mse:8.4f} {mae:8.4f}")
+        for cell in args.cells.split(","):
+            mse, mae, sec, ep = fit_and_score(df, columns, cell, L, h, params, args.seed)
+            print(f"{'tsrnn ' + cell:<22} {h:>7} {mse:8.4f} {mae:8.4f} {sec:7.1f} {ep:>6}",
+                  flush=True)
+        if not args.univariate:
+            anchors = "  ".join(f"{k} {v[h]:.3f}" for k, v in ANCHORS.items() if h in v)
+            print(f"{'published':<22} {h:>7}  {anchors}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
