@@ -214,6 +214,8 @@ class Forecaster(BaseEstimator):
         self
         """
         self._check_params()
+        for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
+            delattr(self, name)  # fitting again starts from nothing (e.g. after load)
         data = SeriesData.from_dataframe(
             df, time_col=time_col, id_col=id_col, target=target,
             past_covariates=past_covariates, future_covariates=future_covariates,
@@ -248,7 +250,8 @@ class Forecaster(BaseEstimator):
 
         module = ForecastingModule(net, loss=self.loss, quantiles=self._quantile_levels(),
                                    lr=self.lr, lr_scheduler=self.lr_scheduler,
-                                   max_epochs=self.max_epochs)
+                                   max_epochs=self.max_epochs,
+                                   monitor="val_loss" if val_loader else "train_loss")
         summary = fit_module(
             module, train_loader, val_loader, max_epochs=self.max_epochs,
             patience=self.patience, gradient_clip=self.gradient_clip,
@@ -452,8 +455,6 @@ class Forecaster(BaseEstimator):
             The forecasts with actuals, and their metrics in original units.
         """
         check_is_fitted(self, "net_")
-        from tsrnn.metrics import forecast_metrics
-
         data = self._read(df)
         check_length(data, self.input_len + self.horizon)
         stride = self.horizon if stride is None else int(stride)
@@ -480,7 +481,7 @@ class Forecaster(BaseEstimator):
         idx = starts[:, None] + self.input_len + np.arange(self.horizon)  # [B, H] rows
         actual = data.values[idx][..., :n_t]  # [B, H, C]
         point = out[..., self._median_index()]  # [B, H, C]
-        metrics = self._metrics(forecast_metrics, data, first, series, actual, point, season)
+        metrics = self._metrics(data, first, series, actual, point, season)
         frame = self._frame([data.ids[i] for i in series],
                             [data.times[s + self.input_len - 1] for s in starts], out)
         frame.insert(1 if self.roles_["id_col"] is not None else 0, "origin",
@@ -508,19 +509,22 @@ class Forecaster(BaseEstimator):
                              for i in range(data.n_series)], dtype=np.int64)
         return np.maximum(rows, self.input_len)
 
-    def _metrics(self, forecast_metrics, data, first, series, actual, point, season):
-        """Pooled metrics; MASE scales each series by its own in-sample naive error."""
+    def _metrics(self, data, first, series, actual, point, season):
+        """Pooled metrics; MASE scales each series (and target) by its own in-sample
+        naive error, then averages over series."""
+        from tsrnn.metrics import forecast_metrics, mase
+
         metrics = forecast_metrics(actual, point)
         n_t = len(self.target_names_)
-        scaled_errors = []
+        per_series = []
         for i in np.unique(series):
-            history = data.series(i)[: first[i], :n_t]
-            naive = np.abs(history[season:] - history[:-season]).mean() \
-                if len(history) > season else np.nan
-            err = np.abs(actual[series == i] - point[series == i]).mean()
-            scaled_errors.append(err / naive if naive > 0 else np.nan)
-        metrics["mase"] = float(np.nanmean(scaled_errors)) if np.isfinite(
-            scaled_errors).any() else float("nan")
+            history = data.series(i)[: first[i], :n_t]  # what the first forecast saw
+            try:
+                per_series.append(mase(actual[series == i], point[series == i],
+                                       y_train=history, season=season))
+            except ValueError:  # too short, or a constant history: no scale
+                continue
+        metrics["mase"] = float(np.mean(per_series)) if per_series else float("nan")
         return metrics
 
     # -------------------------------------------------------------- persistence

@@ -47,13 +47,15 @@ class ForecastingModule(pl.LightningModule):
 
     def __init__(self, net: nn.Module, *, loss: str = "mse",
                  quantiles: Sequence[float] | None = None, lr: float = 1e-3,
-                 lr_scheduler: str | None = None, max_epochs: int = 1):
+                 lr_scheduler: str | None = None, max_epochs: int = 1,
+                 monitor: str = "val_loss"):
         super().__init__()
         self.net = net
         self.point_loss = point_loss(loss)
         self.register_buffer("quantiles", torch.tensor(list(quantiles or []),
                                                        dtype=torch.float32))
         self.lr, self.lr_scheduler, self.max_epochs = lr, lr_scheduler, max_epochs
+        self.monitor = monitor  # what the plateau scheduler watches
         if lr_scheduler not in SCHEDULERS:
             raise ValueError(f"lr_scheduler must be one of {SCHEDULERS}, got {lr_scheduler!r}")
 
@@ -82,7 +84,7 @@ class ForecastingModule(pl.LightningModule):
             scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5,
                                                                    patience=2)
             return {"optimizer": optimizer,
-                    "lr_scheduler": {"scheduler": scheduler, "monitor": "val_loss"}}
+                    "lr_scheduler": {"scheduler": scheduler, "monitor": self.monitor}}
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer,
                                                                T_max=max(1, self.max_epochs))
         return {"optimizer": optimizer, "lr_scheduler": scheduler}
@@ -125,6 +127,8 @@ def _quiet(verbose: bool):
             # Worker processes cost more than they save for in-memory windows.
             warnings.filterwarnings("ignore", ".*does not have many workers.*")
             warnings.filterwarnings("ignore", ".*GPU available but not used.*")
+            # Training without a validation part (val_size=0) is a supported choice.
+            warnings.filterwarnings("ignore", ".*validation_step.* but have no .*val_dataloader.*")
             warnings.filterwarnings("ignore", ".*number of training batches.*smaller than "
                                     "the logging interval.*")
             warnings.filterwarnings("ignore", ".*`isinstance\\(treespec, LeafSpec\\)`.*")

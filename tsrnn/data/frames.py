@@ -295,9 +295,14 @@ def _parse_times(df: pd.DataFrame, time_col) -> tuple[pd.Index, np.ndarray]:
             or isinstance(raw.dtype, pd.DatetimeTZDtype)):
         _check_mixed_tz(raw, label)
         try:
-            raw = pd.to_datetime(raw, format="mixed")
-        except (ValueError, TypeError) as exc:
-            if "timezone" in str(exc).lower() or "offset" in str(exc).lower():
+            with warnings.catch_warnings():
+                # pandas 2.x only warns about mixed UTC offsets (3.x raises): make
+                # both take the branch below.
+                warnings.simplefilter("error", FutureWarning)
+                raw = pd.to_datetime(raw, format="mixed")
+        except (ValueError, TypeError, FutureWarning) as exc:
+            message = str(exc).lower()
+            if any(word in message for word in ("timezone", "time zone", "offset")):
                 # Every timestamp is aware (checked above), with several UTC offsets,
                 # as local time across a DST change has: compare them in UTC.
                 raw = pd.to_datetime(raw, format="mixed", utc=True)

@@ -123,8 +123,10 @@ class ForecastNet(nn.Module):
         if strategy == "recursive" and bidirectional:
             raise ValueError("a bidirectional encoder cannot decode recursively: it would "
                              "need the future to run backwards from")
-        if segment_len < 1:
-            raise ValueError(f"segment_len must be >= 1, got {segment_len}")
+        for name, value in (("input_len", input_len), ("horizon", horizon),
+                            ("segment_len", segment_len), ("n_quantiles", n_quantiles)):
+            if value < 1:
+                raise ValueError(f"{name} must be >= 1, got {value}")
         if not 0 < n_targets <= n_features or n_future < 0 or n_targets + n_future > n_features:
             raise ValueError(f"inconsistent column counts: n_features={n_features}, "
                              f"n_targets={n_targets}, n_future={n_future}")
@@ -166,7 +168,10 @@ class ForecastNet(nn.Module):
                                      else None)
                 self.decoder = RecurrentEncoder(width, width, cell, 1,
                                                 nonlinearity=nonlinearity)
-            self.head = nn.Linear(width, seg_out)
+                self.head = nn.Linear(width, seg_out)
+            else:
+                # Each segment's forecast also sees that segment's known-future values.
+                self.head = nn.Linear(width + segment_len * n_future, seg_out)
 
     # ------------------------------------------------------------------ forward
     def forward(self, inputs: torch.Tensor, future: torch.Tensor | None = None) -> torch.Tensor:
@@ -258,8 +263,10 @@ class ForecastNet(nn.Module):
             future = self._pad_end(future, self.n_out_segments * s)  # [N, m*s, n_future]
         outputs = []
         for j in range(self.n_out_segments):
-            summary = _last_layer(state, self.encoder)  # [N, H]
-            seg = self.head(self.head_dropout(summary))  # [N, s*U*Q]
+            head_in = [_last_layer(state, self.encoder)]  # [N, H]
+            if future is not None:
+                head_in.append(future[:, j * s : (j + 1) * s].reshape(n, -1))  # [N, s*nf]
+            seg = self.head(self.head_dropout(torch.cat(head_in, dim=-1)))  # [N, s*U*Q]
             seg = seg.reshape(n, s, self.unit_targets, self.n_quantiles)
             outputs.append(seg)
             if j == self.n_out_segments - 1:
