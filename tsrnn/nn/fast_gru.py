@@ -1,16 +1,17 @@
 """A GRU layer with a hand-written backward pass, for fast training on CPU.
 
-On CPU, torch fuses the LSTM's backward pass but differentiates ``nn.GRU`` step by
-step through a dozen small autograd nodes per step, so a GRU trains about 2-3x
-slower than an LSTM of the same size. Here the whole sequence is one
-``torch.autograd.Function``:
+On CPU, torch runs a float32 ``nn.LSTM`` through oneDNN's fused kernels, forward and
+backward, but differentiates ``nn.GRU`` through a dozen small autograd nodes per step,
+so a GRU trains 2-3x slower than an LSTM of the same size. Here the whole sequence is
+one ``torch.autograd.Function``:
 
-- forward: one matmul for every step's input projection, then per step one
-  in-place ``addmm_`` for the recurrent projection and four elementwise ops;
-- backward: the per-step derivatives of the gates are a product of ``dL/dh_t``
-  with coefficients computed for all steps at once, so each step is one multiply,
-  one ``addcmul`` and one ``addmm_``; the weight, bias and input gradients are one
-  matmul or sum each over all steps.
+- forward: one matmul for every step's input projection (biases included), then
+  per step one in-place ``addmm_`` for the recurrent projection and four
+  elementwise ops, written into preallocated ``[B, T, ...]`` buffers;
+- backward: a step's gate gradients are ``dL/dh_t`` times factors computed for all
+  steps at once, so each step is one multiply, one ``addcmul`` and one ``addmm_``;
+  the weight, bias and input gradients are then one or two matmuls each over all
+  steps.
 
 The gate equations and the parameter layout are torch's (``weight_ih`` is
 ``[3H, I]`` in ``(r, z, n)`` order):
@@ -20,7 +21,8 @@ The gate equations and the parameter layout are torch's (``weight_ih`` is
     n = tanh(W_in x + b_in + r * (W_hn h + b_hn))
     h' = (1 - z) * n + z * h
 
-CPU only, float32 or float64, no double backward (``gradgradcheck`` fails).
+Written for CPU (on CUDA, cuDNN's fused GRU is faster), float32 or float64. The
+backward pass is not itself differentiable (no double backward).
 """
 
 from __future__ import annotations
@@ -33,108 +35,135 @@ __all__ = ["FastGRU", "fast_gru", "gru_forward"]
 
 
 class _GRUFunction(torch.autograd.Function):
-    """One direction of a single GRU layer; batch-first in, batch-first out."""
+    """One direction of a single GRU layer, batch-first in and out.
+
+    Every buffer is batch-major, ``[B, T, ...]`` like the input and the output, so that
+    no full transpose is ever made: at these sizes a pass over memory costs as much as
+    the arithmetic, and a step's ``[B, ...]`` slice is a strided view that BLAS and
+    TensorIterator take as it is.
+    """
 
     @staticmethod
     def forward(ctx, x, h0, weight_ih, weight_hh, bias_ih, bias_hh, reverse):
-        batch, steps, _ = x.shape
+        batch, steps, n_in = x.shape
         hidden = weight_hh.shape[1]
-        h2 = 2 * hidden
-        xt = x.transpose(0, 1)  # [T, B, I]
-        if reverse:
-            xt = xt.flip(0)
-        xt = xt.reshape(steps * batch, -1)  # [T*B, I], a copy
+        h2, h3 = 2 * hidden, 3 * hidden
+        # One matmul [x, 1] @ [W; b]^T fills four column blocks per step: r and z
+        # (input part plus both biases), W_hn h + b_hn (just b_hn yet) and n (x W_in + b_in);
+        # each step's addmm_ then adds h W_hh^T to the first three.
+        x_ext = x.new_ones(batch, steps, n_in + 1)  # [B, T, I+1]
+        x_ext[..., :n_in] = x
+        w_ext = weight_ih.new_zeros(4 * hidden, n_in + 1)  # [4H, I+1]
+        w_ext[:h2, :n_in] = weight_ih[:h2]
+        w_ext[h3:, :n_in] = weight_ih[h2:]
+        w_ext[:h2, n_in] = bias_ih[:h2] + bias_hh[:h2]
+        w_ext[h2:h3, n_in] = bias_hh[h2:]
+        w_ext[h3:, n_in] = bias_ih[h2:]
+        gates = x_ext.view(batch * steps, -1).mm(w_ext.t()).view(batch, steps, 4 * hidden)
+        outputs = x.new_empty(batch, steps, hidden)  # [B, T, H]
+        weight_hh_t = weight_hh.t().contiguous()  # [H, 3H]; BLAS is faster on it than on a view
 
-        # gates[t] starts as [x W_ir + b_ir + b_hr, x W_iz + b_iz + b_hz, b_hn]; the step's
-        # addmm_ adds h W_hh^T, leaving the pre-activations of r and z and W_hn h + b_hn,
-        # and the sigmoid turns the first two in place into r and z.
-        bias = bias_ih.clone()
-        bias[:h2] += bias_hh[:h2]
-        gates = torch.addmm(bias, xt, weight_ih.t()).view(steps, batch, 3 * hidden)  # [T, B, 3H]
-        new = gates[..., h2:].clone()  # [T, B, H]: x W_in + b_in, then n in place
-        gates[..., h2:] = bias_hh[h2:]
-        states = x.new_empty(steps + 1, batch, hidden)  # [T+1, B, H]: h_0 .. h_T
-        states[0] = h0
-
-        weight_hh_t = weight_hh.t()
-        h_list = states.unbind(0)
-        g_list, n_list = gates.unbind(0), new.unbind(0)
-        rz_list = gates[..., :h2].unbind(0)
-        r_list, z_list = gates[..., :hidden].unbind(0), gates[..., hidden:h2].unbind(0)
-        hn_list = gates[..., h2:].unbind(0)
-        for t in range(steps):
-            h = h_list[t]
-            g_list[t].addmm_(h, weight_hh_t)
+        # Per-step views, made in bulk: one unbind is far cheaper than T indexing calls.
+        out_list = outputs.unbind(1)  # T x [B, H]
+        hh_list = gates[..., :h3].unbind(1)  # T x [B, 3H]
+        rz_list = gates[..., :h2].unbind(1)
+        r_list, z_list = gates[..., :hidden].unbind(1), gates[..., hidden:h2].unbind(1)
+        hn_list, n_list = gates[..., h2:h3].unbind(1), gates[..., h3:].unbind(1)
+        h = h0
+        for t in range(steps - 1, -1, -1) if reverse else range(steps):
+            hh_list[t].addmm_(h, weight_hh_t)
             rz_list[t].sigmoid_()
             n_list[t].addcmul_(r_list[t], hn_list[t]).tanh_()
-            torch.lerp(n_list[t], h, z_list[t], out=h_list[t + 1])  # n + z * (h - n)
+            h = torch.lerp(n_list[t], h, z_list[t], out=out_list[t])  # n + z * (h - n)
 
         ctx.set_materialize_grads(False)
         ctx.reverse = reverse
-        ctx.save_for_backward(xt, states, gates, new, weight_ih, weight_hh)
-        outputs = states[1:]
-        if reverse:
-            outputs = outputs.flip(0)
-        return outputs.transpose(0, 1).contiguous(), states[steps].clone()  # [B, T, H], [B, H]
+        ctx.save_for_backward(x_ext, h0, outputs, gates, weight_ih, weight_hh)
+        return outputs, h.clone()
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_outputs, grad_last):
-        xt, states, gates, new, weight_ih, weight_hh = ctx.saved_tensors
-        steps, batch, h3 = gates.shape
-        hidden = h3 // 3
-        h2 = 2 * hidden
+        x_ext, h0, outputs, gates, weight_ih, weight_hh = ctx.saved_tensors
+        batch, steps, h4 = gates.shape
+        hidden = h4 // 4
+        h2, h3 = 2 * hidden, 3 * hidden
+        reverse = ctx.reverse
+        need = ctx.needs_input_grad
         if grad_outputs is None and grad_last is None:
             return (None,) * 7
-        r, z, hn = gates[..., :hidden], gates[..., hidden:h2], gates[..., h2:]  # [T, B, H]
+        r, z = gates[..., :hidden], gates[..., hidden:h2]  # [B, T, H] each
+        hn, n = gates[..., h2:h3], gates[..., h3:]
+        # The state each step started from; the ones column gives the bias gradient.
+        h_prev_ext = outputs.new_ones(batch, steps, hidden + 1)  # [B, T, H+1]
+        h_prev = h_prev_ext[..., :hidden]
+        if reverse:
+            h_prev[:, :-1], h_prev[:, -1] = outputs[:, 1:], h0
+        else:
+            h_prev[:, 1:], h_prev[:, 0] = outputs[:, :-1], h0
 
-        # dL/d(pre-activation) = dL/dh_t * coef, for all four gate terms at once:
-        # slot 0: r's pre-activation, 1: z's, 2: W_hn h + b_hn, 3: n's pre-activation.
-        coef = gates.new_empty(steps, batch, 4, hidden)  # [T, B, 4, H]
+        # The gradient of the loss with respect to each gate pre-activation is dL/dh_t
+        # times a factor that depends only on the forward values, so the factors are
+        # computed here for all steps at once, and a step's gate gradients are one
+        # multiply. Slots: r's and z's pre-activation, W_hn h + b_hn, n's pre-activation.
+        # All four factors are negated (z - 1 and n - h are one op each; 1 - z and h - n
+        # would take two), and the signs are put back below at no cost.
+        coef = gates.new_empty(batch, steps, 4, hidden)  # [B, T, 4, H]
         c_r, c_z, c_hn, c_n = coef.unbind(2)
-        torch.mul(new, new, out=c_n).sub_(1).mul_(z - 1)  # (1 - z)(1 - n^2)
-        torch.mul(c_n, r, out=c_hn)
-        torch.mul(c_hn, hn, out=c_r).mul_(1 - r)  # (1 - z)(1 - n^2) * hn * r(1 - r)
-        torch.sub(states[:-1], new, out=c_z).mul_(z).mul_(1 - z)  # (h - n) z(1 - z)
+        aten = torch.ops.aten  # the fused x * (1 - y^2) and x * y * (1 - y), with out=
+        aten.tanh_backward.grad_input(torch.sub(z, 1, out=c_n), n, grad_input=c_n)
+        torch.mul(c_n, r, out=c_hn)  # -(1 - z)(1 - n^2) r
+        torch.mul(c_n, hn, out=c_r)
+        torch.sub(n, h_prev, out=c_z)
+        c_rz = coef[:, :, :2].view(batch, steps, h2)  # [B, T, 2H]: r and z in one op
+        aten.sigmoid_backward.grad_input(c_rz, gates[..., :h2], grad_input=c_rz)
 
-        if grad_outputs is not None:
-            grad_outputs = grad_outputs.transpose(0, 1)  # [T, B, H], a view
-            if ctx.reverse:
-                grad_outputs = grad_outputs.flip(0)
-        grads = coef.new_empty(steps, batch, 4, hidden)  # [T, B, 4, H], slots as in coef
-        grad_gates_hh = grads[:, :, :3].view(steps, batch, h3)  # [T, B, 3H], a view
-        coef_list, grad_list = coef.unbind(0), grads.unbind(0)
-        gh_list, z_list = grad_gates_hh.unbind(0), z.unbind(0)
-        out_list = grad_outputs.unbind(0) if grad_outputs is not None else None
-
-        dh = grad_last
-        if out_list is not None:
-            dh = out_list[-1] if dh is None else dh + out_list[-1]
-        for t in range(steps - 1, -1, -1):
-            torch.mul(coef_list[t], dh.unsqueeze(1), out=grad_list[t])
-            if t > 0 and out_list is not None:
-                dh = torch.addcmul(out_list[t - 1], dh, z_list[t])
+        # dL/dh, in two ping-pong buffers shaped both [B, H] and [B, 1, H], so that the loop
+        # makes no new tensors.
+        dh_buffers = gates.new_empty(2, batch, 1, hidden)
+        dh3, dh2 = dh_buffers.unbind(0), dh_buffers[:, :, 0].unbind(0)
+        coef_list, z_list = coef.unbind(1), z.unbind(1)  # T x [B, 4, H], T x [B, H]
+        grad_gates_hh = coef[:, :, :3].view(batch, steps, h3)  # [B, T, 3H], a view
+        gh_list = grad_gates_hh.unbind(1)
+        go_list = None if grad_outputs is None else grad_outputs.unbind(1)
+        order = range(steps) if reverse else range(steps - 1, -1, -1)
+        first = order[0]
+        if grad_last is None:
+            dh2[0].copy_(go_list[first])
+        elif go_list is None:
+            dh2[0].copy_(grad_last)
+        else:
+            torch.add(grad_last, go_list[first], out=dh2[0])
+        cur = 0
+        # dh_{t-1} = dL/dh_{t-1} from the output + dh_t z_t + (gate gradients) W_hh
+        for i, t in enumerate(order):
+            coef_list[t].mul_(dh3[cur])
+            nxt = 1 - cur
+            if go_list is not None and i + 1 < steps:
+                torch.addcmul(go_list[order[i + 1]], dh2[cur], z_list[t], out=dh2[nxt])
             else:
-                dh = dh * z_list[t]
-            dh.addmm_(gh_list[t], weight_hh)
+                torch.mul(dh2[cur], z_list[t], out=dh2[nxt])
+            dh2[nxt].addmm_(gh_list[t], weight_hh, alpha=-1)  # alpha: the sign
+            cur = nxt
 
-        need = ctx.needs_input_grad
-        flat = grad_gates_hh.view(steps * batch, h3)  # [T*B, 3H]
-        sums = grads.sum((0, 1))  # [4, H]
-        grad_weight_hh = flat.t().mm(states[:-1].reshape(-1, hidden)) if need[3] else None
-        grad_bias_hh = sums[:3].reshape(h3) if need[5] else None
-        grad_bias_ih = sums[[0, 1, 3]].reshape(h3) if need[4] else None
-        grad_x = grad_weight_ih = None
-        if need[0] or need[2]:
-            grads[:, :, 2] = grads[:, :, 3]  # the input gates' gradient: n instead of W_hn h
-            if need[2]:
-                grad_weight_ih = flat.t().mm(xt)  # [3H, I]
-            if need[0]:
-                grad_x = flat.mm(weight_ih).view(steps, batch, -1)  # [T, B, I]
-                if ctx.reverse:
-                    grad_x = grad_x.flip(0)
-                grad_x = grad_x.transpose(0, 1)  # [B, T, I]
-        grad_h0 = dh if need[1] else None
+        grad_x = grad_h0 = grad_weight_ih = grad_weight_hh = grad_bias_ih = grad_bias_hh = None
+        flat_hh = grad_gates_hh.view(batch * steps, h3)  # [B*T, 3H]
+        flat_rz = flat_hh[:, :h2]  # [B*T, 2H]
+        flat_n = c_n.view(batch * steps, hidden)  # [B*T, H]
+        x_flat = x_ext.view(batch * steps, -1)  # [B*T, I+1]
+        if need[3] or need[5]:
+            grad_hh = flat_hh.t().mm(h_prev_ext.view(batch * steps, -1)).neg_()  # [3H, H+1]
+            grad_weight_hh, grad_bias_hh = grad_hh[:, :-1], grad_hh[:, -1]
+        if need[2] or need[4]:
+            # The ones column of x_ext makes the last column the input bias gradient.
+            grad_ih = torch.cat([flat_rz.t().mm(x_flat), flat_n.t().mm(x_flat)]).neg_()
+            grad_weight_ih = grad_ih[:, :-1] if need[2] else None
+            grad_bias_ih = grad_ih[:, -1] if need[4] else None
+        if need[0]:
+            grad_x = torch.addmm(flat_n.mm(weight_ih[h2:]), flat_rz, weight_ih[:h2])
+            grad_x = grad_x.view(batch, steps, -1).neg_()
+        if need[1]:
+            grad_h0 = dh2[cur].clone()
         return grad_x, grad_h0, grad_weight_ih, grad_weight_hh, grad_bias_ih, grad_bias_hh, None
 
 
@@ -172,11 +201,15 @@ def gru_forward(
         ``[B, H]``, the state after the last step processed (the first step when
         ``reverse``).
     """
-    if x.dim() != 3 or x.shape[1] < 1:
-        raise ValueError(f"expected input [batch, time >= 1, features], got {tuple(x.shape)}")
     hidden = weight_hh.shape[1]
+    if x.dim() != 3 or x.shape[1] < 1 or x.shape[2] != weight_ih.shape[1]:
+        raise ValueError(
+            f"expected input [batch, time >= 1, {weight_ih.shape[1]}], got {tuple(x.shape)}"
+        )
     if h0 is None:
         h0 = x.new_zeros(x.shape[0], hidden)
+    elif h0.shape != (x.shape[0], hidden):
+        raise ValueError(f"expected h0 [{x.shape[0]}, {hidden}], got {tuple(h0.shape)}")
     if bias_ih is None:
         bias_ih = x.new_zeros(3 * hidden)
     if bias_hh is None:
@@ -207,10 +240,15 @@ def fast_gru(
     h_n
         ``[D, B, hidden_size]``.
     """
-    if layer.num_layers != 1 or not layer.batch_first:
-        raise ValueError("fast_gru needs a GRU layer with num_layers=1 and batch_first=True")
+    if not isinstance(layer, nn.GRU) or layer.num_layers != 1 or not layer.batch_first:
+        raise ValueError("fast_gru needs an nn.GRU with num_layers=1 and batch_first=True")
+    directions = 2 if layer.bidirectional else 1
+    if h0 is not None and h0.shape != (directions, x.shape[0], layer.hidden_size):
+        raise ValueError(
+            f"expected h0 [{directions}, {x.shape[0]}, {layer.hidden_size}], got {tuple(h0.shape)}"
+        )
     outputs, finals = [], []
-    for d in range(2 if layer.bidirectional else 1):
+    for d in range(directions):
         suffix = "_l0_reverse" if d else "_l0"
         out, last = gru_forward(
             x,
