@@ -41,6 +41,10 @@ class _GRUFunction(torch.autograd.Function):
     no full transpose is ever made: at these sizes a pass over memory costs as much as
     the arithmetic, and a step's ``[B, ...]`` slice is a strided view that BLAS and
     TensorIterator take as it is.
+
+    The gate buffers hold four column blocks per step, in the order ``n, r, z, hn``
+    (``hn`` = ``W_hn h + b_hn``): the input projection fills ``n, r, z`` and the
+    recurrent one ``r, z, hn``, each a contiguous block, so that each is one matmul.
     """
 
     @staticmethod
@@ -48,27 +52,24 @@ class _GRUFunction(torch.autograd.Function):
         batch, steps, n_in = x.shape
         hidden = weight_hh.shape[1]
         h2, h3 = 2 * hidden, 3 * hidden
-        # One matmul [x, 1] @ [W; b]^T fills four column blocks per step: r and z
-        # (input part plus both biases), W_hn h + b_hn (just b_hn yet) and n (x W_in + b_in);
-        # each step's addmm_ then adds h W_hh^T to the first three.
+        # [x, 1] @ [W_ih; b]^T, the biases riding in the matmul: n gets b_in, r and z get
+        # both their biases; hn starts at b_hn. Each step's addmm_ adds h W_hh^T to r, z, hn.
         x_ext = x.new_ones(batch, steps, n_in + 1)  # [B, T, I+1]
         x_ext[..., :n_in] = x
-        w_ext = weight_ih.new_zeros(4 * hidden, n_in + 1)  # [4H, I+1]
-        w_ext[:h2, :n_in] = weight_ih[:h2]
-        w_ext[h3:, :n_in] = weight_ih[h2:]
-        w_ext[:h2, n_in] = bias_ih[:h2] + bias_hh[:h2]
-        w_ext[h2:h3, n_in] = bias_hh[h2:]
-        w_ext[h3:, n_in] = bias_ih[h2:]
-        gates = x_ext.view(batch * steps, -1).mm(w_ext.t()).view(batch, steps, 4 * hidden)
+        w_ext = torch.cat([_input_order(weight_ih), _input_order(bias_ih)[:, None]], 1)
+        w_ext[hidden:, n_in] += bias_hh[:h2]  # [3H, I+1]
+        gates = x.new_empty(batch, steps, 4 * hidden)  # [B, T, 4H]: n, r, z, hn
+        torch.mm(x_ext.view(batch * steps, -1), w_ext.t(), out=gates.view(-1, 4 * hidden)[:, :h3])
+        gates[..., h3:] = bias_hh[h2:]
         outputs = x.new_empty(batch, steps, hidden)  # [B, T, H]
         weight_hh_t = weight_hh.t().contiguous()  # [H, 3H]; BLAS is faster on it than on a view
 
         # Per-step views, made in bulk: one unbind is far cheaper than T indexing calls.
         out_list = outputs.unbind(1)  # T x [B, H]
-        hh_list = gates[..., :h3].unbind(1)  # T x [B, 3H]
-        rz_list = gates[..., :h2].unbind(1)
-        r_list, z_list = gates[..., :hidden].unbind(1), gates[..., hidden:h2].unbind(1)
-        hn_list, n_list = gates[..., h2:h3].unbind(1), gates[..., h3:].unbind(1)
+        hh_list = gates[..., hidden:].unbind(1)  # T x [B, 3H]: r, z, hn
+        rz_list = gates[..., hidden:h3].unbind(1)
+        n_list, r_list = gates[..., :hidden].unbind(1), gates[..., hidden:h2].unbind(1)
+        z_list, hn_list = gates[..., h2:h3].unbind(1), gates[..., h3:].unbind(1)
         h = h0
         for t in range(steps - 1, -1, -1) if reverse else range(steps):
             hh_list[t].addmm_(h, weight_hh_t)
@@ -92,8 +93,8 @@ class _GRUFunction(torch.autograd.Function):
         need = ctx.needs_input_grad
         if grad_outputs is None and grad_last is None:
             return (None,) * 7
-        r, z = gates[..., :hidden], gates[..., hidden:h2]  # [B, T, H] each
-        hn, n = gates[..., h2:h3], gates[..., h3:]
+        n, r = gates[..., :hidden], gates[..., hidden:h2]  # [B, T, H] each
+        z, hn = gates[..., h2:h3], gates[..., h3:]
         # The state each step started from; the ones column gives the bias gradient.
         h_prev_ext = outputs.new_ones(batch, steps, hidden + 1)  # [B, T, H+1]
         h_prev = h_prev_ext[..., :hidden]
@@ -102,29 +103,28 @@ class _GRUFunction(torch.autograd.Function):
         else:
             h_prev[:, 1:], h_prev[:, 0] = outputs[:, :-1], h0
 
-        # The gradient of the loss with respect to each gate pre-activation is dL/dh_t
-        # times a factor that depends only on the forward values, so the factors are
-        # computed here for all steps at once, and a step's gate gradients are one
-        # multiply. Slots: r's and z's pre-activation, W_hn h + b_hn, n's pre-activation.
-        # All four factors are negated (z - 1 and n - h are one op each; 1 - z and h - n
-        # would take two), and the signs are put back below at no cost.
-        coef = gates.new_empty(batch, steps, 4, hidden)  # [B, T, 4, H]
-        c_r, c_z, c_hn, c_n = coef.unbind(2)
-        aten = torch.ops.aten  # the fused x * (1 - y^2) and x * y * (1 - y), with out=
+        # The gradient of the loss with respect to a gate pre-activation (or to hn) is
+        # dL/dh_t times a factor that depends only on the forward values, so the factors
+        # are computed here for all steps at once, and a step's gate gradients are one
+        # multiply. All factors are negated (z - 1 and n - h are one op each; 1 - z and
+        # h - n would take two); the signs are put back below at no cost.
+        coef = gates.new_empty(batch, steps, 4, hidden)  # [B, T, 4, H]: n, r, z, hn
+        c_n, c_r, c_z, c_hn = coef.unbind(2)
+        aten = torch.ops.aten  # fused g * (1 - y^2) and g * y * (1 - y), with out=
         aten.tanh_backward.grad_input(torch.sub(z, 1, out=c_n), n, grad_input=c_n)
         torch.mul(c_n, r, out=c_hn)  # -(1 - z)(1 - n^2) r
         torch.mul(c_n, hn, out=c_r)
         torch.sub(n, h_prev, out=c_z)
-        c_rz = coef[:, :, :2].view(batch, steps, h2)  # [B, T, 2H]: r and z in one op
-        aten.sigmoid_backward.grad_input(c_rz, gates[..., :h2], grad_input=c_rz)
+        c_rz = coef[:, :, 1:3].view(batch, steps, h2)  # [B, T, 2H]: r and z in one op
+        aten.sigmoid_backward.grad_input(c_rz, gates[..., hidden:h3], grad_input=c_rz)
 
         # dL/dh, in two ping-pong buffers shaped both [B, H] and [B, 1, H], so that the loop
         # makes no new tensors.
         dh_buffers = gates.new_empty(2, batch, 1, hidden)
         dh3, dh2 = dh_buffers.unbind(0), dh_buffers[:, :, 0].unbind(0)
         coef_list, z_list = coef.unbind(1), z.unbind(1)  # T x [B, 4, H], T x [B, H]
-        grad_gates_hh = coef[:, :, :3].view(batch, steps, h3)  # [B, T, 3H], a view
-        gh_list = grad_gates_hh.unbind(1)
+        grad_hh_gates = coef[:, :, 1:].view(batch, steps, h3)  # [B, T, 3H]: r, z, hn
+        gh_list = grad_hh_gates.unbind(1)
         go_list = None if grad_outputs is None else grad_outputs.unbind(1)
         order = range(steps) if reverse else range(steps - 1, -1, -1)
         first = order[0]
@@ -135,7 +135,7 @@ class _GRUFunction(torch.autograd.Function):
         else:
             torch.add(grad_last, go_list[first], out=dh2[0])
         cur = 0
-        # dh_{t-1} = dL/dh_{t-1} from the output + dh_t z_t + (gate gradients) W_hh
+        # dL/dh_{t-1} = its share from outputs[t-1] + dL/dh_t z_t + (gate gradients) W_hh
         for i, t in enumerate(order):
             coef_list[t].mul_(dh3[cur])
             nxt = 1 - cur
@@ -147,24 +147,28 @@ class _GRUFunction(torch.autograd.Function):
             cur = nxt
 
         grad_x = grad_h0 = grad_weight_ih = grad_weight_hh = grad_bias_ih = grad_bias_hh = None
-        flat_hh = grad_gates_hh.view(batch * steps, h3)  # [B*T, 3H]
-        flat_rz = flat_hh[:, :h2]  # [B*T, 2H]
-        flat_n = c_n.view(batch * steps, hidden)  # [B*T, H]
-        x_flat = x_ext.view(batch * steps, -1)  # [B*T, I+1]
+        flat_hh = grad_hh_gates.view(batch * steps, h3)  # [B*T, 3H]: r, z, hn
+        flat_ih = coef[:, :, :3].view(batch * steps, h3)  # [B*T, 3H]: n, r, z
         if need[3] or need[5]:
             grad_hh = flat_hh.t().mm(h_prev_ext.view(batch * steps, -1)).neg_()  # [3H, H+1]
             grad_weight_hh, grad_bias_hh = grad_hh[:, :-1], grad_hh[:, -1]
         if need[2] or need[4]:
             # The ones column of x_ext makes the last column the input bias gradient.
-            grad_ih = torch.cat([flat_rz.t().mm(x_flat), flat_n.t().mm(x_flat)]).neg_()
+            grad_ih = flat_ih.t().mm(x_ext.view(batch * steps, -1)).neg_()  # [3H, I+1]
+            grad_ih = torch.cat([grad_ih[hidden:], grad_ih[:hidden]])  # n, r, z -> r, z, n
             grad_weight_ih = grad_ih[:, :-1] if need[2] else None
             grad_bias_ih = grad_ih[:, -1] if need[4] else None
         if need[0]:
-            grad_x = torch.addmm(flat_n.mm(weight_ih[h2:]), flat_rz, weight_ih[:h2])
-            grad_x = grad_x.view(batch, steps, -1).neg_()
+            grad_x = flat_ih.mm(_input_order(weight_ih)).view(batch, steps, -1).neg_()
         if need[1]:
             grad_h0 = dh2[cur].clone()
         return grad_x, grad_h0, grad_weight_ih, grad_weight_hh, grad_bias_ih, grad_bias_hh, None
+
+
+def _input_order(param: torch.Tensor) -> torch.Tensor:
+    """Torch's gate order (r, z, n) -> (n, r, z) along the first dimension."""
+    hidden = param.shape[0] // 3
+    return torch.cat([param[2 * hidden :], param[: 2 * hidden]])
 
 
 def gru_forward(
