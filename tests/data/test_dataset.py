@@ -7,6 +7,7 @@ import torch
 
 from tsrnn.data import (
     Batch,
+    DataError,
     SeriesData,
     WindowDataset,
     chronological_split,
@@ -170,3 +171,12 @@ def test_loader_seed_fixes_the_order():
     assert first == again
     assert first != other
     assert first != ds.starts.tolist()  # it does shuffle
+
+
+def test_too_few_rows_for_one_window_is_a_clear_error_or_an_empty_dataset():
+    values = np.zeros((5, 2), dtype=np.float32)
+    empty = WindowDataset(values, np.array([0, 5]), input_len=4, horizon=3, n_targets=1)
+    assert len(empty) == 0
+    with pytest.raises(DataError, match="5 rows in all, fewer than input_len \\+ horizon = 7"):
+        WindowDataset(values, np.array([0, 5]), input_len=4, horizon=3, n_targets=1,
+                      starts=np.array([0]))

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from tsrnn.data.frames import SeriesData
+from tsrnn.data.frames import DataError, SeriesData
 from tsrnn.data.windowing import _check_sizes, window_starts
 
 __all__ = ["Batch", "BatchIndices", "WindowDataset", "make_loader"]
@@ -88,7 +88,13 @@ class WindowDataset(Dataset):
         self.starts = torch.as_tensor(np.asarray(starts, dtype=np.int64))
         self._offsets = torch.as_tensor(self.offsets)
         span = input_len + horizon
-        self._windows = self.values.unfold(0, span, 1).transpose(1, 2)  # [N-L+1, L, F] view
+        if len(values) < span:
+            if len(self.starts):
+                raise DataError(f"the series have {len(values)} rows in all, fewer than "
+                                f"input_len + horizon = {span}: there is no window")
+            values = np.zeros((span, values.shape[1]), dtype=np.float32)  # empty dataset
+        self._windows = torch.from_numpy(values).unfold(0, span, 1).transpose(1, 2)
+        # [N-L+1, L, F], a view of the stacked series
 
     @classmethod
     def from_series(cls, data: SeriesData, input_len: int, horizon: int,
