@@ -115,10 +115,14 @@ def main(argv: list[str] | None = None) -> int:
         for name, fn in (("repeat-last", repeat_last), ("seasonal naive 24h", seasonal_naive)):
             mse, mae = standardized_errors(df, columns, L, h, lambda x, fn=fn, h=h: fn(x, h))
             print(f"{name:<22} {h:>7} {mse:8.4f} {mae:8.4f}")
+        scores = {}
         for cell in args.cells.split(","):
             mse, mae, sec, ep = fit_and_score(df, columns, cell, L, h, params, args.seed)
+            scores[cell] = (mse, mae)
             print(f"{'tsrnn ' + cell:<22} {h:>7} {mse:8.4f} {mae:8.4f} {sec:7.1f} {ep:>6}",
                   flush=True)
+        best = min(scores, key=lambda c: scores[c][0])
+        print(f"{'best: tsrnn ' + best:<22} {h:>7} {scores[best][0]:8.4f} {scores[best][1]:8.4f}")
         if not args.univariate:
             anchors = "  ".join(f"{k} {v[h]:.3f}" for k, v in ANCHORS.items() if h in v)
             print(f"{'published':<22} {h:>7}  {anchors}")
