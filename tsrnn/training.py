@@ -56,8 +56,14 @@ class ForecastingModule(pl.LightningModule):
                                                        dtype=torch.float32))
         self.lr, self.lr_scheduler, self.max_epochs = lr, lr_scheduler, max_epochs
         self.monitor = monitor  # what the plateau scheduler watches
+        self._sums: dict[str, tuple[torch.Tensor | float, int]] = {}
         if lr_scheduler not in SCHEDULERS:
             raise ValueError(f"lr_scheduler must be one of {SCHEDULERS}, got {lr_scheduler!r}")
+
+    def transfer_batch_to_device(self, batch, device, dataloader_idx):
+        # Lightning's generic collection walk costs ~0.7 ms a step; a Batch is four
+        # tensors, moved directly.
+        return type(batch)(*(t.to(device, non_blocking=True) for t in batch))
 
     def _loss(self, batch) -> torch.Tensor:
         pred = self.net(batch.inputs, batch.future if batch.future.shape[-1] else None)
@@ -65,16 +71,31 @@ class ForecastingModule(pl.LightningModule):
             return pinball_loss(pred, batch.targets, self.quantiles)  # pred [B, H, C, Q]
         return self.point_loss(pred[..., 0], batch.targets)
 
+    # Losses are summed here and logged once an epoch: self.log on every step costs
+    # Lightning ~0.6 ms of bookkeeping, a tenth of a small RNN's step.
+    def _accumulate(self, name: str, loss: torch.Tensor, batch) -> None:
+        n = batch.inputs.shape[0]
+        total, count = self._sums.get(name, (0.0, 0))
+        self._sums[name] = (total + loss.detach() * n, count + n)
+
+    def _log_epoch(self, name: str) -> None:
+        total, count = self._sums.pop(name, (None, 0))
+        if count:
+            self.log(name, total / count, prog_bar=True)
+
     def training_step(self, batch, batch_idx):
         loss = self._loss(batch)
-        self.log("train_loss", loss, on_step=False, on_epoch=True, prog_bar=True,
-                 batch_size=batch.inputs.shape[0])
+        self._accumulate("train_loss", loss, batch)
         return loss
 
     def validation_step(self, batch, batch_idx):
-        loss = self._loss(batch)
-        self.log("val_loss", loss, on_step=False, on_epoch=True, prog_bar=True,
-                 batch_size=batch.inputs.shape[0])
+        self._accumulate("val_loss", self._loss(batch), batch)
+
+    def on_train_epoch_end(self):
+        self._log_epoch("train_loss")
+
+    def on_validation_epoch_end(self):
+        self._log_epoch("val_loss")
 
     def configure_optimizers(self):
         optimizer = torch.optim.Adam(self.parameters(), lr=self.lr)
