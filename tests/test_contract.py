@@ -176,6 +176,22 @@ CASES = [
         dropped="p",
         needs_fit=_forecaster_needs_fit(LONG_FUTURE),
     ),
+    EstimatorCase(
+        id="Forecaster-seq2seq",
+        make=lambda **params: _forecaster(**{
+            "model": "seq2seq", "attention": "bahdanau", "cell": "lstm",
+            "bidirectional": True, "teacher_forcing": 0.5, **params}),
+        make_frame=_long_frame,
+        fit_kwargs=dict(id_col="series", time_col="timestamp", target=["y1", "y2"],
+                        future_covariates=["f"]),
+        output=lambda est: _numbers(est.predict(future=LONG_FUTURE)),
+        apply=lambda est, df: est.predict(df, future=LONG_FUTURE),
+        column="y1",
+        dropped="f",
+        needs_fit={**_forecaster_needs_fit(LONG_FUTURE),
+                   "attention_weights": lambda est, df, path: est.attention_weights(
+                       future=LONG_FUTURE)},
+    ),
 ]
 
 

@@ -22,7 +22,9 @@ from tsrnn.data import (
     make_loader,
     window_starts,
 )
+from tsrnn.nn.attention import ATTENTIONS
 from tsrnn.nn.forecast import ForecastNet
+from tsrnn.nn.seq2seq import Seq2SeqNet
 
 __all__ = ["Backtest", "Forecaster"]
 
@@ -56,6 +58,18 @@ class Forecaster(BaseEstimator):
         Steps of history each forecast sees.
     horizon
         Steps forecast at once.
+    model
+        ``"rnn"``: a recurrent encoder with a forecasting head (see ``strategy``).
+        ``"seq2seq"``: an encoder-decoder; the recurrent decoder unrolls the horizon
+        segment by segment, fed its previous output and that segment's known-future
+        covariates, attending over every encoder step.
+    attention
+        For ``model="seq2seq"``: ``"bahdanau"`` (additive), ``"luong"``
+        (multiplicative, general), ``"luong_dot"`` (dot product) or None.
+    teacher_forcing
+        For ``model="seq2seq"``: the probability of feeding the decoder the true
+        previous segment instead of its prediction, at the first epoch; it decays
+        linearly to 0 over ``max_epochs``. Never used at prediction.
     hidden_size, num_layers, bidirectional, dropout, recurrent_dropout, layer_norm,
     nonlinearity, learn_initial_state
         The recurrent encoder (see :class:`tsrnn.nn.RecurrentEncoder`).
@@ -130,6 +144,9 @@ class Forecaster(BaseEstimator):
         input_len: int = 96,
         horizon: int = 24,
         *,
+        model: str = "rnn",
+        attention: str | None = "bahdanau",
+        teacher_forcing: float = 0.5,
         hidden_size: int = 128,
         num_layers: int = 1,
         bidirectional: bool = False,
@@ -165,6 +182,9 @@ class Forecaster(BaseEstimator):
         self.cell = cell
         self.input_len = input_len
         self.horizon = horizon
+        self.model = model
+        self.attention = attention
+        self.teacher_forcing = teacher_forcing
         self.hidden_size = hidden_size
         self.num_layers = num_layers
         self.bidirectional = bidirectional
@@ -230,16 +250,7 @@ class Forecaster(BaseEstimator):
         scaler = Scaler(self.scaler).fit(data.values, data.offsets, fit_rows=split.train_end)
         scaled = scaler.transform(data.values, data.offsets)
 
-        net = ForecastNet(
-            data.values.shape[1], data.n_targets, self.input_len, self.horizon,
-            n_future=len(data.future_names), cell=self.cell, hidden_size=self.hidden_size,
-            num_layers=self.num_layers, bidirectional=self.bidirectional,
-            dropout=self.dropout, recurrent_dropout=self.recurrent_dropout,
-            layer_norm=self.layer_norm, nonlinearity=self.nonlinearity,
-            learn_initial_state=self.learn_initial_state, strategy=self.strategy,
-            segment_len=self._segment_len(), channel_independent=self.channel_independent,
-            window_norm=self.window_norm, n_quantiles=max(1, len(self._quantile_levels())),
-        )
+        net = self._make_net(data.values.shape[1], data.n_targets, len(data.future_names))
         train = WindowDataset.from_series(data, self.input_len, self.horizon,
                                           starts=split.train, values=scaled)
         val = WindowDataset.from_series(data, self.input_len, self.horizon,
@@ -284,7 +295,30 @@ class Forecaster(BaseEstimator):
         self.context_end_ = [data.times[e - 1] for e in ends]
         self.training_summary_ = summary
 
+    def _make_net(self, n_features: int, n_targets: int, n_future: int) -> ForecastNet:
+        """The network for data of this shape (sizes come from the data at fit)."""
+        options = dict(
+            n_future=n_future, cell=self.cell, hidden_size=self.hidden_size,
+            num_layers=self.num_layers, bidirectional=self.bidirectional,
+            dropout=self.dropout, recurrent_dropout=self.recurrent_dropout,
+            layer_norm=self.layer_norm, nonlinearity=self.nonlinearity,
+            learn_initial_state=self.learn_initial_state,
+            segment_len=self._segment_len(), channel_independent=self.channel_independent,
+            window_norm=self.window_norm, n_quantiles=max(1, len(self._quantile_levels())),
+        )
+        if self.model == "seq2seq":
+            return Seq2SeqNet(n_features, n_targets, self.input_len, self.horizon,
+                              attention=self.attention, teacher_forcing=self.teacher_forcing,
+                              **options)
+        return ForecastNet(n_features, n_targets, self.input_len, self.horizon,
+                           strategy=self.strategy, **options)
+
     def _check_params(self) -> None:
+        if self.model not in ("rnn", "seq2seq"):
+            raise ValueError(f"model must be 'rnn' or 'seq2seq', got {self.model!r}")
+        if self.attention not in (*ATTENTIONS, None):
+            raise ValueError(f"attention must be one of {ATTENTIONS} or None, "
+                             f"got {self.attention!r}")
         if self.cell not in ("rnn", "lstm", "gru"):
             raise ValueError(f"cell must be 'rnn', 'lstm' or 'gru', got {self.cell!r}")
         for name in ("input_len", "horizon", "hidden_size", "num_layers", "batch_size",
@@ -434,6 +468,30 @@ class Forecaster(BaseEstimator):
             frame.insert(0, self.roles_["id_col"], np.repeat(np.asarray(ids, dtype=object), h))
         return frame
 
+    def attention_weights(self, df: pd.DataFrame | None = None, *,
+                          future: pd.DataFrame | None = None) -> np.ndarray:
+        """Attention of the forecast from the end of ``df`` (default: the training
+        data), for ``model="seq2seq"`` with attention.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``[series, horizon, input_len]``: how much each forecast step attends to
+            each input step; every row sums to 1. Input step ``input_len - 1`` is the
+            last observed one. With several target channels the weights are averaged
+            over them.
+        """
+        check_is_fitted(self, "net_")
+        if not isinstance(self.net_, Seq2SeqNet) or self.net_.attention is None:
+            raise ValueError("attention_weights needs model='seq2seq' with attention set")
+        ids, context, ends, loc, spread = self._context(df)
+        fut = self._future_values(future, ids, ends, loc, spread)
+        scaled = ((context - loc[:, None, :]) / spread[:, None, :]).astype(np.float32)
+        with torch.inference_mode():
+            weights = self.net_.attention_weights(torch.from_numpy(scaled),
+                                                  None if fut is None else torch.from_numpy(fut))
+        return weights.numpy()
+
     # ---------------------------------------------------------------- backtest
     def historical_forecasts(self, df: pd.DataFrame, *, start: float | int | Any = 0.8,
                              stride: int | None = None, season: int = 1) -> Backtest:
@@ -563,16 +621,7 @@ class Forecaster(BaseEstimator):
 
     def _restore(self, state: dict, weights: dict) -> None:
         shape = state["net_shape"]
-        net = ForecastNet(
-            shape["n_features"], shape["n_targets"], self.input_len, self.horizon,
-            n_future=shape["n_future"], cell=self.cell, hidden_size=self.hidden_size,
-            num_layers=self.num_layers, bidirectional=self.bidirectional,
-            dropout=self.dropout, recurrent_dropout=self.recurrent_dropout,
-            layer_norm=self.layer_norm, nonlinearity=self.nonlinearity,
-            learn_initial_state=self.learn_initial_state, strategy=self.strategy,
-            segment_len=self._segment_len(), channel_independent=self.channel_independent,
-            window_norm=self.window_norm, n_quantiles=max(1, len(self._quantile_levels())),
-        )
+        net = self._make_net(shape["n_features"], shape["n_targets"], shape["n_future"])
         net.load_state_dict(weights, strict=True)
         self.net_ = net.eval()
         self.roles_ = state["roles"]

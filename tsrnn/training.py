@@ -57,8 +57,19 @@ class ForecastingModule(pl.LightningModule):
         self.lr, self.lr_scheduler, self.max_epochs = lr, lr_scheduler, max_epochs
         self.monitor = monitor  # what the plateau scheduler watches
         self._sums: dict[str, tuple[torch.Tensor | float, int]] = {}
+        # Teacher forcing (decoders that have it) decays linearly to 0 over training.
+        self.teacher_forcing_start = float(getattr(net, "teacher_forcing", 0.0))
         if lr_scheduler not in SCHEDULERS:
             raise ValueError(f"lr_scheduler must be one of {SCHEDULERS}, got {lr_scheduler!r}")
+
+    def on_train_epoch_start(self):
+        if self.teacher_forcing_start > 0:
+            left = 1.0 - self.current_epoch / max(1, self.max_epochs)
+            self.net.teacher_forcing = self.teacher_forcing_start * max(0.0, left)
+
+    def on_train_end(self):
+        if self.teacher_forcing_start > 0:  # the fitted net keeps its configured ratio
+            self.net.teacher_forcing = self.teacher_forcing_start
 
     def transfer_batch_to_device(self, batch, device, dataloader_idx):
         # Lightning's generic collection walk costs ~0.7 ms a step; a Batch is four
@@ -66,7 +77,8 @@ class ForecastingModule(pl.LightningModule):
         return type(batch)(*(t.to(device, non_blocking=True) for t in batch))
 
     def _loss(self, batch) -> torch.Tensor:
-        pred = self.net(batch.inputs, batch.future if batch.future.shape[-1] else None)
+        future = batch.future if batch.future.shape[-1] else None
+        pred = self.net(batch.inputs, future, batch.targets)  # targets: teacher forcing
         if self.quantiles.numel():
             return pinball_loss(pred, batch.targets, self.quantiles)  # pred [B, H, C, Q]
         return self.point_loss(pred[..., 0], batch.targets)

@@ -155,9 +155,15 @@ class ForecastNet(nn.Module):
             dropout=dropout, recurrent_dropout=recurrent_dropout, layer_norm=layer_norm,
             nonlinearity=nonlinearity, learn_initial_state=learn_initial_state,
         )
-        width = self.encoder.output_size
-        out_per_step = self.unit_targets * n_quantiles
         self.head_dropout = nn.Dropout(dropout)
+        self._build_decoder(cell=cell, hidden_size=hidden_size, nonlinearity=nonlinearity)
+
+    def _build_decoder(self, *, cell: Cell, hidden_size: int, nonlinearity: str) -> None:
+        """The layers after the encoder (subclasses build their own)."""
+        width = self.encoder.output_size
+        out_per_step = self.unit_targets * self.n_quantiles
+        strategy, segment_len, n_future = self.strategy, self.segment_len, self.n_future
+        horizon = self.horizon
         if strategy == "direct":
             self.head = nn.Linear(width + horizon * n_future, horizon * out_per_step)
         else:
@@ -174,7 +180,8 @@ class ForecastNet(nn.Module):
                 self.head = nn.Linear(width + segment_len * n_future, seg_out)
 
     # ------------------------------------------------------------------ forward
-    def forward(self, inputs: torch.Tensor, future: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, inputs: torch.Tensor, future: torch.Tensor | None = None,
+                targets: torch.Tensor | None = None) -> torch.Tensor:
         """Forecast.
 
         Parameters
@@ -183,11 +190,18 @@ class ForecastNet(nn.Module):
             ``[B, input_len, n_features]``.
         future
             ``[B, horizon, n_future]`` known-future covariates over the horizon.
+        targets
+            ``[B, horizon, n_targets]`` the true future, for decoders trained with
+            teacher forcing (ignored by the others and at evaluation).
 
         Returns
         -------
         ``[B, horizon, n_targets, n_quantiles]``.
         """
+        return self._forecast(inputs, future, targets)[0]
+
+    def _forecast(self, inputs, future, targets):
+        """Forecast plus what the decoder reports (attention weights, or None)."""
         batch = inputs.shape[0]
         if inputs.shape[1:] != (self.input_len, self.n_features):
             raise ValueError(f"expected inputs [batch, {self.input_len}, {self.n_features}], "
@@ -197,15 +211,26 @@ class ForecastNet(nn.Module):
             raise ValueError(f"expected future covariates [batch, {self.horizon}, "
                              f"{self.n_future}], got "
                              f"{None if future is None else tuple(future.shape)}")
-        targets, covariates = inputs[..., : self.n_targets], inputs[..., self.n_targets :]
-        targets, loc, scale = self.norm(targets)  # [B, T, C], [B, 1, C], [B, 1, C]
-        units, future_units = self._to_units(targets, covariates, future)
-        out = self._decode(units, future_units)  # [B*U, H, unit_targets, Q]
+        history, covariates = inputs[..., : self.n_targets], inputs[..., self.n_targets :]
+        history, loc, scale = self.norm(history)  # [B, T, C], [B, 1, C], [B, 1, C]
+        units, future_units = self._to_units(history, covariates, future)
+        if targets is not None and self.training:
+            targets = self._target_units((targets - loc) / scale)  # [B*U, H, unit_targets]
+        else:
+            targets = None
+        out, extra = self._decode(units, future_units, targets)  # [B*U, H, U_t, Q]
         out = self._quantiles(out)
         if self.channel_independent:
             out = out.reshape(batch, self.n_targets, self.horizon, self.n_quantiles)
             out = out.transpose(1, 2)  # [B, H, C, Q]
-        return out * scale[..., None] + loc[..., None]  # [B, H, C, Q], original window scale
+        return out * scale[..., None] + loc[..., None], extra  # [B, H, C, Q], window scale
+
+    def _target_units(self, targets: torch.Tensor) -> torch.Tensor:
+        """``[B, H, C]`` -> ``[B*U, H, unit_targets]``, the layout of the decoder."""
+        if not self.channel_independent:
+            return targets
+        batch, steps, channels = targets.shape
+        return targets.transpose(1, 2).reshape(batch * channels, steps, 1)
 
     def _to_units(self, targets, covariates, future):
         """Channel independence: ``[B, T, C]`` -> ``[B*C, T, 1 + n_cov]``."""
@@ -231,17 +256,18 @@ class ForecastNet(nn.Module):
             return x  # [B, T, f]
         return self.embed(self._segments(x, self.n_in_segments))  # [B, T/s, hidden]
 
-    def _decode(self, units: torch.Tensor, future: torch.Tensor | None) -> torch.Tensor:
+    def _decode(self, units: torch.Tensor, future: torch.Tensor | None, targets=None):
+        """``[N, T, f]`` units -> ``([N, H, unit_targets, Q], None)``."""
         n = units.shape[0]
         out_shape = (n, self.horizon, self.unit_targets, self.n_quantiles)
         _, state = self.encoder(self._encode_input(units))
         if self.strategy == "recursive":
-            return self._recursive(units, future, state).reshape(out_shape)
+            return self._recursive(units, future, state).reshape(out_shape), None
         summary = _last_layer(state, self.encoder)  # [N, D*H]
         if self.strategy == "direct":
             parts = [summary] if future is None else [summary, future.reshape(n, -1)]
             out = self.head(self.head_dropout(torch.cat(parts, dim=-1)))  # [N, H*U*Q]
-            return out.reshape(out_shape)
+            return out.reshape(out_shape), None
         # parallel: every output segment decodes one step from the same final state.
         m = self.n_out_segments
         step_in = self.position.expand(n, -1, -1)  # [N, m, W]
@@ -254,7 +280,7 @@ class ForecastNet(nn.Module):
         dec, _ = self.decoder(step_in, init)  # [N*m, 1, W]
         out = self.head(self.head_dropout(dec[:, 0]))  # [N*m, s*U*Q]
         out = out.reshape(n, m * self.segment_len, self.unit_targets, self.n_quantiles)
-        return out[:, : self.horizon]
+        return out[:, : self.horizon], None
 
     def _recursive(self, units, future, state) -> torch.Tensor:
         n, s = units.shape[0], self.segment_len
