@@ -8,10 +8,10 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from tsrnn import persistence
+from tsrnn.base import SeriesEstimator, seed_everything
 from tsrnn.data import (
     DataError,
     Scaler,
@@ -46,7 +46,7 @@ class Backtest(NamedTuple):
     metrics: dict[str, float]
 
 
-class Forecaster(BaseEstimator):
+class Forecaster(SeriesEstimator):
     """Recurrent forecaster: one global model for one or many series.
 
     Parameters
@@ -235,15 +235,14 @@ class Forecaster(BaseEstimator):
         self
         """
         self._check_params()
-        for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
-            delattr(self, name)  # fitting again starts from nothing (e.g. after load)
+        self._forget()
         data = SeriesData.from_dataframe(
             df, time_col=time_col, id_col=id_col, target=target,
             past_covariates=past_covariates, future_covariates=future_covariates,
             fill=self.fill, resample=self.resample,
         )
         check_length(data, self.input_len + self.horizon)
-        seed = _seed(self.random_state)
+        seed = seed_everything(self.random_state)
         val_size = self.val_size
         split = chronological_split(data, self.input_len, self.horizon,
                                     val_size=val_size, test_size=0)
@@ -276,18 +275,7 @@ class Forecaster(BaseEstimator):
 
     def _set_fitted(self, net, data: SeriesData, scaler: Scaler, summary: dict) -> None:
         self.net_ = net
-        self.roles_ = {
-            "time_col": data.time_col, "id_col": data.id_col,
-            "target": list(data.target_names), "past_covariates": list(data.past_names),
-            "future_covariates": list(data.future_names),
-        }
-        self.feature_names_in_ = np.array(data.feature_names, dtype=object)
-        self.n_features_in_ = len(data.feature_names)
-        self.target_names_ = list(data.target_names)
-        self.freq_ = data.freq
-        self.ids_ = list(data.ids)
-        self.scaler_loc_ = scaler.loc_
-        self.scaler_spread_ = scaler.spread_
+        self._remember(data, scaler)
         # The short context predict() needs without a frame: the last input_len rows
         # of each series, never the training frame itself.
         ends = data.offsets[1:]
@@ -396,27 +384,6 @@ class Forecaster(BaseEstimator):
         context = np.stack([data.values[e - self.input_len : e] for e in ends])
         loc, spread = self._stats_for(data)
         return list(data.ids), context, [data.times[e - 1] for e in ends], loc, spread
-
-    def _read(self, df: pd.DataFrame) -> SeriesData:
-        """Validate a frame with the column roles and frequency seen at fit."""
-        roles = self.roles_
-        return SeriesData.from_dataframe(
-            df, time_col=roles["time_col"], id_col=roles["id_col"], target=roles["target"],
-            past_covariates=roles["past_covariates"],
-            future_covariates=roles["future_covariates"], fill=self.fill,
-            freq=self.freq_, resample=self.resample,
-        )
-
-    def _stats_for(self, data: SeriesData) -> tuple[np.ndarray, np.ndarray]:
-        """Fitted scaling statistics of each series; a series unseen at fit gets
-        statistics of its own rows."""
-        known = {sid: i for i, sid in enumerate(self.ids_)}
-        own = Scaler(self.scaler).fit(data.values, data.offsets)
-        loc, spread = own.loc_.copy(), own.spread_.copy()
-        for i, sid in enumerate(data.ids):
-            if sid in known:
-                loc[i], spread[i] = self.scaler_loc_[known[sid]], self.scaler_spread_[known[sid]]
-        return loc, spread
 
     def _future_values(self, future, ids, ends, loc, spread):
         n_future = len(self.roles_["future_covariates"])
@@ -527,8 +494,7 @@ class Forecaster(BaseEstimator):
                             f"less than horizon={self.horizon} steps after it")
         loc, spread = self._stats_for(data)
         series = np.searchsorted(data.offsets, starts, side="right") - 1
-        scaled = (data.values - np.repeat(loc, data.lengths, axis=0)) \
-            / np.repeat(spread, data.lengths, axis=0)
+        scaled = self._scaled(data)
         ds = WindowDataset.from_series(data, self.input_len, self.horizon, starts=starts,
                                        values=scaled)
         preds, actual = [], []
@@ -605,13 +571,7 @@ class Forecaster(BaseEstimator):
 
     def _fitted_state(self) -> dict:
         return {
-            "roles": self.roles_,
-            "feature_names": list(self.feature_names_in_),
-            "target_names": self.target_names_,
-            "freq": persistence.freq_to_plain(self.freq_),
-            "ids": self.ids_,
-            "scaler_loc": torch.from_numpy(self.scaler_loc_),
-            "scaler_spread": torch.from_numpy(self.scaler_spread_),
+            **self._fitted_roles(),
             "context": torch.from_numpy(self.context_),
             "context_end": [persistence.time_to_plain(t) for t in self.context_end_],
             "training_summary": self.training_summary_,
@@ -624,24 +584,8 @@ class Forecaster(BaseEstimator):
         net = self._make_net(shape["n_features"], shape["n_targets"], shape["n_future"])
         net.load_state_dict(weights, strict=True)
         self.net_ = net.eval()
-        self.roles_ = state["roles"]
-        self.feature_names_in_ = np.array(state["feature_names"], dtype=object)
-        self.n_features_in_ = len(state["feature_names"])
-        self.target_names_ = state["target_names"]
-        self.freq_ = persistence.freq_from_plain(state["freq"])
-        self.ids_ = state["ids"]
-        self.scaler_loc_ = state["scaler_loc"].numpy()
-        self.scaler_spread_ = state["scaler_spread"].numpy()
+        self._restore_roles(state)
         self.context_ = state["context"].numpy()
         self.context_end_ = [persistence.time_from_plain(t) for t in state["context_end"]]
         self.training_summary_ = state["training_summary"]
 
-
-def _seed(random_state: int | None) -> int:
-    """Seed every generator training touches; returns the seed for the shuffler."""
-    if random_state is None:
-        seed = int(np.random.SeedSequence().generate_state(1)[0] % (2**31))
-    else:
-        seed = int(random_state)
-    torch.manual_seed(seed)
-    return seed

@@ -56,6 +56,9 @@ class SeriesData:
     time_col, id_col
         Where the timestamps and series ids came from (``None``: the index / a wide
         frame).
+    rows
+        ``[n_rows]`` position in the input frame of each stacked row, to put per-row
+        results back in the frame's order; None after resampling.
     """
 
     values: np.ndarray
@@ -68,6 +71,7 @@ class SeriesData:
     freq: pd.DateOffset | int | None = None
     time_col: Hashable | None = None
     id_col: Hashable | None = None
+    rows: np.ndarray | None = None
 
     # ------------------------------------------------------------------ accessors
     @property
@@ -216,6 +220,7 @@ class SeriesData:
             freq=freq,
             time_col=time_col,
             id_col=id_col,
+            rows=None if resample else positions,
         )
 
 

@@ -1,0 +1,99 @@
+"""What every tsrnn estimator shares: reading frames with the fitted column roles,
+per-series scaling statistics, and seeding."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.base import BaseEstimator
+
+from tsrnn.data import Scaler, SeriesData
+
+__all__ = ["SeriesEstimator", "seed_everything"]
+
+
+def seed_everything(random_state: int | None) -> int:
+    """Seed every generator training touches; returns the seed for the shuffler."""
+    if random_state is None:
+        seed = int(np.random.SeedSequence().generate_state(1)[0] % (2**31))
+    else:
+        seed = int(random_state)
+    torch.manual_seed(seed)
+    return seed
+
+
+class SeriesEstimator(BaseEstimator):
+    """Base of the estimators: frames in, with the roles and frequency seen at fit.
+
+    Subclasses set ``roles_``, ``freq_``, ``ids_``, ``scaler_loc_`` and
+    ``scaler_spread_`` in ``fit`` (see :meth:`_remember`), and have ``fill``,
+    ``resample`` and ``scaler`` parameters.
+    """
+
+    def _remember(self, data: SeriesData, scaler: Scaler) -> None:
+        self.roles_ = {
+            "time_col": data.time_col, "id_col": data.id_col,
+            "target": list(data.target_names), "past_covariates": list(data.past_names),
+            "future_covariates": list(data.future_names),
+        }
+        self.feature_names_in_ = np.array(data.feature_names, dtype=object)
+        self.n_features_in_ = len(data.feature_names)
+        self.target_names_ = list(data.target_names)
+        self.freq_ = data.freq
+        self.ids_ = list(data.ids)
+        self.scaler_loc_ = scaler.loc_
+        self.scaler_spread_ = scaler.spread_
+
+    def _forget(self) -> None:
+        """Fitting again starts from nothing (e.g. after load)."""
+        for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
+            delattr(self, name)
+
+    def _read(self, df: pd.DataFrame) -> SeriesData:
+        """Validate a frame with the column roles and frequency seen at fit."""
+        roles = self.roles_
+        return SeriesData.from_dataframe(
+            df, time_col=roles["time_col"], id_col=roles["id_col"], target=roles["target"],
+            past_covariates=roles["past_covariates"],
+            future_covariates=roles["future_covariates"], fill=self.fill,
+            freq=self.freq_, resample=self.resample,
+        )
+
+    def _stats_for(self, data: SeriesData) -> tuple[np.ndarray, np.ndarray]:
+        """Fitted scaling statistics of each series; a series unseen at fit gets
+        statistics of its own rows."""
+        known = {sid: i for i, sid in enumerate(self.ids_)}
+        own = Scaler(self.scaler).fit(data.values, data.offsets)
+        loc, spread = own.loc_.copy(), own.spread_.copy()
+        for i, sid in enumerate(data.ids):
+            if sid in known:
+                loc[i], spread[i] = self.scaler_loc_[known[sid]], self.scaler_spread_[known[sid]]
+        return loc, spread
+
+    def _scaled(self, data: SeriesData) -> np.ndarray:
+        loc, spread = self._stats_for(data)
+        return ((data.values - np.repeat(loc, data.lengths, axis=0))
+                / np.repeat(spread, data.lengths, axis=0)).astype(np.float32)
+
+    def _fitted_roles(self) -> dict:
+        from tsrnn import persistence
+
+        return {
+            "roles": self.roles_, "feature_names": list(self.feature_names_in_),
+            "target_names": self.target_names_, "freq": persistence.freq_to_plain(self.freq_),
+            "ids": self.ids_, "scaler_loc": torch.from_numpy(self.scaler_loc_),
+            "scaler_spread": torch.from_numpy(self.scaler_spread_),
+        }
+
+    def _restore_roles(self, state: dict) -> None:
+        from tsrnn import persistence
+
+        self.roles_ = state["roles"]
+        self.feature_names_in_ = np.array(state["feature_names"], dtype=object)
+        self.n_features_in_ = len(state["feature_names"])
+        self.target_names_ = state["target_names"]
+        self.freq_ = persistence.freq_from_plain(state["freq"])
+        self.ids_ = state["ids"]
+        self.scaler_loc_ = state["scaler_loc"].numpy()
+        self.scaler_spread_ = state["scaler_spread"].numpy()
