@@ -20,7 +20,8 @@ from pytorch_lightning.callbacks import Callback, EarlyStopping
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["BestWeights", "ForecastingModule", "fit_module", "pinball_loss", "point_loss"]
+__all__ = ["BestWeights", "ForecastingModule", "ReconstructionModule", "fit_module",
+           "pinball_loss", "point_loss"]
 
 LOSSES = ("mse", "mae", "huber")
 SCHEDULERS = (None, "plateau", "cosine")
@@ -121,6 +122,13 @@ class ForecastingModule(pl.LightningModule):
         scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer,
                                                                T_max=max(1, self.max_epochs))
         return {"optimizer": optimizer, "lr_scheduler": scheduler}
+
+
+class ReconstructionModule(ForecastingModule):
+    """Loss and optimizer for an autoencoder: rebuild the input windows."""
+
+    def _loss(self, batch) -> torch.Tensor:
+        return F.mse_loss(self.net(batch.inputs), batch.inputs)
 
 
 class BestWeights(Callback):

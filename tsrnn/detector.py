@@ -1,0 +1,478 @@
+"""`AnomalyDetector`: reconstruction- or forecast-error anomaly scores on the shared
+recurrent encoders, with thresholds and point-by-point streaming.
+
+Label convention (PyOD's): ``decision_function`` is higher for more anomalous
+points; ``predict`` gives 1 for an anomaly and 0 for a normal point.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.utils.validation import check_is_fitted
+
+from tsrnn import persistence
+from tsrnn.base import SeriesEstimator, seed_everything
+from tsrnn.data import (
+    DataError,
+    Scaler,
+    SeriesData,
+    WindowDataset,
+    check_length,
+    chronological_split,
+    make_loader,
+    window_starts,
+)
+from tsrnn.nn.autoencoder import RecurrentAutoencoder
+from tsrnn.nn.forecast import ForecastNet
+from tsrnn.thresholds import pot_threshold, quantile_threshold
+
+__all__ = ["AnomalyDetector", "AnomalyStream", "StreamResult"]
+
+
+class AnomalyDetector(SeriesEstimator):
+    """Recurrent anomaly detector for one or many series (one global model).
+
+    Parameters
+    ----------
+    cell
+        ``"rnn"``, ``"lstm"`` or ``"gru"``: the encoder the forecasters use.
+    window
+        Steps per window.
+    score
+        ``"reconstruction"``: a recurrent autoencoder rebuilds sliding windows; a
+        step's score combines the errors of every window covering it.
+        ``"forecast"``: the error of a one-step-ahead forecast from the previous
+        ``window`` steps (the Forecaster's network).
+    hidden_size, num_layers, bidirectional, dropout, layer_norm
+        The encoder.
+    contamination
+        Expected fraction of anomalies, for ``threshold="quantile"``.
+    threshold
+        ``"quantile"``: the training scores' ``1 - contamination`` quantile.
+        ``"pot"``: peaks over threshold (extreme-value theory) at ``risk``; needs no
+        contamination guess.
+    risk
+        For ``"pot"``: the probability that a normal score exceeds the threshold.
+    scaler, lr, batch_size, max_epochs, patience, val_size, gradient_clip, fill,
+    resample, accelerator, devices, precision, verbose, log_dir, random_state,
+    trainer_kwargs
+        As for :class:`tsrnn.Forecaster`.
+
+    Attributes
+    ----------
+    decision_scores_
+        Scores of the training rows, in the training frame's row order.
+    threshold_
+        Scores above it are anomalies.
+    labels_
+        0/1 labels of the training rows.
+    net_
+        The fitted network (a plain ``nn.Module``).
+    """
+
+    def __init__(
+        self,
+        cell: str = "lstm",
+        window: int = 32,
+        *,
+        score: str = "reconstruction",
+        hidden_size: int = 64,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        layer_norm: bool = False,
+        contamination: float = 0.01,
+        threshold: str = "quantile",
+        risk: float = 1e-3,
+        scaler: str | None = "standard",
+        lr: float = 1e-3,
+        batch_size: int = 64,
+        max_epochs: int = 20,
+        patience: int | None = 5,
+        val_size: float | int = 0.1,
+        gradient_clip: float | None = 1.0,
+        fill: str | None = None,
+        resample: bool = False,
+        accelerator: str = "auto",
+        devices: Any = "auto",
+        precision: Any = "32-true",
+        verbose: bool = False,
+        log_dir: str | None = None,
+        random_state: int | None = None,
+        trainer_kwargs: dict | None = None,
+    ):
+        self.cell = cell
+        self.window = window
+        self.score = score
+        self.hidden_size = hidden_size
+        self.num_layers = num_layers
+        self.bidirectional = bidirectional
+        self.dropout = dropout
+        self.layer_norm = layer_norm
+        self.contamination = contamination
+        self.threshold = threshold
+        self.risk = risk
+        self.scaler = scaler
+        self.lr = lr
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.val_size = val_size
+        self.gradient_clip = gradient_clip
+        self.fill = fill
+        self.resample = resample
+        self.accelerator = accelerator
+        self.devices = devices
+        self.precision = precision
+        self.verbose = verbose
+        self.log_dir = log_dir
+        self.random_state = random_state
+        self.trainer_kwargs = trainer_kwargs
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, df: pd.DataFrame, *, target: Hashable | Sequence[Hashable] | None = None,
+            time_col: Hashable | None = None, id_col: Hashable | None = None) -> AnomalyDetector:
+        """Train on (mostly) normal history; sets ``decision_scores_``,
+        ``threshold_`` and ``labels_``.
+
+        Column roles are as for :meth:`tsrnn.Forecaster.fit`; ``target`` (default:
+        every numeric column) are the signals scored.
+        """
+        self._check_params()
+        self._forget()
+        data = SeriesData.from_dataframe(df, time_col=time_col, id_col=id_col, target=target,
+                                         fill=self.fill, resample=self.resample)
+        check_length(data, self.window + 1, what="window + 1")
+        seed = seed_everything(self.random_state)
+        horizon = 1 if self.score == "forecast" else 0
+        split = chronological_split(data, self.window, horizon, val_size=self.val_size,
+                                    test_size=0)
+        scaler = Scaler(self.scaler).fit(data.values, data.offsets, fit_rows=split.train_end)
+        scaled = scaler.transform(data.values, data.offsets)
+        net = self._make_net(data.values.shape[1])
+        train = WindowDataset.from_series(data, self.window, horizon, starts=split.train,
+                                          values=scaled)
+        val = WindowDataset.from_series(data, self.window, horizon, starts=split.val,
+                                        values=scaled)
+        train_loader = make_loader(train, self.batch_size, shuffle=True, seed=seed)
+        val_loader = make_loader(val, max(self.batch_size, 256)) if len(val) else None
+
+        from tsrnn.training import ForecastingModule, ReconstructionModule, fit_module
+
+        task = ReconstructionModule if self.score == "reconstruction" else ForecastingModule
+        module = task(net, loss="mse", lr=self.lr, max_epochs=self.max_epochs,
+                      monitor="val_loss" if val_loader else "train_loss")
+        summary = fit_module(
+            module, train_loader, val_loader, max_epochs=self.max_epochs,
+            patience=self.patience, gradient_clip=self.gradient_clip,
+            accelerator=self.accelerator, devices=self.devices, precision=self.precision,
+            verbose=self.verbose, log_dir=self.log_dir, trainer_kwargs=self.trainer_kwargs,
+        )
+        self.net_ = module.net.cpu().eval()
+        self._remember(data, scaler)
+        self.training_summary_ = summary
+        errors = self._step_errors(data, scaled, online=False)  # [N, F]
+        self.decision_scores_ = _in_frame_order(errors.mean(axis=1), data)
+        if self.threshold == "pot":
+            self.threshold_ = pot_threshold(self.decision_scores_, risk=self.risk)
+        else:
+            self.threshold_ = quantile_threshold(self.decision_scores_, self.contamination)
+        self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)
+        return self
+
+    def _check_params(self) -> None:
+        if self.cell not in ("rnn", "lstm", "gru"):
+            raise ValueError(f"cell must be 'rnn', 'lstm' or 'gru', got {self.cell!r}")
+        if self.score not in ("reconstruction", "forecast"):
+            raise ValueError(f"score must be 'reconstruction' or 'forecast', got {self.score!r}")
+        if self.threshold not in ("quantile", "pot"):
+            raise ValueError(f"threshold must be 'quantile' or 'pot', got {self.threshold!r}")
+        for name in ("window", "hidden_size", "num_layers", "batch_size", "max_epochs"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.window < 2:
+            raise ValueError(f"window must be >= 2, got {self.window}")
+        if self.threshold == "quantile" and not 0.0 < self.contamination < 0.5:
+            raise ValueError(f"contamination must be in (0, 0.5), got {self.contamination}")
+
+    def _make_net(self, n_features: int):
+        if self.score == "reconstruction":
+            return RecurrentAutoencoder(
+                n_features, self.window, cell=self.cell, hidden_size=self.hidden_size,
+                num_layers=self.num_layers, bidirectional=self.bidirectional,
+                dropout=self.dropout, layer_norm=self.layer_norm)
+        # One step ahead from the raw (globally scaled) window: a jump away from the
+        # recent level must show as a large error, so no per-window normalization.
+        return ForecastNet(n_features, n_features, self.window, 1, cell=self.cell,
+                           hidden_size=self.hidden_size, num_layers=self.num_layers,
+                           bidirectional=self.bidirectional, dropout=self.dropout,
+                           layer_norm=self.layer_norm, window_norm=None,
+                           channel_independent=False)
+
+    # ------------------------------------------------------------------ scoring
+    def _window_errors(self, windows: torch.Tensor, nxt: torch.Tensor | None = None):
+        """Squared errors: ``[B, window, F]`` (reconstruction) or ``[B, F]`` (forecast
+        of ``nxt``)."""
+        with torch.inference_mode():
+            if self.score == "reconstruction":
+                return (self.net_(windows) - windows).square()
+            return (self.net_(windows)[:, 0, :, 0] - nxt).square()
+
+    def _step_errors(self, data: SeriesData, scaled: np.ndarray, online: bool) -> np.ndarray:
+        """Per-step, per-feature squared errors ``[N, F]`` of stacked series."""
+        w = self.window
+        errors = np.zeros_like(scaled, dtype=np.float64)
+        horizon = 1 if self.score == "forecast" else 0
+        starts = window_starts(data.offsets, w, horizon)
+        ds = WindowDataset.from_series(data, w, horizon, starts=starts, values=scaled)
+        chunks = [self._window_errors(b.inputs, b.targets[:, 0] if horizon else None).numpy()
+                  for b in make_loader(ds, 2048)]
+        err = np.concatenate(chunks)  # [B, w, F] or [B, F]
+        if self.score == "forecast":
+            errors[starts + w] = err  # the step each forecast is for
+            return errors  # the first `window` steps of a series have no forecast: 0
+        if online:
+            errors[starts + w - 1] = err[:, -1]  # the last step of the window ending there
+            return errors  # the first window - 1 steps are warming up: 0
+        counts = np.zeros(len(scaled))
+        for k in range(w):  # a loop over window positions, vectorised over all windows
+            np.add.at(errors, starts + k, err[:, k])
+            np.add.at(counts, starts + k, 1)
+        return errors / np.maximum(counts, 1)[:, None]
+
+    def feature_scores(self, df: pd.DataFrame, *, online: bool = False) -> pd.DataFrame:
+        """Each target column's contribution to the score of each row.
+
+        Returns a DataFrame with one column per target, aligned to ``df``'s rows; the
+        row sums equal :meth:`decision_function`.
+        """
+        check_is_fitted(self, "net_")
+        data = self._read(df)
+        check_length(data, self.window + 1, what="window + 1")
+        errors = self._step_errors(data, self._scaled(data), online) / data.values.shape[1]
+        return pd.DataFrame(_in_frame_order(errors, data), columns=self.target_names_,
+                            index=_index_of(df, data))
+
+    def decision_function(self, df: pd.DataFrame, *, online: bool = False) -> pd.Series:
+        """Anomaly score of every row of ``df`` (higher: more anomalous).
+
+        The score is the mean squared error over the target columns, in units of
+        each series' training standard deviation.
+
+        Parameters
+        ----------
+        df
+            Frame with the columns seen at fit.
+        online
+            Score each step from data up to it only, as :meth:`stream` does: the
+            reconstruction error of the step in the window that ends at it. The
+            default combines every window covering a step, which also looks up to
+            ``window - 1`` steps ahead. (Forecast scores are online either way.) In
+            online mode the first ``window - 1`` steps of each series (``window``
+            for forecast scores) cannot be scored yet and get 0.
+
+        Returns
+        -------
+        pandas.Series
+            Aligned to ``df``'s index (to the resampled grid with ``resample=True``).
+        """
+        return self.feature_scores(df, online=online).sum(axis=1).rename("score")
+
+    def predict(self, df: pd.DataFrame, *, online: bool = False) -> pd.Series:
+        """0/1 labels (1: anomaly) of every row, from :meth:`decision_function`."""
+        scores = self.decision_function(df, online=online)
+        return (scores > self.threshold_).astype(np.int64).rename("label")
+
+    def stream(self) -> AnomalyStream:
+        """A scorer that takes one point at a time (see :class:`AnomalyStream`)."""
+        check_is_fitted(self, "net_")
+        return AnomalyStream(self)
+
+    # -------------------------------------------------------------- persistence
+    def save(self, path) -> None:
+        """Save parameters, weights, fitted scaling and threshold (safe format)."""
+        check_is_fitted(self, "net_")
+        persistence.save(self, path)
+
+    @classmethod
+    def load(cls, path) -> AnomalyDetector:
+        return persistence.load(cls, path)
+
+    def _fitted_state(self) -> dict:
+        return {**self._fitted_roles(), "threshold": float(self.threshold_),
+                "decision_scores": torch.from_numpy(self.decision_scores_),
+                "training_summary": self.training_summary_}
+
+    def _restore(self, state: dict, weights: dict) -> None:
+        self._restore_roles(state)
+        net = self._make_net(len(state["feature_names"]))
+        net.load_state_dict(weights, strict=True)
+        self.net_ = net.eval()
+        self.threshold_ = state["threshold"]
+        self.decision_scores_ = state["decision_scores"].numpy()
+        self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)
+        self.training_summary_ = state["training_summary"]
+
+
+def _in_frame_order(values: np.ndarray, data: SeriesData) -> np.ndarray:
+    """Stacked per-row results back in the input frame's row order."""
+    if data.rows is None:
+        return values
+    out = np.empty_like(values)
+    out[data.rows] = values
+    return out
+
+
+def _index_of(df: pd.DataFrame, data: SeriesData) -> pd.Index:
+    if data.rows is not None:
+        return df.index
+    if data.id_col is None:  # resampled: the regular grid
+        return data.times
+    ids = np.repeat(np.asarray(data.ids, dtype=object), data.lengths)
+    return pd.MultiIndex.from_arrays([ids, data.times], names=[data.id_col, data.time_col])
+
+
+class StreamResult(NamedTuple):
+    """What :meth:`AnomalyStream.update` returns, one entry per series updated.
+
+    Attributes
+    ----------
+    series
+        Series ids, in the order given.
+    score
+        Scores (0 while a series is warming up).
+    label
+        0/1 labels (always 0 while warming up).
+    ready
+        False while a series has seen fewer than ``window`` points (``window + 1``
+        for forecast scores) since its start or its last gap.
+    gap
+        True where this point came after a gap in the timestamps: the series'
+        history was cleared, since a window must not span a gap.
+    """
+
+    series: list
+    score: np.ndarray
+    label: np.ndarray
+    ready: np.ndarray
+    gap: np.ndarray
+
+
+class AnomalyStream:
+    """Score live points one at a time, in bounded time and memory.
+
+    Each series keeps only its last ``window`` points (scaled), so a point costs one
+    forward pass over one window, however long the stream runs. Points of many
+    series that arrive together are scored in one batch. The scores equal
+    ``detector.decision_function(df, online=True)`` on the same data.
+
+    Awkward input, documented:
+
+    - a timestamp at or before the series' last one (out of order, duplicate)
+      raises ``DataError`` and changes nothing;
+    - a gap (a timestamp further than one step of the fitted frequency) clears the
+      series' history and flags ``gap``: it warms up again;
+    - NaN or inf raise ``DataError``, unless the detector was fitted with
+      ``fill="ffill"``, which carries the series' last value forward.
+    """
+
+    def __init__(self, detector: AnomalyDetector):
+        self.detector = detector
+        self._forecast = detector.score == "forecast"
+        self._keep = detector.window + (1 if self._forecast else 0)
+        self._known = {sid: i for i, sid in enumerate(detector.ids_)}
+        self._state: dict = {}  # series id -> [buffer [keep, F], count, last time, loc, spread]
+
+    def _series_state(self, sid):
+        if sid not in self._state:
+            if sid not in self._known:
+                raise DataError(f"series {sid!r} was not seen at fit; the stream needs its "
+                                f"scaling: known series are {list(self._known)[:10]}")
+            i = self._known[sid]
+            n_f = self.detector.n_features_in_
+            self._state[sid] = [np.zeros((self._keep, n_f), np.float32), 0, None,
+                                self.detector.scaler_loc_[i], self.detector.scaler_spread_[i]]
+        return self._state[sid]
+
+    def update(self, timestamp, values, series: Sequence | None = None) -> StreamResult:
+        """Add one point per series and score it.
+
+        Parameters
+        ----------
+        timestamp
+            The points' time (one for all series in this call).
+        values
+            ``[F]`` for one series, or ``[S, F]``: one row per series in ``series``.
+        series
+            Series ids of the rows; default: the single series of a wide fit, or
+            every fitted series in fit order.
+        """
+        det = self.detector
+        values = np.asarray(values, dtype=np.float64)
+        if values.ndim == 1:
+            values = values[None]
+        if series is None:
+            series = det.ids_ if values.shape[0] == len(det.ids_) else None
+            if series is None:
+                raise ValueError(f"got {values.shape[0]} rows: pass series= with their ids")
+        series = list(series)
+        if values.shape != (len(series), det.n_features_in_):
+            raise ValueError(f"expected values of shape [{len(series)}, {det.n_features_in_}] "
+                             f"({det.target_names_}), got {values.shape}")
+        stamp = _as_time(timestamp, det.freq_)
+        states = [self._series_state(sid) for sid in series]
+        gap = np.zeros(len(series), dtype=bool)
+        for k, (sid, st) in enumerate(zip(series, states, strict=True)):  # validate first
+            last = st[2]
+            if last is not None and stamp <= last:
+                raise DataError(f"timestamp {timestamp} for series {sid!r} is not after its "
+                                f"last one ({last}): out of order or duplicate")
+            if last is not None and det.freq_ is not None and stamp != last + det.freq_:
+                gap[k] = True
+            bad = ~np.isfinite(values[k])
+            if bad.any() and (det.fill != "ffill" or st[1] == 0):
+                col = det.target_names_[int(np.flatnonzero(bad)[0])]
+                raise DataError(f"column {col!r} of series {sid!r} is missing or infinite "
+                                f"at {timestamp}; fit with fill='ffill' to carry the last "
+                                "value forward")
+        windows, nexts, ready = [], [], np.zeros(len(series), dtype=bool)
+        for k, st in enumerate(states):
+            buffer, count, _, loc, spread = st
+            if gap[k]:
+                count = 0
+            row = (values[k] - loc) / spread
+            if not np.isfinite(row).all():  # fill="ffill": the last scaled value
+                row = np.where(np.isfinite(row), row, buffer[-1])
+            buffer[:-1] = buffer[1:]  # bounded: a shift of `window` rows
+            buffer[-1] = row
+            st[1], st[2] = min(count + 1, self._keep), stamp
+            ready[k] = st[1] >= self._keep
+            if ready[k]:
+                if self._forecast:
+                    windows.append(buffer[:-1])
+                    nexts.append(buffer[-1])
+                else:
+                    windows.append(buffer)
+        score = np.zeros(len(series))
+        if windows:
+            batch = torch.from_numpy(np.stack(windows).astype(np.float32))
+            if self._forecast:
+                err = det._window_errors(batch, torch.from_numpy(np.stack(nexts)
+                                                                 .astype(np.float32)))
+            else:
+                err = det._window_errors(batch)[:, -1]  # the newest step
+            score[ready] = err.numpy().mean(axis=1)
+        label = ((score > det.threshold_) & ready).astype(np.int64)
+        return StreamResult(series, score, label, ready, gap)
+
+
+def _as_time(timestamp, freq):
+    if isinstance(freq, int | np.integer) or freq is None:
+        return timestamp
+    return pd.Timestamp(timestamp)
