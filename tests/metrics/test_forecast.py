@@ -1,4 +1,4 @@
-"""Tests for tsrnn/metrics.py: each metric against a reference (scikit-learn, or a
+"""Tests for tsrnn/metrics/forecast.py: each metric against a reference (scikit-learn, or a
 hand-written loop where scikit-learn has none), their invariants, and their errors."""
 
 import re
