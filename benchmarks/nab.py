@@ -37,12 +37,16 @@ def detector_scores(frame: pd.DataFrame, args) -> tuple[np.ndarray, float]:
     from tsrnn import AnomalyDetector
 
     n_train = int(len(frame) * PROBATION)
+    # Some NAB files skip timestamps: score on the regular grid (gaps interpolated),
+    # then read each original timestamp's score back.
     det = AnomalyDetector(args.cell, window=args.window, score=args.score,
-                          max_epochs=args.epochs, random_state=0, val_size=0.2)
+                          max_epochs=args.epochs, random_state=0, val_size=0.2,
+                          resample=True, fill="interpolate")
     started = time.perf_counter()
     det.fit(frame.iloc[:n_train], time_col="timestamp", target="value")
-    scores = det.decision_function(frame, online=True).to_numpy()
-    return scores, time.perf_counter() - started
+    scores = det.decision_function(frame, online=True)
+    scores = scores.reindex(pd.DatetimeIndex(frame["timestamp"]), method="nearest")
+    return scores.to_numpy(), time.perf_counter() - started
 
 
 def main(argv: list[str] | None = None) -> int:
