@@ -66,7 +66,8 @@ class AnomalyDetector(SeriesEstimator):
     Attributes
     ----------
     decision_scores_
-        Scores of the training rows, in the training frame's row order.
+        Scores of the training rows, in the training frame's row order (with
+        ``resample=True``: of the resampled grid's rows, series by series).
     threshold_
         Scores above it are anomalies.
     labels_
@@ -200,6 +201,9 @@ class AnomalyDetector(SeriesEstimator):
             raise ValueError(f"window must be >= 2, got {self.window}")
         if self.threshold == "quantile" and not 0.0 < self.contamination < 0.5:
             raise ValueError(f"contamination must be in (0, 0.5), got {self.contamination}")
+        if self.threshold == "pot" and not 0.0 < self.risk < 0.02:
+            # The tail is fitted above the 0.98 quantile: a rarer event is needed.
+            raise ValueError(f"risk must be in (0, 0.02), got {self.risk}")
 
     def _make_net(self, n_features: int):
         if self.score == "reconstruction":
@@ -430,7 +434,12 @@ class AnomalyStream:
         gap = np.zeros(len(series), dtype=bool)
         for k, (sid, st) in enumerate(zip(series, states, strict=True)):  # validate first
             last = st[2]
-            if last is not None and stamp <= last:
+            try:
+                stale = last is not None and stamp <= last
+            except TypeError:  # tz-aware against naive: pandas cannot order them
+                raise DataError(f"timestamp {timestamp} for series {sid!r} and its last one "
+                                f"({last}) disagree on having a timezone") from None
+            if stale:
                 raise DataError(f"timestamp {timestamp} for series {sid!r} is not after its "
                                 f"last one ({last}): out of order or duplicate")
             if last is not None and det.freq_ is not None and stamp != last + det.freq_:

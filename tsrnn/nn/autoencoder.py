@@ -8,7 +8,6 @@ import torch
 from torch import nn
 
 from tsrnn.nn.encoder import Cell, RecurrentEncoder
-from tsrnn.nn.forecast import _last_layer
 
 __all__ = ["RecurrentAutoencoder"]
 
@@ -53,8 +52,8 @@ class RecurrentAutoencoder(nn.Module):
                              f"got {tuple(x.shape)}")
         # No per-window normalization here, unlike the forecasters: a level the
         # training data never reached is exactly what should score high.
-        _, state = self.encoder(x)
-        code = _last_layer(state, self.encoder)  # [B, W]
+        outputs, _ = self.encoder(x)
+        code = self.encoder.summary(outputs)  # [B, W]
         h0 = torch.tanh(self.bridge(code))[None]  # [1, B, H]
         init = (h0, torch.zeros_like(h0)) if self.decoder.cell == "lstm" else h0
         steps = code[:, None].expand(-1, self.window, -1)  # [B, window, W]

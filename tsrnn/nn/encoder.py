@@ -144,6 +144,18 @@ class RecurrentEncoder(nn.Module):
             finals.append(final)
         return out, _join_layers(finals, self.cell)
 
+    def summary(self, outputs: torch.Tensor) -> torch.Tensor:
+        """What a head reads: the last layer at the end of the sequence, ``[B, D*H]``.
+
+        The forward direction's last step and the backward direction's first step,
+        taken from the output sequence. Without ``layer_norm`` this equals the final
+        hidden state; with it, it is the normalized one.
+        """
+        if self.num_directions == 1:
+            return outputs[:, -1]
+        h = self.hidden_size
+        return torch.cat([outputs[:, -1, :h], outputs[:, 0, h:]], dim=-1)
+
     def _unrolled(self, layer: nn.Module, x: torch.Tensor, state):
         """One layer step by step, with a variational dropout mask on the hidden state."""
         batch, steps, _ = x.shape

@@ -260,10 +260,10 @@ class ForecastNet(nn.Module):
         """``[N, T, f]`` units -> ``([N, H, unit_targets, Q], None)``."""
         n = units.shape[0]
         out_shape = (n, self.horizon, self.unit_targets, self.n_quantiles)
-        _, state = self.encoder(self._encode_input(units))
+        outputs, state = self.encoder(self._encode_input(units))
         if self.strategy == "recursive":
-            return self._recursive(units, future, state).reshape(out_shape), None
-        summary = _last_layer(state, self.encoder)  # [N, D*H]
+            return self._recursive(units, future, outputs, state).reshape(out_shape), None
+        summary = self.encoder.summary(outputs)  # [N, D*H]
         if self.strategy == "direct":
             parts = [summary] if future is None else [summary, future.reshape(n, -1)]
             out = self.head(self.head_dropout(torch.cat(parts, dim=-1)))  # [N, H*U*Q]
@@ -282,14 +282,14 @@ class ForecastNet(nn.Module):
         out = out.reshape(n, m * self.segment_len, self.unit_targets, self.n_quantiles)
         return out[:, : self.horizon], None
 
-    def _recursive(self, units, future, state) -> torch.Tensor:
+    def _recursive(self, units, future, encoded, state) -> torch.Tensor:
         n, s = units.shape[0], self.segment_len
         past = units[:, -1:, self.unit_targets : units.shape[-1] - self.n_future]  # [N, 1, p]
         if future is not None:
             future = self._pad_end(future, self.n_out_segments * s)  # [N, m*s, n_future]
         outputs = []
         for j in range(self.n_out_segments):
-            head_in = [_last_layer(state, self.encoder)]  # [N, H]
+            head_in = [self.encoder.summary(encoded)]  # [N, H]
             if future is not None:
                 head_in.append(future[:, j * s : (j + 1) * s].reshape(n, -1))  # [N, s*nf]
             seg = self.head(self.head_dropout(torch.cat(head_in, dim=-1)))  # [N, s*U*Q]
@@ -303,7 +303,7 @@ class ForecastNet(nn.Module):
                 step.append(future[:, j * s : (j + 1) * s])
             step = torch.cat(step, dim=-1)  # [N, s, unit_features]
             step = step if s == 1 else self.embed(step.reshape(n, 1, -1))  # [N, 1, .]
-            _, state = self.encoder(step, state)
+            encoded, state = self.encoder(step, state)
         return torch.cat(outputs, dim=1)[:, : self.horizon]  # [N, H, U, Q]
 
     @staticmethod
@@ -318,9 +318,3 @@ class ForecastNet(nn.Module):
         steps = F.softplus(out[..., 1:])
         return torch.cat([out[..., :1], out[..., :1] + steps.cumsum(dim=-1)], dim=-1)
 
-
-def _last_layer(state, encoder: RecurrentEncoder) -> torch.Tensor:
-    """The last layer's final hidden state, both directions concatenated: ``[B, D*H]``."""
-    h = state[0] if isinstance(state, tuple) else state  # [L*D, B, H]
-    d = encoder.num_directions
-    return torch.cat(list(h[-d:]), dim=-1)

@@ -15,7 +15,7 @@ from torch import nn
 
 from tsrnn.nn.attention import ATTENTIONS, make_attention
 from tsrnn.nn.encoder import Cell
-from tsrnn.nn.forecast import ForecastNet, _last_layer
+from tsrnn.nn.forecast import ForecastNet
 
 __all__ = ["Seq2SeqNet"]
 
@@ -70,8 +70,8 @@ class Seq2SeqNet(ForecastNet):
         """``units [N, T, f]`` -> forecasts ``[N, H, U, Q]`` and attention ``[N, m, S]``
         (decoder segments over encoder steps), or None without attention."""
         n, s, m = units.shape[0], self.segment_len, self.n_out_segments
-        keys, state = self.encoder(self._encode_input(units))  # [N, S, W]
-        summary = _last_layer(state, self.encoder)  # [N, W]
+        keys, _ = self.encoder(self._encode_input(units))  # [N, S, W]
+        summary = self.encoder.summary(keys)  # [N, W]
         h = torch.tanh(self.bridge(summary))  # [N, hidden]
         c = torch.tanh(self.bridge_cell(summary)) if self.bridge_cell is not None else None
         # The decoder's first input is the last observed segment of the targets.

@@ -1,0 +1,549 @@
+"""Tests for tsrnn/detector.py: the AnomalyDetector and its stream, on tiny synthetic data.
+
+The estimator contract (clone, seeding, persistence, bad input) is checked for every
+estimator in tests/test_contract.py; this file covers what is particular to anomaly
+detection: PyOD's vocabulary, scores that single out injected anomalies, per-row
+alignment, many sensors, and point-by-point streaming.
+"""
+
+import pickle
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import tsrnn
+from tsrnn import AnomalyDetector
+from tsrnn.data import DataError
+from tsrnn.detector import AnomalyStream
+from tsrnn.nn.autoencoder import RecurrentAutoencoder
+
+W = 8  # window
+TINY = dict(window=W, hidden_size=8, max_epochs=2, batch_size=32, accelerator="cpu",
+            random_state=0)
+LONG = dict(id_col="series", time_col="timestamp")
+HOUR = pd.Timedelta(hours=1)
+SCORES = ["reconstruction", "forecast"]
+# Steps of a series that online scores (and the stream) cannot score yet.
+WARM_UP = {"reconstruction": W - 1, "forecast": W}
+
+
+def _detector(**params) -> AnomalyDetector:
+    return AnomalyDetector(**{**TINY, **params})
+
+
+def _sine(n: int, *, period: int = 24, level: float = 0.0, noise: float = 0.05,
+          seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    return level + np.sin(2 * np.pi * t / period) + noise * rng.standard_normal(n)
+
+
+def _wide(n: int = 200, seed: int = 0) -> pd.DataFrame:
+    """One series, two features, hourly ``DatetimeIndex``."""
+    return pd.DataFrame(
+        {"a": _sine(n, seed=seed), "b": _sine(n, period=12, level=3, seed=seed + 100)},
+        index=pd.date_range("2024-01-01", periods=n, freq="h"),
+    )
+
+
+def _long(lengths=(100, 90, 110), seed: int = 0) -> pd.DataFrame:
+    """Sensors at different levels that start at different hours; rows interleaved
+    at random (each sensor's rows stay in time order), under a shuffled index."""
+    parts = [pd.DataFrame({
+        "series": f"s{k}",
+        "timestamp": pd.date_range("2024-03-01", periods=n, freq="h") + 3 * k * HOUR,
+        "y": _sine(n, level=10 * k, seed=seed + k),
+    }) for k, n in enumerate(lengths)]
+    rng = np.random.default_rng(seed)
+    # A random interleaving: shuffle the sequence of sensor labels, then hand each
+    # sensor's rows out in time order.
+    labels = rng.permutation(np.repeat(np.arange(len(parts)), lengths))
+    order = np.empty(len(labels), dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(lengths)])
+    for k in range(len(parts)):
+        order[labels == k] = starts[k] + np.arange(lengths[k])
+    frame = pd.concat(parts, ignore_index=True).iloc[order]
+    frame.index = pd.Index(rng.permutation(len(frame)) + 1000)
+    return frame
+
+
+def _stream_rows(stream: AnomalyStream, df: pd.DataFrame, sid=None):
+    """Feed a wide frame point by point; returns scores, ready flags, results."""
+    results = [stream.update(t, row, series=[sid]) for t, row in zip(df.index, df.to_numpy(),
+                                                                     strict=True)]
+    return (np.array([r.score[0] for r in results]), np.array([r.ready[0] for r in results]),
+            results)
+
+
+@pytest.fixture(scope="module")
+def wide_frame() -> pd.DataFrame:
+    return _wide()
+
+
+@pytest.fixture(scope="module")
+def fitted(wide_frame) -> dict[str, AnomalyDetector]:
+    """Tiny detectors of each score, fitted on the two-feature wide frame."""
+    return {score: _detector(score=score, contamination=0.05).fit(wide_frame)
+            for score in SCORES}
+
+
+@pytest.fixture(scope="module")
+def long_frame() -> pd.DataFrame:
+    return _long()
+
+
+@pytest.fixture(scope="module")
+def long_det(long_frame) -> AnomalyDetector:
+    # No validation part: every row scales, so a new sensor scaled by its own rows
+    # can be compared with a known one below.
+    return _detector(val_size=0).fit(long_frame, **LONG)
+
+
+@pytest.fixture(scope="module")
+def trained() -> dict[str, AnomalyDetector]:
+    """Detectors trained long enough to model clean sine waves."""
+    clean = _wide(300)
+    # 12 epochs: at 6, a level shift of 2 standard deviations scored below the clean
+    # rows' 99th percentile for some seeds; at 12 it is 9x above or more for seeds 0-4.
+    return {score: AnomalyDetector(cell="gru", window=16, hidden_size=16, lr=1e-2,
+                                   max_epochs=12, batch_size=32, accelerator="cpu",
+                                   random_state=0, score=score).fit(clean)
+            for score in SCORES}
+
+
+# ---------------------------------------------------------------- PyOD vocabulary
+@pytest.mark.parametrize("score", SCORES)
+def test_fit_sets_pyods_attributes(fitted, wide_frame, score):
+    det = fitted[score]
+    scores = det.decision_scores_
+    assert isinstance(scores, np.ndarray) and scores.shape == (len(wide_frame),)
+    assert np.isfinite(scores).all() and (scores >= 0).all()
+    np.testing.assert_allclose(scores, det.decision_function(wide_frame), rtol=1e-6)
+    assert det.threshold_ == pytest.approx(np.quantile(scores, 0.95))
+    assert set(np.unique(det.labels_)) <= {0, 1}
+    np.testing.assert_array_equal(det.labels_, scores > det.threshold_)
+    assert det.labels_.mean() == pytest.approx(0.05, abs=0.01)
+    assert det.target_names_ == ["a", "b"] and det.n_features_in_ == 2
+
+
+def test_scores_follow_the_frames_row_order(long_det, long_frame):
+    df = long_frame
+    assert not df["timestamp"].is_monotonic_increasing  # interleaved, not sorted
+    scores = long_det.decision_function(df)
+    assert isinstance(scores, pd.Series) and scores.index.equals(df.index)
+    np.testing.assert_allclose(long_det.decision_scores_, scores.to_numpy(), rtol=1e-6)
+    np.testing.assert_array_equal(long_det.labels_,
+                                  long_det.decision_scores_ > long_det.threshold_)
+    # Each row's score is its own: the same as scoring its sensor alone, or the
+    # frame in another row order.
+    for sid in ("s0", "s1", "s2"):
+        alone = long_det.decision_function(df[df["series"] == sid])
+        pd.testing.assert_series_equal(scores[alone.index], alone, rtol=1e-5)
+    grouped = df.sort_values(["series", "timestamp"])
+    pd.testing.assert_series_equal(long_det.decision_function(grouped)[df.index], scores,
+                                   rtol=1e-5)
+
+
+def test_decision_function_is_a_series_on_the_frames_index(fitted):
+    df = _wide(120, seed=5)
+    df.index = df.index + 3 * HOUR  # not the training times: any frame is scored
+    scores = fitted["reconstruction"].decision_function(df)
+    assert isinstance(scores, pd.Series) and scores.name == "score"
+    assert scores.index.equals(df.index) and scores.dtype == np.float64
+
+
+def test_predict_is_the_score_above_the_threshold(fitted):
+    det = fitted["reconstruction"]
+    df = _wide(120, seed=5)
+    df.iloc[60, 0] += 20.0
+    labels = det.predict(df)
+    assert labels.name == "label" and labels.index.equals(df.index)
+    assert labels.dtype == np.int64 and set(labels.unique()) <= {0, 1}
+    scores = det.decision_function(df)
+    pd.testing.assert_series_equal(labels, (scores > det.threshold_).astype(np.int64),
+                                   check_names=False)
+    assert labels.iloc[60] == 1
+    online = det.predict(df, online=True)
+    np.testing.assert_array_equal(online, det.decision_function(df, online=True)
+                                  > det.threshold_)
+
+
+@pytest.mark.parametrize("score", SCORES)
+def test_higher_scores_for_injected_anomalies(trained, score):
+    det = trained[score]
+    df = _wide(200, seed=7)  # clean, but not the training noise
+    spike, shift = 60, slice(120, 140)
+    df.iloc[spike, 0] += 4.0
+    df.iloc[shift, 1] += 2.0
+    scores = det.decision_function(df).to_numpy()
+    far = np.ones(len(df), dtype=bool)  # rows no window that covers an anomaly touches
+    far[spike - det.window:spike + det.window] = False
+    far[shift.start - det.window:shift.stop + det.window] = False
+    ceiling = np.quantile(scores[far], 0.99)
+    assert scores[spike] > ceiling, (scores[spike], ceiling)
+    # A one-step-ahead forecaster soon follows the new level: only the shift's
+    # start is surprising. An autoencoder never saw that level at all.
+    shifted = scores[shift] if score == "reconstruction" else scores[shift.start]
+    assert np.all(shifted > ceiling), (shifted, ceiling)
+    assert det.predict(df).iloc[spike] == 1
+
+
+# ------------------------------------------------------- every timestamp is scored
+def test_every_row_gets_an_offline_score(fitted, long_det, long_frame):
+    det = fitted["reconstruction"]
+    scores = det.decision_function(_wide(60, seed=3)).to_numpy()
+    assert np.isfinite(scores).all() and (scores > 0).all()
+    long_scores = long_det.decision_function(long_frame)
+    assert np.isfinite(long_scores).all() and (long_scores > 0).all()
+    # Forecast scores have no forecast for a series' first `window` steps: 0.
+    forecast = fitted["forecast"].decision_function(_wide(60, seed=3)).to_numpy()
+    assert np.isfinite(forecast).all()
+    assert (forecast[:W] == 0).all() and (forecast[W:] > 0).all()
+
+
+@pytest.mark.parametrize("score", SCORES)
+def test_online_scores_warm_up(fitted, score):
+    det = fitted[score]
+    df = _wide(60, seed=3)
+    online = det.decision_function(df, online=True).to_numpy()
+    offline = det.decision_function(df).to_numpy()
+    k = WARM_UP[score]
+    assert (online[:k] == 0).all() and (online[k:] > 0).all()
+    # The last step's only window ends there: both modes agree on it (everywhere,
+    # for forecasts).
+    np.testing.assert_allclose(online[-1], offline[-1], rtol=1e-6)
+    if score == "forecast":
+        np.testing.assert_allclose(online, offline, rtol=1e-6)
+    else:
+        assert not np.allclose(online[k:-1], offline[k:-1])
+
+
+def test_online_warm_up_is_per_series(long_det, long_frame):
+    online = long_det.decision_function(long_frame, online=True)
+    for sid, rows in long_frame.groupby("series"):
+        first = online[rows.sort_values("timestamp").index].to_numpy()
+        assert (first[:W - 1] == 0).all() and (first[W - 1:] > 0).all(), sid
+
+
+# ---------------------------------------------------------------- feature scores
+@pytest.mark.parametrize("online", [False, True])
+@pytest.mark.parametrize("score", SCORES)
+def test_feature_scores_add_up_to_the_score(fitted, score, online):
+    det = fitted[score]
+    df = _wide(80, seed=2)
+    parts = det.feature_scores(df, online=online)
+    assert list(parts.columns) == ["a", "b"] and parts.index.equals(df.index)
+    assert (parts.to_numpy() >= 0).all()
+    np.testing.assert_allclose(parts.sum(axis=1), det.decision_function(df, online=online),
+                               rtol=1e-6, atol=1e-12)
+
+
+@pytest.mark.parametrize("score", SCORES)
+def test_feature_scores_point_at_the_anomalous_feature(trained, score):
+    det = trained[score]
+    df = _wide(100, seed=8)
+    df.iloc[50, 1] += 4.0  # only in "b"
+    parts = det.feature_scores(df).iloc[50]
+    assert parts["b"] > 0.9 * parts.sum(), parts.to_dict()
+
+
+# ---------------------------------------------------------------------- options
+def test_pot_threshold_lies_in_the_tail():
+    det = _detector(threshold="pot", risk=1e-3).fit(_wide(600))
+    assert np.isfinite(det.threshold_)
+    assert det.threshold_ > np.quantile(det.decision_scores_, 0.98)
+    assert det.labels_.mean() < 0.02
+    np.testing.assert_array_equal(det.labels_, det.decision_scores_ > det.threshold_)
+
+
+def test_pot_threshold_needs_enough_scores():
+    with pytest.raises(ValueError, match="too few"):
+        _detector(threshold="pot").fit(_wide(200))
+
+
+def test_forecast_scores_use_the_forecasters_network(fitted):
+    from tsrnn.nn import ForecastNet
+
+    assert isinstance(fitted["forecast"].net_, ForecastNet)
+    assert isinstance(fitted["reconstruction"].net_, RecurrentAutoencoder)
+
+
+# ------------------------------------------------------------------ many sensors
+def test_one_global_model_for_all_sensors(long_det, long_frame):
+    assert long_det.ids_ == list(pd.unique(long_frame["series"]))  # first appearance
+    assert long_det.n_features_in_ == 1  # sensors are rows, not features
+    assert isinstance(long_det.net_, RecurrentAutoencoder)
+    assert long_det.net_.n_features == 1
+
+
+def test_an_unseen_sensor_is_scaled_by_its_own_rows(long_det, long_frame):
+    s0 = long_frame[long_frame["series"] == "s0"]
+    # s0 in other units: scaled by its own statistics it is s0 again.
+    new = s0.assign(series="new", y=100 * s0["y"] + 1000)
+    mixed = pd.concat([long_frame, new.set_axis(np.arange(len(new)))])
+    scores = long_det.decision_function(mixed)
+    np.testing.assert_allclose(scores.iloc[-len(new):], long_det.decision_function(s0),
+                               rtol=1e-3, atol=1e-5)
+    np.testing.assert_allclose(scores.iloc[:-len(new)], long_det.decision_function(long_frame),
+                               rtol=1e-6)
+
+
+def test_stream_refuses_an_unseen_sensor(long_det):
+    stream = long_det.stream()
+    with pytest.raises(DataError, match="'new'"):
+        stream.update(pd.Timestamp("2024-03-01"), [1.0], series=["new"])
+    with pytest.raises(DataError, match="'new'"):  # also next to known ones
+        stream.update(pd.Timestamp("2024-03-01"), [[1.0], [2.0]], series=["s0", "new"])
+    assert stream._state.keys() <= {"s0"}
+
+
+# --------------------------------------------------------------------- streaming
+@pytest.mark.parametrize("score", SCORES)
+def test_stream_equals_online_batch_scores(fitted, score):
+    det = fitted[score]
+    df = _wide(60, seed=3)
+    df.iloc[40, 0] += 5.0
+    scores, ready, results = _stream_rows(det.stream(), df)
+    batch = det.decision_function(df, online=True).to_numpy()
+    np.testing.assert_allclose(scores, batch, atol=1e-4, rtol=1e-4)
+    k = WARM_UP[score]
+    assert not ready[:k].any() and ready[k:].all()
+    labels = np.array([r.label[0] for r in results])
+    np.testing.assert_array_equal(labels, (batch > det.threshold_) & ready)
+    assert labels[40] == 1
+    assert not any(r.gap[0] for r in results)
+    assert results[0].series == [None]
+
+
+def test_stream_many_sensors_at_once(long_det, long_frame):
+    together, alone = long_det.stream(), long_det.stream()
+    scores = pd.Series(np.nan, index=long_frame.index)
+    for t, rows in long_frame.groupby("timestamp", sort=True):  # in time order
+        ids = list(rows["series"])
+        res = together.update(t, rows[["y"]].to_numpy(), series=ids)
+        assert res.series == ids and res.score.shape == (len(ids),)
+        one = [alone.update(t, row, series=[sid])
+               for sid, row in zip(ids, rows[["y"]].to_numpy(), strict=True)]
+        np.testing.assert_allclose(res.score, [r.score[0] for r in one], atol=1e-5)
+        np.testing.assert_array_equal(res.ready, [r.ready[0] for r in one])
+        scores[rows.index] = res.score
+    batch = long_det.decision_function(long_frame, online=True)
+    np.testing.assert_allclose(scores, batch, atol=1e-4, rtol=1e-4)
+
+
+def test_stream_default_series_is_every_fitted_sensor(long_det):
+    stream = long_det.stream()
+    res = stream.update(pd.Timestamp("2024-03-01"), [[0.0], [10.0], [20.0]])
+    assert res.series == long_det.ids_
+    with pytest.raises(ValueError, match="series="):
+        stream.update(pd.Timestamp("2024-03-01 01:00"), [[0.0], [10.0]])
+
+
+@pytest.mark.parametrize("when", ["duplicate", "earlier"])
+def test_stream_refuses_time_going_backwards_and_changes_nothing(fitted, when):
+    det = fitted["reconstruction"]
+    df = _wide(40, seed=3)
+    stream = det.stream()
+    first, _, _ = _stream_rows(stream, df.iloc[:20])
+    stamp = df.index[19] if when == "duplicate" else df.index[5]
+    with pytest.raises(DataError, match="out of order or duplicate"):
+        stream.update(stamp, [100.0, 100.0], series=[None])
+    rest, _, _ = _stream_rows(stream, df.iloc[20:])
+    np.testing.assert_allclose(np.r_[first, rest], det.decision_function(df, online=True),
+                               atol=1e-4, rtol=1e-4)
+
+
+def test_stream_refuses_a_batch_with_one_bad_sensor_and_changes_nothing(long_det):
+    stream = long_det.stream()
+    t0 = pd.Timestamp("2024-03-01")
+    stream.update(t0, [[0.0], [10.0]], series=["s0", "s1"])
+    stream.update(t0 + HOUR, [[10.0]], series=["s1"])
+    before = {sid: [np.copy(x) if isinstance(x, np.ndarray) else x for x in st]
+              for sid, st in stream._state.items()}
+    with pytest.raises(DataError, match="'s1'"):  # s0 is fine, s1 has had this hour
+        stream.update(t0 + HOUR, [[0.5], [10.5]], series=["s0", "s1"])
+    for sid, st in stream._state.items():  # private: the state must be untouched
+        np.testing.assert_array_equal(st[0], before[sid][0])
+        assert st[1:3] == before[sid][1:3], sid
+    assert not stream.update(t0 + HOUR, [[0.5]], series=["s0"]).gap[0]
+
+
+def test_stream_gap_restarts_the_warm_up(fitted):
+    det = fitted["reconstruction"]
+    df = _wide(100, seed=3)
+    before, after = df.iloc[:50], df.iloc[55:]  # five hours missing
+    stream = det.stream()
+    _stream_rows(stream, before)
+    scores, ready, results = _stream_rows(stream, after)
+    gaps = np.array([r.gap[0] for r in results])
+    assert gaps[0] and not gaps[1:].any()
+    assert not ready[:W - 1].any() and ready[W - 1:].all()
+    assert (scores[:W - 1] == 0).all()
+    # After the gap the series scores as if it started there.
+    np.testing.assert_allclose(scores, det.decision_function(after, online=True),
+                               atol=1e-4, rtol=1e-4)
+
+
+def test_stream_missing_value_names_the_column_and_changes_nothing(fitted):
+    det = fitted["reconstruction"]
+    df = _wide(40, seed=3)
+    stream = det.stream()
+    first, _, _ = _stream_rows(stream, df.iloc[:20])
+    for bad in (np.nan, np.inf):
+        with pytest.raises(DataError, match="column 'b'.*fill='ffill'"):
+            stream.update(df.index[20], [df.iloc[20, 0], bad], series=[None])
+    rest, _, _ = _stream_rows(stream, df.iloc[20:])
+    np.testing.assert_allclose(np.r_[first, rest], det.decision_function(df, online=True),
+                               atol=1e-4, rtol=1e-4)
+
+
+def test_stream_refuses_a_timezone_aware_timestamp_after_naive_ones(fitted):
+    stream = fitted["reconstruction"].stream()
+    stream.update(pd.Timestamp("2024-01-01 00:00"), [0.0, 3.0], series=[None])
+    with pytest.raises(DataError, match="timezone"):
+        stream.update(pd.Timestamp("2024-01-01 01:00", tz="UTC"), [0.0, 3.0], series=[None])
+
+
+def test_stream_with_ffill_carries_the_last_value_forward():
+    det = _detector(fill="ffill").fit(_wide())
+    df = _wide(40, seed=3)
+    holes = df.copy()
+    holes.iloc[20, 1] = np.nan
+    holes.iloc[30, 0] = np.nan
+    carried = df.copy()
+    carried.iloc[20, 1] = carried.iloc[19, 1]
+    carried.iloc[30, 0] = carried.iloc[29, 0]
+    with_holes, _, _ = _stream_rows(det.stream(), holes)
+    np.testing.assert_allclose(with_holes, _stream_rows(det.stream(), carried)[0], atol=1e-6)
+    np.testing.assert_allclose(with_holes, det.decision_function(holes, online=True),
+                               atol=1e-4, rtol=1e-4)
+    with pytest.raises(DataError, match="column 'a'"):  # nothing to carry yet
+        det.stream().update(df.index[0], [np.nan, 1.0], series=[None])
+
+
+def test_stream_memory_stays_bounded(fitted):
+    det = fitted["reconstruction"]
+    df = _wide(1000, seed=4)
+    stream = det.stream()
+    scores, _, _ = _stream_rows(stream, df)
+    # Private state, inspected on purpose: the only way to see that a long stream
+    # keeps one window per series and not its history.
+    assert list(stream._state) == [None]
+    buffer = stream._state[None][0]
+    assert buffer.shape == (W, 2)
+    np.testing.assert_allclose(buffer, det._scaled(det._read(df.iloc[-W:]))[-W:], atol=1e-6)
+    np.testing.assert_allclose(scores[-50:],
+                               det.decision_function(df.iloc[-100:], online=True)[-50:],
+                               atol=1e-4, rtol=1e-4)
+
+
+# ------------------------------------------------------------------- persistence
+@pytest.mark.parametrize("how", ["save", "pickle"])
+@pytest.mark.parametrize("score", SCORES)
+def test_restored_detector_scores_the_same(fitted, tmp_path, how, score):
+    det = fitted[score]
+    if how == "save":
+        det.save(tmp_path / "detector.pt")
+        restored = AnomalyDetector.load(tmp_path / "detector.pt")
+    else:
+        restored = pickle.loads(pickle.dumps(det))
+    df = _wide(80, seed=6)
+    for online in (False, True):
+        pd.testing.assert_series_equal(restored.decision_function(df, online=online),
+                                       det.decision_function(df, online=online))
+    assert restored.threshold_ == det.threshold_
+    np.testing.assert_array_equal(restored.decision_scores_, det.decision_scores_)
+    np.testing.assert_array_equal(restored.labels_, det.labels_)
+    head = df.iloc[:2 * W]
+    np.testing.assert_array_equal(_stream_rows(restored.stream(), head)[0],
+                                  _stream_rows(det.stream(), head)[0])
+
+
+# --------------------------------------------------------------------- bad input
+def test_missing_value_in_the_fit_frame_names_column_and_series(long_frame):
+    df = long_frame.copy()
+    df.loc[df.index[df["series"] == "s1"][10], "y"] = np.nan
+    with pytest.raises(DataError, match="column 'y'.*series 's1'"):
+        _detector().fit(df, **LONG)
+
+
+def test_too_short_series_is_named(long_frame, fitted):
+    df = long_frame[(long_frame["series"] != "s1")
+                    | (long_frame["timestamp"] < long_frame["timestamp"].min() + 11 * HOUR)]
+    assert (df["series"] == "s1").sum() == W  # starts 3 hours late: 8 rows
+    with pytest.raises(DataError, match=r"series 's1' has 8 rows, fewer than window \+ 1 = 9"):
+        _detector().fit(df, **LONG)
+    det = fitted["reconstruction"]
+    with pytest.raises(DataError, match="8 rows"):
+        det.decision_function(_wide(W))
+    assert len(det.decision_function(_wide(W + 1))) == W + 1
+
+
+def test_missing_column_at_scoring_time_is_named(fitted):
+    df = _wide(50).drop(columns=["b"])
+    for call in ("decision_function", "predict", "feature_scores"):
+        with pytest.raises(DataError, match="column 'b' is not in the DataFrame"):
+            getattr(fitted["reconstruction"], call)(df)
+
+
+def test_stream_checks_the_shape_of_values(fitted):
+    stream = fitted["reconstruction"].stream()
+    with pytest.raises(ValueError, match=r"shape \[1, 2\]"):
+        stream.update(pd.Timestamp("2024-01-01"), [1.0, 2.0, 3.0], series=[None])
+
+
+@pytest.mark.parametrize(("param", "value"), [
+    ("cell", "transformer"), ("score", "isolation"), ("threshold", "sigma"), ("window", 1),
+    ("window", 0), ("hidden_size", 0), ("contamination", 0.7), ("contamination", 0.0),
+])
+def test_invalid_parameters_raise_at_fit_not_init(param, value):
+    det = _detector(**{param: value})  # __init__ only stores them
+    assert getattr(det, param) == value
+    with pytest.raises(ValueError, match=param):
+        det.fit(_wide(40))
+    assert not hasattr(det, "net_")
+
+
+def test_invalid_risk_is_refused_before_training(monkeypatch):
+    import tsrnn.training
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("fit trained before checking risk")
+
+    monkeypatch.setattr(tsrnn.training, "fit_module", no_training)
+    with pytest.raises(ValueError, match="risk"):
+        _detector(threshold="pot", risk=0.5).fit(_wide(600))
+
+
+# ------------------------------------------------------------------------- import
+def test_exported_from_the_package():
+    assert tsrnn.AnomalyDetector is AnomalyDetector
+    assert "AnomalyDetector" in tsrnn.__all__
+
+
+def test_scoring_a_loaded_detector_never_imports_lightning(fitted, tmp_path):
+    det = fitted["reconstruction"]
+    df = _wide(60, seed=3)
+    det.save(tmp_path / "detector.pt")
+    df.to_pickle(tmp_path / "frame.pkl")
+    expected = det.decision_function(df).to_numpy()
+    code = f"""
+        import sys
+        import numpy as np
+        import pandas as pd
+        from tsrnn import AnomalyDetector
+        df = pd.read_pickle({str(tmp_path / "frame.pkl")!r})
+        det = AnomalyDetector.load({str(tmp_path / "detector.pt")!r})
+        np.save({str(tmp_path / "scores.npy")!r}, det.decision_function(df).to_numpy())
+        det.predict(df, online=True)
+        det.stream().update(df.index[0], df.iloc[0].to_numpy(), series=[None])
+        print(sorted(m for m in sys.modules if "lightning" in m))
+    """
+    out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
+                         text=True, check=True).stdout
+    assert out.strip() == "[]"
+    np.testing.assert_array_equal(np.load(tmp_path / "scores.npy"), expected)
