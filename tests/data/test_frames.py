@@ -472,3 +472,13 @@ def test_float_or_bool_time_column_is_rejected():
         from_dataframe(frame, time_col="t")
     with pytest.raises(DataError, match=r"time column 'b' has dtype bool"):
         from_dataframe(frame, time_col="b")
+
+
+def test_resampling_averages_duplicate_timestamps_instead_of_refusing_them():
+    times = pd.to_datetime(["2024-01-01 00:00", "2024-01-01 01:00", "2024-01-01 01:00",
+                            "2024-01-01 02:00"])
+    df = pd.DataFrame({"t": times, "x": [1.0, 2.0, 4.0, 5.0]})
+    with pytest.raises(DataError, match="duplicate timestamp 2024-01-01 01:00:00"):
+        SeriesData.from_dataframe(df, time_col="t")
+    data = SeriesData.from_dataframe(df, time_col="t", resample=True)
+    np.testing.assert_allclose(data.values[:, 0], [1.0, 3.0, 5.0])

@@ -160,8 +160,9 @@ class SeriesData:
             timestamps skip a step raise, naming the gap.
         resample
             Put every series on the regular ``freq`` grid instead of raising on
-            gaps: values falling in one step are averaged, and empty steps become
-            missing values, which ``fill`` must then handle.
+            gaps: values falling in one step are averaged (duplicate timestamps
+            too), and empty steps become missing values, which ``fill`` must then
+            handle.
 
         Raises
         ------
@@ -201,7 +202,8 @@ class SeriesData:
         values = _numeric_values(df, columns)[order]  # [N, F], the one copy we make
 
         names = [str(c) for c in columns]
-        _check_order(times, offsets, ids, id_col, positions)
+        # Resampling averages the values that fall in one step, duplicates included.
+        _check_order(times, offsets, ids, id_col, positions, duplicates_ok=resample)
         freq = _resolve_freq(times, offsets, freq)
         if resample:
             values, times, offsets = _resample(values, times, offsets, freq)
@@ -424,12 +426,16 @@ def _ticks(times: pd.Index) -> np.ndarray:
     return times.to_numpy(dtype=np.int64)
 
 
-def _check_order(times: pd.Index, offsets, ids, id_col, positions) -> None:
+def _check_order(times: pd.Index, offsets, ids, id_col, positions,
+                 duplicates_ok: bool = False) -> None:
     t = _ticks(times)
     step = np.diff(t)
     inside = np.ones(len(step), dtype=bool)
     inside[offsets[1:-1] - 1] = False  # the step from one series into the next
-    for bad, what in ((step < 0) & inside, "unsorted"), ((step == 0) & inside, "duplicate"):
+    checks = [((step < 0) & inside, "unsorted")]
+    if not duplicates_ok:
+        checks.append(((step == 0) & inside, "duplicate"))
+    for bad, what in checks:
         if bad.any():
             k = int(np.flatnonzero(bad)[0]) + 1
             code = int(np.searchsorted(offsets, k, side="right") - 1)
