@@ -89,19 +89,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: {took:.1f} s", flush=True)
 
     table = pd.DataFrame(rows).set_index("file")
-    print()
+    totals = {}
     for key in runs:
         result = nab_benchmark(runs[key], profile="standard")
-        table.loc["TOTAL (NAB standard)", f"{key} PR-AUC"] = result["score"]
-        per_file = result.get("per_series", {})
-        for name, value in per_file.items():
-            table.loc[name, f"{key} NAB"] = value
-    with pd.option_context("display.width", 200, "display.max_rows", 100,
-                           "display.float_format", "{:.3f}".format):
-        print(table)
-    print("\nNAB standard score (threshold optimised over all files): "
-          + ", ".join(f"{k} {nab_benchmark(runs[k], profile='standard')['score']:.1f}"
-                      for k in runs))
+        totals[key] = result["score"]
+        for name, value in result["per_series"].items():
+            table.loc[name, f"{key} NAB raw"] = value
+    table = table[[f"{k} {m}" for k in runs for m in ("NAB raw", "PR-AUC", "VUS-PR")]]
+    table.index = [name.split("/")[-1][:38] for name in table.index]
+    total = {f"{k} NAB raw": totals[k] for k in runs}
+    total.update({c: table[c].mean() for c in table.columns if "NAB" not in c})
+    table.loc["TOTAL (NAB: normalised score; others: mean)"] = pd.Series(total)
+    print(table.to_string(float_format="{:.3f}".format))
+    print("\nNAB standard score, threshold optimised over all files (0: never fires, "
+          "100: perfect): " + ", ".join(f"{k} {v:.1f}" for k, v in totals.items()))
     print("Anchors on the full corpus: Numenta HTM 70.1, CAD OSE 69.9, windowed Gaussian "
           "39.6, best online LSTM about 51.")
     n_points = sum(len(r[0]) for r in runs["tsrnn"].values())
