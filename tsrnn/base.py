@@ -31,6 +31,27 @@ class SeriesEstimator(BaseEstimator):
     ``resample`` and ``scaler`` parameters.
     """
 
+    def _train(self, make_module, train, val, seed: int):
+        """Train a LightningModule on window datasets with this estimator's settings.
+
+        ``make_module(monitor)`` builds the module; ``monitor`` is what a plateau
+        scheduler should watch (no validation part: the training loss). Returns the
+        trained network, on the CPU in eval mode, and the training summary.
+        """
+        from tsrnn.data import make_loader
+        from tsrnn.training import fit_module  # imports Lightning: only when training
+
+        train_loader = make_loader(train, self.batch_size, shuffle=True, seed=seed)
+        val_loader = make_loader(val, max(self.batch_size, 256)) if len(val) else None
+        module = make_module("val_loss" if val_loader else "train_loss")
+        summary = fit_module(
+            module, train_loader, val_loader, max_epochs=self.max_epochs,
+            patience=self.patience, gradient_clip=self.gradient_clip,
+            accelerator=self.accelerator, devices=self.devices, precision=self.precision,
+            verbose=self.verbose, log_dir=self.log_dir, trainer_kwargs=self.trainer_kwargs,
+        )
+        return module.net.cpu().eval(), summary
+
     def _remember(self, data: SeriesData, scaler: Scaler) -> None:
         self.roles_ = {
             "time_col": data.time_col, "id_col": data.id_col,

@@ -160,21 +160,13 @@ class AnomalyDetector(SeriesEstimator):
                                           values=scaled)
         val = WindowDataset.from_series(data, self.window, horizon, starts=split.val,
                                         values=scaled)
-        train_loader = make_loader(train, self.batch_size, shuffle=True, seed=seed)
-        val_loader = make_loader(val, max(self.batch_size, 256)) if len(val) else None
-
-        from tsrnn.training import ForecastingModule, ReconstructionModule, fit_module
+        from tsrnn.training import ForecastingModule, ReconstructionModule  # Lightning
 
         task = ReconstructionModule if self.score == "reconstruction" else ForecastingModule
-        module = task(net, loss="mse", lr=self.lr, max_epochs=self.max_epochs,
-                      monitor="val_loss" if val_loader else "train_loss")
-        summary = fit_module(
-            module, train_loader, val_loader, max_epochs=self.max_epochs,
-            patience=self.patience, gradient_clip=self.gradient_clip,
-            accelerator=self.accelerator, devices=self.devices, precision=self.precision,
-            verbose=self.verbose, log_dir=self.log_dir, trainer_kwargs=self.trainer_kwargs,
-        )
-        self.net_ = module.net.cpu().eval()
+        self.net_, summary = self._train(
+            lambda monitor: task(net, loss="mse", lr=self.lr, max_epochs=self.max_epochs,
+                                 monitor=monitor),
+            train, val, seed)
         self._remember(data, scaler)
         self.training_summary_ = summary
         errors = self._step_errors(data, scaled, online=False)  # [N, F]

@@ -254,22 +254,13 @@ class Forecaster(SeriesEstimator):
                                           starts=split.train, values=scaled)
         val = WindowDataset.from_series(data, self.input_len, self.horizon,
                                         starts=split.val, values=scaled)
-        train_loader = make_loader(train, self.batch_size, shuffle=True, seed=seed)
-        val_loader = make_loader(val, max(self.batch_size, 256)) if len(val) else None
+        from tsrnn.training import ForecastingModule  # imports Lightning
 
-        from tsrnn.training import ForecastingModule, fit_module  # imports Lightning
-
-        module = ForecastingModule(net, loss=self.loss, quantiles=self._quantile_levels(),
-                                   lr=self.lr, lr_scheduler=self.lr_scheduler,
-                                   max_epochs=self.max_epochs,
-                                   monitor="val_loss" if val_loader else "train_loss")
-        summary = fit_module(
-            module, train_loader, val_loader, max_epochs=self.max_epochs,
-            patience=self.patience, gradient_clip=self.gradient_clip,
-            accelerator=self.accelerator, devices=self.devices, precision=self.precision,
-            verbose=self.verbose, log_dir=self.log_dir, trainer_kwargs=self.trainer_kwargs,
-        )
-        net = module.net.cpu().eval()
+        net, summary = self._train(
+            lambda monitor: ForecastingModule(
+                net, loss=self.loss, quantiles=self._quantile_levels(), lr=self.lr,
+                lr_scheduler=self.lr_scheduler, max_epochs=self.max_epochs, monitor=monitor),
+            train, val, seed)
         self._set_fitted(net, data, scaler, summary)
         return self
 
