@@ -208,7 +208,8 @@ CASES = [
         id="Forecaster-seq2seq",
         make=lambda **params: _forecaster(**{
             "model": "seq2seq", "attention": "bahdanau", "cell": "lstm",
-            "bidirectional": True, "teacher_forcing": 0.5, **params}),
+            "bidirectional": True, "teacher_forcing": 0.5, "quantiles": [0.1, 0.5, 0.9],
+            **params}),
         make_frame=_long_frame,
         fit_kwargs=dict(id_col="series", time_col="timestamp", target=["y1", "y2"],
                         future_covariates=["f"]),
