@@ -31,6 +31,35 @@ class SeriesEstimator(BaseEstimator):
     ``resample`` and ``scaler`` parameters.
     """
 
+    def _check_common(self, *positive: str) -> None:
+        """Checks every estimator shares: the cell, and positive integer sizes."""
+        if self.cell not in ("rnn", "lstm", "gru"):
+            raise ValueError(f"cell must be 'rnn', 'lstm' or 'gru', got {self.cell!r}")
+        for name in (*positive, "hidden_size", "num_layers", "batch_size", "max_epochs"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+
+    def save(self, path) -> None:
+        """Save parameters, weights and fitted state (scaling, names, ...) to ``path``.
+
+        The file holds tensors and plain values only, so :meth:`load` reads it with
+        ``torch.load(weights_only=True)``: loading never runs pickled code.
+        """
+        from sklearn.utils.validation import check_is_fitted
+
+        from tsrnn import persistence
+
+        check_is_fitted(self, "net_")
+        persistence.save(self, path)
+
+    @classmethod
+    def load(cls, path):
+        """Load a model written by :meth:`save`; it scores exactly as the saved one."""
+        from tsrnn import persistence
+
+        return persistence.load(cls, path)
+
     def _train(self, make_module, train, val, seed: int):
         """Train a LightningModule on window datasets with this estimator's settings.
 

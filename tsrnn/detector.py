@@ -15,7 +15,6 @@ import pandas as pd
 import torch
 from sklearn.utils.validation import check_is_fitted
 
-from tsrnn import persistence
 from tsrnn.base import SeriesEstimator, seed_everything
 from tsrnn.data import (
     DataError,
@@ -179,16 +178,11 @@ class AnomalyDetector(SeriesEstimator):
         return self
 
     def _check_params(self) -> None:
-        if self.cell not in ("rnn", "lstm", "gru"):
-            raise ValueError(f"cell must be 'rnn', 'lstm' or 'gru', got {self.cell!r}")
+        self._check_common("window")
         if self.score not in ("reconstruction", "forecast"):
             raise ValueError(f"score must be 'reconstruction' or 'forecast', got {self.score!r}")
         if self.threshold not in ("quantile", "pot"):
             raise ValueError(f"threshold must be 'quantile' or 'pot', got {self.threshold!r}")
-        for name in ("window", "hidden_size", "num_layers", "batch_size", "max_epochs"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
         if self.window < 2:
             raise ValueError(f"window must be >= 2, got {self.window}")
         if self.threshold == "quantile" and not 0.0 < self.contamination < 0.5:
@@ -291,15 +285,7 @@ class AnomalyDetector(SeriesEstimator):
         return AnomalyStream(self)
 
     # -------------------------------------------------------------- persistence
-    def save(self, path) -> None:
-        """Save parameters, weights, fitted scaling and threshold (safe format)."""
-        check_is_fitted(self, "net_")
-        persistence.save(self, path)
-
-    @classmethod
-    def load(cls, path) -> AnomalyDetector:
-        return persistence.load(cls, path)
-
+    # save() and load() come from SeriesEstimator; these say what a file holds.
     def _fitted_state(self) -> dict:
         return {**self._fitted_roles(), "threshold": float(self.threshold_),
                 "decision_scores": torch.from_numpy(self.decision_scores_),

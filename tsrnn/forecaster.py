@@ -298,13 +298,7 @@ class Forecaster(SeriesEstimator):
         if self.attention not in (*ATTENTIONS, None):
             raise ValueError(f"attention must be one of {ATTENTIONS} or None, "
                              f"got {self.attention!r}")
-        if self.cell not in ("rnn", "lstm", "gru"):
-            raise ValueError(f"cell must be 'rnn', 'lstm' or 'gru', got {self.cell!r}")
-        for name in ("input_len", "horizon", "hidden_size", "num_layers", "batch_size",
-                     "max_epochs"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        self._check_common("input_len", "horizon")
         self._quantile_levels()
         self._segment_len()
 
@@ -546,20 +540,7 @@ class Forecaster(SeriesEstimator):
         return metrics
 
     # -------------------------------------------------------------- persistence
-    def save(self, path) -> None:
-        """Save parameters, weights, fitted scaling and names to ``path``.
-
-        The file holds tensors and plain values only, so :meth:`load` reads it with
-        ``torch.load(weights_only=True)``: loading never runs pickled code.
-        """
-        check_is_fitted(self, "net_")
-        persistence.save(self, path)
-
-    @classmethod
-    def load(cls, path) -> Forecaster:
-        """Load a model written by :meth:`save`; it predicts exactly as the saved one."""
-        return persistence.load(cls, path)
-
+    # save() and load() come from SeriesEstimator; these say what a file holds.
     def _fitted_state(self) -> dict:
         return {
             **self._fitted_roles(),
