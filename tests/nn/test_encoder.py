@@ -12,6 +12,7 @@ from torch import nn
 
 import tsrnn.nn
 from tsrnn.nn import CELLS, RecurrentEncoder
+from tsrnn.nn.encoder import reverse_within
 
 B, T, F, H = 3, 7, 4, 5  # batch, steps, input features, hidden units
 
@@ -294,6 +295,105 @@ def test_gradients_reach_every_parameter(cell, num_layers, bidirectional, recurr
     for name, p in enc.named_parameters():
         assert p.grad is not None, name
         assert p.grad.abs().sum() > 0, name
+
+
+# ------------------------------------------------------- variable lengths (masks)
+LENGTHS = (5, 2, 7)  # the longest fills the batch: every path has something to mask
+PATHS = ["fused", "recurrent_dropout"]
+
+
+def _padded(seqs, steps, pad_value):
+    """The sequences in one ``[B, steps, F]`` batch, padded with ``pad_value``."""
+    x = torch.full((len(seqs), steps, F), pad_value)
+    for i, s in enumerate(seqs):
+        x[i, : len(s)] = s
+    return x
+
+
+def _seqs(seed=3):
+    g = torch.Generator().manual_seed(seed)
+    return [torch.randn(n, F, generator=g) for n in LENGTHS]
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize(("cell", "num_layers", "bidirectional"), CONFIGS, ids=CONFIG_IDS)
+def test_padding_changes_nothing(cell, num_layers, bidirectional, path):
+    # The same sequences padded to 7 and to 11 steps, with different garbage: outputs
+    # on true steps, final states, the summary and the gradients are identical.
+    enc = _encoder(cell, num_layers, bidirectional, layer_norm=num_layers == 2,
+                   recurrent_dropout=0.3 if path == "recurrent_dropout" else 0.0)
+    enc.train(path == "recurrent_dropout")
+    seqs, lengths = _seqs(), torch.tensor(LENGTHS)
+    results = []
+    for steps, pad in ((max(LENGTHS), 0.0), (11, 1e3)):
+        x = _padded(seqs, steps, pad).requires_grad_()
+        enc.zero_grad()
+        torch.manual_seed(4)  # the same dropout masks
+        out, state = enc(x, _random_state(cell, num_layers, bidirectional), lengths)
+        summary = enc.summary(out, lengths)
+        (out.pow(2).sum() + summary.sum() + sum(s.sum() for s in _states(state))).backward()
+        assert (out[:, max(LENGTHS):] == 0).all()
+        for i, n in enumerate(LENGTHS):
+            assert (out[i, n:] == 0).all(), "padded steps output zeros"
+            assert (x.grad[i, n:] == 0).all(), "no gradient reaches a padded step"
+        grads = [p.grad.clone() for p in enc.parameters()]
+        results.append((out[:, : max(LENGTHS)].detach(), [s.detach() for s in _states(state)],
+                        summary.detach(), grads, x.grad[:, : max(LENGTHS)]))
+    for a, b in zip(*results, strict=True):
+        for u, v in zip(a if isinstance(a, list) else [a], b if isinstance(b, list) else [b],
+                        strict=True):
+            torch.testing.assert_close(u, v, atol=1e-6, rtol=1e-6)
+
+
+@pytest.mark.parametrize(("cell", "num_layers", "bidirectional"), CONFIGS, ids=CONFIG_IDS)
+def test_padded_sequence_equals_the_sequence_alone(cell, num_layers, bidirectional):
+    enc = _encoder(cell, num_layers, bidirectional).eval()
+    seqs = _seqs()
+    state = _random_state(cell, num_layers, bidirectional)
+    out, final = enc(_padded(seqs, 9, -5.0), state, torch.tensor(LENGTHS))
+    summary = enc.summary(out, torch.tensor(LENGTHS))
+    for i, s in enumerate(seqs):
+        own_state = tuple(t[:, i : i + 1] for t in _states(state))
+        alone, alone_final = enc(s[None], own_state if cell == "lstm" else own_state[0])
+        torch.testing.assert_close(out[i, : len(s)], alone[0], atol=1e-6, rtol=1e-5)
+        torch.testing.assert_close(summary[i], enc.summary(alone)[0], atol=1e-6, rtol=1e-5)
+        for a, b in zip(_states(final), _states(alone_final), strict=True):
+            torch.testing.assert_close(a[:, i], b[:, 0], atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize("recurrent_dropout", [0.0, 0.3])
+@pytest.mark.parametrize("cell", CELLS)
+def test_empty_sequence_keeps_its_initial_state(cell, recurrent_dropout):
+    # Truncated BPTT hands the encoder chunks in which short sequences have ended.
+    enc = _encoder(cell, 2, recurrent_dropout=recurrent_dropout).train(recurrent_dropout > 0)
+    state = _random_state(cell, 2, False)
+    out, final = enc(_x(), state, torch.tensor([4, 0, T]))
+    assert (out[1] == 0).all()
+    for a, b in zip(_states(final), _states(state), strict=True):
+        assert torch.equal(a[:, 1], b[:, 1])
+        assert not torch.equal(a[:, 0], b[:, 0])
+    out, final = enc(_x(), None, torch.zeros(B, dtype=torch.long))
+    assert (out == 0).all() and all((s == 0).all() for s in _states(final))
+
+
+def test_full_lengths_equal_no_lengths():
+    enc = _encoder("lstm", 2, True)
+    x = _x()
+    out, _ = enc(x, None, torch.full((B,), T))
+    assert torch.equal(out, enc(x)[0])
+
+
+def test_reverse_within_reverses_true_steps_only():
+    x = torch.arange(2 * 4, dtype=torch.float32).view(2, 4, 1)  # [B, T, 1]
+    out = reverse_within(x, torch.tensor([3, 4]))
+    assert out[..., 0].tolist() == [[2, 1, 0, 3], [7, 6, 5, 4]]
+    assert torch.equal(reverse_within(out, torch.tensor([3, 4])), x)
+
+
+@pytest.mark.parametrize("lengths", [[1, 2], [1, 2, 9], [-1, 2, 3], [1.0, 2.0, 3.0]])
+def test_bad_lengths_raise(lengths):
+    with pytest.raises(ValueError, match="lengths"):
+        _encoder()(_x(), None, torch.tensor(lengths))
 
 
 # ---------------------------------------------------------------- no Lightning

@@ -6,10 +6,11 @@ from typing import Literal
 
 import torch
 from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from tsrnn.nn.fast_gru import FastGRU
+from tsrnn.nn.fast_gru import FastGRU, gru_forward
 
-__all__ = ["CELLS", "RecurrentEncoder"]
+__all__ = ["CELLS", "RecurrentEncoder", "reverse_within"]
 
 Cell = Literal["rnn", "lstm", "gru"]
 CELLS: tuple[str, ...] = ("rnn", "lstm", "gru")
@@ -103,7 +104,9 @@ class RecurrentEncoder(nn.Module):
         """Features per step of the output sequence."""
         return self.hidden_size * self.num_directions
 
-    def forward(self, x: torch.Tensor, state: State | None = None) -> tuple[torch.Tensor, State]:
+    def forward(
+        self, x: torch.Tensor, state: State | None = None, lengths: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, State]:
         """Run the stack.
 
         Parameters
@@ -114,13 +117,21 @@ class RecurrentEncoder(nn.Module):
             Initial state as torch's recurrent layers take it: ``h0`` of shape
             ``[num_layers * num_directions, B, hidden_size]``, or ``(h0, c0)`` for
             LSTM. Default: zeros, or the learned initial state.
+        lengths
+            ``[B]`` integer true length of each sequence, in ``[0, T]``; steps from
+            ``lengths[b]`` on are padding. Padding never reaches an output, a final
+            state or the backward direction, which starts at each sequence's own last
+            step. A sequence of length 0 keeps its initial state. Default: every
+            sequence has ``T`` steps.
 
         Returns
         -------
         outputs
-            ``[B, T, num_directions * hidden_size]``, the last layer at every step.
+            ``[B, T, num_directions * hidden_size]``, the last layer at every step;
+            zero on padded steps.
         state
-            Final state in the same layout as ``state``.
+            Final state in the same layout as ``state``: for padded sequences, the
+            state at each sequence's last true step.
         """
         if x.dim() != 3 or x.shape[-1] != self.input_size:
             raise ValueError(
@@ -129,6 +140,12 @@ class RecurrentEncoder(nn.Module):
         if state is None and self.initial_state is not None:
             init = self.initial_state.expand(-1, -1, x.shape[0], -1)  # [S, L*D, B, H]
             state = (init[0], init[1]) if self.cell == "lstm" else init[0]
+        if lengths is not None:
+            lengths = _check_lengths(lengths, x.shape[0], x.shape[1]).to(x.device)
+            if bool((lengths == x.shape[1]).all()):
+                lengths = None  # nothing is padded: the plain path is the same, and faster
+            elif not bool(lengths.all()):
+                return self._with_empty(x, state, lengths)
         per_layer = _split_layers(state, self.num_layers, self.num_directions)
         finals = []
         out = x
@@ -136,29 +153,102 @@ class RecurrentEncoder(nn.Module):
             if i > 0:
                 out = self.dropout(out)
             if self.training and self.recurrent_dropout > 0:
-                out, final = self._unrolled(layer, out, per_layer[i])
+                out, final = self._unrolled(layer, out, per_layer[i], lengths)
+            elif lengths is not None:
+                out, final = self._masked(layer, out, per_layer[i], lengths)
             else:
                 out, final = layer(out, per_layer[i])  # [B, T, D*H]
             if self.norms is not None:
                 out = self.norms[i](out)
             finals.append(final)
+        if lengths is not None:
+            out = out * _step_mask(lengths, x.shape[1]).unsqueeze(-1).to(out.dtype)
         return out, _join_layers(finals, self.cell)
 
-    def summary(self, outputs: torch.Tensor) -> torch.Tensor:
+    def summary(self, outputs: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """What a head reads: the last layer at the end of the sequence, ``[B, D*H]``.
 
         The forward direction's last step and the backward direction's first step,
         taken from the output sequence. Without ``layer_norm`` this equals the final
-        hidden state; with it, it is the normalized one.
+        hidden state; with it, it is the normalized one. With ``lengths``, the
+        forward direction's last step is each sequence's last true step.
         """
+        if lengths is None:
+            last = outputs[:, -1]  # [B, D*H]
+        else:
+            index = (lengths.to(outputs.device).long() - 1).clamp(min=0)  # [B]
+            last = outputs[torch.arange(outputs.shape[0], device=outputs.device), index]
         if self.num_directions == 1:
-            return outputs[:, -1]
+            return last
         h = self.hidden_size
-        return torch.cat([outputs[:, -1, :h], outputs[:, 0, h:]], dim=-1)
+        return torch.cat([last[:, :h], outputs[:, 0, h:]], dim=-1)
 
-    def _unrolled(self, layer: nn.Module, x: torch.Tensor, state):
-        """One layer step by step, with a variational dropout mask on the hidden state."""
+    def _with_empty(self, x: torch.Tensor, state, lengths: torch.Tensor):
+        """Run the sequences that have steps; the empty ones keep their initial state.
+
+        Truncated BPTT cuts sequences into chunks, and a short sequence has none left
+        in the later chunks; packing refuses zero lengths.
+        """
+        active = lengths > 0  # [B]
+        batch, steps = x.shape[:2]
+        width = self.output_size
+        if state is None:
+            shape = (self.num_layers * self.num_directions, batch, self.hidden_size)
+            zero = x.new_zeros(shape)
+            state = (zero, zero) if self.cell == "lstm" else zero
+        out = x.new_zeros(batch, steps, width)  # [B, T, D*H]
+        if not bool(active.any()):
+            return out, state
+        idx = active.nonzero().squeeze(1).to(x.device)  # [B_active]
+        sub_state = tuple(s[:, idx] for s in state) if isinstance(state, tuple) \
+            else state[:, idx]
+        sub_out, sub_final = self(x[idx], sub_state, lengths[active])
+        out = out.index_copy(0, idx, sub_out)
+        if isinstance(state, tuple):
+            final = tuple(s.index_copy(1, idx, f) for s, f in zip(state, sub_final, strict=True))
+        else:
+            final = state.index_copy(1, idx, sub_final)
+        return out, final
+
+    def _masked(self, layer: nn.Module, x: torch.Tensor, state, lengths: torch.Tensor):
+        """One fused layer over padded sequences of the given lengths."""
+        if isinstance(layer, FastGRU) and x.device.type == "cpu":
+            return self._masked_gru(layer, x, state, lengths)
+        # torch's RNN and LSTM kernels skip the padding of a packed batch, and return the
+        # state at each sequence's last true step, in the batch's order.
+        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        out, final = layer(packed, state)
+        out, _ = pad_packed_sequence(out, batch_first=True, total_length=x.shape[1])
+        return out, final  # [B, T, D*H]
+
+    def _masked_gru(self, layer: FastGRU, x: torch.Tensor, state, lengths: torch.Tensor):
+        """FastGRU takes no packed batch. The forward direction is causal, so padding
+        only reaches outputs after each sequence's end, and its final state is the
+        output at the last true step. The backward direction runs forwards over each
+        sequence reversed within its own length, then the outputs are put back."""
+        batch = torch.arange(x.shape[0], device=x.device)
+        last = (lengths.to(x.device).long() - 1)  # [B]
+        outputs, finals = [], []
+        for d in range(self.num_directions):
+            suffix = "_l0_reverse" if d else "_l0"
+            seq = reverse_within(x, lengths) if d else x  # [B, T, I]
+            out, _ = gru_forward(
+                seq, None if state is None else state[d],
+                getattr(layer, "weight_ih" + suffix), getattr(layer, "weight_hh" + suffix),
+                getattr(layer, "bias_ih" + suffix, None), getattr(layer, "bias_hh" + suffix, None),
+            )  # [B, T, H]
+            finals.append(out[batch, last])  # [B, H]
+            outputs.append(reverse_within(out, lengths) if d else out)
+        return torch.cat(outputs, dim=-1), torch.stack(finals)  # [B, T, D*H], [D, B, H]
+
+    def _unrolled(self, layer: nn.Module, x: torch.Tensor, state, lengths=None):
+        """One layer step by step, with a variational dropout mask on the hidden state.
+
+        With ``lengths``, a sequence's state stops changing after its last true step,
+        and the backward direction runs over each sequence reversed within its length.
+        """
         batch, steps, _ = x.shape
+        alive = None if lengths is None else _step_mask(lengths, steps)  # [B, T]
         outputs, finals = [], []
         for d in range(self.num_directions):
             cell = _cell_view(layer, self.cell, d)
@@ -169,16 +259,26 @@ class RecurrentEncoder(nn.Module):
             keep = 1.0 - self.recurrent_dropout
             mask = torch.bernoulli(torch.full_like(h, keep)) / keep  # [B, H], one per sequence
             seq = []
-            order = range(steps) if d == 0 else range(steps - 1, -1, -1)
+            inputs = x if d == 0 or lengths is None else reverse_within(x, lengths)
+            order = range(steps) if d == 0 or lengths is not None else range(steps - 1, -1, -1)
             for t in order:
                 if self.cell == "lstm":
-                    h, c = cell(x[:, t], (h * mask, c))
+                    h_new, c_new = cell(inputs[:, t], (h * mask, c))
                 else:
-                    h = cell(x[:, t], h * mask)
+                    h_new = cell(inputs[:, t], h * mask)
+                if alive is None:
+                    h, c = h_new, (c_new if self.cell == "lstm" else None)
+                else:
+                    on = alive[:, t, None]  # [B, 1]
+                    h = torch.where(on, h_new, h)
+                    c = torch.where(on, c_new, c) if self.cell == "lstm" else None
                 seq.append(h)
-            if d == 1:
+            if d == 1 and lengths is None:
                 seq.reverse()
-            outputs.append(torch.stack(seq, dim=1))  # [B, T, H]
+            out = torch.stack(seq, dim=1)  # [B, T, H]
+            if d == 1 and lengths is not None:
+                out = reverse_within(out, lengths)
+            outputs.append(out)
             finals.append((h, c) if self.cell == "lstm" else h)
         out = torch.cat(outputs, dim=-1)  # [B, T, D*H]
         if self.cell == "lstm":
@@ -186,6 +286,36 @@ class RecurrentEncoder(nn.Module):
         else:
             final = torch.stack(finals)  # [D, B, H]
         return out, final
+
+
+def reverse_within(x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Reverse each sequence of ``x [B, T, ...]`` within its own length; padding stays put.
+
+    Step ``t < lengths[b]`` of sequence ``b`` moves to ``lengths[b] - 1 - t``. Applying
+    it twice gives ``x`` back.
+    """
+    steps = x.shape[1]
+    t = torch.arange(steps, device=x.device)  # [T]
+    n = lengths.to(x.device).long()[:, None]  # [B, 1]
+    index = torch.where(t < n, n - 1 - t, t)  # [B, T]
+    index = index.view(*index.shape, *([1] * (x.dim() - 2))).expand_as(x)  # [B, T, ...]
+    return torch.gather(x, 1, index)
+
+
+def _step_mask(lengths: torch.Tensor, steps: int) -> torch.Tensor:
+    """``[B, T]`` True on each sequence's true steps."""
+    t = torch.arange(steps, device=lengths.device)
+    return t[None, :] < lengths[:, None]
+
+
+def _check_lengths(lengths, batch: int, steps: int) -> torch.Tensor:
+    lengths = torch.as_tensor(lengths)
+    if lengths.shape != (batch,) or lengths.dtype.is_floating_point or lengths.is_complex():
+        raise ValueError(f"lengths must be {batch} integers, got {tuple(lengths.shape)} "
+                         f"{lengths.dtype}")
+    if bool((lengths < 0).any()) or bool((lengths > steps).any()):
+        raise ValueError(f"lengths must lie in [0, {steps}], got {lengths.tolist()}")
+    return lengths.long()
 
 
 def _split_layers(state, layers: int, directions: int) -> list:
