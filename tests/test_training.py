@@ -1,0 +1,73 @@
+"""Tests for tsrnn/training.py's run settings: checkpoints and resuming.
+
+Trainer behaviour common to every estimator (early stopping, best weights) is
+checked through the estimators in their own test files.
+"""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from pytorch_lightning.callbacks import Callback
+
+from tsrnn import Forecaster
+from tsrnn.training import BestWeights, fit_options
+
+
+def _frame(n: int = 160) -> pd.DataFrame:
+    return pd.DataFrame({"y": np.sin(np.arange(n) / 4)},
+                        index=pd.date_range("2024-01-01", periods=n, freq="h"))
+
+
+class _Epochs(Callback):
+    """Records the epochs that ran, and fails at the end of ``fail_at``."""
+
+    def __init__(self, fail_at: int | None = None):
+        self.started: list[int] = []
+        self.fail_at = fail_at
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        self.started.append(trainer.current_epoch)
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        if trainer.current_epoch == self.fail_at:
+            raise RuntimeError("power cut")
+
+
+def _model(callback) -> Forecaster:
+    return Forecaster(input_len=16, horizon=4, hidden_size=8, max_epochs=4, patience=None,
+                      accelerator="cpu", random_state=0,
+                      trainer_kwargs={"callbacks": [callback]})
+
+
+def test_resume_runs_only_the_epochs_left(tmp_path):
+    crash = _Epochs(fail_at=2)
+    with pytest.raises(RuntimeError, match="power cut"), fit_options(checkpoint_dir=tmp_path):
+        _model(crash).fit(_frame())
+    # The checkpoint callback runs after the failing one: epochs 0 and 1 are saved.
+    assert torch.load(tmp_path / "last.ckpt", weights_only=True)["epoch"] == 1
+
+    rest = _Epochs()
+    model = _model(rest)
+    with fit_options(checkpoint_dir=tmp_path, resume=True):
+        model.fit(_frame())
+    assert rest.started == [2, 3]
+    assert model.training_summary_["epochs"] == 4
+
+
+def test_without_resume_training_starts_over(tmp_path):
+    with fit_options(checkpoint_dir=tmp_path):
+        _model(_Epochs()).fit(_frame())
+    again = _Epochs()
+    with fit_options(checkpoint_dir=tmp_path):
+        _model(again).fit(_frame())
+    assert again.started == [0, 1, 2, 3]
+
+
+def test_best_weights_survive_a_checkpoint():
+    best = BestWeights()
+    best.best_score, best.best_epoch, best.best_state = 0.5, 3, {"w": torch.ones(2)}
+    restored = BestWeights()
+    restored.load_state_dict(best.state_dict())
+    assert (restored.best_score, restored.best_epoch) == (0.5, 3)
+    assert torch.equal(restored.best_state["w"], torch.ones(2))
