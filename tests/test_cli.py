@@ -1,0 +1,397 @@
+"""Tests for tsrnn/cli.py: every command end to end on temporary CSV files.
+
+Models are tiny (a few epochs, 8 hidden units, short windows); the ones several
+tests share are trained once per module.
+"""
+
+import os
+import selectors
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tsrnn import AnomalyDetector, Forecaster
+from tsrnn.cli import main
+from tsrnn.training import LastCheckpoint
+
+FAST = ["--hidden-size", "8", "--epochs", "2", "--set", "batch_size=32",
+        "--set", "accelerator='cpu'", "-q"]
+FORECAST = ["--id-col", "sensor", "--target", "value", "--input-len", "16", "--horizon", "4",
+            *FAST]
+DETECT = ["--id-col", "sensor", "--target", "value", "--window", "8", *FAST]
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _sensors(n: int = 150, seed: int = 0, spike: int | None = 100) -> pd.DataFrame:
+    """Two hourly sensors, long format, with a labelled spike in the first."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for k in range(2):
+        value = 10 * k + np.sin(np.arange(n) / 4) + 0.1 * rng.standard_normal(n)
+        label = np.zeros(n, dtype=int)
+        if spike is not None and k == 0:
+            value[spike] += 8
+            label[spike] = 1
+        parts.append(pd.DataFrame({
+            "timestamp": pd.date_range("2024-01-01", periods=n, freq="h").astype(str),
+            "sensor": f"s{k}", "value": value.round(4), "is_anomaly": label}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _write(frame: pd.DataFrame, path: Path) -> Path:
+    frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """A sensors CSV, and a forecaster and a detector trained on it by the CLI."""
+    folder = tmp_path_factory.mktemp("cli")
+    data = _write(_sensors(), folder / "sensors.csv")
+    assert main(["forecast", str(data), *FORECAST, "--quantiles", "0.1,0.5,0.9",
+                 "--out", str(folder / "forecast.csv"),
+                 "--save-model", str(folder / "forecaster.tsrnn")]) == 0
+    assert main(["detect", str(data), *DETECT, "--label-col", "is_anomaly",
+                 "--out", str(folder / "scores.csv"),
+                 "--save-model", str(folder / "detector.tsrnn")]) == 0
+    return folder
+
+
+# ----------------------------------------------------------------- forecast
+def test_forecast_writes_horizon_rows_per_series_with_quantiles(files):
+    out = pd.read_csv(files / "forecast.csv")
+    assert list(out.columns) == ["sensor", "timestamp", "value_q0.1", "value_q0.5",
+                                 "value_q0.9"]
+    assert out.groupby("sensor").size().to_dict() == {"s0": 4, "s1": 4}
+    assert out["timestamp"].iloc[0] == "2024-01-07 06:00:00"  # the step after the end
+    assert (out["value_q0.1"] <= out["value_q0.9"]).all()
+
+
+def test_forecast_with_a_saved_model_matches_the_trained_one(files, tmp_path):
+    assert main(["forecast", str(files / "sensors.csv"), "--model",
+                 str(files / "forecaster.tsrnn"), "--out", str(tmp_path / "again.csv")]) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "again.csv"),
+                                  pd.read_csv(files / "forecast.csv"))
+
+
+def test_forecast_holdout_adds_the_actuals_and_draws_them(files, tmp_path):
+    out, png = tmp_path / "holdout.csv", tmp_path / "holdout.png"
+    assert main(["forecast", str(files / "sensors.csv"), "--model",
+                 str(files / "forecaster.tsrnn"), "--holdout", "--out", str(out),
+                 "--plot", str(png)]) == 0
+    frame = pd.read_csv(out)
+    truth = _sensors().groupby("sensor").tail(4)
+    np.testing.assert_allclose(frame["value_actual"], truth["value"])
+    assert png.read_bytes().startswith(b"\x89PNG")
+
+
+def test_forecast_to_standard_output(files, capsys):
+    assert main(["forecast", str(files / "sensors.csv"), "--model",
+                 str(files / "forecaster.tsrnn"), "--out", "-"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == \
+        "sensor,timestamp,value_q0.1,value_q0.5,value_q0.9"
+
+
+def test_forecast_plot_and_saved_model(tmp_path):
+    data = _write(_sensors(spike=None), tmp_path / "d.csv")
+    args = ["forecast", str(data), *FORECAST, "--out", str(tmp_path / "f.csv"),
+            "--plot", str(tmp_path / "f.png"), "--save-model", str(tmp_path / "m.tsrnn"),
+            "--cell", "lstm"]
+    assert main(args) == 0
+    assert (tmp_path / "f.png").read_bytes().startswith(b"\x89PNG")
+    model = Forecaster.load(tmp_path / "m.tsrnn")
+    assert (model.cell, model.hidden_size, model.horizon) == ("lstm", 8, 4)
+
+
+# ------------------------------------------------------------------- detect
+def test_detect_scores_every_input_row(files):
+    scored = pd.read_csv(files / "scores.csv")
+    original = pd.read_csv(files / "sensors.csv")
+    pd.testing.assert_frame_equal(scored[original.columns], original)
+    assert set(scored["label"].unique()) <= {0, 1}
+    assert scored["score"].ge(0).all()
+    # The spike is the most anomalous row of its sensor.
+    s0 = scored[scored["sensor"] == "s0"]
+    assert s0.loc[s0["score"].idxmax(), "is_anomaly"] == 1
+
+
+def test_detect_prints_detection_metrics_for_a_label_column(files, tmp_path, capsys):
+    assert main(["detect", str(files / "sensors.csv"), "--model", str(files / "detector.tsrnn"),
+                 "--label-col", "is_anomaly", "--out", str(tmp_path / "s.csv"),
+                 "--plot", str(tmp_path / "s.png")]) == 0
+    out = capsys.readouterr().out
+    assert "ROC-AUC" in out and "PR-AUC" in out
+    assert (tmp_path / "s.png").read_bytes().startswith(b"\x89PNG")
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "s.csv"),
+                                  pd.read_csv(files / "scores.csv"))
+
+
+def test_detect_refuses_a_forecaster_model(files, tmp_path, capsys):
+    code = main(["detect", str(files / "sensors.csv"), "--model",
+                 str(files / "forecaster.tsrnn"), "--out", str(tmp_path / "s.csv")])
+    assert code == 1
+    assert "holds a Forecaster" in capsys.readouterr().err
+
+
+# -------------------------------------------------------------- folder mode
+def test_folder_mode_skips_a_bad_file_and_reports_it(files, tmp_path, capsys):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    _write(_sensors(seed=1), inputs / "a.csv")
+    _write(_sensors(seed=2), inputs / "c.csv")
+    (inputs / "b.csv").write_text("timestamp,sensor,value\n2024-01-01,s0,1.0\n"
+                                  "2024-01-01 01:00,s0,oops\n")
+    (inputs / "notes.txt").write_text("not a CSV: ignored")
+    code = main(["detect", str(inputs), "--model", str(files / "detector.tsrnn"),
+                 "--out", str(tmp_path / "out"), "--plot", str(tmp_path / "plots")])
+    assert code == 1
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.csv", "c.csv"]
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["a.png", "c.png"]
+    table = capsys.readouterr().out
+    bad = next(line for line in table.splitlines() if line.startswith("b.csv"))
+    assert "FAILED" in bad and "'value'" in bad
+    assert "3 files: 2 ok, 1 failed" in table
+
+
+def test_folder_mode_trains_one_model_per_file(tmp_path, capsys):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for seed in (1, 2):
+        _write(_sensors(seed=seed), inputs / f"plant{seed}.csv")
+    assert main(["forecast", str(inputs), *FORECAST, "--out", str(tmp_path / "out"),
+                 "--save-model", str(tmp_path / "models")]) == 0
+    assert sorted(p.name for p in (tmp_path / "models").iterdir()) == \
+        ["plant1.tsrnn", "plant2.tsrnn"]
+    assert "2 files: 2 ok, 0 failed" in capsys.readouterr().out
+
+
+def test_folder_mode_needs_an_output_folder(files, tmp_path, capsys):
+    (tmp_path / "in").mkdir()
+    _write(_sensors(), tmp_path / "in" / "a.csv")
+    (tmp_path / "taken.csv").write_text("x")
+    code = main(["forecast", str(tmp_path / "in"), "--model",
+                 str(files / "forecaster.tsrnn"), "--out", str(tmp_path / "taken.csv")])
+    assert code == 2
+    assert "give a folder" in capsys.readouterr().err
+
+
+# -------------------------------------------------------------------- train
+def test_train_from_toml_with_command_line_overrides(tmp_path, capsys):
+    _write(_sensors(), tmp_path / "sensors.csv")
+    (tmp_path / "run.toml").write_text('''
+task = "forecast"
+[data]
+path = "sensors.csv"          # relative to this file
+id_col = "sensor"
+target = "value"
+[model]
+cell = "rnn"
+input_len = 16
+horizon = 4
+hidden_size = 16
+max_epochs = 2
+batch_size = 32
+accelerator = "cpu"
+[output]
+model = "ot.tsrnn"
+''')
+    assert main(["train", "--config", str(tmp_path / "run.toml"), "--set", "hidden_size=8",
+                 "--set", "quantiles=[0.2,0.8]", "-q"]) == 0
+    model = Forecaster.load(tmp_path / "ot.tsrnn")
+    assert (model.cell, model.hidden_size, model.quantiles) == ("rnn", 8, [0.2, 0.8])
+    assert "saved" in capsys.readouterr().out
+    assert not (tmp_path / "ot.tsrnn.ckpt").exists()  # checkpoints go once the model is saved
+
+
+def test_train_a_detector_from_yaml(tmp_path):
+    pytest.importorskip("yaml")
+    _write(_sensors(), tmp_path / "sensors.csv")
+    (tmp_path / "run.yaml").write_text(
+        "task: detect\n"
+        "data: {path: sensors.csv, id_col: sensor, target: value}\n"
+        "model: {window: 8, hidden_size: 8, max_epochs: 1, accelerator: cpu}\n")
+    assert main(["train", "--config", str(tmp_path / "run.yaml"), "--out",
+                 str(tmp_path / "det.tsrnn"), "-q"]) == 0
+    assert AnomalyDetector.load(tmp_path / "det.tsrnn").window == 8
+
+
+@pytest.mark.parametrize("config, message", [
+    ('task = "forecast"\n[model]\nhiden_size = 8\n', "did you mean 'hidden_size'"),
+    ('task = "forecast"\n[modle]\ncell = "gru"\n', "unknown key 'modle'"),
+    ('task = "predict"\n', "task must be one of"),
+    ('task = "forecast"\n[model\n', "not valid TOML"),
+])
+def test_train_config_errors_are_one_clear_line(tmp_path, capsys, config, message):
+    (tmp_path / "run.toml").write_text(config)
+    assert main(["train", "--config", str(tmp_path / "run.toml")]) == 1
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+def test_unknown_set_parameter_is_a_usage_error(tmp_path, capsys):
+    _write(_sensors(), tmp_path / "d.csv")
+    code = main(["forecast", str(tmp_path / "d.csv"), "--out", str(tmp_path / "f.csv"),
+                 "--set", "hidden=3"])
+    assert code == 2
+    assert "unknown Forecaster parameter" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ evaluate
+def test_evaluate_backtests_a_forecaster(files, tmp_path, capsys):
+    out = tmp_path / "metrics.csv"
+    assert main(["evaluate", str(files / "sensors.csv"), "--model",
+                 str(files / "forecaster.tsrnn"), "--out", str(out)]) == 0
+    assert "MASE" in capsys.readouterr().out
+    metrics = pd.read_csv(out)
+    assert metrics.loc[0, "file"] == "sensors.csv" and metrics.loc[0, "mae"] > 0
+
+
+def test_evaluate_a_detector_against_labels(files, capsys):
+    assert main(["evaluate", str(files / "sensors.csv"), "--model",
+                 str(files / "detector.tsrnn"), "--label-col", "is_anomaly"]) == 0
+    assert "PR-AUC" in capsys.readouterr().out
+
+
+def test_evaluate_a_detector_needs_labels(files, capsys):
+    assert main(["evaluate", str(files / "sensors.csv"), "--model",
+                 str(files / "detector.tsrnn")]) == 2
+    assert "--label-col" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------- stream
+def _stream_process(model: Path) -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen([sys.executable, "-m", "tsrnn", "stream", "--model", str(model)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env)
+
+
+def test_stream_through_a_pipe_matches_online_scores(files):
+    df = pd.read_csv(files / "sensors.csv").drop(columns=["is_anomaly"])
+    feed = df.sort_values("timestamp", kind="stable").iloc[:60]
+    proc = _stream_process(files / "detector.tsrnn")
+    out, err = proc.communicate(feed.to_csv(index=False), timeout=120)
+    assert proc.returncode == 0, err
+    lines = out.splitlines()
+    assert lines[0] == "timestamp,sensor,score,label,ready"
+    assert len(lines) == 1 + len(feed)
+    streamed = pd.read_csv(pd.io.common.StringIO(out))
+    online = AnomalyDetector.load(files / "detector.tsrnn").decision_function(
+        feed, online=True)
+    np.testing.assert_allclose(streamed["score"], online.to_numpy(), rtol=1e-4, atol=1e-6)
+
+
+def test_stream_answers_each_line_before_the_next_arrives(files):
+    """One line in, one line out, while the input stays open: nothing is held back in
+    a buffer. (The wait only guards against a hang; it is not what is tested.)"""
+    rows = pd.read_csv(files / "sensors.csv").drop(columns=["is_anomaly"]).iloc[:3]
+    proc = _stream_process(files / "detector.tsrnn")
+    selector = selectors.DefaultSelector()
+    selector.register(proc.stdout, selectors.EVENT_READ)
+
+    def send(line: str) -> str:
+        proc.stdin.write(line + "\n")
+        proc.stdin.flush()
+        assert selector.select(timeout=120), f"no answer to {line!r}"
+        return proc.stdout.readline()
+
+    try:
+        assert send("timestamp,sensor,value") == "timestamp,sensor,score,label,ready\n"
+        for row in rows.itertuples():
+            answer = send(f"{row.timestamp},{row.sensor},{row.value}")
+            assert answer.startswith(f"{row.timestamp},{row.sensor},")
+        proc.stdin.close()
+        assert proc.wait(timeout=60) == 0
+    finally:
+        proc.kill()
+
+
+def test_stream_reports_a_bad_line_and_goes_on(files, capsys, monkeypatch):
+    import io
+
+    feed = ("timestamp,sensor,value\n2024-01-01 00:00:00,s0,1.0\n"
+            "2024-01-01 01:00:00,s0,abc\n2024-01-01 00:00:00,s0,1.0\n"
+            "2024-01-01 02:00:00,s0,1.5\n")
+    monkeypatch.setattr(sys, "stdin", io.StringIO(feed))
+    assert main(["stream", "--model", str(files / "detector.tsrnn")]) == 1
+    captured = capsys.readouterr()
+    assert len(captured.out.splitlines()) == 3  # header and the two good lines
+    assert "line 3 skipped: column 'value' is not a number" in captured.err
+    assert "line 4 skipped" in captured.err and "not after its last one" in captured.err
+
+
+# ------------------------------------------------------- errors and safety
+def test_errors_are_one_line_without_traceback(tmp_path, capsys):
+    assert main(["forecast", str(tmp_path / "missing.csv"), "--out",
+                 str(tmp_path / "f.csv")]) == 1
+    err = capsys.readouterr().err
+    assert err.strip() == f"tsrnn forecast: error: {tmp_path / 'missing.csv'}: no such file"
+
+
+def test_bad_data_names_the_file_and_the_column(tmp_path, capsys):
+    data = _write(_sensors(), tmp_path / "d.csv")
+    assert main(["forecast", str(data), *FORECAST[:2], "--target", "valu", "--out",
+                 str(tmp_path / "f.csv")]) == 1
+    err = capsys.readouterr().err
+    assert str(data) in err and "'valu'" in err and "Traceback" not in err
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        main(["forecast", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "f.csv"),
+              "--debug"])
+
+
+def test_help_of_every_command_shows_an_example(capsys):
+    for command in ("forecast", "detect", "train", "evaluate", "stream"):
+        assert main([command, "--help"]) == 0
+        assert f"tsrnn {command}" in capsys.readouterr().out.split("examples:")[1]
+
+
+def test_an_interrupted_write_keeps_the_older_output(files, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "forecast.csv"
+    out.write_text("an older, good forecast\n")
+
+    def power_cut(frame, f, **kwargs):
+        f.write("sensor,timestamp,val")  # half a header, then the run dies
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", power_cut)
+    code = main(["forecast", str(files / "sensors.csv"), "--model",
+                 str(files / "forecaster.tsrnn"), "--out", str(out)])
+    assert code == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert out.read_text() == "an older, good forecast\n"
+    assert os.listdir(tmp_path) == ["forecast.csv"]  # no temporary file left behind
+
+
+def test_resume_continues_an_interrupted_training(tmp_path, monkeypatch, capsys):
+    _write(_sensors(), tmp_path / "d.csv")
+    model = tmp_path / "m.tsrnn"
+    model.write_bytes(b"an older, good model")
+    train = ["train", "--task", "forecast", "--data", str(tmp_path / "d.csv"), "--out",
+             str(model), "--id-col", "sensor", "--target", "value", *FAST[:-1], "--epochs", "4",
+             "--set", "input_len=16", "--set", "horizon=4", "--set", "patience=None"]
+    save = LastCheckpoint.on_train_epoch_end
+
+    def ctrl_c_after_epoch_two(self, trainer, pl_module):
+        save(self, trainer, pl_module)
+        if trainer.current_epoch == 1:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(LastCheckpoint, "on_train_epoch_end", ctrl_c_after_epoch_two)
+    assert main(train) == 130
+    assert "--resume" in capsys.readouterr().err
+    assert model.read_bytes() == b"an older, good model"
+    assert (tmp_path / "m.tsrnn.ckpt" / "last.ckpt").exists()
+
+    monkeypatch.setattr(LastCheckpoint, "on_train_epoch_end", save)
+    assert main([*train, "--resume"]) == 0
+    err = capsys.readouterr().err
+    assert "resuming from" in err and "(2 epochs done)" in err
+    assert Forecaster.load(model).training_summary_["epochs"] == 4
+    assert not (tmp_path / "m.tsrnn.ckpt").exists()
