@@ -27,7 +27,7 @@ from sklearn.base import BaseEstimator, clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
-from tsrnn import AnomalyDetector, Forecaster
+from tsrnn import AnomalyDetector, Forecaster, SequenceClassifier
 from tsrnn.data import DataError
 
 Estimator = BaseEstimator
@@ -180,6 +180,39 @@ _DETECTOR_NEEDS_FIT: dict[str, Call] = {
 }
 
 
+
+# -------------------------------------------------------- SequenceClassifier case
+CLASSIFIER_TINY = dict(cell="gru", hidden_size=8, bidirectional=True, max_epochs=2,
+                       batch_size=8, accelerator="cpu", random_state=0)
+
+
+def _runs_frame(seed: int) -> pd.DataFrame:
+    """Twelve machine runs of different lengths, one row per step; faulty runs drift."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for k in range(12):
+        n = 8 + (k * 3 + seed) % 9
+        faulty = k % 2
+        parts.append(pd.DataFrame({
+            "run": f"run{k}",
+            "x1": rng.standard_normal(n) + faulty * np.linspace(0, 2, n),
+            "x2": rng.standard_normal(n),
+            "label": "faulty" if faulty else "normal",
+        }))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _classifier(**params) -> SequenceClassifier:
+    return SequenceClassifier(**{**CLASSIFIER_TINY, **params})
+
+
+_CLASSIFIER_NEEDS_FIT: dict[str, Call] = {
+    "predict": lambda est, df, path: est.predict(df),
+    "predict_proba": lambda est, df, path: est.predict_proba(df),
+    "score": lambda est, df, path: est.score(df, "label"),
+    "save": lambda est, df, path: est.save(path),
+}
+
 CASES = [
     EstimatorCase(
         id="Forecaster-wide",
@@ -233,6 +266,17 @@ CASES = [
         dropped="z",
         needs_fit=_DETECTOR_NEEDS_FIT,
         per_row=("decision_scores_", "labels_"),
+    ),
+    EstimatorCase(
+        id="SequenceClassifier",
+        make=_classifier,
+        make_frame=_runs_frame,
+        fit_kwargs=dict(y="label", id_col="run"),
+        output=lambda est: est.predict_proba(_runs_frame(0)).ravel(),
+        apply=lambda est, df: pd.DataFrame(est.predict_proba(df)),
+        column="x1",
+        dropped="x2",
+        needs_fit=_CLASSIFIER_NEEDS_FIT,
     ),
 ]
 
