@@ -9,19 +9,23 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
+import sys
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import Callback, EarlyStopping
+from pytorch_lightning.callbacks import Callback, Checkpoint, EarlyStopping
 from torch import nn
 from torch.nn import functional as F
 
-__all__ = ["BestWeights", "ForecastingModule", "ReconstructionModule", "fit_module",
-           "pinball_loss", "point_loss"]
+__all__ = ["BestWeights", "EpochProgress", "ForecastingModule", "LastCheckpoint",
+           "ReconstructionModule", "fit_module", "fit_options", "pinball_loss", "point_loss"]
 
 LOSSES = ("mse", "mae", "huber")
 SCHEDULERS = (None, "plateau", "cosine")
@@ -153,6 +157,104 @@ class BestWeights(Callback):
         if self.best_state is not None:
             pl_module.load_state_dict(self.best_state)
 
+    # Part of a checkpoint, so a resumed fit still restores the best epoch's weights
+    # when that epoch ran before the interruption.
+    def state_dict(self) -> dict[str, Any]:
+        return {"best_score": self.best_score, "best_epoch": self.best_epoch,
+                "best_state": self.best_state}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.best_score = state_dict["best_score"]
+        self.best_epoch = state_dict["best_epoch"]
+        self.best_state = state_dict["best_state"]
+
+
+class LastCheckpoint(Checkpoint):
+    """Save the whole training state (weights, optimizer, epoch, early stopping,
+    best weights) to ``<dirpath>/last.ckpt`` after every epoch.
+
+    The file is written beside and renamed over the previous one, so a run killed
+    while saving still leaves the previous epoch's checkpoint intact.
+    """
+
+    def __init__(self, dirpath: str | os.PathLike):
+        self.path = Path(dirpath) / "last.ckpt"
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        # A Checkpoint subclass runs after the module's and early stopping's epoch-end
+        # hooks, so the saved state includes this epoch's losses and patience count.
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.tmp")
+        trainer.save_checkpoint(tmp)
+        os.replace(tmp, self.path)
+
+
+class EpochProgress(Callback):
+    """One progress bar over epochs on stderr, showing the last epoch's losses."""
+
+    def on_train_start(self, trainer, pl_module):
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=trainer.max_epochs, initial=trainer.current_epoch,
+                        desc="training", unit="epoch", file=sys.stderr, dynamic_ncols=True)
+
+    def on_train_epoch_start(self, trainer, pl_module):
+        self._show_losses(trainer)
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        self.bar.update(1)
+
+    def on_train_end(self, trainer, pl_module):
+        self._show_losses(trainer)
+        self.bar.close()
+
+    def _show_losses(self, trainer) -> None:
+        losses = {k: f"{float(v):.4g}" for k, v in trainer.callback_metrics.items()
+                  if k in ("train_loss", "val_loss")}
+        if losses:
+            self.bar.set_postfix(losses, refresh=True)
+
+
+class _FitOptions(NamedTuple):
+    checkpoint_dir: Path | None
+    resume: bool
+    progress: bool
+
+
+_FIT_OPTIONS: ContextVar[_FitOptions | None] = ContextVar("tsrnn_fit_options", default=None)
+
+
+@contextmanager
+def fit_options(*, checkpoint_dir: str | os.PathLike | None = None, resume: bool = False,
+                progress: bool = False) -> Iterator[None]:
+    """Settings for every fit inside the block, whatever the estimator.
+
+    They are run settings, not model parameters, so they stay out of
+    ``get_params()`` and out of saved model files.
+
+    Parameters
+    ----------
+    checkpoint_dir
+        Save the training state to ``<checkpoint_dir>/last.ckpt`` after every epoch
+        (see :class:`LastCheckpoint`).
+    resume
+        Start from that checkpoint when it exists, continuing its epochs; without
+        one, train from the start.
+    progress
+        Show a progress bar over epochs on stderr.
+
+    Examples
+    --------
+    >>> with fit_options(checkpoint_dir="run.ckpt", resume=True):  # doctest: +SKIP
+    ...     model.fit(df)
+    """
+    token = _FIT_OPTIONS.set(_FitOptions(
+        None if checkpoint_dir is None else Path(checkpoint_dir), resume, progress))
+    try:
+        yield
+    finally:
+        _FIT_OPTIONS.reset(token)
+
 
 @contextmanager
 def _quiet(verbose: bool):
@@ -195,7 +297,11 @@ def fit_module(
     trainer_kwargs: dict | None = None,
 ) -> dict[str, Any]:
     """Train ``module`` with early stopping on ``val_loss`` (when there is a
-    validation loader), restoring the best weights. Returns a summary."""
+    validation loader), restoring the best weights. Returns a summary.
+
+    Callbacks in ``trainer_kwargs`` are added to tsrnn's own. Checkpoints, resuming
+    and a progress bar come from an enclosing :func:`fit_options` block.
+    """
     callbacks: list[Callback] = []
     best = None
     if val_loader is not None:
@@ -203,6 +309,17 @@ def fit_module(
         callbacks.append(best)
         if patience is not None:
             callbacks.append(EarlyStopping("val_loss", patience=patience, mode="min"))
+    extra = dict(trainer_kwargs or {})
+    callbacks.extend(extra.pop("callbacks", None) or [])  # added to ours, not instead
+    run = _FIT_OPTIONS.get()
+    ckpt_path = None
+    if run is not None and run.progress:
+        callbacks.append(EpochProgress())
+    if run is not None and run.checkpoint_dir is not None:
+        checkpoint = LastCheckpoint(run.checkpoint_dir)
+        callbacks.append(checkpoint)
+        if run.resume and checkpoint.path.exists():
+            ckpt_path = str(checkpoint.path)
     logger: Any = False
     if log_dir is not None:
         from pytorch_lightning.loggers import CSVLogger
@@ -217,16 +334,16 @@ def fit_module(
         gradient_clip_algorithm="norm",
         callbacks=callbacks,
         logger=logger,
-        enable_checkpointing=False,
+        enable_checkpointing=any(isinstance(c, Checkpoint) for c in callbacks),
         enable_progress_bar=verbose,
         enable_model_summary=verbose,
         num_sanity_val_steps=0,
         default_root_dir=log_dir,
     )
-    options.update(trainer_kwargs or {})
+    options.update(extra)
     with _quiet(verbose):
         trainer = pl.Trainer(**options)
-        trainer.fit(module, train_loader, val_loader)
+        trainer.fit(module, train_loader, val_loader, ckpt_path=ckpt_path)
     return {
         "epochs": trainer.current_epoch,
         "best_epoch": None if best is None else best.best_epoch,
