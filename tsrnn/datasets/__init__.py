@@ -3,6 +3,8 @@
 - :func:`load_sensors`: the small multi-sensor dataset shipped with tsrnn,
   with labelled anomalies; no download needed.
 - :func:`make_sensor_data`: the seeded generator behind it, for other sizes.
+- :func:`make_machine_runs`: seeded machine runs of different lengths, normal or
+  faulty, for sequence classification.
 - :func:`load_ett`: the ETT forecasting datasets (ETTh1, ETTh2, ETTm1, ETTm2).
 - :func:`load_nab`, :func:`load_nab_labels`, :func:`nab_files`: the Numenta
   Anomaly Benchmark series and their labelled windows.
@@ -23,6 +25,7 @@ from tsrnn.datasets.loaders import (
     load_nab_labels,
     nab_files,
 )
+from tsrnn.datasets.machine_runs import FAULT_KINDS, make_machine_runs
 from tsrnn.datasets.synthetic import (
     ANOMALY_KINDS,
     load_sensors,
@@ -34,10 +37,12 @@ __all__ = [
     "ANOMALY_KINDS",
     "DATA_DIR_ENV",
     "ETT_NAMES",
+    "FAULT_KINDS",
     "load_ett",
     "load_nab",
     "load_nab_labels",
     "load_sensors",
+    "make_machine_runs",
     "make_sensor_data",
     "nab_files",
     "to_wide",
