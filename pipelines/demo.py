@@ -5,13 +5,14 @@ it in time, scales it on the training part, windows it, and prints what a model
 would be trained on. Then it trains a GRU forecaster on
 every sensor at once, forecasts the next day, and backtests it against
 repeat-last-value, then trains the anomaly detector and scores it against the
-dataset's labels.
+dataset's labels. Forecasts, scores, plots and both models go to ``demo-output/``.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,12 +21,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--horizon", type=int, default=24, help="steps to forecast (1 day)")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--epochs", type=int, default=10, help="training epochs at most")
+    parser.add_argument("--out-dir", type=Path, default=Path("demo-output"),
+                        help="where the CSVs, PNGs and models go")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (these small "
+                        "networks gain little from more, and lose much on busy cores)")
     args = parser.parse_args(argv)
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+
+    import torch
+
+    torch.set_num_threads(args.threads)
 
     from tsrnn.data import Scaler, SeriesData, WindowDataset, chronological_split, make_loader
     from tsrnn.datasets import load_sensors
+    from tsrnn.files import write_csv
 
     df = load_sensors()
+    write_csv(df, args.out_dir / "sensors.csv")  # the input, for the command-line examples
     print(f"default dataset: {len(df):,} rows, columns {list(df.columns)}")
     data = SeriesData.from_dataframe(df, time_col="timestamp", id_col="sensor", target="value")
     print(f"{data.n_series} series {data.ids}, frequency {data.freq.freqstr}, "
@@ -52,7 +64,28 @@ def main(argv: list[str] | None = None) -> int:
 
     forecast_tour(df, args)
     detect_tour(df, args)
+    print(f"\nwritten to {args.out_dir.resolve()}/:")
+    for path in sorted(args.out_dir.iterdir()):
+        print(f"  {path.name:<16} {path.stat().st_size / 1024:8.0f} KiB  {WHAT.get(path.name, '')}")
+    out = args.out_dir
+    print("\nthe same from the command line (`tsrnn COMMAND --help` for more):\n"
+          f"  tsrnn evaluate {out / 'sensors.csv'} --model {out / 'forecaster.tsrnn'}\n"
+          f"  tsrnn evaluate {out / 'sensors.csv'} --model {out / 'detector.tsrnn'} "
+          "--label-col is_anomaly\n"
+          f"  tsrnn stream --model {out / 'detector.tsrnn'} < {out / 'sensors.csv'}")
     return 0
+
+
+WHAT = {
+    "sensors.csv": "the bundled dataset the tour ran on",
+    "forecast.csv": "next-day forecast from the backtest start, quantiles and actuals",
+    "forecast.png": "that forecast drawn after its history, with the actuals",
+    "backtest.csv": "every backtest forecast next to what happened",
+    "forecaster.tsrnn": "the GRU forecaster (Forecaster.load, tsrnn forecast --model)",
+    "scores.csv": "every row with its anomaly score and 0/1 label",
+    "anomalies.png": "flagged regions, labelled anomalies, score and threshold",
+    "detector.tsrnn": "the detector (AnomalyDetector.load, tsrnn stream --model)",
+}
 
 
 def detect_tour(df, args) -> None:
@@ -78,6 +111,26 @@ def detect_tour(df, args) -> None:
     hits = df.loc[flagged == 1, "anomaly_kind"].replace("", "none").value_counts()
     print("flagged rows by labelled kind: " + ", ".join(f"{k} {v}" for k, v in hits.items()))
 
+    from tsrnn.files import write_csv
+    from tsrnn.plotting import plot_anomalies
+
+    scored = df.assign(score=scores, label=flagged)
+    write_csv(scored, args.out_dir / "scores.csv")
+    _save(plot_anomalies(scored, target="value", time_col="timestamp", id_col="sensor",
+                         threshold=detector.threshold_, truth_col="is_anomaly"),
+          args.out_dir / "anomalies.png")
+    detector.save(args.out_dir / "detector.tsrnn")
+
+
+def _save(fig, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    from tsrnn.files import atomic_write
+
+    with atomic_write(path, "wb") as f:
+        fig.savefig(f, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+
 
 def forecast_tour(df, args) -> None:
     """Train one global GRU on every sensor, forecast, and backtest on the last 15%."""
@@ -89,15 +142,22 @@ def forecast_tour(df, args) -> None:
     columns = dict(time_col="timestamp", id_col="sensor", target="value")
     cut = df.groupby("sensor").cumcount() < int(0.85 * df.groupby("sensor").size().min())
     model = Forecaster("gru", input_len=args.input_len, horizon=args.horizon,
-                       max_epochs=args.epochs, random_state=0)
+                       quantiles=[0.1, 0.5, 0.9], max_epochs=args.epochs, random_state=0)
     started = time.perf_counter()
     model.fit(df[cut], **columns)
     summary = model.training_summary_
     print(f"\ntrained a GRU forecaster on {int(cut.sum()):,} rows in "
           f"{time.perf_counter() - started:.1f} s ({summary['epochs']} epochs, "
           f"best validation loss at epoch {summary['best_epoch']})")
-    forecast = model.predict()
-    print(f"forecast of the next {args.horizon} hours, first rows:\n{forecast.head(4)}")
+    # The data goes on after the training part, so this forecast can be checked.
+    forecast = model.predict().merge(
+        df.rename(columns={"value": "value_actual"})[["sensor", "timestamp", "value_actual"]],
+        on=["sensor", "timestamp"], how="left")
+    import pandas as pd
+
+    with pd.option_context("display.width", 120, "display.max_columns", 10):
+        print(f"forecast of the next {args.horizon} hours (quantiles 0.1, 0.5, 0.9), first "
+              f"rows:\n{forecast.head(4)}")
 
     backtest = model.historical_forecasts(df, start=int(cut.groupby(df['sensor']).sum().min()))
     frame = backtest.forecasts
@@ -112,6 +172,16 @@ def forecast_tour(df, args) -> None:
         print(f"{name:<14} {m['mae']:8.3f} {m['rmse']:8.3f} {m['smape']:8.2f}")
     print(f"GRU MASE {backtest.metrics['mase']:.3f} (below 1 beats the in-sample naive "
           f"forecast); MAE ratio to repeat-last {backtest.metrics['mae'] / baseline['mae']:.2f}")
+
+    from tsrnn.files import write_csv
+    from tsrnn.plotting import plot_forecast
+
+    write_csv(forecast, args.out_dir / "forecast.csv")
+    write_csv(frame, args.out_dir / "backtest.csv")
+    _save(plot_forecast(forecast, df[cut], target="value", time_col="timestamp",
+                        id_col="sensor", history_len=3 * args.horizon),
+          args.out_dir / "forecast.png")
+    model.save(args.out_dir / "forecaster.tsrnn")
 
 
 if __name__ == "__main__":
