@@ -130,6 +130,19 @@ def test_detect_prints_detection_metrics_for_a_label_column(files, tmp_path, cap
                                   pd.read_csv(files / "scores.csv"))
 
 
+def test_detect_with_resampling_writes_one_row_per_grid_step(tmp_path):
+    frame = _sensors(spike=None).query("sensor == 's0'").drop(columns=["sensor"])
+    frame = frame.drop(index=[40, 41])  # a two-hour gap
+    data = _write(frame, tmp_path / "gap.csv")
+    assert main(["detect", str(data), "--target", "value", "--window", "8", *FAST,
+                 "--set", "resample=true", "--set", "fill='interpolate'",
+                 "--out", str(tmp_path / "s.csv"), "--plot", str(tmp_path / "s.png")]) == 0
+    scored = pd.read_csv(tmp_path / "s.csv")
+    assert len(scored) == len(frame) + 2
+    assert scored["value"].isna().sum() == 2  # the steps the file does not have
+    assert scored["score"].notna().all()
+
+
 def test_detect_refuses_a_forecaster_model(files, tmp_path, capsys):
     code = main(["detect", str(files / "sensors.csv"), "--model",
                  str(files / "forecaster.tsrnn"), "--out", str(tmp_path / "s.csv")])

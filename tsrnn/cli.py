@@ -731,7 +731,7 @@ def _detect_file(run: _Run, path: Path) -> dict:
         model = _fit(AnomalyDetector(**run.params), signals, run.columns,
                      progress=not (args.quiet or run.folder))
     scores = model.decision_function(signals, online=args.online)
-    scored = _scored_frame(df, scores, model.threshold_)
+    scored = _scored_frame(df, scores, model)
     written = _write_frame(run, scored, args.out, path, ".csv")
     if args.plot is not None:
         from tsrnn.plotting import plot_anomalies
@@ -750,15 +750,32 @@ def _detect_file(run: _Run, path: Path) -> dict:
     return result
 
 
-def _scored_frame(df, scores, threshold: float):
+def _scored_frame(df, scores, model):
     """The input rows plus ``score`` and ``label`` (1 = anomaly)."""
+    import pandas as pd
+
+    threshold, roles = model.threshold_, model.roles_
     labels = (scores > threshold).astype("int64")
     if scores.index.equals(df.index):
         out = df.copy()
         out["score"], out["label"] = scores.to_numpy(), labels.to_numpy()
         return out
-    # resample=True scores the regular grid, not the file's rows.
-    return scores.to_frame("score").assign(label=labels).reset_index()
+    # resample=True scores the regular grid, not the file's rows: one row per grid
+    # step, with the file's first row inside that step, or empty where the grid filled
+    # a gap.
+    time_col = roles["time_col"] or "timestamp"
+    keys = [k for k in (roles["id_col"], time_col) if k is not None]
+    grid = scores.to_frame("score").assign(label=labels).reset_index()
+    grid.columns = keys + ["score", "label"]
+    times = _times(df, roles["time_col"])
+    if isinstance(model.freq_, pd.offsets.BaseOffset):
+        # Calendar frequencies (month starts, ...) have no floor: keep exact times.
+        with contextlib.suppress(ValueError, TypeError):
+            times = pd.DatetimeIndex(times).floor(model.freq_)  # the step each row is in
+    rows = df.assign(**{time_col: times})
+    rows = rows.drop_duplicates(subset=keys).drop(columns=["score", "label"], errors="ignore")
+    out = grid.merge(rows, on=keys, how="left")
+    return out[[*rows.columns, "score", "label"]]
 
 
 def _detection_metrics(truth, scores, flagged) -> dict[str, float]:
