@@ -107,6 +107,21 @@ def test_forecast_plot_and_saved_model(tmp_path):
     assert (model.cell, model.hidden_size, model.horizon) == ("lstm", 8, 4)
 
 
+def test_forecast_draws_seq2seq_attention(tmp_path):
+    data = _write(_sensors(spike=None), tmp_path / "d.csv")
+    assert main(["forecast", str(data), *FORECAST, "--set", "model=seq2seq",
+                 "--out", str(tmp_path / "f.csv"), "--plot-attention",
+                 str(tmp_path / "attention.png")]) == 0
+    assert (tmp_path / "attention.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_attention_plot_needs_a_seq2seq_model(files, tmp_path, capsys):
+    assert main(["forecast", str(files / "sensors.csv"), "--model",
+                 str(files / "forecaster.tsrnn"), "--out", str(tmp_path / "f.csv"),
+                 "--plot-attention", str(tmp_path / "a.png")]) == 1
+    assert "needs a seq2seq model" in capsys.readouterr().err
+
+
 # ------------------------------------------------------------------- detect
 def test_detect_scores_every_input_row(files):
     scored = pd.read_csv(files / "scores.csv")

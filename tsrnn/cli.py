@@ -43,6 +43,8 @@ examples:
   tsrnn forecast sensors.csv --id-col sensor --target value --holdout --plot check.png \\
       --out check.csv       # forecast the last --horizon steps and draw the actuals
   tsrnn forecast csv-folder/ --target OT --out forecasts/   # one output per input file
+  tsrnn forecast ETTh1.csv --target OT --set model=seq2seq --set segment_len=1 \
+      --out forecast.csv --plot-attention attention.png  # where each step looks
 """,
     "detect": """\
 examples:
@@ -179,6 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "a folder of inputs)")
     p.add_argument("--plot", type=Path, help="draw history, forecast, quantile band and "
                    "actuals to this PNG (a folder for a folder of inputs)")
+    p.add_argument("--plot-attention", type=Path, metavar="PNG", help="seq2seq models with "
+                   "attention: draw which input steps each forecast step attends to (the "
+                   "first series; a folder for a folder of inputs)")
     p.add_argument("--holdout", action="store_true", help="hold out the last horizon steps "
                    "of each series, forecast them and add <target>_actual columns")
     g = p.add_argument_group("forecaster")
@@ -592,6 +597,7 @@ def _prepare(args, task: str, flags: dict) -> _Run:
         run.params = _params(args, task, config, flags)
         run.columns = _columns(args, config)
     _check_destinations(run, {"--out": args.out, "--plot": args.plot,
+                              "--plot-attention": getattr(args, "plot_attention", None),
                               "--save-model": args.save_model})
     return run
 
@@ -640,6 +646,14 @@ def _forecast_file(run: _Run, path: Path) -> dict:
                             time_col=roles["time_col"] or "timestamp", id_col=roles["id_col"],
                             history_len=3 * model.horizon)
         _save_figure(fig, run.output(args.plot, path, ".png"))
+    if args.plot_attention is not None:
+        if model.model != "seq2seq" or model.attention is None:
+            raise ValueError("--plot-attention needs a seq2seq model with attention "
+                             "(--set model=seq2seq)")
+        from tsrnn.plotting import plot_attention
+
+        _save_figure(plot_attention(model, history),
+                     run.output(args.plot_attention, path, ".attention.png"))
     if args.save_model is not None:
         model.save(run.output(args.save_model, path, ".tsrnn"))
     return {"rows": len(forecast), "detail": written}
