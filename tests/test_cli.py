@@ -207,6 +207,18 @@ def test_folder_mode_needs_an_output_folder(files, tmp_path, capsys):
     assert "give a folder" in capsys.readouterr().err
 
 
+def test_outputs_never_overwrite_an_input(files, tmp_path, capsys):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    data = _write(_sensors(), inputs / "a.csv")
+    for source, out in ((data, inputs), (inputs, inputs), (data, data)):
+        code = main(["forecast", str(source), "--model", str(files / "forecaster.tsrnn"),
+                     "--out", str(out)])
+        assert code == 2
+        assert "would overwrite the input file" in capsys.readouterr().err
+    assert data.read_text() == _sensors().to_csv(index=False)
+
+
 # -------------------------------------------------------------------- train
 def test_train_from_toml_with_command_line_overrides(tmp_path, capsys):
     _write(_sensors(), tmp_path / "sensors.csv")

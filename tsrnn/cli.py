@@ -468,25 +468,25 @@ def _inputs(args) -> tuple[list[Path], bool]:
     return [data], False
 
 
-def _check_destinations(run: _Run, options: dict[str, Any]) -> None:
-    """Fail before any training when an output cannot be written there."""
+def _check_destinations(run: _Run, options: dict[str, tuple[Any, str]]) -> None:
+    """Fail before any training when an output cannot be written where asked, or would
+    overwrite an input. ``options``: flag -> (its value, the suffix of its files)."""
     inputs = {p.resolve() for p in run.files}
-    for flag, option in options.items():
+    for flag, (option, suffix) in options.items():
         if option is None or str(option) == "-":
             continue
         option = Path(option)
         if run.folder:
             if option.exists() and not option.is_dir():
                 raise UsageError(f"{flag} {option}: with a folder of inputs, give a folder")
-            if option.resolve() == run.args.data.resolve() and flag != "--save-model":
-                raise UsageError(f"{flag} must be another folder than the input folder")
             option.mkdir(parents=True, exist_ok=True)
-            continue
-        target = option / f"{run.files[0].stem}" if option.is_dir() else option
-        if not target.parent.is_dir():
-            raise FileNotFoundError(f"{flag} {option}: folder {target.parent} does not exist")
-        if target.resolve() in inputs:
-            raise UsageError(f"{flag} {option} would overwrite the input file")
+        for path in run.files:
+            target = run.output(option, path, suffix)
+            if not target.parent.is_dir():
+                raise FileNotFoundError(f"{flag} {option}: folder {target.parent} does not "
+                                        "exist")
+            if target.resolve() in inputs:
+                raise UsageError(f"{flag} {option} would overwrite the input file {path}")
 
 
 def _for_each_file(run: _Run, work: Callable[[Path], dict], what: str) -> list[dict]:
@@ -596,9 +596,10 @@ def _prepare(args, task: str, flags: dict) -> _Run:
             raise UsageError(f"{args.config} is a {config['task']} config, not {task}")
         run.params = _params(args, task, config, flags)
         run.columns = _columns(args, config)
-    _check_destinations(run, {"--out": args.out, "--plot": args.plot,
-                              "--plot-attention": getattr(args, "plot_attention", None),
-                              "--save-model": args.save_model})
+    _check_destinations(run, {
+        "--out": (args.out, ".csv"), "--plot": (args.plot, ".png"),
+        "--plot-attention": (getattr(args, "plot_attention", None), ".attention.png"),
+        "--save-model": (args.save_model, ".tsrnn")})
     return run
 
 
@@ -851,6 +852,8 @@ def run_train(args) -> int:
     if out is None:
         raise UsageError("no model file to write: [output] model in the config, or --out")
     data, out = Path(data), Path(out)
+    if out.resolve() == data.resolve():
+        raise UsageError(f"the model file {out} would overwrite the training data")
     if not out.parent.is_dir():
         raise FileNotFoundError(f"folder {out.parent} for the model file does not exist")
 
