@@ -432,6 +432,6 @@ def test_resume_continues_an_interrupted_training(tmp_path, monkeypatch, capsys)
     monkeypatch.setattr(LastCheckpoint, "on_train_epoch_end", save)
     assert main([*train, "--resume"]) == 0
     err = capsys.readouterr().err
-    assert "resuming from" in err and "(2 epochs done)" in err
+    assert "resuming from" in err and "(epochs done: 2)" in err
     assert Forecaster.load(model).training_summary_["epochs"] == 4
     assert not (tmp_path / "m.tsrnn.ckpt").exists()

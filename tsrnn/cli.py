@@ -489,18 +489,25 @@ def _check_destinations(run: _Run, options: dict[str, tuple[Any, str]]) -> None:
                 raise UsageError(f"{flag} {option} would overwrite the input file {path}")
 
 
+@contextlib.contextmanager
+def _naming(path: Path):
+    """Errors about the data (a ValueError, as DataError is) name the file at fault."""
+    try:
+        yield
+    except (ValueError, OSError) as err:
+        text = _one_line(err)
+        if str(path) not in text:
+            err.args = (f"{path}: {text}",)
+        raise
+
+
 def _for_each_file(run: _Run, work: Callable[[Path], dict], what: str) -> list[dict]:
     """Run ``work`` on every input file. One file: errors propagate (one line,
     naming the file). A folder: a failing file is reported and skipped."""
     if not run.folder:
         path = run.files[0]
-        try:
+        with _naming(path):
             return [{"file": path.name, "result": "ok", **work(path)}]
-        except (ValueError, OSError) as err:
-            text = _one_line(err)
-            if str(path) not in text:
-                err.args = (f"{path}: {text}",)
-            raise
     from tqdm import tqdm
 
     results = []
@@ -865,7 +872,7 @@ def run_train(args) -> int:
     last = checkpoints / "last.ckpt"
     say = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
     if args.resume and last.exists():
-        say(f"resuming from {last} ({_epochs_done(last)} epochs done)")
+        say(f"resuming from {last} (epochs done: {_epochs_done(last)})")
     elif args.resume:
         say(f"nothing to resume at {last}: training from the start")
     elif last.exists():
@@ -873,12 +880,13 @@ def run_train(args) -> int:
             "(--resume continues it instead)")
     say(f"training a {type(model).__name__} on {data} ({len(df):,} rows)")
     try:
-        _fit(model, df, columns, progress=not args.quiet, checkpoint_dir=checkpoints,
-             resume=args.resume)
+        with _naming(data):
+            _fit(model, df, columns, progress=not args.quiet, checkpoint_dir=checkpoints,
+                 resume=args.resume)
     except RuntimeError as err:
         if args.resume and last.exists() and "state_dict" in str(err):
-            raise ValueError(f"{last} does not match these settings ({_one_line(err)}); "
-                             "delete it, or run without --resume") from err
+            raise ValueError(f"{last} holds a network of another shape than these settings "
+                             "give; delete it, or run without --resume") from err
         raise
     model.save(out)
     shutil.rmtree(checkpoints, ignore_errors=True)  # the model file now holds the result
