@@ -272,6 +272,36 @@ def test_train_config_errors_are_one_clear_line(tmp_path, capsys, config, messag
     assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
+def test_forecast_reads_a_config_and_flags_win(tmp_path):
+    data = _write(_sensors(spike=None), tmp_path / "d.csv")
+    (tmp_path / "run.toml").write_text('[data]\nid_col = "sensor"\ntarget = "value"\n'
+                                       '[model]\ninput_len = 16\nhorizon = 6\n'
+                                       'hidden_size = 8\ncell = "rnn"\n')
+    assert main(["forecast", str(data), "--config", str(tmp_path / "run.toml"), *FAST,
+                 "--horizon", "3", "--out", str(tmp_path / "f.csv"),
+                 "--save-model", str(tmp_path / "m.tsrnn")]) == 0
+    model = Forecaster.load(tmp_path / "m.tsrnn")
+    assert (model.cell, model.input_len, model.horizon) == ("rnn", 16, 3)
+    assert len(pd.read_csv(tmp_path / "f.csv")) == 2 * 3
+
+
+def test_a_config_for_another_task_is_refused(tmp_path, capsys):
+    data = _write(_sensors(), tmp_path / "d.csv")
+    (tmp_path / "run.toml").write_text('task = "detect"\n')
+    assert main(["forecast", str(data), "--config", str(tmp_path / "run.toml"),
+                 "--out", str(tmp_path / "f.csv")]) == 2
+    assert "is a detect config" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["forecast", "detect", "train", "evaluate", "stream"])
+def test_pipeline_scripts_are_the_same_commands(command, capsys):
+    import importlib
+
+    script = importlib.import_module(f"pipelines.{command}")
+    assert script.main(["--help"]) == 0
+    assert f"usage: tsrnn {command}" in capsys.readouterr().out
+
+
 def test_unknown_set_parameter_is_a_usage_error(tmp_path, capsys):
     _write(_sensors(), tmp_path / "d.csv")
     code = main(["forecast", str(tmp_path / "d.csv"), "--out", str(tmp_path / "f.csv"),
