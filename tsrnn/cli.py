@@ -21,6 +21,7 @@ import os
 import shutil
 import signal
 import sys
+import textwrap
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -165,7 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, help: str, parents: list) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help, description=help, epilog=EXAMPLES[name],
+        sub = commands.add_parser(name, help=help, description=textwrap.fill(help, 79),
+                                  epilog=EXAMPLES[name],
                                   parents=parents,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
         sub.set_defaults(parser=sub)
