@@ -14,6 +14,7 @@ import textwrap
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import clone
 
 import tsrnn
 from tsrnn import AnomalyDetector
@@ -319,6 +320,43 @@ def test_stream_equals_online_batch_scores(fitted, score):
     assert results[0].series == [None]
 
 
+@pytest.mark.parametrize("score", SCORES)
+def test_likelihood_and_cooldown_stream_equals_batch(fitted, score):
+    # The same network, post-processed: the stream's likelihood and cooldown state
+    # must reproduce the batch scores of the same rows.
+    det = clone(fitted[score]).set_params(likelihood=True, likelihood_history=120,
+                                          cooldown=5)
+    det.__dict__.update({k: v for k, v in fitted[score].__dict__.items() if k.endswith("_")})
+    df = _wide(170, seed=4)
+    df.iloc[150, 0] += 6.0
+    scores, ready, _ = _stream_rows(det.stream(), df)
+    batch = det.decision_function(df, online=True).to_numpy()
+    np.testing.assert_allclose(scores, batch, atol=1e-3, rtol=1e-3)
+    k = WARM_UP[score]
+    assert (batch[:k + 100] == 0).all()  # the window's warm-up, then the likelihood's
+    assert batch[150] == batch[k + 100:].max() > 3  # the spike: rarer than 1 in 1000
+    raw = fitted[score].decision_function(df, online=True).to_numpy()
+    assert not np.allclose(batch, raw)
+
+
+def test_likelihood_feature_scores_still_add_up(fitted):
+    det = clone(fitted["reconstruction"]).set_params(likelihood=True, likelihood_history=50)
+    det.__dict__.update({k: v for k, v in fitted["reconstruction"].__dict__.items()
+                         if k.endswith("_")})
+    df = _wide(160, seed=5)
+    df.iloc[120, 1] += 6.0
+    parts = det.feature_scores(df)
+    np.testing.assert_allclose(parts.sum(axis=1), det.decision_function(df), atol=1e-9)
+    assert parts.iloc[120]["b"] > parts.iloc[120]["a"]
+
+
+def test_likelihood_scores_the_training_rows_on_the_same_scale():
+    det = _detector(likelihood=True, likelihood_history=50, contamination=0.05)
+    det.fit(_wide(200))
+    assert (det.decision_scores_ >= 0).all() and det.decision_scores_.max() > 0
+    assert det.labels_.mean() == pytest.approx(0.05, abs=0.02)
+
+
 def test_stream_many_sensors_at_once(long_det, long_frame):
     together, alone = long_det.stream(), long_det.stream()
     scores = pd.Series(np.nan, index=long_frame.index)
@@ -499,6 +537,7 @@ def test_stream_checks_the_shape_of_values(fitted):
 @pytest.mark.parametrize(("param", "value"), [
     ("cell", "transformer"), ("score", "isolation"), ("threshold", "sigma"), ("window", 1),
     ("window", 0), ("hidden_size", 0), ("contamination", 0.7), ("contamination", 0.0),
+    ("likelihood_window", 0), ("likelihood_history", 1), ("cooldown", -1), ("cooldown", 2.5),
 ])
 def test_invalid_parameters_raise_at_fit_not_init(param, value):
     det = _detector(**{param: value})  # __init__ only stores them

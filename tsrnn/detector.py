@@ -26,6 +26,7 @@ from tsrnn.data import (
     make_loader,
     window_starts,
 )
+from tsrnn.likelihood import ScoreFilter, anomaly_likelihood, apply_cooldown
 from tsrnn.nn.autoencoder import RecurrentAutoencoder
 from tsrnn.nn.forecast import ForecastNet
 from tsrnn.thresholds import pot_threshold, quantile_threshold
@@ -57,6 +58,22 @@ class AnomalyDetector(SeriesEstimator):
         contamination guess.
     risk
         For ``"pot"``: the probability that a normal score exceeds the threshold.
+    likelihood
+        Replace each step's raw error by its *anomaly likelihood* (as Numenta's HTM
+        detector does): how unusual the mean of the last ``likelihood_window`` raw
+        errors is against the series' own distribution of such means over the
+        last ``likelihood_history`` steps, as ``-log10(tail probability)`` (6: a
+        one-in-a-million event). Scores then mean the same on every series and adapt as a series
+        changes; each needs 100 earlier steps of the scored frame (or stream)
+        before it is non-zero. See :mod:`tsrnn.likelihood`.
+    likelihood_window, likelihood_history
+        The short and long windows of the likelihood, in steps.
+    cooldown
+        Alarm de-duplication: a step keeps its score only if it beats every score
+        of the previous ``cooldown`` steps, else gets 0, so an incident raises one
+        alarm at its onset rather than one per step. 0 (default): off. Good for
+        alerting (and NAB-style scoring); it lowers per-point metrics such as
+        PR-AUC, which reward flagging every step of an incident.
     scaler, lr, batch_size, max_epochs, patience, val_size, gradient_clip, fill,
     resample, accelerator, devices, precision, verbose, log_dir, random_state,
     trainer_kwargs
@@ -89,6 +106,10 @@ class AnomalyDetector(SeriesEstimator):
         contamination: float = 0.01,
         threshold: str = "quantile",
         risk: float = 1e-3,
+        likelihood: bool = False,
+        likelihood_window: int = 10,
+        likelihood_history: int = 8640,
+        cooldown: int = 0,
         scaler: str | None = "standard",
         lr: float = 1e-3,
         batch_size: int = 64,
@@ -117,6 +138,10 @@ class AnomalyDetector(SeriesEstimator):
         self.contamination = contamination
         self.threshold = threshold
         self.risk = risk
+        self.likelihood = likelihood
+        self.likelihood_window = likelihood_window
+        self.likelihood_history = likelihood_history
+        self.cooldown = cooldown
         self.scaler = scaler
         self.lr = lr
         self.batch_size = batch_size
@@ -168,8 +193,8 @@ class AnomalyDetector(SeriesEstimator):
             train, val, seed)
         self._remember(data, scaler)
         self.training_summary_ = summary
-        errors = self._step_errors(data, scaled, online=False)  # [N, F]
-        self.decision_scores_ = _in_frame_order(errors.mean(axis=1), data)
+        errors, valid = self._step_errors(data, scaled, online=False)  # [N, F], [N]
+        self.decision_scores_ = _in_frame_order(self._finish(errors, valid, data), data)
         if self.threshold == "pot":
             self.threshold_ = pot_threshold(self.decision_scores_, risk=self.risk)
         else:
@@ -190,6 +215,11 @@ class AnomalyDetector(SeriesEstimator):
         if self.threshold == "pot" and not 0.0 < self.risk < 0.02:
             # The tail is fitted above the 0.98 quantile: a rarer event is needed.
             raise ValueError(f"risk must be in (0, 0.02), got {self.risk}")
+        for name in ("likelihood_window", "likelihood_history", "cooldown"):
+            value = getattr(self, name)
+            low = 2 if name == "likelihood_history" else (0 if name == "cooldown" else 1)
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
 
     def _make_net(self, n_features: int):
         if self.score == "reconstruction":
@@ -214,10 +244,13 @@ class AnomalyDetector(SeriesEstimator):
                 return (self.net_(windows) - windows).square()
             return (self.net_(windows)[:, 0, :, 0] - nxt).square()
 
-    def _step_errors(self, data: SeriesData, scaled: np.ndarray, online: bool) -> np.ndarray:
-        """Per-step, per-feature squared errors ``[N, F]`` of stacked series."""
+    def _step_errors(self, data: SeriesData, scaled: np.ndarray,
+                     online: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Per-step, per-feature squared errors ``[N, F]`` of stacked series, and
+        which steps have one ``[N]`` (not the warm-up steps of online scores)."""
         w = self.window
         errors = np.zeros_like(scaled, dtype=np.float64)
+        valid = np.zeros(len(scaled), dtype=bool)
         horizon = 1 if self.score == "forecast" else 0
         starts = window_starts(data.offsets, w, horizon)
         ds = WindowDataset.from_series(data, w, horizon, starts=starts, values=scaled)
@@ -226,34 +259,62 @@ class AnomalyDetector(SeriesEstimator):
         err = np.concatenate(chunks)  # [B, w, F] or [B, F]
         if self.score == "forecast":
             errors[starts + w] = err  # the step each forecast is for
-            return errors  # the first `window` steps of a series have no forecast: 0
+            valid[starts + w] = True
+            return errors, valid  # the first `window` steps of a series have no forecast
         if online:
             errors[starts + w - 1] = err[:, -1]  # the last step of the window ending there
-            return errors  # the first window - 1 steps are warming up: 0
+            valid[starts + w - 1] = True
+            return errors, valid  # the first window - 1 steps are warming up
         counts = np.zeros(len(scaled))
         for k in range(w):  # a loop over window positions, vectorised over all windows
             np.add.at(errors, starts + k, err[:, k])
             np.add.at(counts, starts + k, 1)
-        return errors / np.maximum(counts, 1)[:, None]
+        return errors / np.maximum(counts, 1)[:, None], counts > 0
+
+    def _finish(self, errors: np.ndarray, valid: np.ndarray, data: SeriesData) -> np.ndarray:
+        """Final per-step scores ``[N]``: the mean error over the targets, then, series
+        by series, the likelihood and the cooldown if asked for."""
+        raw = errors.mean(axis=1)
+        if not self.likelihood and not self.cooldown:
+            return raw
+        out = np.empty_like(raw)
+        for a, b in zip(data.offsets[:-1], data.offsets[1:], strict=True):
+            s = raw[a:b]
+            if self.likelihood:
+                s = anomaly_likelihood(s, valid[a:b], window=self.likelihood_window,
+                                       history=self.likelihood_history)
+            out[a:b] = apply_cooldown(s, self.cooldown)
+        return out
+
+    def _score_filter(self) -> ScoreFilter:
+        return ScoreFilter(likelihood=self.likelihood, window=self.likelihood_window,
+                           history=self.likelihood_history, cooldown=self.cooldown)
 
     def feature_scores(self, df: pd.DataFrame, *, online: bool = False) -> pd.DataFrame:
         """Each target column's contribution to the score of each row.
 
         Returns a DataFrame with one column per target, aligned to ``df``'s rows; the
-        row sums equal :meth:`decision_function`.
+        row sums equal :meth:`decision_function`. Each column's share is its share
+        of the step's squared error (equal shares where the error is 0).
         """
         check_is_fitted(self, "net_")
         data = self._read(df)
         check_length(data, self.window + 1, what="window + 1")
-        errors = self._step_errors(data, self._scaled(data), online) / data.values.shape[1]
-        return pd.DataFrame(_in_frame_order(errors, data), columns=self.target_names_,
-                            index=_index_of(df, data))
+        errors, valid = self._step_errors(data, self._scaled(data), online)
+        score = self._finish(errors, valid, data)
+        total = errors.sum(axis=1, keepdims=True)
+        share = np.divide(errors, total, out=np.full_like(errors, 1.0 / errors.shape[1]),
+                          where=total > 0)
+        return pd.DataFrame(_in_frame_order(share * score[:, None], data),
+                            columns=self.target_names_, index=_index_of(df, data))
 
     def decision_function(self, df: pd.DataFrame, *, online: bool = False) -> pd.Series:
         """Anomaly score of every row of ``df`` (higher: more anomalous).
 
         The score is the mean squared error over the target columns, in units of
-        each series' training standard deviation.
+        each series' training standard deviation; with ``likelihood=True``, its
+        anomaly likelihood ``-log10(p)``, then the ``cooldown`` if set. Likelihood and
+        cooldown run along each series from the first row of ``df``.
 
         Parameters
         ----------
@@ -350,7 +411,9 @@ class AnomalyStream:
     """Score live points one at a time, in bounded time and memory.
 
     Each series keeps only its last ``window`` points (scaled), so a point costs one
-    forward pass over one window, however long the stream runs. Points of many
+    forward pass over one window, however long the stream runs. With
+    ``likelihood=True`` it also keeps its last ``likelihood_history`` averaged
+    errors (running sums: O(1) per point), and with ``cooldown`` its recent peaks. Points of many
     series that arrive together are scored in one batch. The scores equal
     ``detector.decision_function(df, online=True)`` on the same data.
 
@@ -369,7 +432,8 @@ class AnomalyStream:
         self._forecast = detector.score == "forecast"
         self._keep = detector.window + (1 if self._forecast else 0)
         self._known = {sid: i for i, sid in enumerate(detector.ids_)}
-        self._state: dict = {}  # series id -> [buffer [keep, F], count, last time, loc, spread]
+        # series id -> [buffer [keep, F], count, last time, loc, spread, ScoreFilter]
+        self._state: dict = {}
 
     def _series_state(self, sid):
         if sid not in self._state:
@@ -379,7 +443,8 @@ class AnomalyStream:
             i = self._known[sid]
             n_f = self.detector.n_features_in_
             self._state[sid] = [np.zeros((self._keep, n_f), np.float32), 0, None,
-                                self.detector.scaler_loc_[i], self.detector.scaler_spread_[i]]
+                                self.detector.scaler_loc_[i], self.detector.scaler_spread_[i],
+                                self.detector._score_filter()]
         return self._state[sid]
 
     def update(self, timestamp, values, series: Sequence | None = None) -> StreamResult:
@@ -430,7 +495,7 @@ class AnomalyStream:
                                 "value forward")
         windows, nexts, ready = [], [], np.zeros(len(series), dtype=bool)
         for k, st in enumerate(states):
-            buffer, count, _, loc, spread = st
+            buffer, count, _, loc, spread, _ = st
             if gap[k]:
                 count = 0
             row = (values[k] - loc) / spread
@@ -455,6 +520,8 @@ class AnomalyStream:
             else:
                 err = det._window_errors(batch)[:, -1]  # the newest step
             score[ready] = err.numpy().mean(axis=1)
+        score = np.array([st[5].update(float(score[k]), bool(ready[k]))
+                          for k, st in enumerate(states)])
         label = ((score > det.threshold_) & ready).astype(np.int64)
         return StreamResult(series, score, label, ready, gap)
 
