@@ -67,8 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     test = df[df["run"].isin(test_ids)]
     test_runs = per_run.loc[pd.unique(test["run"])]
     truth, kinds = test_runs["label"].to_numpy(), test_runs["fault"].to_numpy()
+    counts = ", ".join(f"{k} {v}" for k, v in per_run["fault"].value_counts().items())
     print(f"{args.runs} runs ({len(df)} rows): {len(train_ids)} to train, {len(test_ids)} to "
-          f"test; {per_run['fault'].value_counts().to_dict()}", flush=True)
+          f"test; runs per fault: {counts}", flush=True)
 
     rows = []
     started = time.perf_counter()

@@ -18,7 +18,7 @@ from tsrnn.data.scaling import fit_stats
 from tsrnn.data.sequences import (
     SequenceData,
     SequenceDataset,
-    _is_column,
+    names_a_column,
     read_labels,
     read_sequences,
 )
@@ -196,7 +196,7 @@ class SequenceClassifier(ClassifierMixin, SeriesEstimator):
         self._check_params()
         self._forget()
         frame = X if isinstance(X, pd.DataFrame) else None
-        label_col = y if frame is not None and _is_column(y, frame) else None
+        label_col = y if frame is not None and names_a_column(y, frame) else None
         data = read_sequences(X, id_col=id_col, time_col=time_col, fill=self.fill,
                               exclude=() if label_col is None else (label_col,))
         if data.n_sequences < 2:

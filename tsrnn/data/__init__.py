@@ -1,7 +1,8 @@
 """Data layer: DataFrames in, validated arrays, windows, splits and scalers out.
 
 Submodules load on first use, so ``import tsrnn.data`` stays cheap and only the
-Dataset (``WindowDataset``, ``make_loader``) imports torch.
+Datasets (``WindowDataset``, ``make_loader``, and ``sequences``, the input side
+of sequence classification) import torch.
 """
 
 from importlib import import_module
@@ -20,6 +21,10 @@ _EXPORTS = {
     "Batch": "dataset",
     "WindowDataset": "dataset",
     "make_loader": "dataset",
+    "SequenceData": "sequences",
+    "SequenceDataset": "sequences",
+    "read_labels": "sequences",
+    "read_sequences": "sequences",
 }
 
 __all__ = sorted(_EXPORTS)

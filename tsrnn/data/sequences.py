@@ -29,8 +29,8 @@ from torch.utils.data import Dataset
 
 from tsrnn.data.frames import DataError, SeriesData, _default_time_col
 
-__all__ = ["IGNORE_INDEX", "SequenceBatch", "SequenceData", "SequenceDataset", "read_labels",
-           "read_sequences"]
+__all__ = ["IGNORE_INDEX", "SequenceBatch", "SequenceData", "SequenceDataset", "names_a_column",
+           "read_labels", "read_sequences"]
 
 #: The label of padded steps in a tagging batch: ``cross_entropy`` skips it.
 IGNORE_INDEX = -100
@@ -281,7 +281,7 @@ def read_labels(y: Any, data: SequenceData, *, per_step: bool,
     ``y`` may be a column name: per sequence its value must be constant within each
     sequence. Per-step labels of a frame are one per row, in the frame's order.
     """
-    if frame is not None and _is_column(y, frame):
+    if frame is not None and names_a_column(y, frame):
         column = frame[y]
         if column.isna().any():
             row = int(np.flatnonzero(column.isna().to_numpy())[0])
@@ -337,7 +337,8 @@ def _per_step_labels(y, data: SequenceData) -> np.ndarray:
     return labels
 
 
-def _is_column(y, frame: pd.DataFrame) -> bool:
+def names_a_column(y, frame: pd.DataFrame) -> bool:
+    """Whether ``y`` is the name of a column of ``frame`` (rather than labels)."""
     try:
         return isinstance(y, Hashable) and not isinstance(y, np.ndarray) and y in frame.columns
     except TypeError:
