@@ -10,28 +10,34 @@ from tsrnn.likelihood import (
     ScoreFilter,
     anomaly_likelihood,
     apply_cooldown,
+    likelihood_prior,
 )
 
 
-def _streamed(raw, valid, *, likelihood=True, window=10, history=200, cooldown=0):
-    f = ScoreFilter(likelihood=likelihood, window=window, history=history, cooldown=cooldown)
+def _streamed(raw, valid, *, likelihood=True, window=10, history=200, cooldown=0, prior=None):
+    f = ScoreFilter(likelihood=likelihood, window=window, history=history, cooldown=cooldown,
+                    prior=prior)
     return np.array([f.update(r, v) for r, v in zip(raw, valid, strict=True)])
 
 
-def _batch(raw, valid, *, likelihood=True, window=10, history=200, cooldown=0):
-    s = anomaly_likelihood(raw, valid, window=window, history=history) if likelihood else \
+def _batch(raw, valid, *, likelihood=True, window=10, history=200, cooldown=0, prior=None):
+    s = anomaly_likelihood(raw, valid, window=window, history=history, prior=prior) \
+        if likelihood else \
         np.where(valid, raw, 0.0)
     return apply_cooldown(s, cooldown)
 
 
 @settings(max_examples=40, deadline=None)
 @given(n=st.integers(0, 700), window=st.integers(1, 30), history=st.integers(2, 300),
-       cooldown=st.integers(0, 40), likelihood=st.booleans(), seed=st.integers(0, 10_000))
-def test_stream_equals_batch(n, window, history, cooldown, likelihood, seed):
+       cooldown=st.integers(0, 40), likelihood=st.booleans(), seed=st.integers(0, 10_000),
+       with_prior=st.booleans())
+def test_stream_equals_batch(n, window, history, cooldown, likelihood, seed, with_prior):
     rng = np.random.default_rng(seed)
     raw = rng.gamma(1.0, 1.0, n) * rng.choice([0.1, 1.0, 50.0])
     valid = rng.random(n) > 0.1
-    kw = dict(likelihood=likelihood, window=window, history=history, cooldown=cooldown)
+    prior = likelihood_prior(rng.gamma(1.0, 1.0, 50), window=window) if with_prior else None
+    kw = dict(likelihood=likelihood, window=window, history=history, cooldown=cooldown,
+              prior=prior)
     np.testing.assert_allclose(_streamed(raw, valid, **kw), _batch(raw, valid, **kw),
                                rtol=1e-7, atol=1e-9)
 
@@ -97,3 +103,19 @@ def test_cooldown_stream_equals_batch_on_ties(cooldown):
     np.testing.assert_array_equal(
         _streamed(s, np.ones(len(s), bool), likelihood=False, cooldown=cooldown),
         apply_cooldown(s, cooldown))
+
+
+def test_a_prior_scores_from_the_first_step_then_fades_out():
+    rng = np.random.default_rng(5)
+    train, raw = rng.gamma(2.0, 1.0, 300), rng.gamma(2.0, 1.0, 400)
+    prior = likelihood_prior(train, window=10)
+    with_prior = anomaly_likelihood(raw, window=10, history=1000, prior=prior)
+    without = anomaly_likelihood(raw, window=10, history=1000)
+    assert (with_prior[:MIN_HISTORY] > 0).any() and (without[:MIN_HISTORY] == 0).all()
+    # Once the series has MIN_HISTORY averages of its own, the prior has no say.
+    np.testing.assert_allclose(with_prior[MIN_HISTORY:], without[MIN_HISTORY:], rtol=1e-9)
+
+
+def test_a_prior_needs_two_scores():
+    with pytest.raises(ValueError, match="at least 2"):
+        likelihood_prior([1.0])

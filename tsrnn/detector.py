@@ -26,7 +26,7 @@ from tsrnn.data import (
     make_loader,
     window_starts,
 )
-from tsrnn.likelihood import ScoreFilter, anomaly_likelihood, apply_cooldown
+from tsrnn.likelihood import ScoreFilter, anomaly_likelihood, apply_cooldown, likelihood_prior
 from tsrnn.nn.autoencoder import RecurrentAutoencoder
 from tsrnn.nn.forecast import ForecastNet
 from tsrnn.thresholds import pot_threshold, quantile_threshold
@@ -64,8 +64,9 @@ class AnomalyDetector(SeriesEstimator):
         errors is against the series' own distribution of such means over the
         last ``likelihood_history`` steps, as ``-log10(tail probability)`` (6: a
         one-in-a-million event). Scores then mean the same on every series and adapt as a series
-        changes; each needs 100 earlier steps of the scored frame (or stream)
-        before it is non-zero. See :mod:`tsrnn.likelihood`.
+        changes. Until a series has 100 scored steps of its own, its training
+        scores stand in for the missing history, so short frames and new
+        streams are scored from their first step. See :mod:`tsrnn.likelihood`.
     likelihood_window, likelihood_history
         The short and long windows of the likelihood, in steps.
     cooldown
@@ -88,6 +89,10 @@ class AnomalyDetector(SeriesEstimator):
         Scores above it are anomalies.
     labels_
         0/1 labels of the training rows.
+    likelihood_prior_
+        ``[series + 1, 2, 2]``: for each training series, then all pooled (for
+        series unseen at fit), for offline then online scores, the mean and
+        standard deviation of the training scores' short-term averages.
     net_
         The fitted network (a plain ``nn.Module``).
     """
@@ -193,8 +198,9 @@ class AnomalyDetector(SeriesEstimator):
             train, val, seed)
         self._remember(data, scaler)
         self.training_summary_ = summary
+        self.likelihood_prior_ = self._priors(data, scaled)
         errors, valid = self._step_errors(data, scaled, online=False)  # [N, F], [N]
-        self.decision_scores_ = _in_frame_order(self._finish(errors, valid, data), data)
+        self.decision_scores_ = _in_frame_order(self._finish(errors, valid, data, False), data)
         if self.threshold == "pot":
             self.threshold_ = pot_threshold(self.decision_scores_, risk=self.risk)
         else:
@@ -271,24 +277,52 @@ class AnomalyDetector(SeriesEstimator):
             np.add.at(counts, starts + k, 1)
         return errors / np.maximum(counts, 1)[:, None], counts > 0
 
-    def _finish(self, errors: np.ndarray, valid: np.ndarray, data: SeriesData) -> np.ndarray:
+    def _priors(self, data: SeriesData, scaled: np.ndarray) -> np.ndarray:
+        """``[series + 1, 2, 2]``: per training series (then all of them, for series
+        unseen at fit), for offline and online scores, the (mean, std) of the
+        training scores' short-term averages: the likelihood's prior."""
+        out = np.zeros((len(data.ids) + 1, 2, 2))
+        for online in (False, True):
+            errors, valid = self._step_errors(data, scaled, online)
+            raw = errors.mean(axis=1)
+            for i, (a, b) in enumerate(zip(data.offsets[:-1], data.offsets[1:], strict=True)):
+                if valid[a:b].sum() >= 2:
+                    out[i, int(online)] = likelihood_prior(raw[a:b], valid[a:b],
+                                                           window=self.likelihood_window)
+                else:  # a series barely longer than the window: no spread to learn
+                    out[i, int(online)] = raw[a:b][valid[a:b]].mean() if valid[a:b].any() else 0, 0
+            # Pooled: the mean of the means; the spread within and between series.
+            means, stds = out[:-1, int(online), 0], out[:-1, int(online), 1]
+            out[-1, int(online)] = means.mean(), np.sqrt((stds ** 2).mean() + means.var())
+        return out
+
+    def _prior_of(self, i: int | None, online: bool) -> tuple[float, float]:
+        """Series ``i``'s prior (its position in ``ids_``; None: unseen, pooled)."""
+        return tuple(self.likelihood_prior_[-1 if i is None else i, int(online)])
+
+    def _finish(self, errors: np.ndarray, valid: np.ndarray, data: SeriesData,
+                online: bool) -> np.ndarray:
         """Final per-step scores ``[N]``: the mean error over the targets, then, series
         by series, the likelihood and the cooldown if asked for."""
         raw = errors.mean(axis=1)
         if not self.likelihood and not self.cooldown:
             return raw
         out = np.empty_like(raw)
-        for a, b in zip(data.offsets[:-1], data.offsets[1:], strict=True):
+        known = {sid: i for i, sid in enumerate(self.ids_)}
+        bounds = zip(data.ids, data.offsets[:-1], data.offsets[1:], strict=True)
+        for sid, a, b in bounds:
             s = raw[a:b]
             if self.likelihood:
                 s = anomaly_likelihood(s, valid[a:b], window=self.likelihood_window,
-                                       history=self.likelihood_history)
+                                       history=self.likelihood_history,
+                                       prior=self._prior_of(known.get(sid), online))
             out[a:b] = apply_cooldown(s, self.cooldown)
         return out
 
-    def _score_filter(self) -> ScoreFilter:
+    def _score_filter(self, i: int) -> ScoreFilter:
         return ScoreFilter(likelihood=self.likelihood, window=self.likelihood_window,
-                           history=self.likelihood_history, cooldown=self.cooldown)
+                           history=self.likelihood_history, cooldown=self.cooldown,
+                           prior=self._prior_of(i, online=True))
 
     def feature_scores(self, df: pd.DataFrame, *, online: bool = False) -> pd.DataFrame:
         """Each target column's contribution to the score of each row.
@@ -301,7 +335,7 @@ class AnomalyDetector(SeriesEstimator):
         data = self._read(df)
         check_length(data, self.window + 1, what="window + 1")
         errors, valid = self._step_errors(data, self._scaled(data), online)
-        score = self._finish(errors, valid, data)
+        score = self._finish(errors, valid, data, online)
         total = errors.sum(axis=1, keepdims=True)
         share = np.divide(errors, total, out=np.full_like(errors, 1.0 / errors.shape[1]),
                           where=total > 0)
@@ -350,6 +384,7 @@ class AnomalyDetector(SeriesEstimator):
     def _fitted_state(self) -> dict:
         return {**self._fitted_roles(), "threshold": float(self.threshold_),
                 "decision_scores": torch.from_numpy(self.decision_scores_),
+                "likelihood_prior": torch.from_numpy(self.likelihood_prior_),
                 "training_summary": self.training_summary_}
 
     def _restore(self, state: dict, weights: dict) -> None:
@@ -359,6 +394,7 @@ class AnomalyDetector(SeriesEstimator):
         self.net_ = net.eval()
         self.threshold_ = state["threshold"]
         self.decision_scores_ = state["decision_scores"].numpy()
+        self.likelihood_prior_ = state["likelihood_prior"].numpy()
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)
         self.training_summary_ = state["training_summary"]
 
@@ -444,7 +480,7 @@ class AnomalyStream:
             n_f = self.detector.n_features_in_
             self._state[sid] = [np.zeros((self._keep, n_f), np.float32), 0, None,
                                 self.detector.scaler_loc_[i], self.detector.scaler_spread_[i],
-                                self.detector._score_filter()]
+                                self.detector._score_filter(i)]
         return self._state[sid]
 
     def update(self, timestamp, values, series: Sequence | None = None) -> StreamResult:

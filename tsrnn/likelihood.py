@@ -20,15 +20,44 @@ from collections import deque
 import numpy as np
 from scipy.special import log_ndtr
 
-__all__ = ["ScoreFilter", "anomaly_likelihood", "apply_cooldown"]
+__all__ = ["ScoreFilter", "anomaly_likelihood", "apply_cooldown", "likelihood_prior"]
 
 # A likelihood needs this many earlier averaged errors before it says anything
-# (fewer, and the spread is a guess): until then the output is 0.
+# (fewer, and the spread is a guess). Until a series has them, a prior (the
+# training scores' mean and spread) stands in for the missing ones, or, with
+# none, the output is 0.
 MIN_HISTORY = 100
 # Errors are squared errors in units of the series' training variance; a spread
 # below (0.1 standard deviations)^2 is noise, not a scale to measure surprise in.
 MIN_SPREAD = 0.01
 _LN10 = np.log(10.0)
+
+
+def _reference(n, s1, s2, history: int, prior):
+    """Mean and standard deviation of ``n`` earlier averages (sums ``s1``, ``s2``),
+    topped up to ``min(history, MIN_HISTORY)`` values by the prior's."""
+    if prior is None:
+        n0, m0, v0 = 0, 0.0, 0.0
+    else:
+        n0 = np.maximum(min(history, MIN_HISTORY) - n, 0)
+        m0, v0 = prior[0], prior[1] ** 2
+    total = n0 + n
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = (n0 * m0 + s1) / total
+        var = (n0 * (v0 + m0 * m0) + s2 - total * mean * mean) / (total - 1)
+    return np.nan_to_num(mean), np.sqrt(np.maximum(np.nan_to_num(var), 0.0)), total
+
+
+def likelihood_prior(raw: np.ndarray, valid: np.ndarray | None = None, *,
+                     window: int = 10) -> tuple[float, float]:
+    """Mean and standard deviation of the short-term averages of ``raw`` (e.g. a
+    series' training scores): the prior of :func:`anomaly_likelihood`."""
+    raw = np.asarray(raw, dtype=np.float64)
+    x = raw if valid is None else raw[np.asarray(valid, dtype=bool)]
+    if len(x) < 2:
+        raise ValueError(f"a prior needs at least 2 scores, got {len(x)}")
+    avg = _trailing_sums(x, window, inclusive=True) / np.minimum(np.arange(len(x)) + 1, window)
+    return float(avg.mean()), float(avg.std(ddof=1))
 
 
 def _likelihood_from(avg: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
@@ -41,7 +70,8 @@ def _likelihood_from(avg: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.n
 
 
 def anomaly_likelihood(raw: np.ndarray, valid: np.ndarray | None = None, *,
-                       window: int = 10, history: int = 8640) -> np.ndarray:
+                       window: int = 10, history: int = 8640,
+                       prior: tuple[float, float] | None = None) -> np.ndarray:
     """Anomaly likelihood of one series' raw scores, each step from the past only.
 
     Parameters
@@ -56,6 +86,11 @@ def anomaly_likelihood(raw: np.ndarray, valid: np.ndarray | None = None, *,
     history
         Long-run distribution: the mean and standard deviation of the
         ``history`` short-term averages before this step.
+    prior
+        ``(mean, std)`` of the averages to expect (:func:`likelihood_prior` of the
+        training scores). While fewer than ``min(history, 100)`` averages are
+        known, prior values make up the difference, so the first steps get a
+        score too; then the series' own history takes over.
 
     Returns
     -------
@@ -63,7 +98,7 @@ def anomaly_likelihood(raw: np.ndarray, valid: np.ndarray | None = None, *,
         ``[T]`` scores ``-log10(p) >= 0``, where ``p`` is the Gaussian tail
         probability of the short-term average against the long-run ones (6: a
         one-in-a-million average; a typical step scores below 1). 0 for invalid
-        steps and until ``min(history, 100)`` averages are known.
+        steps and, without a prior, until ``min(history, 100)`` averages are known.
     """
     raw = np.asarray(raw, dtype=np.float64)
     valid = np.ones(len(raw), dtype=bool) if valid is None else np.asarray(valid, dtype=bool)
@@ -76,14 +111,10 @@ def anomaly_likelihood(raw: np.ndarray, valid: np.ndarray | None = None, *,
     avg = _trailing_sums(x, window, inclusive=True) / n_avg
     # The reference for average j is averages [j - history, j), exclusive of j.
     n = np.minimum(idx, history)
-    s1 = _trailing_sums(avg, history)
-    s2 = _trailing_sums(avg * avg, history)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = s1 / n
-        var = (s2 - n * mean * mean) / (n - 1)
-    std = np.sqrt(np.maximum(np.nan_to_num(var), 0.0))
-    scores = _likelihood_from(avg, np.nan_to_num(mean), std)
-    scores[n < min(history, MIN_HISTORY)] = 0.0
+    mean, std, total = _reference(n, _trailing_sums(avg, history),
+                                  _trailing_sums(avg * avg, history), history, prior)
+    scores = _likelihood_from(avg, mean, std)
+    scores[total < min(history, MIN_HISTORY)] = 0.0
     out[valid] = scores
     return out
 
@@ -160,8 +191,9 @@ class ScoreFilter:
     """The streaming form of :func:`anomaly_likelihood` then :func:`apply_cooldown`,
     for one series: O(1) time per point (amortized) and O(history) memory."""
 
-    def __init__(self, *, likelihood: bool, window: int, history: int, cooldown: int):
-        self.likelihood = likelihood
+    def __init__(self, *, likelihood: bool, window: int, history: int, cooldown: int,
+                 prior: tuple[float, float] | None = None):
+        self.likelihood, self.prior = likelihood, prior
         self.window, self.history, self.cooldown = window, history, cooldown
         self._raw = _WindowSum(window)  # the last `window` valid raw scores
         self._avgs = _WindowSum(history)  # the last `history` short-term averages
@@ -175,12 +207,10 @@ class ScoreFilter:
     def _likelihood(self, raw: float) -> float:
         self._raw.push(raw)
         avg = self._raw.totals()[0] / len(self._raw)
-        n = len(self._avgs)
+        mean, std, total = _reference(len(self._avgs), *self._avgs.totals(), self.history,
+                                      self.prior)
         score = 0.0
-        if n >= min(self.history, MIN_HISTORY) and n >= 2:
-            total, squares = self._avgs.totals()
-            mean = total / n
-            std = np.sqrt(max((squares - n * mean * mean) / (n - 1), 0.0))
+        if total >= min(self.history, MIN_HISTORY):
             score = float(_likelihood_from(np.array([avg]), np.array([mean]),
                                            np.array([std]))[0])
         self._avgs.push(avg)
