@@ -299,7 +299,7 @@ def test_gradients_reach_every_parameter(cell, num_layers, bidirectional, recurr
 
 # ------------------------------------------------------- variable lengths (masks)
 LENGTHS = (5, 2, 7)  # the longest fills the batch: every path has something to mask
-PATHS = ["fused", "recurrent_dropout"]
+PATHS = ["fused", "fused-outputs-only", "recurrent_dropout"]
 
 
 def _padded(seqs, steps, pad_value):
@@ -329,8 +329,12 @@ def test_padding_changes_nothing(cell, num_layers, bidirectional, path):
         x = _padded(seqs, steps, pad).requires_grad_()
         enc.zero_grad()
         torch.manual_seed(4)  # the same dropout masks
-        out, state = enc(x, _random_state(cell, num_layers, bidirectional), lengths)
+        out, state = enc(x, _random_state(cell, num_layers, bidirectional), lengths,
+                         final_state=path != "fused-outputs-only")
         summary = enc.summary(out, lengths)
+        if state is None:  # an LSTM that was told not to compute it
+            assert cell == "lstm" and path == "fused-outputs-only"
+            state = x.new_zeros(1)
         (out.pow(2).sum() + summary.sum() + sum(s.sum() for s in _states(state))).backward()
         assert (out[:, max(LENGTHS):] == 0).all()
         for i, n in enumerate(LENGTHS):
@@ -374,6 +378,21 @@ def test_empty_sequence_keeps_its_initial_state(cell, recurrent_dropout):
         assert not torch.equal(a[:, 0], b[:, 0])
     out, final = enc(_x(), None, torch.zeros(B, dtype=torch.long))
     assert (out == 0).all() and all((s == 0).all() for s in _states(final))
+
+
+@pytest.mark.parametrize(("cell", "num_layers", "bidirectional"), CONFIGS, ids=CONFIG_IDS)
+def test_outputs_do_not_depend_on_asking_for_the_final_state(cell, num_layers, bidirectional):
+    # The LSTM's exact final cell state needs packed sequences; without it, the fused
+    # kernel runs, and must compute the same outputs.
+    enc = _encoder(cell, num_layers, bidirectional)
+    x, lengths = _padded(_seqs(), 9, 3.0), torch.tensor(LENGTHS)
+    state = _random_state(cell, num_layers, bidirectional)
+    with_state, final = enc(x, state, lengths)
+    outputs_only, none = enc(x, state, lengths, final_state=False)
+    torch.testing.assert_close(outputs_only, with_state, atol=1e-6, rtol=1e-6)
+    assert (none is None) == (cell == "lstm")
+    if none is not None:
+        assert torch.equal(none, final)
 
 
 def test_full_lengths_equal_no_lengths():

@@ -91,7 +91,8 @@ class SequenceNet(nn.Module):
         ``[B, n_classes]`` for ``output="last"``, ``[B, T, n_classes]`` for
         ``"sequence"`` (padded steps' logits are the head's bias).
         """
-        out, _ = self.encoder(self._embed(x), self._state(h0), lengths)  # [B, T, D*H]
+        out, _ = self.encoder(self._embed(x), self._state(h0), lengths,
+                              final_state=False)  # [B, T, D*H]; the state is not needed
         if self.output == "last":
             return self.head(self.head_dropout(self.encoder.summary(out, lengths)))  # [B, C]
         return self.head(self.head_dropout(out))  # [B, T, C]
