@@ -23,8 +23,10 @@ from tsrnn.detector import AnomalyStream
 from tsrnn.nn.autoencoder import RecurrentAutoencoder
 
 W = 8  # window
+# Raw errors (likelihood=False) unless a test says otherwise: most tests here are
+# about the errors themselves; the likelihood's own tests set it.
 TINY = dict(window=W, hidden_size=8, max_epochs=2, batch_size=32, accelerator="cpu",
-            random_state=0)
+            random_state=0, likelihood=False)
 LONG = dict(id_col="series", time_col="timestamp")
 HOUR = pd.Timedelta(hours=1)
 SCORES = ["reconstruction", "forecast"]
@@ -112,7 +114,7 @@ def trained() -> dict[str, AnomalyDetector]:
     # rows' 99th percentile for some seeds; at 12 it is 9x above or more for seeds 0-4.
     return {score: AnomalyDetector(cell="gru", window=16, hidden_size=16, lr=1e-2,
                                    max_epochs=12, batch_size=32, accelerator="cpu",
-                                   random_state=0, score=score).fit(clean)
+                                   random_state=0, score=score, likelihood=False).fit(clean)
             for score in SCORES}
 
 
@@ -191,6 +193,18 @@ def test_higher_scores_for_injected_anomalies(trained, score):
     shifted = scores[shift] if score == "reconstruction" else scores[shift.start]
     assert np.all(shifted > ceiling), (shifted, ceiling)
     assert det.predict(df).iloc[spike] == 1
+
+
+@pytest.mark.parametrize("score", SCORES)
+def test_the_likelihood_keeps_the_anomalies_on_top(trained, score):
+    det = clone(trained[score]).set_params(likelihood=True)
+    det.__dict__.update({k: v for k, v in trained[score].__dict__.items() if k.endswith("_")})
+    df = _wide(200, seed=7)
+    df.iloc[60, 0] += 4.0
+    scores = det.decision_function(df).to_numpy()
+    far = np.ones(len(df), dtype=bool)
+    far[60 - det.window:60 + det.window] = False
+    assert scores[60:60 + det.window].max() > np.quantile(scores[far], 0.99)
 
 
 # ------------------------------------------------------- every timestamp is scored
@@ -490,6 +504,15 @@ def test_stream_memory_stays_bounded(fitted):
     np.testing.assert_allclose(scores[-50:],
                                det.decision_function(df.iloc[-100:], online=True)[-50:],
                                atol=1e-4, rtol=1e-4)
+    # The likelihood keeps a bounded history too: its last `likelihood_history`.
+    det = clone(det).set_params(likelihood=True, likelihood_history=64, cooldown=8)
+    det.__dict__.update({k: v for k, v in fitted["reconstruction"].__dict__.items()
+                         if k.endswith("_")})
+    stream = det.stream()
+    _stream_rows(stream, df)
+    filt = stream._state[None][5]
+    assert len(filt._avgs) == 64 and len(filt._raw) == det.likelihood_window
+    assert len(filt._peaks) <= 8
 
 
 # ------------------------------------------------------------------- persistence

@@ -59,14 +59,17 @@ class AnomalyDetector(SeriesEstimator):
     risk
         For ``"pot"``: the probability that a normal score exceeds the threshold.
     likelihood
-        Replace each step's raw error by its *anomaly likelihood* (as Numenta's HTM
-        detector does): how unusual the mean of the last ``likelihood_window`` raw
+        True (default): replace each step's raw error by its *anomaly likelihood*
+        (as Numenta's HTM detector does): how unusual the mean of the last ``likelihood_window`` raw
         errors is against the series' own distribution of such means over the
         last ``likelihood_history`` steps, as ``-log10(tail probability)`` (6: a
         one-in-a-million event). Scores then mean the same on every series and adapt as a series
         changes. Until a series has 100 scored steps of its own, its training
         scores stand in for the missing history, so short frames and new
-        streams are scored from their first step. See :mod:`tsrnn.likelihood`.
+        streams are scored from their first step. False: the raw error. (On NAB
+        the likelihood lifts the NAB score from 1 to about 40, and on the bundled
+        sensors ROC-AUC from 0.76 to 0.81 and VUS-PR from 0.38 to 0.48; PR-AUC
+        drops from 0.12 to 0.09.) See :mod:`tsrnn.likelihood`.
     likelihood_window, likelihood_history
         The short and long windows of the likelihood, in steps.
     cooldown
@@ -111,7 +114,7 @@ class AnomalyDetector(SeriesEstimator):
         contamination: float = 0.01,
         threshold: str = "quantile",
         risk: float = 1e-3,
-        likelihood: bool = False,
+        likelihood: bool = True,
         likelihood_window: int = 10,
         likelihood_history: int = 8640,
         cooldown: int = 0,
@@ -458,7 +461,8 @@ class AnomalyStream:
     - a timestamp at or before the series' last one (out of order, duplicate)
       raises ``DataError`` and changes nothing;
     - a gap (a timestamp further than one step of the fitted frequency) clears the
-      series' history and flags ``gap``: it warms up again;
+      series' window and flags ``gap``: it warms up again (the likelihood's
+      history, the series' error distribution, carries on);
     - NaN or inf raise ``DataError``, unless the detector was fitted with
       ``fill="ffill"``, which carries the series' last value forward.
     """
