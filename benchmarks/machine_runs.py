@@ -56,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cells", nargs="+", default=["rnn", "lstm", "gru"])
     parser.add_argument("--hidden-size", type=int, default=32)
     parser.add_argument("--max-epochs", type=int, default=60)
+    parser.add_argument("--patience", type=int, default=10)
+    parser.add_argument("--lr", type=float, default=5e-3)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
@@ -82,8 +84,8 @@ def main(argv: list[str] | None = None) -> int:
 
     columns = ["run", "step", *SENSORS, "label"]
     for cell in args.cells:
-        clf = SequenceClassifier(cell=cell, hidden_size=args.hidden_size, lr=5e-3,
-                                 max_epochs=args.max_epochs, patience=10,
+        clf = SequenceClassifier(cell=cell, hidden_size=args.hidden_size, lr=args.lr,
+                                 max_epochs=args.max_epochs, patience=args.patience,
                                  random_state=args.seed, accelerator="cpu")
         started = time.perf_counter()
         clf.fit(train[columns], "label", id_col="run", time_col="step")
