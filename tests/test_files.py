@@ -2,6 +2,7 @@
 
 import os
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -35,6 +36,21 @@ def test_atomic_write_gives_ordinary_permissions(tmp_path):
     finally:
         os.umask(mask)
     assert (tmp_path / "out.csv").stat().st_mode & 0o777 == 0o644
+
+
+def test_model_files_are_written_atomically_with_ordinary_permissions(tmp_path):
+    from tsrnn import AnomalyDetector
+
+    df = pd.DataFrame({"y": np.sin(np.arange(40.0))},
+                      index=pd.date_range("2024-01-01", periods=40, freq="h"))
+    det = AnomalyDetector(window=4, hidden_size=2, max_epochs=1, random_state=0).fit(df)
+    mask = os.umask(0o022)
+    try:
+        det.save(tmp_path / "model.tsrnn")
+    finally:
+        os.umask(mask)
+    assert (tmp_path / "model.tsrnn").stat().st_mode & 0o777 == 0o644
+    assert os.listdir(tmp_path) == ["model.tsrnn"]  # no temporary file left
 
 
 @pytest.mark.parametrize("content, message", [

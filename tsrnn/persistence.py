@@ -9,8 +9,6 @@ preprocessing and the library versions. Files load with
 from __future__ import annotations
 
 import os
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -55,15 +53,10 @@ def save(estimator, path: str | os.PathLike) -> None:
         "fitted": _plain(estimator._fitted_state(), "fitted state"),
         "versions": versions(),
     }
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from tsrnn.files import atomic_write
+
+    with atomic_write(path, "wb") as f:
+        torch.save(payload, f)
 
 
 def load(cls, path: str | os.PathLike):
