@@ -186,8 +186,9 @@ class SequenceClassifier(ClassifierMixin, SeriesEstimator):
             Every other column but the label column is a feature.
         initial_state
             ``[n_sequences, num_layers * num_directions, hidden_size]``: the
-            encoder's initial hidden state of each sequence (LSTM cells start at
-            zero). Default: zeros.
+            encoder's initial hidden state of each sequence (a frame's sequences in
+            order of first appearance; LSTM cells start at zero). Pass the states
+            for the new sequences to ``predict`` too. Default: zeros.
 
         Returns
         -------
