@@ -127,7 +127,7 @@ class RecurrentEncoder(nn.Module):
         final_state
             False: the caller only reads ``outputs``. With ``lengths``, LSTM layers
             on CPU then keep torch's fused kernel (about 20x faster than packed
-            sequences there), and the returned state is None for LSTM.
+            sequences there), and the returned state may be None.
 
         Returns
         -------
@@ -136,8 +136,8 @@ class RecurrentEncoder(nn.Module):
             zero on padded steps.
         state
             Final state in the same layout as ``state``: for padded sequences, the
-            state at each sequence's last true step. None for an LSTM given
-            ``lengths`` and ``final_state=False``.
+            state at each sequence's last true step. With ``final_state=False``, None
+            where computing it would cost (an LSTM over padded sequences on CPU).
         """
         if x.dim() != 3 or x.shape[-1] != self.input_size:
             raise ValueError(
