@@ -119,3 +119,12 @@ def test_a_prior_scores_from_the_first_step_then_fades_out():
 def test_a_prior_needs_two_scores():
     with pytest.raises(ValueError, match="at least 2"):
         likelihood_prior([1.0])
+
+
+def test_stream_state_has_a_fixed_size_however_long_it_runs():
+    f = ScoreFilter(likelihood=True, window=10, history=300, cooldown=20)
+    rng = np.random.default_rng(6)
+    for r in rng.gamma(2.0, 1.0, 2000):
+        f.update(float(r), True)
+    assert len(f._avgs) == 300 and len(f._raw) == 10 and len(f._peaks) <= 20
+    assert f._avgs._back.nbytes + f._avgs._front.nbytes == 3 * 8 * 300

@@ -41,7 +41,8 @@ def _reference(n, s1, s2, history: int, prior):
     else:
         n0 = np.maximum(min(history, MIN_HISTORY) - n, 0)
         m0, v0 = prior[0], prior[1] ** 2
-    total = n0 + n
+    total = n0 + np.asarray(n)
+    s1, s2 = np.asarray(s1, dtype=np.float64), np.asarray(s2, dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = (n0 * m0 + s1) / total
         var = (n0 * (v0 + m0 * m0) + s2 - total * mean * mean) / (total - 1)
@@ -140,33 +141,44 @@ def _trailing_sums(x: np.ndarray, h: int, inclusive: bool = False) -> np.ndarray
 
 
 class _WindowSum:
-    """Sums of the last ``size`` values pushed, exact like :func:`_trailing_sums`: a
-    queue as two stacks, so no departed value's rounding stays in the total."""
+    """Sum and sum of squares of the last ``size`` values pushed, exact like
+    :func:`_trailing_sums`: a queue as two stacks, so no departed value's rounding
+    stays in the totals. Three float arrays of ``size``: about 200 KB per series
+    at the default history of 8640."""
 
     def __init__(self, size: int):
         self.size = size
-        self._back: list = []  # newest values
-        self._back_sum = np.zeros(2)
-        self._front: list = []  # suffix sums of older values; [-1] is the oldest's
+        self._back = np.empty(size)  # the newest values, oldest first
+        self._n_back = 0
+        self._back_sums = [0.0, 0.0]
+        # Suffix sums of the older values: [k] sums values k.. of the front, so
+        # the oldest remaining value's entry, [_front_start], is the front's total.
+        self._front = np.empty((size, 2))
+        self._front_start = self._n_front = 0
 
     def __len__(self) -> int:
-        return len(self._back) + len(self._front)
+        return self._n_back + self._n_front
 
-    def totals(self) -> np.ndarray:
-        return (self._front[-1] if self._front else 0.0) + self._back_sum
+    def totals(self) -> tuple[float, float]:
+        s1, s2 = self._back_sums
+        if self._n_front:
+            f1, f2 = self._front[self._front_start]
+            s1, s2 = s1 + f1, s2 + f2
+        return s1, s2
 
     def push(self, value: float) -> None:
-        pair = np.array([value, value * value])
-        self._back.append(pair)
-        self._back_sum = self._back_sum + pair
-        if len(self) > self.size:
-            if not self._front:  # move the back over, summing from the newest
-                total = np.zeros(2)
-                for item in reversed(self._back):
-                    total = total + item
-                    self._front.append(total)
-                self._back, self._back_sum = [], np.zeros(2)
-            self._front.pop()
+        if len(self) == self.size:  # drop the oldest first
+            if not self._n_front:  # move the back over, summing from the newest
+                values = self._back[:self._n_back]
+                self._front[:self._n_back, 0] = np.cumsum(values[::-1])[::-1]
+                self._front[:self._n_back, 1] = np.cumsum((values * values)[::-1])[::-1]
+                self._front_start, self._n_front = 0, self._n_back
+                self._n_back, self._back_sums = 0, [0.0, 0.0]
+            self._front_start += 1
+            self._n_front -= 1
+        self._back[self._n_back] = value
+        self._n_back += 1
+        self._back_sums = [self._back_sums[0] + value, self._back_sums[1] + value * value]
 
 
 def apply_cooldown(scores: np.ndarray, cooldown: int) -> np.ndarray:
