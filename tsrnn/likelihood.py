@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections import deque
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 from scipy.special import log_ndtr
 
 __all__ = ["ScoreFilter", "anomaly_likelihood", "apply_cooldown", "likelihood_prior"]
@@ -57,8 +58,13 @@ def likelihood_prior(raw: np.ndarray, valid: np.ndarray | None = None, *,
     x = raw if valid is None else raw[np.asarray(valid, dtype=bool)]
     if len(x) < 2:
         raise ValueError(f"a prior needs at least 2 scores, got {len(x)}")
-    avg = _trailing_sums(x, window, inclusive=True) / np.minimum(np.arange(len(x)) + 1, window)
+    avg = _short_averages(x, window)
     return float(avg.mean()), float(avg.std(ddof=1))
+
+
+def _short_averages(x: np.ndarray, window: int) -> np.ndarray:
+    """The mean of the last ``window`` values at every step (of fewer at the start)."""
+    return _trailing_sums(x, window, inclusive=True) / np.minimum(np.arange(len(x)) + 1, window)
 
 
 def _likelihood_from(avg: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
@@ -107,11 +113,9 @@ def anomaly_likelihood(raw: np.ndarray, valid: np.ndarray | None = None, *,
     x = raw[valid]
     if len(x) == 0:
         return out
-    idx = np.arange(len(x))
-    n_avg = np.minimum(idx + 1, window)
-    avg = _trailing_sums(x, window, inclusive=True) / n_avg
+    avg = _short_averages(x, window)
     # The reference for average j is averages [j - history, j), exclusive of j.
-    n = np.minimum(idx, history)
+    n = np.minimum(np.arange(len(x)), history)
     mean, std, total = _reference(n, _trailing_sums(avg, history),
                                   _trailing_sums(avg * avg, history), history, prior)
     scores = _likelihood_from(avg, mean, std)
@@ -192,8 +196,6 @@ def apply_cooldown(scores: np.ndarray, cooldown: int) -> np.ndarray:
     scores = np.asarray(scores, dtype=np.float64)
     if cooldown <= 0 or len(scores) == 0:
         return scores.copy()
-    from numpy.lib.stride_tricks import sliding_window_view
-
     padded = np.concatenate([np.full(cooldown, -np.inf), scores[:-1]])
     previous = sliding_window_view(padded, cooldown).max(axis=1)
     return np.where(scores > previous, scores, 0.0)
@@ -213,7 +215,13 @@ class ScoreFilter:
         self._step = 0
 
     def update(self, raw: float, valid: bool) -> float:
-        score = self._likelihood(raw) if self.likelihood and valid else (raw if valid else 0.0)
+        """The final score of the next step (``valid``: it has a raw score)."""
+        if not valid:
+            score = 0.0  # a warming-up step enters no average
+        elif self.likelihood:
+            score = self._likelihood(raw)
+        else:
+            score = raw
         return self._cool(score)
 
     def _likelihood(self, raw: float) -> float:
@@ -223,8 +231,7 @@ class ScoreFilter:
                                       self.prior)
         score = 0.0
         if total >= min(self.history, MIN_HISTORY):
-            score = float(_likelihood_from(np.array([avg]), np.array([mean]),
-                                           np.array([std]))[0])
+            score = float(_likelihood_from(avg, mean, std))
         self._avgs.push(avg)
         return score
 
