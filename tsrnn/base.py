@@ -36,9 +36,13 @@ class SeriesEstimator(BaseEstimator):
         if self.cell not in ("rnn", "lstm", "gru"):
             raise ValueError(f"cell must be 'rnn', 'lstm' or 'gru', got {self.cell!r}")
         for name in (*positive, "hidden_size", "num_layers", "batch_size", "max_epochs"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+            self._check_integer(name, 1)
+
+    def _check_integer(self, name: str, minimum: int) -> None:
+        value = getattr(self, name)
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+            wanted = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
+            raise ValueError(f"{name} must be {wanted}, got {value!r}")
 
     def save(self, path) -> None:
         """Save parameters, weights and fitted state (scaling, names, ...) to ``path``.
@@ -113,13 +117,17 @@ class SeriesEstimator(BaseEstimator):
     def _stats_for(self, data: SeriesData) -> tuple[np.ndarray, np.ndarray]:
         """Fitted scaling statistics of each series; a series unseen at fit gets
         statistics of its own rows."""
-        known = {sid: i for i, sid in enumerate(self.ids_)}
+        known = self._series_positions()
         own = Scaler(self.scaler).fit(data.values, data.offsets)
         loc, spread = own.loc_.copy(), own.spread_.copy()
         for i, sid in enumerate(data.ids):
             if sid in known:
                 loc[i], spread[i] = self.scaler_loc_[known[sid]], self.scaler_spread_[known[sid]]
         return loc, spread
+
+    def _series_positions(self) -> dict:
+        """Each fitted series id's position in ``ids_`` (and in the fitted stats)."""
+        return {sid: i for i, sid in enumerate(self.ids_)}
 
     def _scaled(self, data: SeriesData) -> np.ndarray:
         loc, spread = self._stats_for(data)

@@ -60,16 +60,17 @@ class AnomalyDetector(SeriesEstimator):
         For ``"pot"``: the probability that a normal score exceeds the threshold.
     likelihood
         True (default): replace each step's raw error by its *anomaly likelihood*
-        (as Numenta's HTM detector does): how unusual the mean of the last ``likelihood_window`` raw
-        errors is against the series' own distribution of such means over the
-        last ``likelihood_history`` steps, as ``-log10(tail probability)`` (6: a
-        one-in-a-million event). Scores then mean the same on every series and adapt as a series
-        changes. Until a series has 100 scored steps of its own, its training
-        scores stand in for the missing history, so short frames and new
-        streams are scored from their first step. False: the raw error. (On NAB
-        the likelihood lifts the NAB score from 1 to about 40, and on the bundled
-        sensors ROC-AUC from 0.76 to 0.81 and VUS-PR from 0.38 to 0.48; PR-AUC
-        drops from 0.12 to 0.09.) See :mod:`tsrnn.likelihood`.
+        (as Numenta's HTM detector does): how unusual the mean of the last
+        ``likelihood_window`` raw errors is against the series' own distribution of
+        such means over the last ``likelihood_history`` steps, as
+        ``-log10(tail probability)`` (6: a one-in-a-million event). Scores then mean
+        the same on every series and adapt as a series changes. Until a series has
+        100 scored steps of its own, its training scores stand in for the missing
+        history, so short frames and new streams are scored from their first step.
+        False: the raw error. (On NAB the likelihood lifts the NAB score from 1 to
+        about 40, and on the bundled sensors ROC-AUC from 0.76 to 0.81 and VUS-PR
+        from 0.38 to 0.48; PR-AUC drops from 0.12 to 0.09.) See
+        :mod:`tsrnn.likelihood`.
     likelihood_window, likelihood_history
         The short and long windows of the likelihood, in steps.
     cooldown
@@ -201,8 +202,11 @@ class AnomalyDetector(SeriesEstimator):
             train, val, seed)
         self._remember(data, scaler)
         self.training_summary_ = summary
-        self.likelihood_prior_ = self._priors(data, scaled)
         errors, valid = self._step_errors(data, scaled, online=False)  # [N, F], [N]
+        # Forecast errors are online either way: one pass serves both priors.
+        online = ((errors, valid) if self.score == "forecast"
+                  else self._step_errors(data, scaled, online=True))
+        self.likelihood_prior_ = self._priors(data, offline=(errors, valid), online=online)
         self.decision_scores_ = _in_frame_order(self._finish(errors, valid, data, False), data)
         if self.threshold == "pot":
             self.threshold_ = pot_threshold(self.decision_scores_, risk=self.risk)
@@ -224,11 +228,9 @@ class AnomalyDetector(SeriesEstimator):
         if self.threshold == "pot" and not 0.0 < self.risk < 0.02:
             # The tail is fitted above the 0.98 quantile: a rarer event is needed.
             raise ValueError(f"risk must be in (0, 0.02), got {self.risk}")
-        for name in ("likelihood_window", "likelihood_history", "cooldown"):
-            value = getattr(self, name)
-            low = 2 if name == "likelihood_history" else (0 if name == "cooldown" else 1)
-            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-                raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        for name, minimum in (("likelihood_window", 1), ("likelihood_history", 2),
+                              ("cooldown", 0)):
+            self._check_integer(name, minimum)
 
     def _make_net(self, n_features: int):
         if self.score == "reconstruction":
@@ -280,23 +282,23 @@ class AnomalyDetector(SeriesEstimator):
             np.add.at(counts, starts + k, 1)
         return errors / np.maximum(counts, 1)[:, None], counts > 0
 
-    def _priors(self, data: SeriesData, scaled: np.ndarray) -> np.ndarray:
+    def _priors(self, data: SeriesData, *, offline: tuple, online: tuple) -> np.ndarray:
         """``[series + 1, 2, 2]``: per training series (then all of them, for series
-        unseen at fit), for offline and online scores, the (mean, std) of the
-        training scores' short-term averages: the likelihood's prior."""
+        unseen at fit), for offline and online scores (each ``(errors, valid)`` of
+        :meth:`_step_errors`), the (mean, std) of the training scores' short-term
+        averages: the likelihood's prior."""
         out = np.zeros((len(data.ids) + 1, 2, 2))
-        for online in (False, True):
-            errors, valid = self._step_errors(data, scaled, online)
+        for mode, (errors, valid) in enumerate((offline, online)):
             raw = errors.mean(axis=1)
             for i, (a, b) in enumerate(zip(data.offsets[:-1], data.offsets[1:], strict=True)):
-                if valid[a:b].sum() >= 2:
-                    out[i, int(online)] = likelihood_prior(raw[a:b], valid[a:b],
-                                                           window=self.likelihood_window)
-                else:  # a series barely longer than the window: no spread to learn
-                    out[i, int(online)] = raw[a:b][valid[a:b]].mean() if valid[a:b].any() else 0, 0
+                scored = raw[a:b][valid[a:b]]
+                if len(scored) >= 2:
+                    out[i, mode] = likelihood_prior(scored, window=self.likelihood_window)
+                elif len(scored):  # a series barely longer than the window: no spread
+                    out[i, mode] = scored.mean(), 0.0
             # Pooled: the mean of the means; the spread within and between series.
-            means, stds = out[:-1, int(online), 0], out[:-1, int(online), 1]
-            out[-1, int(online)] = means.mean(), np.sqrt((stds ** 2).mean() + means.var())
+            means, stds = out[:-1, mode, 0], out[:-1, mode, 1]
+            out[-1, mode] = means.mean(), np.sqrt((stds ** 2).mean() + means.var())
         return out
 
     def _prior_of(self, i: int | None, online: bool) -> tuple[float, float]:
@@ -311,7 +313,7 @@ class AnomalyDetector(SeriesEstimator):
         if not self.likelihood and not self.cooldown:
             return raw
         out = np.empty_like(raw)
-        known = {sid: i for i, sid in enumerate(self.ids_)}
+        known = self._series_positions()
         bounds = zip(data.ids, data.offsets[:-1], data.offsets[1:], strict=True)
         for sid, a, b in bounds:
             s = raw[a:b]
@@ -350,8 +352,8 @@ class AnomalyDetector(SeriesEstimator):
 
         The score is the mean squared error over the target columns, in units of
         each series' training standard deviation; with ``likelihood=True``, its
-        anomaly likelihood ``-log10(p)``, then the ``cooldown`` if set. Likelihood and
-        cooldown run along each series from the first row of ``df``.
+        anomaly likelihood ``-log10(p)``, then the ``cooldown`` if set. Likelihood
+        and cooldown run along each series from the first row of ``df``.
 
         Parameters
         ----------
@@ -452,8 +454,8 @@ class AnomalyStream:
     Each series keeps only its last ``window`` points (scaled), so a point costs one
     forward pass over one window, however long the stream runs. With
     ``likelihood=True`` it also keeps its last ``likelihood_history`` averaged
-    errors (running sums: O(1) per point), and with ``cooldown`` its recent peaks. Points of many
-    series that arrive together are scored in one batch. The scores equal
+    errors (running sums: O(1) per point), and with ``cooldown`` its recent peaks.
+    Points of many series that arrive together are scored in one batch. The scores equal
     ``detector.decision_function(df, online=True)`` on the same data.
 
     Awkward input, documented:
@@ -471,7 +473,7 @@ class AnomalyStream:
         self.detector = detector
         self._forecast = detector.score == "forecast"
         self._keep = detector.window + (1 if self._forecast else 0)
-        self._known = {sid: i for i, sid in enumerate(detector.ids_)}
+        self._known = detector._series_positions()
         # series id -> [buffer [keep, F], count, last time, loc, spread, ScoreFilter]
         self._state: dict = {}
 
