@@ -8,6 +8,7 @@ import pandas as pd
 import torch
 from sklearn.base import BaseEstimator
 
+from tsrnn._checks import check_integer
 from tsrnn.data import Scaler, SeriesData
 
 __all__ = ["SeriesEstimator", "seed_everything"]
@@ -39,10 +40,7 @@ class SeriesEstimator(BaseEstimator):
             self._check_integer(name, 1)
 
     def _check_integer(self, name: str, minimum: int) -> None:
-        value = getattr(self, name)
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-            wanted = "a positive integer" if minimum == 1 else f"an integer >= {minimum}"
-            raise ValueError(f"{name} must be {wanted}, got {value!r}")
+        check_integer(getattr(self, name), name, minimum)
 
     def save(self, path) -> None:
         """Save parameters, weights and fitted state (scaling, names, ...) to ``path``.

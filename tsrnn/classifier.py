@@ -12,6 +12,7 @@ import torch
 from sklearn.base import ClassifierMixin
 from sklearn.utils.validation import check_is_fitted
 
+from tsrnn._checks import is_integer
 from tsrnn.base import SeriesEstimator, seed_everything
 from tsrnn.data.frames import DataError
 from tsrnn.data.scaling import fit_stats
@@ -274,7 +275,7 @@ class SequenceClassifier(ClassifierMixin, SeriesEstimator):
             raise ValueError(f"output must be one of {OUTPUTS}, got {self.output!r}")
         if self.tbptt_steps is not None:
             steps = self.tbptt_steps
-            if isinstance(steps, bool) or not isinstance(steps, int | np.integer) or steps < 1:
+            if not is_integer(steps) or steps < 1:
                 raise ValueError(f"tbptt_steps must be a positive integer or None, "
                                  f"got {steps!r}")
             if self.bidirectional:

@@ -11,6 +11,7 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 from tsrnn import persistence
+from tsrnn._checks import is_integer
 from tsrnn.base import SeriesEstimator, seed_everything
 from tsrnn.data import (
     DataError,
@@ -316,9 +317,7 @@ class Forecaster(SeriesEstimator):
             # About four segments per window, each at most two days of hourly data:
             # on ETTh1 this beat both single steps and SegRNN's 48-step segments.
             return max(1, min(48, self.input_len // 4))
-        if isinstance(self.segment_len, bool) or not isinstance(self.segment_len,
-                                                                int | np.integer) \
-                or not 1 <= self.segment_len <= self.input_len:
+        if not is_integer(self.segment_len) or not 1 <= self.segment_len <= self.input_len:
             raise ValueError(f"segment_len must be 'auto' or an integer in [1, input_len], "
                              f"got {self.segment_len!r}")
         return int(self.segment_len)

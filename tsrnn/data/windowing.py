@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from tsrnn._checks import check_integer
 from tsrnn.data.frames import DataError
 
 if TYPE_CHECKING:
@@ -23,8 +24,7 @@ __all__ = ["make_windows", "n_windows", "window_starts"]
 def _check_sizes(input_len: int, horizon: int, stride: int) -> None:
     for name, value, low in (("input_len", input_len, 1), ("horizon", horizon, 0),
                              ("stride", stride, 1)):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+        check_integer(value, name, low)
 
 
 def n_windows(length: int, input_len: int, horizon: int, stride: int = 1) -> int:

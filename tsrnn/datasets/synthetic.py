@@ -16,6 +16,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from tsrnn._checks import is_integer
+
 __all__ = [
     "ANOMALY_KINDS",
     "SENSORS_CSV",
@@ -126,11 +128,11 @@ def make_sensor_data(
     >>> sorted(df["sensor"].unique())
     ['sensor_1', 'sensor_2']
     """
-    if isinstance(n_sensors, bool) or not isinstance(n_sensors, (int, np.integer)):
+    if not is_integer(n_sensors):
         raise ValueError(f"n_sensors must be an int, got {n_sensors!r}")
     if n_sensors < 1:
         raise ValueError(f"n_sensors must be at least 1, got {n_sensors}")
-    if isinstance(n_days, bool) or not isinstance(n_days, (int, np.integer)):
+    if not is_integer(n_days):
         raise ValueError(f"n_days must be an int, got {n_days!r}")
     if n_days < _MIN_DAYS:
         raise ValueError(

@@ -44,6 +44,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
+from tsrnn._checks import check_integer
+
 __all__ = [
     "NAB_PROFILES",
     "best_f1",
@@ -135,11 +137,6 @@ def _labels_and_scores(labels: ArrayLike, scores: ArrayLike) -> tuple[np.ndarray
 def _require_positive(labels: np.ndarray, what: str) -> None:
     if not labels.any():
         raise ValueError(f"labels hold no anomaly (no 1): {what} is undefined")
-
-
-def _check_int(value: Any, name: str, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
 
 
 def _check_choice(value: Any, name: str, choices: Sequence[str]) -> None:
@@ -581,9 +578,9 @@ def vus_pr(
     TypeError
         If an input is not numeric.
     """
-    _check_int(max_buffer, "max_buffer", 0)
+    check_integer(max_buffer, "max_buffer", 0)
     if n_thresholds is not None:
-        _check_int(n_thresholds, "n_thresholds", 1)
+        check_integer(n_thresholds, "n_thresholds", 1)
     labels, scores = _labels_and_scores(labels, scores)
     _require_positive(labels, "VUS-PR")
     n = labels.size

@@ -25,6 +25,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
+from tsrnn._checks import check_integer
+
 __all__ = ["forecast_metrics", "mae", "mape", "mase", "mse", "rmse", "smape"]
 
 # scikit-learn's floor on |y_true| in MAPE (``mean_absolute_percentage_error``).
@@ -68,8 +70,7 @@ def _check_pair(y_true: ArrayLike, y_pred: ArrayLike) -> tuple[np.ndarray, np.nd
 
 
 def _check_season(season: int) -> None:
-    if isinstance(season, bool) or not isinstance(season, int | np.integer) or season < 1:
-        raise ValueError(f"season must be an integer >= 1, got {season!r}")
+    check_integer(season, "season", 1)
 
 
 def _naive_scale(y_train: ArrayLike, season: int, y_true: np.ndarray) -> np.ndarray:
