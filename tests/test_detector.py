@@ -38,6 +38,15 @@ def _detector(**params) -> AnomalyDetector:
     return AnomalyDetector(**{**TINY, **params})
 
 
+def _scored_differently(det: AnomalyDetector, **params) -> AnomalyDetector:
+    """A copy of a fitted detector with other scoring parameters (likelihood,
+    cooldown): the same network and fitted state, no retraining. The fixtures are
+    shared, so they are never changed in place."""
+    copy = clone(det).set_params(**params)
+    copy.__dict__.update({k: v for k, v in det.__dict__.items() if k.endswith("_")})
+    return copy
+
+
 def _sine(n: int, *, period: int = 24, level: float = 0.0, noise: float = 0.05,
           seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
@@ -197,8 +206,7 @@ def test_higher_scores_for_injected_anomalies(trained, score):
 
 @pytest.mark.parametrize("score", SCORES)
 def test_the_likelihood_keeps_the_anomalies_on_top(trained, score):
-    det = clone(trained[score]).set_params(likelihood=True)
-    det.__dict__.update({k: v for k, v in trained[score].__dict__.items() if k.endswith("_")})
+    det = _scored_differently(trained[score], likelihood=True)
     df = _wide(200, seed=7)
     df.iloc[60, 0] += 4.0
     scores = det.decision_function(df).to_numpy()
@@ -338,9 +346,8 @@ def test_stream_equals_online_batch_scores(fitted, score):
 def test_likelihood_and_cooldown_stream_equals_batch(fitted, score):
     # The same network, post-processed: the stream's likelihood and cooldown state
     # must reproduce the batch scores of the same rows.
-    det = clone(fitted[score]).set_params(likelihood=True, likelihood_history=120,
-                                          cooldown=5)
-    det.__dict__.update({k: v for k, v in fitted[score].__dict__.items() if k.endswith("_")})
+    det = _scored_differently(fitted[score], likelihood=True, likelihood_history=120,
+                              cooldown=5)
     df = _wide(170, seed=4)
     df.iloc[150, 0] += 6.0
     scores, ready, _ = _stream_rows(det.stream(), df)
@@ -356,9 +363,8 @@ def test_likelihood_and_cooldown_stream_equals_batch(fitted, score):
 
 
 def test_likelihood_feature_scores_still_add_up(fitted):
-    det = clone(fitted["reconstruction"]).set_params(likelihood=True, likelihood_history=50)
-    det.__dict__.update({k: v for k, v in fitted["reconstruction"].__dict__.items()
-                         if k.endswith("_")})
+    det = _scored_differently(fitted["reconstruction"], likelihood=True,
+                              likelihood_history=50)
     df = _wide(160, seed=5)
     df.iloc[120, 1] += 6.0
     parts = det.feature_scores(df)
@@ -370,8 +376,7 @@ def test_likelihood_prior_is_per_series_and_pooled_for_unseen_ones(long_det, lon
     prior = long_det.likelihood_prior_
     assert prior.shape == (len(long_det.ids_) + 1, 2, 2)
     assert (prior[..., 1] > 0).all()  # a spread for every series and mode
-    det = clone(long_det).set_params(likelihood=True)
-    det.__dict__.update({k: v for k, v in long_det.__dict__.items() if k.endswith("_")})
+    det = _scored_differently(long_det, likelihood=True)
     new = long_frame[long_frame["series"] == "s1"].assign(series="new")
     scores = det.decision_function(new)
     assert np.isfinite(scores).all() and (scores > 0).any()
@@ -505,9 +510,7 @@ def test_stream_memory_stays_bounded(fitted):
                                det.decision_function(df.iloc[-100:], online=True)[-50:],
                                atol=1e-4, rtol=1e-4)
     # The likelihood keeps a bounded history too: its last `likelihood_history`.
-    det = clone(det).set_params(likelihood=True, likelihood_history=64, cooldown=8)
-    det.__dict__.update({k: v for k, v in fitted["reconstruction"].__dict__.items()
-                         if k.endswith("_")})
+    det = _scored_differently(det, likelihood=True, likelihood_history=64, cooldown=8)
     stream = det.stream()
     _stream_rows(stream, df)
     filt = stream._state[None][5]
