@@ -613,12 +613,17 @@ def _prepare(args, task: str, flags: dict) -> _Run:
 
 
 # ----------------------------------------------------------------- forecast
+def _training_flags(args, **more) -> dict:
+    """The estimator parameters the shared training options (--cell, --hidden-size,
+    --epochs, --seed) set, plus a command's own."""
+    return {"cell": args.cell, "hidden_size": args.hidden_size,
+            "max_epochs": args.max_epochs, "random_state": args.random_state, **more}
+
+
 def run_forecast(args) -> int:
     """``tsrnn forecast``: train (or load) a forecaster and forecast each file."""
-    flags = {"cell": args.cell, "hidden_size": args.hidden_size,
-             "max_epochs": args.max_epochs, "random_state": args.random_state,
-             "input_len": args.input_len, "horizon": args.horizon,
-             "quantiles": args.quantiles}
+    flags = _training_flags(args, input_len=args.input_len, horizon=args.horizon,
+                            quantiles=args.quantiles)
     run = _prepare(args, "forecast", flags)
     results = _for_each_file(run, lambda path: _forecast_file(run, path), "forecasting")
     for r in results:
@@ -718,10 +723,8 @@ def _history_frame(df, model):
 # ------------------------------------------------------------------- detect
 def run_detect(args) -> int:
     """``tsrnn detect``: train (or load) a detector and score every row of each file."""
-    flags = {"cell": args.cell, "hidden_size": args.hidden_size,
-             "max_epochs": args.max_epochs, "random_state": args.random_state,
-             "window": args.window, "contamination": args.contamination,
-             "threshold": args.threshold}
+    flags = _training_flags(args, window=args.window, contamination=args.contamination,
+                            threshold=args.threshold)
     run = _prepare(args, "detect", flags)
     results = _for_each_file(run, lambda path: _detect_file(run, path), "scoring")
     if not run.folder and results[0]["result"] == "ok":
@@ -850,9 +853,7 @@ def run_train(args) -> int:
     if task is None:
         raise UsageError("say what to train: task = \"forecast\" or \"detect\" in the config, "
                          "or --task")
-    flags = {"cell": args.cell, "hidden_size": args.hidden_size,
-             "max_epochs": args.max_epochs, "random_state": args.random_state}
-    params = _params(args, task, config, flags)
+    params = _params(args, task, config, _training_flags(args))
     columns = _columns(args, config)
     data = args.data or config.get("data", {}).get("path")
     out = args.out or config.get("output", {}).get("model")
