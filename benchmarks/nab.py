@@ -79,14 +79,6 @@ def rolling_zscore(values: np.ndarray, window: int = 288) -> np.ndarray:
     return z.fillna(0.0).to_numpy()
 
 
-def post_process(raw: np.ndarray, likelihood: bool, cooldown: int) -> np.ndarray:
-    """The detector's own post-processing (tsrnn.likelihood), on one series."""
-    from tsrnn.likelihood import anomaly_likelihood, apply_cooldown
-
-    scores = anomaly_likelihood(raw) if likelihood else raw
-    return apply_cooldown(scores, cooldown)
-
-
 def raw_detector_scores(frame: pd.DataFrame, args) -> tuple[np.ndarray, float, object]:
     """Online raw errors of every row; the time spent; the last fitted detector."""
     from tsrnn import AnomalyDetector
@@ -144,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from tsrnn.datasets import load_nab, load_nab_labels, nab_files
+    from tsrnn.likelihood import post_process  # the detector's own post-processing
     from tsrnn.metrics import nab_benchmark, pr_auc, vus_pr, windows_to_labels
 
     names = nab_files(args.path)[: args.files]
@@ -169,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
         row = {"file": name}
         for who, raw in (("tsrnn", ours), ("z-score", base)):
             for variant, (likelihood, cooldown) in variants.items():
-                s = post_process(raw, likelihood, cooldown)
+                s = post_process(raw, likelihood=likelihood, cooldown=cooldown)
                 runs.setdefault(f"{who} {variant}", {})[name] = (times, s, windows[name])
                 if variant == "likelihood" and labels[scored].any():
                     row[f"{who} PR-AUC"] = pr_auc(labels[scored], s[scored])

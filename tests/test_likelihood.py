@@ -11,6 +11,7 @@ from tsrnn.likelihood import (
     anomaly_likelihood,
     apply_cooldown,
     likelihood_prior,
+    post_process,
 )
 
 
@@ -21,10 +22,8 @@ def _streamed(raw, valid, *, likelihood=True, window=10, history=200, cooldown=0
 
 
 def _batch(raw, valid, *, likelihood=True, window=10, history=200, cooldown=0, prior=None):
-    s = anomaly_likelihood(raw, valid, window=window, history=history, prior=prior) \
-        if likelihood else \
-        np.where(valid, raw, 0.0)
-    return apply_cooldown(s, cooldown)
+    return post_process(raw, valid, likelihood=likelihood, window=window, history=history,
+                        cooldown=cooldown, prior=prior)
 
 
 @settings(max_examples=40, deadline=None)
@@ -128,3 +127,11 @@ def test_stream_state_has_a_fixed_size_however_long_it_runs():
         f.update(float(r), True)
     assert len(f._avgs) == 300 and len(f._raw) == 10 and len(f._peaks) <= 20
     assert f._avgs._back.nbytes + f._avgs._front.nbytes == 3 * 8 * 300
+
+
+def test_post_process_without_likelihood_is_the_raw_score_where_valid():
+    raw = np.array([5.0, 1.0, 2.0, 3.0])
+    valid = np.array([False, True, True, True])
+    np.testing.assert_array_equal(post_process(raw, valid, likelihood=False), [0, 1, 2, 3])
+    np.testing.assert_array_equal(post_process(raw, valid, likelihood=False, cooldown=2),
+                                  [0, 1, 2, 3])

@@ -26,7 +26,7 @@ from tsrnn.data import (
     make_loader,
     window_starts,
 )
-from tsrnn.likelihood import ScoreFilter, anomaly_likelihood, apply_cooldown, likelihood_prior
+from tsrnn.likelihood import ScoreFilter, likelihood_prior, post_process
 from tsrnn.nn.autoencoder import RecurrentAutoencoder
 from tsrnn.nn.forecast import ForecastNet
 from tsrnn.thresholds import pot_threshold, quantile_threshold
@@ -316,12 +316,10 @@ class AnomalyDetector(SeriesEstimator):
         known = self._series_positions()
         bounds = zip(data.ids, data.offsets[:-1], data.offsets[1:], strict=True)
         for sid, a, b in bounds:
-            s = raw[a:b]
-            if self.likelihood:
-                s = anomaly_likelihood(s, valid[a:b], window=self.likelihood_window,
-                                       history=self.likelihood_history,
-                                       prior=self._prior_of(known.get(sid), online))
-            out[a:b] = apply_cooldown(s, self.cooldown)
+            out[a:b] = post_process(raw[a:b], valid[a:b], likelihood=self.likelihood,
+                                    window=self.likelihood_window,
+                                    history=self.likelihood_history, cooldown=self.cooldown,
+                                    prior=self._prior_of(known.get(sid), online))
         return out
 
     def _score_filter(self, i: int) -> ScoreFilter:

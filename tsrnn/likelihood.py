@@ -21,7 +21,8 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy.special import log_ndtr
 
-__all__ = ["ScoreFilter", "anomaly_likelihood", "apply_cooldown", "likelihood_prior"]
+__all__ = ["ScoreFilter", "anomaly_likelihood", "apply_cooldown", "likelihood_prior",
+           "post_process"]
 
 # A likelihood needs this many earlier averaged errors before it says anything
 # (fewer, and the spread is a guess). Until a series has them, a prior (the
@@ -201,9 +202,24 @@ def apply_cooldown(scores: np.ndarray, cooldown: int) -> np.ndarray:
     return np.where(scores > previous, scores, 0.0)
 
 
+def post_process(raw: np.ndarray, valid: np.ndarray | None = None, *, likelihood: bool,
+                 window: int = 10, history: int = 8640, cooldown: int = 0,
+                 prior: tuple[float, float] | None = None) -> np.ndarray:
+    """One series' final scores: :func:`anomaly_likelihood` if ``likelihood`` (else
+    the raw scores, 0 where not ``valid``), then :func:`apply_cooldown`.
+    :class:`ScoreFilter` is the same, a point at a time."""
+    if likelihood:
+        scores = anomaly_likelihood(raw, valid, window=window, history=history, prior=prior)
+    else:
+        scores = np.asarray(raw, dtype=np.float64)
+        if valid is not None:
+            scores = np.where(valid, scores, 0.0)
+    return apply_cooldown(scores, cooldown)
+
+
 class ScoreFilter:
-    """The streaming form of :func:`anomaly_likelihood` then :func:`apply_cooldown`,
-    for one series: O(1) time per point (amortized) and O(history) memory."""
+    """The streaming form of :func:`post_process`, for one series: O(1) time per
+    point (amortized) and O(history) memory."""
 
     def __init__(self, *, likelihood: bool, window: int, history: int, cooldown: int,
                  prior: tuple[float, float] | None = None):
