@@ -300,7 +300,7 @@ def test_one_global_model_for_all_sensors(long_det, long_frame):
     assert long_det.ids_ == list(pd.unique(long_frame["series"]))  # first appearance
     assert long_det.n_features_in_ == 1  # sensors are rows, not features
     assert isinstance(long_det.net_, RecurrentAutoencoder)
-    assert long_det.net_.n_features == 1
+    assert long_det.net_.n_features == 1 + 2 * len(long_det.calendar_)  # + calendar
 
 
 def test_an_unseen_sensor_is_scaled_by_its_own_rows(long_det, long_frame):
@@ -504,8 +504,9 @@ def test_stream_memory_stays_bounded(fitted):
     # keeps one window per series and not its history.
     assert list(stream._state) == [None]
     buffer = stream._state[None][0]
-    assert buffer.shape == (W, 2)
-    np.testing.assert_allclose(buffer, det._scaled(det._read(df.iloc[-W:]))[-W:], atol=1e-6)
+    assert buffer.shape == (W, 2 + 2 * len(det.calendar_))  # targets, calendar
+    tail = det._read(df.iloc[-W:])
+    np.testing.assert_allclose(buffer, det._inputs(tail, det._scaled(tail))[-W:], atol=1e-6)
     np.testing.assert_allclose(scores[-50:],
                                det.decision_function(df.iloc[-100:], online=True)[-50:],
                                atol=1e-4, rtol=1e-4)
@@ -516,6 +517,74 @@ def test_stream_memory_stays_bounded(fitted):
     filt = stream._state[None][5]
     assert len(filt._avgs) == 64 and len(filt._raw) == det.likelihood_window
     assert len(filt._peaks) <= 8
+
+
+# ------------------------------------------------------- calendar and range check
+def test_calendar_auto_takes_the_cycles_the_training_data_cover_twice():
+    assert _detector().fit(_wide(200)).calendar_ == ("day",)  # hourly, 8 days
+    assert _detector().fit(_wide(40)).calendar_ == ()  # 1.6 days: not two cycles
+    assert _detector(calendar=None).fit(_wide(200)).calendar_ == ()
+    det = _detector(calendar=["day", "week"]).fit(_wide(40))  # asked for: used
+    assert det.calendar_ == ("day", "week")
+    assert det.net_.n_features == 2 + 4  # targets, then sin and cos of each cycle
+
+
+def test_calendar_needs_timestamps():
+    df = _wide(60).reset_index(drop=True)  # an integer index
+    assert _detector().fit(df).calendar_ == ()
+    with pytest.raises(ValueError, match="calendar features need timestamps"):
+        _detector(calendar="day").fit(df)
+
+
+@pytest.mark.parametrize("score", SCORES)
+def test_the_network_reads_the_calendar(fitted, wide_frame, score):
+    # The same values six hours later: other calendar inputs, so other scores;
+    # without a calendar the timestamps cannot matter.
+    df = _wide(80, seed=2)
+    later = df.set_axis(df.index + 6 * HOUR)
+    det = fitted[score]
+    assert det.calendar_ == ("day",)
+    assert not np.allclose(det.decision_function(df), det.decision_function(later))
+    plain = _detector(score=score, calendar=None).fit(wide_frame)
+    np.testing.assert_allclose(plain.decision_function(df), plain.decision_function(later),
+                               rtol=1e-6)
+
+
+@pytest.mark.parametrize("score", SCORES)
+def test_range_check_flags_a_value_beyond_everything_seen(fitted, score):
+    from tsrnn.likelihood import OUT_OF_RANGE_SCORE
+
+    det = fitted[score]
+    low, high = det.value_range_[0, 0]
+    df = _wide(60, seed=3)
+    inside = df.copy()
+    inside.iloc[30, 0] = high  # at the edge: in range
+    df.iloc[30, 0] = high + 0.2 * (high - low)  # 20% of the range beyond it
+    scores = det.decision_function(df, online=True)
+    assert scores.iloc[30] >= OUT_OF_RANGE_SCORE and det.predict(df, online=True).iloc[30] == 1
+    assert det.decision_function(inside, online=True).iloc[30] < OUT_OF_RANGE_SCORE
+    off = _scored_differently(det, range_tolerance=None)
+    assert off.decision_function(df, online=True).iloc[30] < OUT_OF_RANGE_SCORE
+    # Elsewhere the check changes nothing; the stream gives the same scores.
+    rest = np.arange(len(df)) != 30
+    np.testing.assert_allclose(scores[rest], off.decision_function(df, online=True)[rest])
+    np.testing.assert_allclose(_stream_rows(det.stream(), df)[0], scores, rtol=1e-4, atol=1e-4)
+    # The range grows with what the series shows: the same value again is in range.
+    df.iloc[45, 0] = df.iloc[30, 0]
+    assert det.decision_function(df, online=True).iloc[45] < OUT_OF_RANGE_SCORE
+
+
+def test_range_check_is_per_series(long_det, long_frame):
+    from tsrnn.likelihood import OUT_OF_RANGE_SCORE
+
+    s0 = long_frame[long_frame["series"] == "s0"].sort_values("timestamp")
+    # s0 at s2's level (20 above): out of s0's range, from the first row.
+    high = s0.assign(y=s0["y"] + 20)
+    scores = long_det.decision_function(high)
+    assert (scores >= OUT_OF_RANGE_SCORE).iloc[:1].all()
+    # A sensor unseen at fit has no range yet: its first 100 rows learn one.
+    new = s0.assign(series="new", y=np.where(np.arange(len(s0)) < 50, s0["y"], s0["y"] + 20))
+    assert (long_det.decision_function(new) < OUT_OF_RANGE_SCORE).all()
 
 
 # ------------------------------------------------------------------- persistence
@@ -533,6 +602,8 @@ def test_restored_detector_scores_the_same(fitted, tmp_path, how, score):
         pd.testing.assert_series_equal(restored.decision_function(df, online=online),
                                        det.decision_function(df, online=online))
     assert restored.threshold_ == det.threshold_
+    assert restored.calendar_ == det.calendar_ == ("day",)
+    np.testing.assert_array_equal(restored.value_range_, det.value_range_)
     np.testing.assert_array_equal(restored.decision_scores_, det.decision_scores_)
     np.testing.assert_array_equal(restored.labels_, det.labels_)
     head = df.iloc[:2 * W]
@@ -577,6 +648,8 @@ def test_stream_checks_the_shape_of_values(fitted):
     ("cell", "transformer"), ("score", "isolation"), ("threshold", "sigma"), ("window", 1),
     ("window", 0), ("hidden_size", 0), ("contamination", 0.7), ("contamination", 0.0),
     ("likelihood_window", 0), ("likelihood_history", 1), ("cooldown", -1), ("cooldown", 2.5),
+    ("calendar", "month"), ("calendar", ["day", "day"]), ("calendar", 5),
+    ("range_tolerance", -0.1), ("range_tolerance", "5%"),
 ])
 def test_invalid_parameters_raise_at_fit_not_init(param, value):
     det = _detector(**{param: value})  # __init__ only stores them

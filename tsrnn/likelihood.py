@@ -1,4 +1,5 @@
-"""Post-processing of raw anomaly scores: the anomaly likelihood and alarm cooldown.
+"""Post-processing of raw anomaly scores: the anomaly likelihood, the range check
+and alarm cooldown.
 
 Raw reconstruction or forecast errors are not comparable from one series to the
 next, and a series' error level drifts as it changes. The *anomaly likelihood*
@@ -7,7 +8,11 @@ detection for streaming data", Neurocomputing 2017) asks instead how unusual the
 recent average error is against the series' own long-run distribution of averaged
 errors, so a score means the same on every series.
 
-Both steps are causal: a step's output depends on that step and earlier ones
+The *range check* (also after HTM's NAB detector) catches what a model of recent
+windows can miss: a value beyond everything the series has shown, by more than a
+fraction of that range, scores :data:`OUT_OF_RANGE_SCORE` whatever its error.
+
+All steps are causal: a step's output depends on that step and earlier ones
 only. The batch functions here and the streaming :class:`ScoreFilter` give the
 same numbers (tested), the stream in amortized O(1) time and O(history) memory
 per point.
@@ -21,8 +26,8 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy.special import log_ndtr
 
-__all__ = ["ScoreFilter", "anomaly_likelihood", "apply_cooldown", "likelihood_prior",
-           "post_process"]
+__all__ = ["OUT_OF_RANGE_SCORE", "RangeWatch", "ScoreFilter", "anomaly_likelihood",
+           "apply_cooldown", "likelihood_prior", "post_process", "range_breaches"]
 
 # A likelihood needs this many earlier averaged errors before it says anything
 # (fewer, and the spread is a guess). Until a series has them, a prior (the
@@ -33,6 +38,10 @@ MIN_HISTORY = 100
 # below (0.1 standard deviations)^2 is noise, not a scale to measure surprise in.
 MIN_SPREAD = 0.01
 _LN10 = np.log(10.0)
+# The score of a value out of range: -log10(p) for a p of 10^-1000, above any
+# likelihood a series reaches otherwise, so a breach ranks first and passes any
+# threshold fitted on normal data.
+OUT_OF_RANGE_SCORE = 1000.0
 
 
 def _reference(n, s1, s2, history: int, prior):
@@ -52,7 +61,7 @@ def _reference(n, s1, s2, history: int, prior):
 
 
 def likelihood_prior(raw: np.ndarray, valid: np.ndarray | None = None, *,
-                     window: int = 10) -> tuple[float, float]:
+                     window: int = 20) -> tuple[float, float]:
     """Mean and standard deviation of the short-term averages of ``raw`` (e.g. a
     series' training scores): the prior of :func:`anomaly_likelihood`."""
     raw = np.asarray(raw, dtype=np.float64)
@@ -78,7 +87,7 @@ def _likelihood_from(avg: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.n
 
 
 def anomaly_likelihood(raw: np.ndarray, valid: np.ndarray | None = None, *,
-                       window: int = 10, history: int = 8640,
+                       window: int = 20, history: int = 8640,
                        prior: tuple[float, float] | None = None) -> np.ndarray:
     """Anomaly likelihood of one series' raw scores, each step from the past only.
 
@@ -203,10 +212,12 @@ def apply_cooldown(scores: np.ndarray, cooldown: int) -> np.ndarray:
 
 
 def post_process(raw: np.ndarray, valid: np.ndarray | None = None, *, likelihood: bool,
-                 window: int = 10, history: int = 8640, cooldown: int = 0,
-                 prior: tuple[float, float] | None = None) -> np.ndarray:
+                 window: int = 20, history: int = 8640, cooldown: int = 0,
+                 prior: tuple[float, float] | None = None,
+                 breaches: np.ndarray | None = None) -> np.ndarray:
     """One series' final scores: :func:`anomaly_likelihood` if ``likelihood`` (else
-    the raw scores, 0 where not ``valid``), then :func:`apply_cooldown`.
+    the raw scores, 0 where not ``valid``); at least :data:`OUT_OF_RANGE_SCORE`
+    where ``breaches`` (of :func:`range_breaches`); then :func:`apply_cooldown`.
     :class:`ScoreFilter` is the same, a point at a time."""
     if likelihood:
         scores = anomaly_likelihood(raw, valid, window=window, history=history, prior=prior)
@@ -214,7 +225,77 @@ def post_process(raw: np.ndarray, valid: np.ndarray | None = None, *, likelihood
         scores = np.asarray(raw, dtype=np.float64)
         if valid is not None:
             scores = np.where(valid, scores, 0.0)
+    if breaches is not None:
+        scores = np.where(breaches, np.maximum(scores, OUT_OF_RANGE_SCORE), scores)
     return apply_cooldown(scores, cooldown)
+
+
+def range_breaches(values: np.ndarray, tolerance: float,
+                   start: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+    """Which steps leave the range seen before them by more than ``tolerance`` of it.
+
+    Parameters
+    ----------
+    values
+        ``[T]`` or ``[T, F]`` values of one series, in time order.
+    tolerance
+        Margin on either side, as a fraction of the range (HTM uses 0.05).
+    start
+        ``(low, high)``, each ``[F]``: the range known before the first step (e.g.
+        the training data's). Default: none; the range is learnt from the series'
+        own steps, and the first ``MIN_HISTORY`` (100) steps, which set it, never
+        breach (a new series would otherwise breach at almost every step of its
+        first rise).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``[T]`` bool: True where any column is below ``low - tolerance * (high -
+        low)`` or above ``high + tolerance * (high - low)``, with ``low`` and
+        ``high`` the extremes of the start range and every earlier step. A column
+        that has shown a single value so far (no range yet) never breaches.
+    """
+    x = np.asarray(values, dtype=np.float64)
+    x = x[:, None] if x.ndim == 1 else x
+    if len(x) == 0:
+        return np.zeros(0, dtype=bool)
+    lo0, hi0 = (x[0], x[0]) if start is None else (np.asarray(s, np.float64) for s in start)
+    low = np.minimum.accumulate(np.vstack([lo0, x[:-1]]), axis=0)  # before each step
+    high = np.maximum.accumulate(np.vstack([hi0, x[:-1]]), axis=0)
+    margin = tolerance * (high - low)
+    out = (((x < low - margin) | (x > high + margin)) & (high > low)).any(axis=1)
+    if start is None:
+        out[:MIN_HISTORY] = False
+    return out
+
+
+class RangeWatch:
+    """The streaming form of :func:`range_breaches`, for one series."""
+
+    def __init__(self, tolerance: float, start: tuple[np.ndarray, np.ndarray] | None = None):
+        self.tolerance = tolerance
+        self.low, self.high = (None, None) if start is None else (
+            np.array(start[0], np.float64), np.array(start[1], np.float64))
+        self._learning = 0 if start is not None else MIN_HISTORY  # steps left to learn
+
+    def update(self, values: np.ndarray) -> bool:
+        """Whether ``values`` ``[F]`` breach the range so far; then widen it by them.
+
+        A missing value (NaN, carried forward by the stream) neither breaches nor
+        widens: the value carried is already inside the range."""
+        x = np.asarray(values, dtype=np.float64)
+        if self.low is None:
+            self.low, self.high = np.full_like(x, np.inf), np.full_like(x, -np.inf)
+        margin = self.tolerance * (self.high - self.low)
+        with np.errstate(invalid="ignore"):  # inf - inf before a column's first value
+            out = bool((((x < self.low - margin) | (x > self.high + margin))
+                        & (self.high > self.low)).any())
+        self.low = np.fmin(self.low, x)  # fmin/fmax: NaN leaves the range as it was
+        self.high = np.fmax(self.high, x)
+        if self._learning:
+            self._learning -= 1
+            return False
+        return out
 
 
 class ScoreFilter:
@@ -230,14 +311,17 @@ class ScoreFilter:
         self._peaks: deque = deque()  # (step, score), decreasing: a sliding maximum
         self._step = 0
 
-    def update(self, raw: float, valid: bool) -> float:
-        """The final score of the next step (``valid``: it has a raw score)."""
+    def update(self, raw: float, valid: bool, breach: bool = False) -> float:
+        """The final score of the next step (``valid``: it has a raw score;
+        ``breach``: its value is out of range)."""
         if not valid:
             score = 0.0  # a warming-up step enters no average
         elif self.likelihood:
             score = self._likelihood(raw)
         else:
             score = raw
+        if breach:
+            score = max(score, OUT_OF_RANGE_SCORE)
         return self._cool(score)
 
     def _likelihood(self, raw: float) -> float:

@@ -14,6 +14,8 @@ _EXPORTS = {
     "make_windows": "windowing",
     "n_windows": "windowing",
     "window_starts": "windowing",
+    "calendar_features": "calendar",
+    "resolve_calendar": "calendar",
     "Split": "split",
     "chronological_split": "split",
     "split_borders": "split",

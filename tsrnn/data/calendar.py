@@ -1,0 +1,106 @@
+"""Calendar inputs: where each timestamp falls in its day and its week.
+
+Many sensor series repeat daily or weekly. A window of recent steps cannot tell
+the 09:00 rise from an anomalous one unless the model also knows the hour, and a
+window long enough to hold a whole day needs far more training data than the
+hour does. Each cycle becomes two columns, the sine and cosine of its phase, so
+23:59 and 00:00 sit side by side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["CYCLES", "calendar_features", "calendar_names", "calendar_row", "resolve_calendar"]
+
+# Cycle name -> its length. Day and week are the cycles of human activity that
+# sub-daily and daily sensor data show; longer ones rarely have the two full
+# cycles of training data a model needs to learn them.
+CYCLES = {"day": pd.Timedelta(days=1), "week": pd.Timedelta(days=7)}
+# A cycle is used only if the training data cover it this many times: with fewer,
+# later phases would be ones the model never saw.
+MIN_CYCLES = 2
+
+
+def calendar_names(cycles: Sequence[str]) -> list[str]:
+    """Column names of the features, e.g. ``["day_sin", "day_cos"]``."""
+    return [f"{c}_{f}" for c in cycles for f in ("sin", "cos")]
+
+
+def calendar_features(times: pd.Index, cycles: Sequence[str]) -> np.ndarray:
+    """``[len(times), 2 * len(cycles)]`` float32: sin and cos of each cycle's phase.
+
+    The phase is read from the wall-clock time of each timestamp (its own timezone
+    if it has one): human cycles follow local time.
+    """
+    if not cycles:
+        return np.zeros((len(times), 0), dtype=np.float32)
+    if not isinstance(times, pd.DatetimeIndex):
+        raise ValueError("calendar features need timestamps, but the data have an "
+                         "integer index: pass time_col, or calendar=None")
+    seconds = (times.hour * 3600 + times.minute * 60 + times.second).to_numpy(np.float64)
+    return _features(seconds, times.day_of_week.to_numpy(np.float64), cycles)
+
+
+def calendar_row(t: pd.Timestamp, cycles: Sequence[str]) -> np.ndarray:
+    """The features of one timestamp, ``[2 * len(cycles)]``: what
+    :func:`calendar_features` gives, without building an index (the stream's
+    per-point cost)."""
+    seconds = np.array([t.hour * 3600 + t.minute * 60 + t.second], dtype=np.float64)
+    return _features(seconds, np.array([t.day_of_week], dtype=np.float64), cycles)[0]
+
+
+def _features(seconds: np.ndarray, day_of_week: np.ndarray, cycles) -> np.ndarray:
+    day = seconds / 86400.0
+    columns = []
+    for cycle in cycles:
+        if cycle == "day":
+            phase = day
+        elif cycle == "week":
+            phase = (day_of_week + day) / 7.0
+        else:
+            raise ValueError(f"unknown calendar cycle {cycle!r}; known: {list(CYCLES)}")
+        columns += [np.sin(2 * np.pi * phase), np.cos(2 * np.pi * phase)]
+    if not columns:
+        return np.zeros((len(seconds), 0), dtype=np.float32)
+    return np.stack(columns, axis=1).astype(np.float32)
+
+
+def resolve_calendar(calendar, times: pd.Index, offsets: np.ndarray, freq) -> tuple[str, ...]:
+    """The cycles to use: ``calendar`` checked, or chosen from the data if ``"auto"``.
+
+    ``"auto"`` takes each cycle that is longer than the data's step and that the
+    longest training series covers at least twice; it takes none for data
+    without timestamps or with a calendar frequency (months) that has no fixed
+    step.
+    """
+    if calendar is None:
+        return ()
+    if isinstance(calendar, str) and calendar != "auto":
+        calendar = (calendar,)
+    if not isinstance(calendar, str):
+        try:
+            cycles = tuple(calendar)
+        except TypeError:
+            cycles = (calendar,)
+        unknown = [c for c in cycles if not isinstance(c, str) or c not in CYCLES]
+        if unknown or len(set(cycles)) != len(cycles):
+            raise ValueError(f"calendar must be 'auto', None or cycles out of {list(CYCLES)} "
+                             f"(each once), got {calendar!r}")
+        if cycles and not isinstance(times, pd.DatetimeIndex):
+            raise ValueError("calendar features need timestamps, but the data have an "
+                             "integer index: pass time_col, or calendar=None")
+        return cycles
+    if not isinstance(times, pd.DatetimeIndex) or len(times) == 0:
+        return ()
+    try:
+        step = pd.Timedelta(freq) if freq is not None else None
+    except (TypeError, ValueError):  # "MS", "B": no fixed step
+        return ()
+    firsts, lasts = times[offsets[:-1]], times[offsets[1:] - 1]
+    span = max(last - first for first, last in zip(firsts, lasts, strict=True))
+    return tuple(name for name, length in CYCLES.items()
+                 if (step is None or step < length) and span >= MIN_CYCLES * length)
