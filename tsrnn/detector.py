@@ -88,8 +88,8 @@ class AnomalyDetector(SeriesEstimator):
         100 scored steps of its own, its training scores stand in for the missing
         history, so short frames and new streams are scored from their first step.
         False: the raw error. (On NAB the likelihood lifts the NAB score from 1 to
-        about 40, and on the bundled sensors ROC-AUC from 0.76 to 0.81 and VUS-PR
-        from 0.38 to 0.48; PR-AUC drops from 0.12 to 0.09.) See
+        about 50, and on the bundled sensors ROC-AUC from 0.79 to 0.88 and VUS-PR
+        from 0.37 to 0.63; PR-AUC drops from 0.16 to 0.11.) See
         :mod:`tsrnn.likelihood`.
     likelihood_window, likelihood_history
         The short and long windows of the likelihood, in steps. (HTM averages 10
