@@ -7,11 +7,14 @@ from hypothesis import strategies as st
 
 from tsrnn.likelihood import (
     MIN_HISTORY,
+    OUT_OF_RANGE_SCORE,
+    RangeWatch,
     ScoreFilter,
     anomaly_likelihood,
     apply_cooldown,
     likelihood_prior,
     post_process,
+    range_breaches,
 )
 
 
@@ -135,3 +138,204 @@ def test_post_process_without_likelihood_is_the_raw_score_where_valid():
     np.testing.assert_array_equal(post_process(raw, valid, likelihood=False), [0, 1, 2, 3])
     np.testing.assert_array_equal(post_process(raw, valid, likelihood=False, cooldown=2),
                                   [0, 1, 2, 3])
+
+
+# --- the range check ---------------------------------------------------------
+
+
+def _naive_breaches(values, tolerance, start=None):
+    """The definition of :func:`range_breaches`, one step and one column at a time."""
+    x = np.asarray(values, dtype=np.float64)
+    x = x[:, None] if x.ndim == 1 else x
+    low = None if start is None else [float(v) for v in start[0]]
+    high = None if start is None else [float(v) for v in start[1]]
+    out = []
+    for t, row in enumerate(x):
+        breach = False
+        if low is None:  # the first step sets the range
+            low, high = [float(v) for v in row], [float(v) for v in row]
+        else:
+            for j, v in enumerate(row):
+                margin = tolerance * (high[j] - low[j])
+                if high[j] > low[j] and (v < low[j] - margin or v > high[j] + margin):
+                    breach = True
+                low[j], high[j] = min(low[j], v), max(high[j], v)
+        out.append(breach and (start is not None or t >= MIN_HISTORY))
+    return np.array(out, dtype=bool)
+
+
+def _range_case(seed, n, n_cols, kind, with_start):
+    """Values ``[n]`` (``n_cols`` 0) or ``[n, n_cols]`` of one kind, and a start range."""
+    rng = np.random.default_rng(seed)
+    shape = (n, max(n_cols, 1))
+    if kind == "walk":  # new extremes now and then
+        x = np.cumsum(rng.normal(size=shape), axis=0)
+    elif kind == "growing":  # noise whose spread grows: many breaches after the start
+        x = rng.normal(size=shape) * (1 + np.arange(n)[:, None] / 20)
+    elif kind == "ties":  # few distinct values: steps exactly at the range's ends
+        x = rng.integers(0, 4, size=shape).astype(np.float64)
+    else:  # "constant" columns next to a noisy one
+        x = np.full(shape, 3.0)
+        x[:, 0] = rng.normal(size=n)
+    start = None
+    if with_start:
+        low = rng.normal(size=shape[1]) - rng.choice([0.0, 1.0])
+        high = low + rng.choice([0.0, 0.5, 3.0], size=shape[1])  # some with no range
+        start = (low, high)
+    return (x[:, 0] if n_cols == 0 else x), start
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(0, 260), n_cols=st.integers(0, 3),
+       kind=st.sampled_from(["walk", "growing", "ties", "constant"]),
+       tolerance=st.sampled_from([0.0, 0.05, 0.3]), with_start=st.booleans(),
+       seed=st.integers(0, 10_000))
+def test_range_breaches_equals_a_step_by_step_loop(n, n_cols, kind, tolerance, with_start,
+                                                    seed):
+    values, start = _range_case(seed, n, n_cols, kind, with_start)
+    out = range_breaches(values, tolerance, start)
+    assert out.shape == (n,) and out.dtype == bool
+    np.testing.assert_array_equal(out, _naive_breaches(values, tolerance, start))
+
+
+@settings(max_examples=60, deadline=None)
+@given(n=st.integers(0, 260), n_cols=st.integers(0, 3),
+       kind=st.sampled_from(["walk", "growing", "ties", "constant"]),
+       tolerance=st.sampled_from([0.0, 0.05, 0.3]), with_start=st.booleans(),
+       seed=st.integers(0, 10_000))
+def test_range_watch_equals_range_breaches(n, n_cols, kind, tolerance, with_start, seed):
+    values, start = _range_case(seed, n, n_cols, kind, with_start)
+    watch = RangeWatch(tolerance, start)
+    streamed = [watch.update(v if n_cols else np.array([v])) for v in values]
+    assert all(isinstance(b, bool) for b in streamed)
+    np.testing.assert_array_equal(np.array(streamed, dtype=bool),
+                                  range_breaches(values, tolerance, start))
+
+
+def test_range_breaches_by_hand():
+    # Start range [0, 10], tolerance 0.05: a margin of 0.5. 10.4 is inside it
+    # (< 10.5) and widens the range to [0, 10.4], a margin of 0.52; 11 is beyond
+    # 10.92 and widens it to [0, 11], a margin of 0.55; -0.6 < -0.55 breaches and
+    # widens it to [-0.6, 11], a margin of 0.58; -0.4 is inside again.
+    values = np.array([10.4, 11.0, -0.6, -0.4])
+    expected = [False, True, True, False]
+    start = (np.array([0.0]), np.array([10.0]))
+    np.testing.assert_array_equal(range_breaches(values, 0.05, start), expected)
+    watch = RangeWatch(0.05, start)
+    assert [watch.update(v) for v in values[:, None]] == expected
+    # Without a margin, 10.4 is already beyond 10.
+    np.testing.assert_array_equal(range_breaches(values, 0.0, start)[:1], [True])
+
+
+def test_without_a_start_the_first_steps_only_learn_the_range():
+    x = np.tile([0.0, 1.0], 80)[:MIN_HISTORY + 10]
+    x[50] = 1e6  # huge jumps while the range is learnt: not breaches
+    x[MIN_HISTORY - 1] = 1.5e6  # the last step learnt
+    # The first step checked: the range is [0, 1.5e6], the margin 7.5e4.
+    x[MIN_HISTORY] = 2e6
+    out = range_breaches(x, 0.05)
+    assert not out[:MIN_HISTORY].any()
+    assert out[MIN_HISTORY] and not out[MIN_HISTORY + 1:].any()
+    watch = RangeWatch(0.05)
+    np.testing.assert_array_equal([watch.update(v) for v in x[:, None]], out)
+    # With a start range, the same jump at step 50 breaches at once.
+    start = (np.array([0.0]), np.array([1.0]))
+    assert range_breaches(x, 0.05, start)[50]
+
+
+def test_a_column_with_one_value_so_far_never_breaches():
+    n = MIN_HISTORY + 30
+    x = np.column_stack([np.full(n, 5.0), np.tile([0.0, 1.0], n // 2)])
+    x[MIN_HISTORY + 10, 0] = 1e6  # the first other value of column 0: no range to leave
+    x[MIN_HISTORY + 20, 0] = -1e6  # now the range is [5, 1e6]: far below it
+    out = range_breaches(x, 0.05)
+    np.testing.assert_array_equal(np.flatnonzero(out), [MIN_HISTORY + 20])
+    watch = RangeWatch(0.05)
+    np.testing.assert_array_equal([watch.update(v) for v in x], out)
+    # The same with a start range that is a single value.
+    start = (np.array([5.0, 0.0]), np.array([5.0, 1.0]))
+    np.testing.assert_array_equal(np.flatnonzero(range_breaches(x, 0.05, start)),
+                                  [MIN_HISTORY + 20])
+
+
+def test_range_watch_ignores_missing_values():
+    watch = RangeWatch(0.05, (np.array([0.0, 0.0]), np.array([10.0, 10.0])))
+    assert watch.update(np.array([np.nan, 5.0])) is False
+    assert watch.update(np.array([np.nan, np.nan])) is False
+    # The range is as it was: no NaN in it, not widened.
+    np.testing.assert_array_equal(watch.low, [0.0, 0.0])
+    np.testing.assert_array_equal(watch.high, [10.0, 10.0])
+    # A NaN in one column does not hide a breach in another.
+    assert watch.update(np.array([np.nan, 10.6])) is True
+    assert watch.update(np.array([10.6, np.nan])) is True  # column 0 still [0, 10]
+    # Without a start, a NaN in the first step leaves that column without a range.
+    watch = RangeWatch(0.05)
+    for v in [np.nan] + [0.0, 1.0] * 60:
+        watch.update(np.array([v]))
+    np.testing.assert_array_equal([watch.low, watch.high], [[0.0], [1.0]])
+    assert watch.update(np.array([1.2])) is True and watch.update(np.array([np.nan])) is False
+
+
+def test_range_breaches_treats_missing_values_as_the_stream_does():
+    # A NaN neither breaches nor widens the range, nor switches the check off.
+    x = np.array([0.0, 1.0, np.nan, 0.5, 100.0, np.nan, 100.0])
+    start = (np.array([0.0]), np.array([1.0]))
+    batch = range_breaches(x, 0.05, start)
+    watch = RangeWatch(0.05, start)
+    np.testing.assert_array_equal(batch, [watch.update(np.array([v])) for v in x])
+    np.testing.assert_array_equal(np.flatnonzero(batch), [4])
+
+
+def test_breaches_score_at_least_the_out_of_range_score():
+    raw = np.array([0.5, 0.2, 2000.0, 0.1, 0.3, 0.4])
+    valid = np.array([True, True, True, True, False, True])
+    breaches = np.array([False, True, True, False, True, False])
+    out = post_process(raw, valid, likelihood=False, breaches=breaches)
+    # At a breach: the larger of the score and OUT_OF_RANGE_SCORE, even where not
+    # valid; elsewhere the raw score (0 where not valid).
+    np.testing.assert_array_equal(out, [0.5, OUT_OF_RANGE_SCORE, 2000.0, 0.1,
+                                        OUT_OF_RANGE_SCORE, 0.4])
+    np.testing.assert_array_equal(post_process(raw, valid, likelihood=False),
+                                  [0.5, 0.2, 2000.0, 0.1, 0.0, 0.4])
+    # With the likelihood too.
+    rng = np.random.default_rng(7)
+    raw = rng.gamma(2.0, 1.0, 300)
+    breaches = rng.random(300) < 0.05
+    out = post_process(raw, likelihood=True, window=10, history=200, breaches=breaches)
+    assert (out[breaches] >= OUT_OF_RANGE_SCORE).all()
+    assert (out[~breaches] < OUT_OF_RANGE_SCORE).all()
+
+
+def test_the_cooldown_runs_after_the_range_check():
+    raw = np.array([0.1, 0.2, 0.1, 1500.0, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1])
+    breaches = np.zeros(10, dtype=bool)
+    breaches[[1, 2, 3, 8]] = True
+    out = post_process(raw, likelihood=False, cooldown=3, breaches=breaches)
+    # Step 1 breaches (1000); step 2's breach, no worse, within the cooldown: 0;
+    # step 3 breaches worse (1500): kept; step 8 is more than 3 steps after it.
+    np.testing.assert_array_equal(out, [0.1, OUT_OF_RANGE_SCORE, 0.0, 1500.0, 0.0, 0.0,
+                                        0.0, 0.0, OUT_OF_RANGE_SCORE, 0.0])
+    f = ScoreFilter(likelihood=False, window=10, history=200, cooldown=3)
+    np.testing.assert_array_equal(
+        [f.update(r, True, b) for r, b in zip(raw, breaches, strict=True)], out)
+
+
+@settings(max_examples=40, deadline=None)
+@given(n=st.integers(0, 500), window=st.integers(1, 30), history=st.integers(2, 300),
+       cooldown=st.integers(0, 40), likelihood=st.booleans(), seed=st.integers(0, 10_000),
+       with_prior=st.booleans(), breach_rate=st.sampled_from([0.0, 0.02, 0.3]))
+def test_stream_equals_batch_with_breaches(n, window, history, cooldown, likelihood, seed,
+                                           with_prior, breach_rate):
+    rng = np.random.default_rng(seed)
+    raw = rng.gamma(1.0, 1.0, n) * rng.choice([0.1, 1.0, 50.0, 1e4])
+    valid = rng.random(n) > 0.1
+    breaches = rng.random(n) < breach_rate
+    prior = likelihood_prior(rng.gamma(1.0, 1.0, 50), window=window) if with_prior else None
+    f = ScoreFilter(likelihood=likelihood, window=window, history=history, cooldown=cooldown,
+                    prior=prior)
+    streamed = [f.update(r, v, b) for r, v, b in zip(raw, valid, breaches, strict=True)]
+    batch = post_process(raw, valid, likelihood=likelihood, window=window, history=history,
+                         cooldown=cooldown, prior=prior, breaches=breaches)
+    np.testing.assert_allclose(streamed, batch, rtol=1e-7, atol=1e-9)
+    if not cooldown:
+        assert (batch[breaches] >= OUT_OF_RANGE_SCORE).all()

@@ -260,8 +260,9 @@ def range_breaches(values: np.ndarray, tolerance: float,
     if len(x) == 0:
         return np.zeros(0, dtype=bool)
     lo0, hi0 = (x[0], x[0]) if start is None else (np.asarray(s, np.float64) for s in start)
-    low = np.minimum.accumulate(np.vstack([lo0, x[:-1]]), axis=0)  # before each step
-    high = np.maximum.accumulate(np.vstack([hi0, x[:-1]]), axis=0)
+    # fmin/fmax: a NaN neither widens the range nor hides it later (as in RangeWatch)
+    low = np.fmin.accumulate(np.vstack([lo0, x[:-1]]), axis=0)  # before each step
+    high = np.fmax.accumulate(np.vstack([hi0, x[:-1]]), axis=0)
     margin = tolerance * (high - low)
     out = (((x < low - margin) | (x > high + margin)) & (high > low)).any(axis=1)
     if start is None:
@@ -286,8 +287,8 @@ class RangeWatch:
         x = np.asarray(values, dtype=np.float64)
         if self.low is None:
             self.low, self.high = np.full_like(x, np.inf), np.full_like(x, -np.inf)
-        margin = self.tolerance * (self.high - self.low)
         with np.errstate(invalid="ignore"):  # inf - inf before a column's first value
+            margin = self.tolerance * (self.high - self.low)
             out = bool((((x < self.low - margin) | (x > self.high + margin))
                         & (self.high > self.low)).any())
         self.low = np.fmin(self.low, x)  # fmin/fmax: NaN leaves the range as it was

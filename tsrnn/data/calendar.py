@@ -72,10 +72,10 @@ def _features(seconds: np.ndarray, day_of_week: np.ndarray, cycles) -> np.ndarra
 def resolve_calendar(calendar, times: pd.Index, offsets: np.ndarray, freq) -> tuple[str, ...]:
     """The cycles to use: ``calendar`` checked, or chosen from the data if ``"auto"``.
 
-    ``"auto"`` takes each cycle that is longer than the data's step and that the
-    longest training series covers at least twice; it takes none for data
-    without timestamps or with a calendar frequency (months) that has no fixed
-    step.
+    ``"auto"`` takes each cycle that is longer than the data's step (for
+    frequencies without a fixed step, such as business days or months, the
+    median spacing) and that the longest training series covers at least twice;
+    none for data without timestamps.
     """
     if calendar is None:
         return ()
@@ -96,11 +96,23 @@ def resolve_calendar(calendar, times: pd.Index, offsets: np.ndarray, freq) -> tu
         return cycles
     if not isinstance(times, pd.DatetimeIndex) or len(times) == 0:
         return ()
-    try:
-        step = pd.Timedelta(freq) if freq is not None else None
-    except (TypeError, ValueError):  # "MS", "B": no fixed step
-        return ()
-    firsts, lasts = times[offsets[:-1]], times[offsets[1:] - 1]
-    span = max(last - first for first, last in zip(firsts, lasts, strict=True))
+    bounds = [(a, b) for a, b in zip(offsets[:-1], offsets[1:], strict=True) if b > a]
+    span = max(times[b - 1] - times[a] for a, b in bounds)
+    step = _step(freq, times, bounds)
     return tuple(name for name, length in CYCLES.items()
-                 if (step is None or step < length) and span >= MIN_CYCLES * length)
+                 if step is not None and step < length and span >= MIN_CYCLES * length)
+
+
+def _step(freq, times: pd.DatetimeIndex, bounds) -> pd.Timedelta | None:
+    """The data's step: the fixed step of ``freq``, or for irregular data and
+    calendar frequencies ("B", "MS") the median spacing of the timestamps."""
+    if freq is not None:
+        try:
+            return pd.Timedelta(pd.tseries.frequencies.to_offset(freq))
+        except (TypeError, ValueError):
+            pass
+    # In nanoseconds whatever the index's own unit (pandas 3 may store seconds).
+    gaps = [np.diff(times[a:b].as_unit("ns").asi8) for a, b in bounds if b - a > 1]
+    if not gaps:
+        return None
+    return pd.Timedelta(int(np.median(np.concatenate(gaps))), unit="ns")
