@@ -574,6 +574,63 @@ def test_range_check_flags_a_value_beyond_everything_seen(fitted, score):
     assert det.decision_function(df, online=True).iloc[45] < OUT_OF_RANGE_SCORE
 
 
+def test_range_check_stream_equals_batch_at_the_edges():
+    from tsrnn.likelihood import OUT_OF_RANGE_SCORE
+
+    # fill="ffill": an inf is carried forward like a NaN, in range; tolerance 0: a
+    # value exactly at the training low (a float32 in batch) is in range.
+    det = _detector(fill="ffill", range_tolerance=0.0).fit(_wide())
+    low, high = det.value_range_[0, 0]
+    df = _wide(40, seed=3)
+    df["b"] = det.value_range_[0, 1].mean()  # b stays inside its range
+    df.iloc[1, 0] = 2 * high - low  # out of range while the window warms up
+    df.iloc[12, 0] = np.inf
+    df.iloc[15, 0] = np.nextafter(low, -np.inf)  # below low, but low as a float32
+    df.iloc[30, 0] = 3 * high - 2 * low  # beyond the first breach: out again
+    scores, ready, results = _stream_rows(det.stream(), df)
+    batch = det.decision_function(df, online=True)
+    np.testing.assert_allclose(scores, batch, atol=1e-4, rtol=1e-4)
+    out = np.flatnonzero(batch >= OUT_OF_RANGE_SCORE)
+    np.testing.assert_array_equal(out, [1, 30])
+    # A breach is an anomaly while warming up too: the stream's label says so, as
+    # predict does.
+    assert not ready[1] and results[1].label[0] == 1 == det.predict(df, online=True).iloc[1]
+    # The columns out of range get the breach's score, the others nothing.
+    shares = det.feature_scores(df, online=True).iloc[[1, 30]]
+    np.testing.assert_allclose(shares["b"], 0.0)
+    np.testing.assert_allclose(shares["a"], batch.iloc[[1, 30]])
+
+
+def test_calendar_phases_are_read_in_the_training_timezone():
+    df = _wide(200)
+    df.index = df.index.tz_localize("Europe/Berlin")
+    det = _detector().fit(df)
+    assert det.time_zone_ == "Europe/Berlin" and det.calendar_ == ("day",)
+    new = _wide(40, seed=3)
+    new.index = new.index.tz_localize("Europe/Berlin")
+    utc = new.tz_convert("UTC")  # the same instants, another wall clock
+    np.testing.assert_allclose(det.decision_function(utc), det.decision_function(new))
+    np.testing.assert_allclose(_stream_rows(det.stream(), utc)[0],
+                               det.decision_function(new, online=True), atol=1e-4, rtol=1e-4)
+
+
+def test_a_model_file_from_before_the_calendar_still_loads(tmp_path):
+    import torch
+
+    det = _detector(calendar=None).fit(_wide())
+    det.save(tmp_path / "new.pt")
+    payload = torch.load(tmp_path / "new.pt", weights_only=True)
+    for key in ("calendar", "time_zone", "value_range"):
+        del payload["fitted"][key]
+    for key in ("calendar", "range_tolerance"):
+        del payload["params"][key]
+    torch.save(payload, tmp_path / "old.pt")
+    old = AnomalyDetector.load(tmp_path / "old.pt")
+    assert old.calendar_ == () and old.value_range_ is None
+    df = _wide(150, seed=2)  # in range throughout: the same scores as before
+    np.testing.assert_allclose(old.decision_function(df), det.decision_function(df))
+
+
 def test_range_check_is_per_series(long_det, long_frame):
     from tsrnn.likelihood import OUT_OF_RANGE_SCORE
 
@@ -649,7 +706,7 @@ def test_stream_checks_the_shape_of_values(fitted):
     ("window", 0), ("hidden_size", 0), ("contamination", 0.7), ("contamination", 0.0),
     ("likelihood_window", 0), ("likelihood_history", 1), ("cooldown", -1), ("cooldown", 2.5),
     ("calendar", "month"), ("calendar", ["day", "day"]), ("calendar", 5),
-    ("range_tolerance", -0.1), ("range_tolerance", "5%"),
+    ("range_tolerance", -0.1), ("range_tolerance", "5%"), ("range_tolerance", True),
 ])
 def test_invalid_parameters_raise_at_fit_not_init(param, value):
     det = _detector(**{param: value})  # __init__ only stores them

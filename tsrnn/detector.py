@@ -7,6 +7,7 @@ points; ``predict`` gives 1 for an anomaly and 0 for a normal point.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Hashable, Sequence
 from typing import Any, NamedTuple
 
@@ -108,7 +109,7 @@ class AnomalyDetector(SeriesEstimator):
         least :data:`tsrnn.likelihood.OUT_OF_RANGE_SCORE` (1000), whatever its
         error. A model of recent windows scores a new level by how unexpected
         the step is, not by how far it is from anything seen; this catches the
-        far ones. None: off. (On NAB it adds about 11 points.)
+        far ones. None: off. (On NAB it adds 7 to 11 points.)
     scaler, lr, batch_size, max_epochs, patience, val_size, gradient_clip, fill,
     resample, accelerator, devices, precision, verbose, log_dir, random_state,
     trainer_kwargs
@@ -125,6 +126,9 @@ class AnomalyDetector(SeriesEstimator):
         0/1 labels of the training rows.
     calendar_
         The calendar cycles used, e.g. ``("day",)``.
+    time_zone_
+        The training timestamps' timezone (None: naive or no timestamps). Calendar
+        phases are read in it, whatever zone later timestamps come in.
     value_range_
         ``[series, targets, 2]``: each training series' low and high per target,
         where the range check starts.
@@ -227,6 +231,8 @@ class AnomalyDetector(SeriesEstimator):
                                     test_size=0)
         scaler = Scaler(self.scaler).fit(data.values, data.offsets, fit_rows=split.train_end)
         self.calendar_ = resolve_calendar(self.calendar, data.times, data.offsets, data.freq)
+        tz = getattr(data.times, "tz", None)
+        self.time_zone_ = None if tz is None else str(tz)
         inputs = self._inputs(data, scaler.transform(data.values, data.offsets))
         net = self._make_net(data.n_targets)
         train = self._windows(data, inputs, split.train)
@@ -248,7 +254,8 @@ class AnomalyDetector(SeriesEstimator):
         online = ((errors, valid) if self.score == "forecast"
                   else self._step_errors(data, inputs, online=True))
         self.likelihood_prior_ = self._priors(data, offline=(errors, valid), online=online)
-        self.decision_scores_ = _in_frame_order(self._finish(errors, valid, data, False), data)
+        self.decision_scores_ = _in_frame_order(
+            self._finish(errors, valid, data, False, self._breaches(data)), data)
         if self.threshold == "pot":
             self.threshold_ = pot_threshold(self.decision_scores_, risk=self.risk)
         else:
@@ -268,7 +275,8 @@ class AnomalyDetector(SeriesEstimator):
             raise ValueError(f"contamination must be in (0, 0.5), got {self.contamination}")
         resolve_calendar(self.calendar, pd.DatetimeIndex([]), np.zeros(1, np.int64), None)
         if self.range_tolerance is not None and not (
-                isinstance(self.range_tolerance, int | float) and self.range_tolerance >= 0):
+                isinstance(self.range_tolerance, numbers.Real)
+                and not isinstance(self.range_tolerance, bool) and self.range_tolerance >= 0):
             raise ValueError(f"range_tolerance must be a number >= 0 or None, got "
                              f"{self.range_tolerance!r}")
         if self.threshold == "pot" and not 0.0 < self.risk < 0.02:
@@ -301,7 +309,15 @@ class AnomalyDetector(SeriesEstimator):
     def _inputs(self, data: SeriesData, scaled: np.ndarray) -> np.ndarray:
         """The network's input columns ``[N, F + 2 * cycles]``: scaled targets, then
         the calendar features."""
-        return np.hstack([scaled, calendar_features(data.times, self.calendar_)])
+        return np.hstack([scaled, calendar_features(self._local(data.times), self.calendar_)])
+
+    def _local(self, times):
+        """Timestamps in the training data's timezone, where the calendar phases
+        were learnt (a stream in UTC for a model fitted in local time would
+        otherwise see its day shifted)."""
+        if self.time_zone_ is not None and getattr(times, "tz", None) is not None:
+            return times.tz_convert(self.time_zone_)
+        return times
 
     def _windows(self, data: SeriesData, inputs: np.ndarray, starts: np.ndarray):
         """Windows of every input column; each column is also a training target."""
@@ -370,31 +386,43 @@ class AnomalyDetector(SeriesEstimator):
         return tuple(self.likelihood_prior_[-1 if i is None else i, int(online)])
 
     def _finish(self, errors: np.ndarray, valid: np.ndarray, data: SeriesData,
-                online: bool) -> np.ndarray:
+                online: bool, breaches: np.ndarray | None) -> np.ndarray:
         """Final per-step scores ``[N]``: the mean error over the targets, then, series
-        by series, the likelihood and the cooldown if asked for."""
+        by series, the likelihood, the range check (``breaches`` of
+        :meth:`_breaches`) and the cooldown if asked for."""
         raw = errors.mean(axis=1)
-        if not self.likelihood and not self.cooldown and self.range_tolerance is None:
+        if not self.likelihood and not self.cooldown and breaches is None:
             return raw
         out = np.empty_like(raw)
         known = self._series_positions()
         bounds = zip(data.ids, data.offsets[:-1], data.offsets[1:], strict=True)
         for sid, a, b in bounds:
-            breaches = None
-            if self.range_tolerance is not None:
-                breaches = range_breaches(data.values[a:b, :data.n_targets],
-                                          self.range_tolerance, self._range_of(known.get(sid)))
             out[a:b] = post_process(raw[a:b], valid[a:b], likelihood=self.likelihood,
                                     window=self.likelihood_window,
                                     history=self.likelihood_history, cooldown=self.cooldown,
                                     prior=self._prior_of(known.get(sid), online),
-                                    breaches=breaches)
+                                    breaches=None if breaches is None else
+                                    breaches[a:b].any(axis=1))
+        return out
+
+    def _breaches(self, data: SeriesData) -> np.ndarray | None:
+        """``[N, F]``: which targets leave their series' range (None: check off)."""
+        if self.range_tolerance is None:
+            return None
+        known = self._series_positions()
+        out = np.zeros((len(data.values), data.n_targets), dtype=bool)
+        bounds = zip(data.ids, data.offsets[:-1], data.offsets[1:], strict=True)
+        for sid, a, b in bounds:
+            out[a:b] = range_breaches(data.values[a:b, :data.n_targets], self.range_tolerance,
+                                      self._range_of(known.get(sid)), per_column=True)
         return out
 
     def _range_of(self, i: int | None):
         """Where series ``i``'s range check starts: its training (low, high); None
         (from its first row) for a series unseen at fit."""
-        return None if i is None else (self.value_range_[i, :, 0], self.value_range_[i, :, 1])
+        if i is None or self.value_range_ is None:
+            return None
+        return self.value_range_[i, :, 0], self.value_range_[i, :, 1]
 
     def _range_watch(self, i: int) -> RangeWatch | None:
         if self.range_tolerance is None:
@@ -411,16 +439,21 @@ class AnomalyDetector(SeriesEstimator):
 
         Returns a DataFrame with one column per target, aligned to ``df``'s rows; the
         row sums equal :meth:`decision_function`. Each column's share is its share
-        of the step's squared error (equal shares where the error is 0).
+        of the step's squared error (equal shares where the error is 0); on a step
+        out of range, the columns out of range share it equally.
         """
         check_is_fitted(self, "net_")
         data = self._read(df)
         check_length(data, self.window + 1, what="window + 1")
         errors, valid = self._step_errors(data, self._inputs(data, self._scaled(data)), online)
-        score = self._finish(errors, valid, data, online)
+        breaches = self._breaches(data)
+        score = self._finish(errors, valid, data, online, breaches)
         total = errors.sum(axis=1, keepdims=True)
         share = np.divide(errors, total, out=np.full_like(errors, 1.0 / errors.shape[1]),
                           where=total > 0)
+        if breaches is not None:
+            out = breaches.any(axis=1)
+            share[out] = breaches[out] / breaches[out].sum(axis=1, keepdims=True)
         return pd.DataFrame(_in_frame_order(share * score[:, None], data),
                             columns=self.target_names_, index=_index_of(df, data))
 
@@ -442,7 +475,8 @@ class AnomalyDetector(SeriesEstimator):
             default combines every window covering a step, which also looks up to
             ``window - 1`` steps ahead. (Forecast scores are online either way.) In
             online mode the first ``window - 1`` steps of each series (``window``
-            for forecast scores) cannot be scored yet and get 0.
+            for forecast scores) cannot be scored yet and get 0 (or, out of
+            range, the range check's score).
 
         Returns
         -------
@@ -467,14 +501,18 @@ class AnomalyDetector(SeriesEstimator):
         return {**self._fitted_roles(), "threshold": float(self.threshold_),
                 "decision_scores": torch.from_numpy(self.decision_scores_),
                 "likelihood_prior": torch.from_numpy(self.likelihood_prior_),
-                "calendar": list(self.calendar_),
+                "calendar": list(self.calendar_), "time_zone": self.time_zone_,
                 "value_range": torch.from_numpy(self.value_range_),
                 "training_summary": self.training_summary_}
 
     def _restore(self, state: dict, weights: dict) -> None:
         self._restore_roles(state)
-        self.calendar_ = tuple(state["calendar"])
-        self.value_range_ = state["value_range"].numpy()
+        # Files saved before calendar inputs and the range check: no calendar, and
+        # each series learns its range from the data scored (as an unseen one does).
+        self.calendar_ = tuple(state.get("calendar", ()))
+        self.time_zone_ = state.get("time_zone")
+        self.value_range_ = (state["value_range"].numpy() if "value_range" in state
+                             else None)
         net = self._make_net(len(state["target_names"]))
         net.load_state_dict(weights, strict=True)
         self.net_ = net.eval()
@@ -511,9 +549,9 @@ class StreamResult(NamedTuple):
     series
         Series ids, in the order given.
     score
-        Scores (0 while a series is warming up).
+        Scores (0 while a series is warming up, unless the value is out of range).
     label
-        0/1 labels (always 0 while warming up).
+        0/1 labels: the score above the threshold, as :meth:`AnomalyDetector.predict`.
     ready
         False while a series has seen fewer than ``window`` points (``window + 1``
         for forecast scores) since its start or its last gap.
@@ -547,7 +585,12 @@ class AnomalyStream:
       series' window and flags ``gap``: it warms up again (the likelihood's
       history, the series' error distribution, carries on);
     - NaN or inf raise ``DataError``, unless the detector was fitted with
-      ``fill="ffill"``, which carries the series' last value forward.
+      ``fill="ffill"``, which carries the series' last value forward (as the
+      batch scores do); a carried value is inside the range check's range;
+    - a timestamp in another timezone than the training data's is read in the
+      training one for the calendar inputs;
+    - a value out of range is flagged (score and label) even while the series'
+      window warms up, as in the batch scores.
     """
 
     def __init__(self, detector: AnomalyDetector):
@@ -619,15 +662,19 @@ class AnomalyStream:
                                 f"at {timestamp}; fit with fill='ffill' to carry the last "
                                 "value forward")
         n_f = det.n_features_in_
-        calendar = calendar_row(stamp, det.calendar_) if det.calendar_ else np.zeros(0)
+        calendar = (calendar_row(det._local(stamp), det.calendar_) if det.calendar_
+                    else np.zeros(0))
         windows, nexts, ready = [], [], np.zeros(len(series), dtype=bool)
         breach = np.zeros(len(series), dtype=bool)
         for k, st in enumerate(states):
             buffer, count, _, loc, spread, _, watch = st
             if gap[k]:
                 count = 0
-            if watch is not None:  # a carried-forward value is in range: skip it
-                breach[k] = watch.update(values[k])
+            if watch is not None:
+                # As in batch: float32 values, and a carried-forward (non-finite)
+                # value is missing, so it neither breaches nor widens the range.
+                seen = values[k].astype(np.float32)
+                breach[k] = watch.update(np.where(np.isfinite(seen), seen, np.nan))
             row = (values[k] - loc) / spread
             if not np.isfinite(row).all():  # fill="ffill": the last scaled value
                 row = np.where(np.isfinite(row), row, buffer[-1, :n_f])
@@ -653,7 +700,8 @@ class AnomalyStream:
             score[ready] = err.numpy().mean(axis=1)
         score = np.array([st[5].update(float(score[k]), bool(ready[k]), bool(breach[k]))
                           for k, st in enumerate(states)])
-        label = ((score > det.threshold_) & ready).astype(np.int64)
+        # As predict(): a range breach is an anomaly even while the window warms up.
+        label = (score > det.threshold_).astype(np.int64)
         return StreamResult(series, score, label, ready, gap)
 
 

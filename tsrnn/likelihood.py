@@ -231,7 +231,8 @@ def post_process(raw: np.ndarray, valid: np.ndarray | None = None, *, likelihood
 
 
 def range_breaches(values: np.ndarray, tolerance: float,
-                   start: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+                   start: tuple[np.ndarray, np.ndarray] | None = None, *,
+                   per_column: bool = False) -> np.ndarray:
     """Which steps leave the range seen before them by more than ``tolerance`` of it.
 
     Parameters
@@ -254,6 +255,7 @@ def range_breaches(values: np.ndarray, tolerance: float,
         low)`` or above ``high + tolerance * (high - low)``, with ``low`` and
         ``high`` the extremes of the start range and every earlier step. A column
         that has shown a single value so far (no range yet) never breaches.
+        With ``per_column``: ``[T, F]``, which columns breach.
     """
     x = np.asarray(values, dtype=np.float64)
     x = x[:, None] if x.ndim == 1 else x
@@ -264,10 +266,10 @@ def range_breaches(values: np.ndarray, tolerance: float,
     low = np.fmin.accumulate(np.vstack([lo0, x[:-1]]), axis=0)  # before each step
     high = np.fmax.accumulate(np.vstack([hi0, x[:-1]]), axis=0)
     margin = tolerance * (high - low)
-    out = (((x < low - margin) | (x > high + margin)) & (high > low)).any(axis=1)
+    out = ((x < low - margin) | (x > high + margin)) & (high > low)
     if start is None:
         out[:MIN_HISTORY] = False
-    return out
+    return out if per_column else out.any(axis=1)
 
 
 class RangeWatch:

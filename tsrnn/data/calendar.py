@@ -79,13 +79,14 @@ def resolve_calendar(calendar, times: pd.Index, offsets: np.ndarray, freq) -> tu
     """
     if calendar is None:
         return ()
-    if isinstance(calendar, str) and calendar != "auto":
-        calendar = (calendar,)
-    if not isinstance(calendar, str):
-        try:
-            cycles = tuple(calendar)
-        except TypeError:
+    if not (isinstance(calendar, str) and calendar == "auto"):
+        if isinstance(calendar, str):
             cycles = (calendar,)
+        else:
+            try:
+                cycles = tuple(calendar)
+            except TypeError:
+                cycles = (calendar,)
         unknown = [c for c in cycles if not isinstance(c, str) or c not in CYCLES]
         if unknown or len(set(cycles)) != len(cycles):
             raise ValueError(f"calendar must be 'auto', None or cycles out of {list(CYCLES)} "
