@@ -284,6 +284,11 @@ def test_range_breaches_treats_missing_values_as_the_stream_does():
     watch = RangeWatch(0.05, start)
     np.testing.assert_array_equal(batch, [watch.update(np.array([v])) for v in x])
     np.testing.assert_array_equal(np.flatnonzero(batch), [4])
+    # inf (what fill="ffill" carries forward too) is missing just the same.
+    infs = np.where(np.isnan(x), np.inf, x)
+    np.testing.assert_array_equal(range_breaches(infs, 0.05, start), batch)
+    watch = RangeWatch(0.05, start)
+    np.testing.assert_array_equal([watch.update(np.array([v])) for v in infs], batch)
 
 
 def test_breaches_score_at_least_the_out_of_range_score():

@@ -31,6 +31,7 @@ from tsrnn.data.calendar import (
     calendar_features,
     calendar_names,
     calendar_row,
+    check_calendar,
     resolve_calendar,
 )
 from tsrnn.likelihood import (
@@ -273,7 +274,7 @@ class AnomalyDetector(SeriesEstimator):
             raise ValueError(f"window must be >= 2, got {self.window}")
         if self.threshold == "quantile" and not 0.0 < self.contamination < 0.5:
             raise ValueError(f"contamination must be in (0, 0.5), got {self.contamination}")
-        resolve_calendar(self.calendar, pd.DatetimeIndex([]), np.zeros(1, np.int64), None)
+        check_calendar(self.calendar)
         if self.range_tolerance is not None and not (
                 isinstance(self.range_tolerance, numbers.Real)
                 and not isinstance(self.range_tolerance, bool) and self.range_tolerance >= 0):
@@ -671,10 +672,9 @@ class AnomalyStream:
             if gap[k]:
                 count = 0
             if watch is not None:
-                # As in batch: float32 values, and a carried-forward (non-finite)
-                # value is missing, so it neither breaches nor widens the range.
-                seen = values[k].astype(np.float32)
-                breach[k] = watch.update(np.where(np.isfinite(seen), seen, np.nan))
+                # float32 values, as batch compares (a carried-forward one, NaN or
+                # inf, is missing to the range check)
+                breach[k] = watch.update(values[k].astype(np.float32))
             row = (values[k] - loc) / spread
             if not np.isfinite(row).all():  # fill="ffill": the last scaled value
                 row = np.where(np.isfinite(row), row, buffer[-1, :n_f])

@@ -254,22 +254,35 @@ def range_breaches(values: np.ndarray, tolerance: float,
         ``[T]`` bool: True where any column is below ``low - tolerance * (high -
         low)`` or above ``high + tolerance * (high - low)``, with ``low`` and
         ``high`` the extremes of the start range and every earlier step. A column
-        that has shown a single value so far (no range yet) never breaches.
+        that has shown a single value so far (no range yet) never breaches. A
+        missing value (NaN or inf) neither breaches nor widens the range.
         With ``per_column``: ``[T, F]``, which columns breach.
     """
-    x = np.asarray(values, dtype=np.float64)
+    x = _missing_as_nan(values)
     x = x[:, None] if x.ndim == 1 else x
     if len(x) == 0:
         return np.zeros(0, dtype=bool)
     lo0, hi0 = (x[0], x[0]) if start is None else (np.asarray(s, np.float64) for s in start)
-    # fmin/fmax: a NaN neither widens the range nor hides it later (as in RangeWatch)
+    # fmin/fmax: a missing value neither widens the range nor hides it later
     low = np.fmin.accumulate(np.vstack([lo0, x[:-1]]), axis=0)  # before each step
     high = np.fmax.accumulate(np.vstack([hi0, x[:-1]]), axis=0)
-    margin = tolerance * (high - low)
-    out = ((x < low - margin) | (x > high + margin)) & (high > low)
+    out = _outside(x, low, high, tolerance)
     if start is None:
         out[:MIN_HISTORY] = False
     return out if per_column else out.any(axis=1)
+
+
+def _missing_as_nan(values) -> np.ndarray:
+    x = np.asarray(values, dtype=np.float64)
+    return np.where(np.isfinite(x), x, np.nan)
+
+
+def _outside(x, low, high, tolerance: float) -> np.ndarray:
+    """The range check's rule, elementwise: beyond ``[low, high]`` by more than
+    ``tolerance`` of its width, for a column with a range (``high > low``)."""
+    with np.errstate(invalid="ignore"):  # inf - inf before a column's first value
+        margin = tolerance * (high - low)
+        return ((x < low - margin) | (x > high + margin)) & (high > low)
 
 
 class RangeWatch:
@@ -284,15 +297,12 @@ class RangeWatch:
     def update(self, values: np.ndarray) -> bool:
         """Whether ``values`` ``[F]`` breach the range so far; then widen it by them.
 
-        A missing value (NaN, carried forward by the stream) neither breaches nor
-        widens: the value carried is already inside the range."""
-        x = np.asarray(values, dtype=np.float64)
+        A missing value (NaN or inf, carried forward by the stream) neither
+        breaches nor widens: the value carried is already inside the range."""
+        x = _missing_as_nan(values)
         if self.low is None:
             self.low, self.high = np.full_like(x, np.inf), np.full_like(x, -np.inf)
-        with np.errstate(invalid="ignore"):  # inf - inf before a column's first value
-            margin = self.tolerance * (self.high - self.low)
-            out = bool((((x < self.low - margin) | (x > self.high + margin))
-                        & (self.high > self.low)).any())
+        out = bool(_outside(x, self.low, self.high, self.tolerance).any())
         self.low = np.fmin(self.low, x)  # fmin/fmax: NaN leaves the range as it was
         self.high = np.fmax(self.high, x)
         if self._learning:

@@ -14,7 +14,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["CYCLES", "calendar_features", "calendar_names", "calendar_row", "resolve_calendar"]
+__all__ = ["CYCLES", "calendar_features", "calendar_names", "calendar_row", "check_calendar",
+           "resolve_calendar"]
 
 # Cycle name -> its length. Day and week are the cycles of human activity that
 # sub-daily and daily sensor data show; longer ones rarely have the two full
@@ -23,6 +24,8 @@ CYCLES = {"day": pd.Timedelta(days=1), "week": pd.Timedelta(days=7)}
 # A cycle is used only if the training data cover it this many times: with fewer,
 # later phases would be ones the model never saw.
 MIN_CYCLES = 2
+_NEEDS_TIMESTAMPS = ("calendar features need timestamps, but the data have an integer "
+                     "index: pass time_col, or calendar=None")
 
 
 def calendar_names(cycles: Sequence[str]) -> list[str]:
@@ -39,8 +42,7 @@ def calendar_features(times: pd.Index, cycles: Sequence[str]) -> np.ndarray:
     if not cycles:
         return np.zeros((len(times), 0), dtype=np.float32)
     if not isinstance(times, pd.DatetimeIndex):
-        raise ValueError("calendar features need timestamps, but the data have an "
-                         "integer index: pass time_col, or calendar=None")
+        raise ValueError(_NEEDS_TIMESTAMPS)
     seconds = (times.hour * 3600 + times.minute * 60 + times.second).to_numpy(np.float64)
     return _features(seconds, times.day_of_week.to_numpy(np.float64), cycles)
 
@@ -69,6 +71,27 @@ def _features(seconds: np.ndarray, day_of_week: np.ndarray, cycles) -> np.ndarra
     return np.stack(columns, axis=1).astype(np.float32)
 
 
+def check_calendar(calendar) -> tuple[str, ...] | None:
+    """The cycles a ``calendar`` parameter names (None for ``"auto"``); a clear
+    error for anything else."""
+    if calendar is None:
+        return ()
+    if isinstance(calendar, str):
+        if calendar == "auto":
+            return None
+        cycles = (calendar,)
+    else:
+        try:
+            cycles = tuple(calendar)
+        except TypeError:
+            cycles = (calendar,)
+    unknown = [c for c in cycles if not isinstance(c, str) or c not in CYCLES]
+    if unknown or len(set(cycles)) != len(cycles):
+        raise ValueError(f"calendar must be 'auto', None or cycles out of {list(CYCLES)} "
+                         f"(each once), got {calendar!r}")
+    return cycles
+
+
 def resolve_calendar(calendar, times: pd.Index, offsets: np.ndarray, freq) -> tuple[str, ...]:
     """The cycles to use: ``calendar`` checked, or chosen from the data if ``"auto"``.
 
@@ -77,23 +100,10 @@ def resolve_calendar(calendar, times: pd.Index, offsets: np.ndarray, freq) -> tu
     median spacing) and that the longest training series covers at least twice;
     none for data without timestamps.
     """
-    if calendar is None:
-        return ()
-    if not (isinstance(calendar, str) and calendar == "auto"):
-        if isinstance(calendar, str):
-            cycles = (calendar,)
-        else:
-            try:
-                cycles = tuple(calendar)
-            except TypeError:
-                cycles = (calendar,)
-        unknown = [c for c in cycles if not isinstance(c, str) or c not in CYCLES]
-        if unknown or len(set(cycles)) != len(cycles):
-            raise ValueError(f"calendar must be 'auto', None or cycles out of {list(CYCLES)} "
-                             f"(each once), got {calendar!r}")
+    cycles = check_calendar(calendar)
+    if cycles is not None:
         if cycles and not isinstance(times, pd.DatetimeIndex):
-            raise ValueError("calendar features need timestamps, but the data have an "
-                             "integer index: pass time_col, or calendar=None")
+            raise ValueError(_NEEDS_TIMESTAMPS)
         return cycles
     if not isinstance(times, pd.DatetimeIndex) or len(times) == 0:
         return ()
