@@ -11,7 +11,7 @@ from sklearn.base import BaseEstimator
 from tsrnn._checks import check_integer
 from tsrnn.data import Scaler, SeriesData
 
-__all__ = ["SeriesEstimator", "seed_everything"]
+__all__ = ["SeriesEstimator", "in_frame_order", "index_of", "seed_everything"]
 
 
 def seed_everything(random_state: int | None) -> int:
@@ -153,3 +153,23 @@ class SeriesEstimator(BaseEstimator):
         self.ids_ = state["ids"]
         self.scaler_loc_ = state["scaler_loc"].numpy()
         self.scaler_spread_ = state["scaler_spread"].numpy()
+
+
+def in_frame_order(values: np.ndarray, data: SeriesData) -> np.ndarray:
+    """Stacked per-row results back in the input frame's row order."""
+    if data.rows is None:
+        return values
+    out = np.empty_like(values)
+    out[data.rows] = values
+    return out
+
+
+def index_of(df: pd.DataFrame, data: SeriesData) -> pd.Index:
+    """The index of per-row results: the frame's, or the resampled grid's."""
+    if data.rows is not None:
+        return df.index
+    if data.id_col is None:  # resampled: the regular grid
+        return data.times
+    ids = np.repeat(np.asarray(data.ids, dtype=object), data.lengths)
+    return pd.MultiIndex.from_arrays([ids, data.times], names=[data.id_col, data.time_col])
+

@@ -16,7 +16,7 @@ import pandas as pd
 import torch
 from sklearn.utils.validation import check_is_fitted
 
-from tsrnn.base import SeriesEstimator, seed_everything
+from tsrnn.base import SeriesEstimator, in_frame_order, index_of, seed_everything
 from tsrnn.data import (
     DataError,
     Scaler,
@@ -255,7 +255,7 @@ class AnomalyDetector(SeriesEstimator):
         online = ((errors, valid) if self.score == "forecast"
                   else self._step_errors(data, inputs, online=True))
         self.likelihood_prior_ = self._priors(data, offline=(errors, valid), online=online)
-        self.decision_scores_ = _in_frame_order(
+        self.decision_scores_ = in_frame_order(
             self._finish(errors, valid, data, False, self._breaches(data)), data)
         if self.threshold == "pot":
             self.threshold_ = pot_threshold(self.decision_scores_, risk=self.risk)
@@ -455,8 +455,8 @@ class AnomalyDetector(SeriesEstimator):
         if breaches is not None:
             out = breaches.any(axis=1)
             share[out] = breaches[out] / breaches[out].sum(axis=1, keepdims=True)
-        return pd.DataFrame(_in_frame_order(share * score[:, None], data),
-                            columns=self.target_names_, index=_index_of(df, data))
+        return pd.DataFrame(in_frame_order(share * score[:, None], data),
+                            columns=self.target_names_, index=index_of(df, data))
 
     def decision_function(self, df: pd.DataFrame, *, online: bool = False) -> pd.Series:
         """Anomaly score of every row of ``df`` (higher: more anomalous).
@@ -522,24 +522,6 @@ class AnomalyDetector(SeriesEstimator):
         self.likelihood_prior_ = state["likelihood_prior"].numpy()
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)
         self.training_summary_ = state["training_summary"]
-
-
-def _in_frame_order(values: np.ndarray, data: SeriesData) -> np.ndarray:
-    """Stacked per-row results back in the input frame's row order."""
-    if data.rows is None:
-        return values
-    out = np.empty_like(values)
-    out[data.rows] = values
-    return out
-
-
-def _index_of(df: pd.DataFrame, data: SeriesData) -> pd.Index:
-    if data.rows is not None:
-        return df.index
-    if data.id_col is None:  # resampled: the regular grid
-        return data.times
-    ids = np.repeat(np.asarray(data.ids, dtype=object), data.lengths)
-    return pd.MultiIndex.from_arrays([ids, data.times], names=[data.id_col, data.time_col])
 
 
 class StreamResult(NamedTuple):
