@@ -8,6 +8,8 @@
 - :func:`load_ett`: the ETT forecasting datasets (ETTh1, ETTh2, ETTm1, ETTm2).
 - :func:`load_nab`, :func:`load_nab_labels`, :func:`nab_files`: the Numenta
   Anomaly Benchmark series and their labelled windows.
+- :func:`load_skab`, :func:`skab_files`: the Skoltech Anomaly Benchmark, a
+  test rig's 8 sensors with per-row anomaly labels.
 
 The real-data loaders look for a local copy first (``path=``, then
 ``cache_dir=``, ``$TSRNN_DATA_DIR`` or ``~/.cache/tsrnn``) and otherwise
@@ -26,6 +28,7 @@ from tsrnn.datasets.loaders import (
     nab_files,
 )
 from tsrnn.datasets.machine_runs import FAULT_KINDS, make_machine_runs
+from tsrnn.datasets.skab import SKAB_SENSORS, SKAB_SHA256, load_skab, skab_files
 from tsrnn.datasets.synthetic import (
     ANOMALY_KINDS,
     load_sensors,
@@ -38,12 +41,16 @@ __all__ = [
     "DATA_DIR_ENV",
     "ETT_NAMES",
     "FAULT_KINDS",
+    "SKAB_SENSORS",
+    "SKAB_SHA256",
     "load_ett",
     "load_nab",
     "load_nab_labels",
     "load_sensors",
+    "load_skab",
     "make_machine_runs",
     "make_sensor_data",
     "nab_files",
+    "skab_files",
     "to_wide",
 ]
