@@ -28,6 +28,13 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 from tsrnn import AnomalyDetector, Forecaster, SequenceClassifier
+from tsrnn.baselines import (
+    DiffDetector,
+    IsolationForestDetector,
+    PCADetector,
+    RollingZScoreDetector,
+    ZScoreDetector,
+)
 from tsrnn.data import DataError
 
 Estimator = BaseEstimator
@@ -62,6 +69,14 @@ class EstimatorCase:
     per_row
         Learned attributes with one value per training row, such as PyOD's
         ``decision_scores_`` and ``labels_``: results, not a copy of the frame.
+    saves
+        Whether the estimator writes a model file (``save`` / ``load``). The
+        baselines have none: they refit in seconds and say so.
+    seeded
+        Whether a ``random_state`` parameter decides the result (the deterministic
+        baselines have none).
+    too_short
+        Rows of a fit frame too short to learn from.
     """
 
     id: str
@@ -74,6 +89,9 @@ class EstimatorCase:
     dropped: str
     needs_fit: dict[str, Call] = field(default_factory=dict)
     per_row: tuple[str, ...] = ()
+    saves: bool = True
+    seeded: bool = True
+    too_short: int = 5
 
     def fit(self, seed: int = 0, **params) -> Estimator:
         return self.make(**params).fit(self.make_frame(seed), **self.fit_kwargs)
@@ -180,6 +198,51 @@ _DETECTOR_NEEDS_FIT: dict[str, Call] = {
 }
 
 
+# ------------------------------------------------------------ baseline detectors
+LONG_ROLES = dict(id_col="series", time_col="timestamp")
+
+
+def _scores_and_threshold(make_frame: Callable[[int], pd.DataFrame]):
+    """Scores of every row of the seed-0 frame, then the threshold."""
+    def output(est) -> np.ndarray:
+        scores = est.decision_function(make_frame(0)).to_numpy(dtype=np.float64)
+        return np.append(scores, est.threshold_)
+    return output
+
+
+def _baseline_case(cls, params: dict, make_frame, fit_kwargs: dict, column: str, dropped: str,
+                   too_short: int = 1) -> EstimatorCase:
+    return EstimatorCase(
+        id=cls.__name__,
+        make=lambda **p: cls(**{**params, **p}),
+        make_frame=make_frame,
+        fit_kwargs=fit_kwargs,
+        output=_scores_and_threshold(make_frame),
+        apply=lambda est, df: est.decision_function(df).to_frame(),
+        column=column,
+        dropped=dropped,
+        needs_fit={"decision_function": lambda est, df, path: est.decision_function(df),
+                   "predict": lambda est, df, path: est.predict(df)},
+        per_row=("decision_scores_", "labels_"),
+        saves=False,
+        seeded="random_state" in params,
+        too_short=too_short,
+    )
+
+
+_LONG_BASELINE = dict(make_frame=_long_frame, column="y2", dropped="p",
+                      fit_kwargs=dict(**LONG_ROLES, target=["y1", "y2", "p"]))
+BASELINE_CASES = [
+    _baseline_case(ZScoreDetector, dict(contamination=0.05), _wide_frame, {}, "y", "z"),
+    _baseline_case(DiffDetector, dict(contamination=0.05), too_short=2, **_LONG_BASELINE),
+    _baseline_case(RollingZScoreDetector, dict(window=16, contamination=0.05), _wide_frame,
+                   {}, "z", "y"),
+    _baseline_case(IsolationForestDetector,
+                   dict(n_estimators=10, contamination=0.05, random_state=0),
+                   **_LONG_BASELINE),
+    _baseline_case(PCADetector, dict(variance=0.5, contamination=0.05), **_LONG_BASELINE),
+]
+
 
 # -------------------------------------------------------- SequenceClassifier case
 CLASSIFIER_TINY = dict(cell="gru", hidden_size=8, bidirectional=True, max_epochs=2,
@@ -278,6 +341,7 @@ CASES = [
         dropped="x2",
         needs_fit=_CLASSIFIER_NEEDS_FIT,
     ),
+    *BASELINE_CASES,
 ]
 
 
@@ -311,6 +375,8 @@ def _equal(a, b) -> bool:
     if isinstance(a, torch.nn.Module):
         sa, sb = a.state_dict(), b.state_dict()
         return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+    if isinstance(a, BaseEstimator):  # a fitted scikit-learn model, e.g. a forest
+        return type(a) is type(b) and pickle.dumps(a) == pickle.dumps(b)
     if isinstance(a, np.ndarray | torch.Tensor):
         return type(a) is type(b) and a.shape == b.shape and bool((a == b).all())
     if isinstance(a, dict):
@@ -369,7 +435,8 @@ def test_clone_and_params_round_trip(case):
     assert _params_equal(type(est)(**params).get_params(), params)
     assert est.set_params(**params) is est
     assert _params_equal(est.get_params(), params)
-    assert est.set_params(random_state=123).get_params()["random_state"] == 123
+    name = "random_state" if case.seeded else next(iter(params))
+    assert est.set_params(**{name: 123}).get_params()[name] == 123
     with pytest.raises(ValueError, match="not_a_parameter"):
         est.set_params(not_a_parameter=1)
 
@@ -432,7 +499,14 @@ def test_fitting_twice_equals_fitting_once(case):
         assert _equal(a[k], b[k]), k
 
 
+def _skip_unless_saves(case: EstimatorCase) -> None:
+    if not case.saves:
+        pytest.skip(f"{case.id} has no model file: save/load raise NotImplementedError "
+                    "(tests/test_baselines.py)")
+
+
 def test_refitting_a_loaded_estimator_equals_a_fresh_fit(case, tmp_path):
+    _skip_unless_saves(case)
     _fitted(case).save(tmp_path / "model.pt")
     loaded = type(_fitted(case)).load(tmp_path / "model.pt")
     loaded.fit(case.make_frame(1), **case.fit_kwargs)
@@ -441,19 +515,27 @@ def test_refitting_a_loaded_estimator_equals_a_fresh_fit(case, tmp_path):
     assert _learned(loaded).keys() == _learned(once).keys()
 
 
-def test_random_state_decides_the_result(case):
+def test_the_global_generators_do_not_change_the_result(case):
     fitted = _fitted(case)
-    # Seeded inside fit: the global generators' state does not matter.
+    # Seeded inside fit (or not random at all): the global generators' state does
+    # not matter.
     torch.manual_seed(12345)
     np.random.seed(12345)  # noqa: NPY002
     again = case.fit(0)
     np.testing.assert_array_equal(case.output(again), case.output(fitted))
+
+
+def test_random_state_decides_the_result(case):
+    if not case.seeded:
+        pytest.skip(f"{case.id} has no random_state: it is deterministic")
+    fitted = _fitted(case)
     other = case.fit(0, random_state=fitted.random_state + 1)
     assert not np.allclose(case.output(other), case.output(fitted))
 
 
 # -------------------------------------------------------------------- persistence
 def test_save_load_round_trip(case, tmp_path):
+    _skip_unless_saves(case)
     fitted = _fitted(case)
     path = tmp_path / "model.pt"
     fitted.save(path)
@@ -506,7 +588,7 @@ def test_missing_column_at_predict_time_is_named(case):
 
 
 def test_too_short_frame_is_a_data_error(case):
-    frame = case.make_frame(0).iloc[:5]
+    frame = case.make_frame(0).iloc[:case.too_short]
     with pytest.raises(DataError, match="rows"):
         case.make().fit(frame, **case.fit_kwargs)
 

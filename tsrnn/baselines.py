@@ -36,7 +36,7 @@ import pandas as pd
 from sklearn.utils.validation import check_is_fitted
 
 from tsrnn.base import SeriesEstimator, in_frame_order, index_of
-from tsrnn.data import Scaler, SeriesData
+from tsrnn.data import DataError, Scaler, SeriesData
 from tsrnn.thresholds import quantile_threshold
 
 __all__ = [
@@ -71,9 +71,9 @@ class BaselineDetector(SeriesEstimator):
                                          fill=self.fill, resample=self.resample)
         short = np.flatnonzero(data.lengths < self._min_rows)
         if len(short):
-            raise ValueError(f"series {data.series_name(int(short[0]))} has "
-                             f"{data.lengths[short[0]]} rows; {type(self).__name__} needs "
-                             f"at least {self._min_rows} to learn from")
+            raise DataError(f"{data.series_name(int(short[0]))} has "
+                            f"{data.lengths[short[0]]} rows; {type(self).__name__} needs "
+                            f"at least {self._min_rows} to learn from")
         self._remember(data, Scaler("standard").fit(data.values, data.offsets))
         scaled = self._scaled(data)
         self._learn(data, scaled)
@@ -171,10 +171,10 @@ class DiffDetector(BaselineDetector):
         known = self._series_positions()
         out = np.zeros(len(scaled))
         for sid, a, b in zip(data.ids, data.offsets[:-1], data.offsets[1:], strict=True):
-            d = np.abs(np.diff(scaled[a:b, :data.n_targets].astype(np.float64), axis=0))
+            d = np.diff(scaled[a:b, :data.n_targets].astype(np.float64), axis=0)
             spread = (self.diff_spread_[known[sid]] if sid in known
-                      else np.maximum(d.std(axis=0), 1e-12))
-            out[a + 1:b] = (d / spread).sum(axis=1)
+                      else np.maximum(d.std(axis=0), 1e-12))  # of the signed differences
+            out[a + 1:b] = (np.abs(d) / spread).sum(axis=1)
         return out
 
 
@@ -186,7 +186,7 @@ class RollingZScoreDetector(BaselineDetector):
     Parameters
     ----------
     window
-        Steps of history (288: a day of 5-minute data).
+        Steps of history, at least 10 (288: a day of 5-minute data).
     contamination, fill, resample
         As for :class:`ZScoreDetector`.
     """
@@ -200,7 +200,8 @@ class RollingZScoreDetector(BaselineDetector):
 
     def _check_params(self):
         super()._check_params()
-        self._check_integer("window", 2)
+        # A step needs 10 earlier ones to score: a shorter window would never score.
+        self._check_integer("window", 10)
 
     def _raw(self, data, scaled):
         def score(x):
