@@ -23,10 +23,10 @@ from tsrnn.detector import AnomalyStream
 from tsrnn.nn.autoencoder import RecurrentAutoencoder
 
 W = 8  # window
-# Raw errors (likelihood=False) unless a test says otherwise: most tests here are
+# Ranking scores (alerts=False) unless a test says otherwise: most tests here are
 # about the errors themselves; the likelihood's own tests set it.
 TINY = dict(window=W, hidden_size=8, max_epochs=2, batch_size=32, accelerator="cpu",
-            random_state=0, likelihood=False)
+            random_state=0)
 LONG = dict(id_col="series", time_col="timestamp")
 HOUR = pd.Timedelta(hours=1)
 SCORES = ["reconstruction", "forecast"]
@@ -123,7 +123,7 @@ def trained() -> dict[str, AnomalyDetector]:
     # rows' 99th percentile for some seeds; at 12 it is 9x above or more for seeds 0-4.
     return {score: AnomalyDetector(cell="gru", window=16, hidden_size=16, lr=1e-2,
                                    max_epochs=12, batch_size=32, accelerator="cpu",
-                                   random_state=0, score=score, likelihood=False).fit(clean)
+                                   random_state=0, score=score).fit(clean)
             for score in SCORES}
 
 
@@ -206,7 +206,7 @@ def test_higher_scores_for_injected_anomalies(trained, score):
 
 @pytest.mark.parametrize("score", SCORES)
 def test_the_likelihood_keeps_the_anomalies_on_top(trained, score):
-    det = _scored_differently(trained[score], likelihood=True)
+    det = _scored_differently(trained[score], alerts=True, cooldown=0)
     df = _wide(200, seed=7)
     df.iloc[60, 0] += 4.0
     scores = det.decision_function(df).to_numpy()
@@ -236,8 +236,14 @@ def test_online_scores_warm_up(fitted, score):
     offline = det.decision_function(df).to_numpy()
     k = WARM_UP[score]
     assert (online[:k] == 0).all() and (online[k:] > 0).all()
-    # The last step's only window ends there: both modes agree on it (everywhere,
-    # for forecasts).
+    # The last step's only window ends there: both modes' errors agree on it
+    # (everywhere, for forecasts), in the units each mode's scores are normalised by.
+    scale = det.error_scale_[0]  # [offline / online, F]
+    if score == "reconstruction":  # online errors differ: a scale of their own
+        assert not np.allclose(scale[0], scale[1])
+    raw = _scored_differently(det, normalize_errors=False)
+    online = raw.decision_function(df, online=True).to_numpy()
+    offline = raw.decision_function(df).to_numpy()
     np.testing.assert_allclose(online[-1], offline[-1], rtol=1e-6)
     if score == "forecast":
         np.testing.assert_allclose(online, offline, rtol=1e-6)
@@ -309,8 +315,10 @@ def test_an_unseen_sensor_is_scaled_by_its_own_rows(long_det, long_frame):
     new = s0.assign(series="new", y=100 * s0["y"] + 1000)
     mixed = pd.concat([long_frame, new.set_axis(np.arange(len(new)))])
     scores = long_det.decision_function(mixed)
-    np.testing.assert_allclose(scores.iloc[-len(new):], long_det.decision_function(s0),
-                               rtol=1e-3, atol=1e-5)
+    # Its errors are weighed by the pooled training errors' scale, s0's by its own.
+    pooled, own = long_det.error_scale_[-1, 0, 0], long_det.error_scale_[0, 0, 0]
+    np.testing.assert_allclose(scores.iloc[-len(new):] * pooled,
+                               long_det.decision_function(s0) * own, rtol=1e-3, atol=1e-5)
     np.testing.assert_allclose(scores.iloc[:-len(new)], long_det.decision_function(long_frame),
                                rtol=1e-6)
 
@@ -346,7 +354,7 @@ def test_stream_equals_online_batch_scores(fitted, score):
 def test_likelihood_and_cooldown_stream_equals_batch(fitted, score):
     # The same network, post-processed: the stream's likelihood and cooldown state
     # must reproduce the batch scores of the same rows.
-    det = _scored_differently(fitted[score], likelihood=True, likelihood_history=120,
+    det = _scored_differently(fitted[score], alerts=True, likelihood_history=120,
                               cooldown=5)
     df = _wide(170, seed=4)
     df.iloc[150, 0] += 6.0
@@ -363,7 +371,7 @@ def test_likelihood_and_cooldown_stream_equals_batch(fitted, score):
 
 
 def test_likelihood_feature_scores_still_add_up(fitted):
-    det = _scored_differently(fitted["reconstruction"], likelihood=True,
+    det = _scored_differently(fitted["reconstruction"], alerts=True, cooldown=0,
                               likelihood_history=50)
     df = _wide(160, seed=5)
     df.iloc[120, 1] += 6.0
@@ -376,14 +384,14 @@ def test_likelihood_prior_is_per_series_and_pooled_for_unseen_ones(long_det, lon
     prior = long_det.likelihood_prior_
     assert prior.shape == (len(long_det.ids_) + 1, 2, 2)
     assert (prior[..., 1] > 0).all()  # a spread for every series and mode
-    det = _scored_differently(long_det, likelihood=True)
+    det = _scored_differently(long_det, alerts=True, cooldown=0)
     new = long_frame[long_frame["series"] == "s1"].assign(series="new")
     scores = det.decision_function(new)
     assert np.isfinite(scores).all() and (scores > 0).any()
 
 
 def test_likelihood_scores_the_training_rows_on_the_same_scale():
-    det = _detector(likelihood=True, likelihood_history=50, contamination=0.05)
+    det = _detector(alerts=True, cooldown=0, likelihood_history=50, contamination=0.05)
     det.fit(_wide(200))
     assert (det.decision_scores_ >= 0).all() and det.decision_scores_.max() > 0
     assert det.labels_.mean() == pytest.approx(0.05, abs=0.02)
@@ -511,7 +519,7 @@ def test_stream_memory_stays_bounded(fitted):
                                det.decision_function(df.iloc[-100:], online=True)[-50:],
                                atol=1e-4, rtol=1e-4)
     # The likelihood keeps a bounded history too: its last `likelihood_history`.
-    det = _scored_differently(det, likelihood=True, likelihood_history=64, cooldown=8)
+    det = _scored_differently(det, alerts=True, likelihood_history=64, cooldown=8)
     stream = det.stream()
     _stream_rows(stream, df)
     filt = stream._state[None][5]

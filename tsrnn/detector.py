@@ -47,6 +47,9 @@ from tsrnn.thresholds import pot_threshold, quantile_threshold
 
 __all__ = ["AnomalyDetector", "AnomalyStream", "StreamResult"]
 
+_CHI2_MEDIAN = 0.4549364  # median of a chi-square variable with one degree of freedom
+MIN_ERROR_SCALE = 1e-4  # squared errors in units of the series' variance
+
 
 class AnomalyDetector(SeriesEstimator):
     """Recurrent anomaly detector for one or many series (one global model).
@@ -80,29 +83,32 @@ class AnomalyDetector(SeriesEstimator):
         contamination guess.
     risk
         For ``"pot"``: the probability that a normal score exceeds the threshold.
-    likelihood
-        True (default): replace each step's raw error by its *anomaly likelihood*
-        (as Numenta's HTM detector does): how unusual the mean of the last
-        ``likelihood_window`` raw errors is against the series' own distribution of
-        such means over the last ``likelihood_history`` steps, as
-        ``-log10(tail probability)`` (6: a one-in-a-million event). Scores then mean
-        the same on every series and adapt as a series changes. Until a series has
-        100 scored steps of its own, its training scores stand in for the missing
-        history, so short frames and new streams are scored from their first step.
-        False: the raw error. (On NAB the likelihood lifts the NAB score from 1 to
-        about 50, and on the bundled sensors ROC-AUC from 0.79 to 0.88 and VUS-PR
-        from 0.37 to 0.63; PR-AUC drops from 0.16 to 0.11.) See
-        :mod:`tsrnn.likelihood`.
+    alerts
+        The one switch between ranking and alerting, on the same fitted model.
+        False (default): *ranking* scores, the step's error as it is (see
+        ``normalize_errors``), best for ranking rows (ROC-AUC, PR-AUC, VUS-PR) and
+        for long incidents, every step of which stays high. True: *alerting*
+        scores: each step's error becomes its *anomaly likelihood* (as Numenta's
+        HTM detector does), how unusual the mean of the last ``likelihood_window``
+        errors is against the series' own distribution of such means over the last
+        ``likelihood_history`` steps, as ``-log10(tail probability)`` (6: a
+        one-in-a-million event), then the ``cooldown``, so one threshold serves a
+        fleet of series as they drift and one incident raises one alarm. This is
+        what NAB's reward measures; it costs per-row ranking, because the
+        likelihood's reference absorbs a long incident as it goes on. Until a
+        series has 100 scored steps of its own, its training scores stand in for
+        the missing history, so short frames and new streams are scored from their
+        first step. See :mod:`tsrnn.likelihood`. Changing it needs no refit
+        (``set_params(alerts=True)``), but ``threshold_`` is the one fitted.
     likelihood_window, likelihood_history
         The short and long windows of the likelihood, in steps. (HTM averages 10
         errors; on NAB 15 to 30 score alike and about 3 points above 10, and the
         longer average is steadier on noisy series.)
     cooldown
-        Alarm de-duplication: a step keeps its score only if it beats every score
-        of the previous ``cooldown`` steps, else gets 0, so an incident raises one
-        alarm at its onset rather than one per step. 0 (default): off. Good for
-        alerting (and NAB-style scoring); it lowers per-point metrics such as
-        PR-AUC, which reward flagging every step of an incident.
+        With ``alerts=True``, alarm de-duplication: a step keeps its score only if
+        it beats every score of the previous ``cooldown`` steps (default 100), else
+        gets 0, so an incident raises one alarm at its onset rather than one per
+        step. 0: off. Ignored for ranking scores.
     range_tolerance
         The range check (after HTM's NAB detector): a step where any target is
         beyond the range that series has shown (its training rows, then every
@@ -111,6 +117,13 @@ class AnomalyDetector(SeriesEstimator):
         error. A model of recent windows scores a new level by how unexpected
         the step is, not by how far it is from anything seen; this catches the
         far ones. None: off. (On NAB it adds 7 to 11 points.)
+    normalize_errors
+        True (default): each target's squared error is divided by its typical
+        size on that series' training steps (the median, as a multiple of the
+        chi-square median), so every sensor is weighed by its own noise (a
+        closely predicted sensor's surprise counts as much as a noisy one's) and
+        the raw score means the same on every series: about 1 on normal steps.
+        A series unseen at fit gets the median over the training series.
     scaler, lr, batch_size, max_epochs, patience, val_size, gradient_clip, fill,
     resample, accelerator, devices, precision, verbose, log_dir, random_state,
     trainer_kwargs
@@ -133,6 +146,10 @@ class AnomalyDetector(SeriesEstimator):
     value_range_
         ``[series, targets, 2]``: each training series' low and high per target,
         where the range check starts.
+    error_scale_
+        ``[series + 1, 2, targets]``: for each training series, then all pooled
+        (for series unseen at fit), for offline then online scores, the typical
+        training squared error of each target.
     likelihood_prior_
         ``[series + 1, 2, 2]``: for each training series, then all pooled (for
         series unseen at fit), for offline then online scores, the mean and
@@ -156,11 +173,12 @@ class AnomalyDetector(SeriesEstimator):
         contamination: float = 0.01,
         threshold: str = "quantile",
         risk: float = 1e-3,
-        likelihood: bool = True,
+        alerts: bool = False,
         likelihood_window: int = 20,
         likelihood_history: int = 8640,
-        cooldown: int = 0,
+        cooldown: int = 100,
         range_tolerance: float | None = 0.05,
+        normalize_errors: bool = True,
         scaler: str | None = "standard",
         lr: float = 1e-3,
         batch_size: int = 64,
@@ -190,11 +208,12 @@ class AnomalyDetector(SeriesEstimator):
         self.contamination = contamination
         self.threshold = threshold
         self.risk = risk
-        self.likelihood = likelihood
+        self.alerts = alerts
         self.likelihood_window = likelihood_window
         self.likelihood_history = likelihood_history
         self.cooldown = cooldown
         self.range_tolerance = range_tolerance
+        self.normalize_errors = normalize_errors
         self.scaler = scaler
         self.lr = lr
         self.batch_size = batch_size
@@ -254,6 +273,9 @@ class AnomalyDetector(SeriesEstimator):
         # Forecast errors are online either way: one pass serves both priors.
         online = ((errors, valid) if self.score == "forecast"
                   else self._step_errors(data, inputs, online=True))
+        self.error_scale_ = self._error_scales(data, offline=(errors, valid), online=online)
+        errors = self._normalised(errors, data, online=False)
+        online = (self._normalised(online[0], data, online=True), online[1])
         self.likelihood_prior_ = self._priors(data, offline=(errors, valid), online=online)
         self.decision_scores_ = in_frame_order(
             self._finish(errors, valid, data, False, self._breaches(data)), data)
@@ -363,6 +385,31 @@ class AnomalyDetector(SeriesEstimator):
             np.add.at(counts, starts + k, 1)
         return errors / np.maximum(counts, 1)[:, None], counts > 0
 
+    def _error_scales(self, data: SeriesData, *, offline: tuple, online: tuple) -> np.ndarray:
+        """``[series + 1, 2, F]``: each training series' (then the pooled) typical
+        squared error per target, for offline and online scores."""
+        out = np.ones((len(data.ids) + 1, 2, data.n_targets))
+        for mode, (errors, valid) in enumerate((offline, online)):
+            for i, (a, b) in enumerate(zip(data.offsets[:-1], data.offsets[1:], strict=True)):
+                scored = errors[a:b][valid[a:b]]
+                if len(scored):
+                    # A robust scale (training data may hold anomalies): the median
+                    # of a chi-square(1) variable is 0.455 times its mean.
+                    out[i, mode] = np.median(scored, axis=0) / _CHI2_MEDIAN
+            out[-1, mode] = np.median(out[:-1, mode], axis=0)
+        # A series predicted almost exactly has no noise to measure surprise in:
+        # below (1% of its standard deviation)^2, rounding is all there is.
+        return np.maximum(out, MIN_ERROR_SCALE)
+
+    def _normalised(self, errors: np.ndarray, data: SeriesData, online: bool) -> np.ndarray:
+        """Squared errors ``[N, F]`` in units of each series' typical training ones."""
+        if not self.normalize_errors:
+            return errors
+        known = self._series_positions()
+        rows = [known.get(sid, -1) for sid in data.ids]
+        scale = self.error_scale_[rows, int(online)]  # [S, F]
+        return errors / np.repeat(scale, data.lengths, axis=0)
+
     def _priors(self, data: SeriesData, *, offline: tuple, online: tuple) -> np.ndarray:
         """``[series + 1, 2, 2]``: per training series (then all of them, for series
         unseen at fit), for offline and online scores (each ``(errors, valid)`` of
@@ -392,15 +439,16 @@ class AnomalyDetector(SeriesEstimator):
         by series, the likelihood, the range check (``breaches`` of
         :meth:`_breaches`) and the cooldown if asked for."""
         raw = errors.mean(axis=1)
-        if not self.likelihood and not self.cooldown and breaches is None:
+        if not self.alerts and breaches is None:
             return raw
         out = np.empty_like(raw)
         known = self._series_positions()
         bounds = zip(data.ids, data.offsets[:-1], data.offsets[1:], strict=True)
         for sid, a, b in bounds:
-            out[a:b] = post_process(raw[a:b], valid[a:b], likelihood=self.likelihood,
+            out[a:b] = post_process(raw[a:b], valid[a:b], likelihood=self.alerts,
                                     window=self.likelihood_window,
-                                    history=self.likelihood_history, cooldown=self.cooldown,
+                                    history=self.likelihood_history,
+                                    cooldown=self.cooldown if self.alerts else 0,
                                     prior=self._prior_of(known.get(sid), online),
                                     breaches=None if breaches is None else
                                     breaches[a:b].any(axis=1))
@@ -431,8 +479,9 @@ class AnomalyDetector(SeriesEstimator):
         return RangeWatch(self.range_tolerance, self._range_of(i))
 
     def _score_filter(self, i: int) -> ScoreFilter:
-        return ScoreFilter(likelihood=self.likelihood, window=self.likelihood_window,
-                           history=self.likelihood_history, cooldown=self.cooldown,
+        return ScoreFilter(likelihood=self.alerts, window=self.likelihood_window,
+                           history=self.likelihood_history,
+                           cooldown=self.cooldown if self.alerts else 0,
                            prior=self._prior_of(i, online=True))
 
     def feature_scores(self, df: pd.DataFrame, *, online: bool = False) -> pd.DataFrame:
@@ -447,6 +496,7 @@ class AnomalyDetector(SeriesEstimator):
         data = self._read(df)
         check_length(data, self.window + 1, what="window + 1")
         errors, valid = self._step_errors(data, self._inputs(data, self._scaled(data)), online)
+        errors = self._normalised(errors, data, online)
         breaches = self._breaches(data)
         score = self._finish(errors, valid, data, online, breaches)
         total = errors.sum(axis=1, keepdims=True)
@@ -461,10 +511,11 @@ class AnomalyDetector(SeriesEstimator):
     def decision_function(self, df: pd.DataFrame, *, online: bool = False) -> pd.Series:
         """Anomaly score of every row of ``df`` (higher: more anomalous).
 
-        The score is the mean squared error over the target columns, in units of
-        each series' training standard deviation; with ``likelihood=True``, its
-        anomaly likelihood ``-log10(p)``, then the ``cooldown`` if set. Likelihood
-        and cooldown run along each series from the first row of ``df``.
+        The score is the mean over the target columns of the squared errors, each
+        in units of its typical training error (``normalize_errors``); at least
+        1000 where the range check fires. With ``alerts=True``, its anomaly
+        likelihood ``-log10(p)``, then the ``cooldown``; both run along each series
+        from the first row of ``df``.
 
         Parameters
         ----------
@@ -504,7 +555,17 @@ class AnomalyDetector(SeriesEstimator):
                 "likelihood_prior": torch.from_numpy(self.likelihood_prior_),
                 "calendar": list(self.calendar_), "time_zone": self.time_zone_,
                 "value_range": torch.from_numpy(self.value_range_),
+                "error_scale": torch.from_numpy(self.error_scale_),
                 "training_summary": self.training_summary_}
+
+    @staticmethod
+    def _upgrade_params(params: dict) -> dict:
+        """Parameters of a file saved by an older tsrnn, in today's names: the
+        ``likelihood`` switch (then on by default) is now ``alerts``."""
+        params = dict(params)
+        if "likelihood" in params:
+            params["alerts"] = bool(params.pop("likelihood"))
+        return params
 
     def _restore(self, state: dict, weights: dict) -> None:
         self._restore_roles(state)
@@ -514,7 +575,11 @@ class AnomalyDetector(SeriesEstimator):
         self.time_zone_ = state.get("time_zone")
         self.value_range_ = (state["value_range"].numpy() if "value_range" in state
                              else None)
-        net = self._make_net(len(state["target_names"]))
+        n_targets = len(state["target_names"])
+        # Files saved before normalize_errors: errors as they were, unscaled.
+        self.error_scale_ = (state["error_scale"].numpy() if "error_scale" in state
+                             else np.ones((len(state["ids"]) + 1, 2, n_targets)))
+        net = self._make_net(n_targets)
         net.load_state_dict(weights, strict=True)
         self.net_ = net.eval()
         self.threshold_ = state["threshold"]
@@ -555,7 +620,7 @@ class AnomalyStream:
 
     Each series keeps only its last ``window`` points (scaled), so a point costs one
     forward pass over one window, however long the stream runs. With
-    ``likelihood=True`` it also keeps its last ``likelihood_history`` averaged
+    ``alerts=True`` it also keeps its last ``likelihood_history`` averaged
     errors (running sums: O(1) per point), and with ``cooldown`` its recent peaks.
     Points of many series that arrive together are scored in one batch. The scores equal
     ``detector.decision_function(df, online=True)`` on the same data.
@@ -582,7 +647,7 @@ class AnomalyStream:
         self._keep = detector.window + (1 if self._forecast else 0)
         self._known = detector._series_positions()
         # series id -> [buffer [keep, F + calendar], count, last time, loc, spread,
-        #               ScoreFilter, RangeWatch or None]
+        #               ScoreFilter, RangeWatch or None, online error scale [F]]
         self._state: dict = {}
 
     def _series_state(self, sid):
@@ -595,7 +660,9 @@ class AnomalyStream:
             n_inputs = det.n_features_in_ + len(calendar_names(det.calendar_))
             self._state[sid] = [np.zeros((self._keep, n_inputs), np.float32), 0, None,
                                 det.scaler_loc_[i], det.scaler_spread_[i],
-                                det._score_filter(i), det._range_watch(i)]
+                                det._score_filter(i), det._range_watch(i),
+                                det.error_scale_[i, 1] if det.normalize_errors
+                                else np.ones(det.n_features_in_)]
         return self._state[sid]
 
     def update(self, timestamp, values, series: Sequence | None = None) -> StreamResult:
@@ -650,7 +717,7 @@ class AnomalyStream:
         windows, nexts, ready = [], [], np.zeros(len(series), dtype=bool)
         breach = np.zeros(len(series), dtype=bool)
         for k, st in enumerate(states):
-            buffer, count, _, loc, spread, _, watch = st
+            buffer, count, _, loc, spread, _, watch, _ = st
             if gap[k]:
                 count = 0
             if watch is not None:
@@ -679,7 +746,8 @@ class AnomalyStream:
                                                                  .astype(np.float32)))
             else:
                 err = det._window_errors(batch)[:, -1]  # the newest step
-            score[ready] = err.numpy().mean(axis=1)
+            scale = np.stack([st[7] for st, r in zip(states, ready, strict=True) if r])
+            score[ready] = (err.numpy() / scale).mean(axis=1)
         score = np.array([st[5].update(float(score[k]), bool(ready[k]), bool(breach[k]))
                           for k, st in enumerate(states)])
         # As predict(): a range breach is an anomaly even while the window warms up.

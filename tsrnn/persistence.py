@@ -68,7 +68,9 @@ def load(cls, path: str | os.PathLike):
     if payload["format_version"] > FORMAT_VERSION:
         raise ValueError(f"{path} was written by a newer tsrnn "
                          f"({payload['versions'].get('tsrnn')}); upgrade tsrnn to load it")
-    estimator = cls(**payload["params"])
+    params = payload["params"]
+    upgrade = getattr(cls, "_upgrade_params", None)
+    estimator = cls(**(upgrade(params) if upgrade else params))
     estimator._restore(payload["fitted"], payload["state_dict"])
     estimator.saved_versions_ = payload["versions"]
     return estimator

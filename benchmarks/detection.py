@@ -1,0 +1,317 @@
+"""Anomaly detection on every labelled set in ../shared/data, tsrnn beside the baselines.
+
+Datasets and protocols (every score is online: a row is scored from the rows up
+to it, by a detector fitted on earlier rows only):
+
+- ``nab``: the 28 NAB series. Fitted on each file's probationary period (its
+  first min(15%, 750) rows), scored on the rest; the per-row labels are NAB's
+  windows. Also NAB's own score (threshold optimised over the files), and the
+  threshold-transfer check: the NAB threshold optimised on half the files and
+  applied to the other half, both ways.
+- ``skab``: the 16 SKAB valve1 experiments, SKAB's protocol: fitted on each
+  file's first 400 rows, the rest scored per row.
+- ``skab-free``: the same 16 files scored whole by a detector fitted on
+  ``anomaly-free.csv``.
+- ``sensors``: the bundled sensor data, fitted on the first 30% of every sensor
+  (nothing is injected there), the rest scored.
+
+Ranking metrics (ROC-AUC, PR-AUC, VUS-PR, best F1) are per file, then averaged
+over the files with an anomaly. At each detector's own ``threshold_`` (fitted on
+its training scores), range precision and recall (Tatbul et al.) per file,
+averaged, and for SKAB the leaderboard's F1, false-alarm rate (FAR) and
+missed-alarm rate (MAR) over all scored rows pooled. The SKAB threshold transfer
+scores experiment k+1 at the threshold fitted on experiment k's normal rows.
+
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/detection.py [--datasets nab,skab]
+        [--seed 0] [--files 4] [--tsrnn "name:param=value,param=value"] [--only tsrnn]
+
+``--tsrnn`` adds a tsrnn configuration (repeatable; the default row is
+``AnomalyDetector()`` as shipped); configurations that differ only in
+post-processing share one fit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+# Parameters that change only the post-processing of a fitted detector's errors.
+POST = {"likelihood", "likelihood_window", "likelihood_history", "cooldown", "range_tolerance",
+        "contamination", "threshold", "risk", "alerts"}
+
+
+@dataclass
+class Case:
+    """One file of a dataset: what to fit on, what to score, and the truth."""
+
+    name: str
+    train: pd.DataFrame
+    test: pd.DataFrame  # scored whole, online; `scored` rows are evaluated
+    scored: np.ndarray  # bool [len(test)]
+    labels: np.ndarray  # 0/1 [len(test)]
+    fit_kwargs: dict
+    params: dict = field(default_factory=dict)  # extra detector parameters the data needs
+    times: pd.DatetimeIndex | None = None  # NAB: for its score
+    windows: list | None = None
+
+
+def nab_cases(root: Path, files: int | None) -> list[Case]:
+    from tsrnn.datasets import load_nab, load_nab_labels, nab_files
+    from tsrnn.metrics import windows_to_labels
+
+    path = root / "nab"
+    names = nab_files(path)[:files]
+    windows = load_nab_labels(names, path=path)
+    cases = []
+    for name in names:
+        frame = load_nab(name, path=path)
+        # Two AWS files repeat a timestamp 11 times (a clock change); NAB's scorer
+        # needs increasing timestamps, so keep the first row of each.
+        frame = frame[~frame["timestamp"].duplicated()].reset_index(drop=True)
+        n = len(frame)
+        first = math.ceil(min(math.floor(0.15 * n), 0.15 * 5000))
+        times = pd.DatetimeIndex(frame["timestamp"])
+        scored = np.arange(n) >= first
+        cases.append(Case(name, frame.iloc[:first], frame, scored,
+                          windows_to_labels(times, windows[name]),
+                          dict(time_col="timestamp", target="value"),
+                          # some files skip timestamps: score on the regular grid
+                          dict(resample=True, fill="interpolate"), times, windows[name]))
+    return cases
+
+
+def _skab_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    # SKAB's clock jitters by a second or two around its 1 s step: the rows, not
+    # the timestamps, are the sampling grid (as SKAB's own baselines read it).
+    return frame.drop(columns=["datetime", "anomaly", "changepoint"], errors="ignore"
+                      ).reset_index(drop=True)
+
+
+def skab_cases(root: Path, files: int | None, free: bool) -> list[Case]:
+    from tsrnn.datasets import load_skab, skab_files
+
+    path = root / "skab"
+    names = [n for n in skab_files(path) if n.startswith("valve1/")][:files]
+    normal = _skab_frame(load_skab("anomaly-free.csv", path=path)) if free else None
+    cases = []
+    for name in names:
+        frame = load_skab(name, path=path)
+        labels = frame["anomaly"].to_numpy(dtype=np.int64)
+        test = _skab_frame(frame)
+        if free:
+            cases.append(Case(name, normal, test, np.ones(len(test), bool), labels, {}))
+        else:  # SKAB's protocol: the first 400 rows are normal and train
+            cases.append(Case(name, test.iloc[:400], test, np.arange(len(test)) >= 400,
+                              labels, {}))
+    return cases
+
+
+def sensor_cases() -> list[Case]:
+    from tsrnn.datasets import load_sensors
+
+    df = load_sensors()
+    frame = df[["timestamp", "sensor", "value"]]
+    cut = df.groupby("sensor")["timestamp"].transform(
+        lambda t: t.iloc[int(0.3 * len(t))])  # nothing is injected before 30%
+    train = frame[df["timestamp"] < cut]
+    return [Case("sensors", train, frame, (df["timestamp"] >= cut).to_numpy(),
+                 df["is_anomaly"].to_numpy(dtype=np.int64),
+                 dict(time_col="timestamp", id_col="sensor", target="value"))]
+
+
+def baselines(seed: int) -> dict:
+    from tsrnn import baselines as b
+
+    return {"z-score sum": lambda **p: b.ZScoreDetector(**p),
+            "abs diff": lambda **p: b.DiffDetector(**p),
+            "rolling z-score": lambda **p: b.RollingZScoreDetector(**p),
+            "isolation forest": lambda **p: b.IsolationForestDetector(random_state=seed, **p),
+            "PCA T2+Q": lambda **p: b.PCADetector(**p)}
+
+
+def parse_config(text: str) -> tuple[str, dict]:
+    """``"name:a=1,b=x"`` -> ("name", {"a": 1, "b": "x"})."""
+    name, _, rest = text.partition(":")
+    params = {}
+    for item in filter(None, rest.split(",")):
+        key, _, value = item.partition("=")
+        try:
+            params[key] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            params[key] = value
+    return name, params
+
+
+def score_case(case: Case, configs: dict, only: set | None, seed: int, fitted: dict) -> dict:
+    """{detector: (scores [len(test)], threshold)} for one case. ``fitted`` keeps
+    the detectors fitted on a training frame for the next case with the same one."""
+    from tsrnn import AnomalyDetector
+
+    out = {}
+    for name, params in configs.items():
+        model = {k: v for k, v in params.items() if k not in POST}
+        key = (id(case.train), repr(sorted(model.items())))
+        if key not in fitted:
+            det = AnomalyDetector(random_state=seed, **case.params, **model)
+            fitted[key] = det.fit(case.train, **case.fit_kwargs)
+        post = {k: v for k, v in params.items() if k in POST}
+        det = fitted[key].set_params(**post)
+        scores, threshold = _online(det, case)
+        if post:  # threshold_ was fitted under the fit's post-processing: redo it
+            train = det.decision_function(case.train, online=True).to_numpy()
+            threshold = float(np.quantile(train, 1 - det.contamination))
+        out[name] = scores, threshold
+        det.set_params(**{k: AnomalyDetector().get_params()[k] for k in post})
+    for name, make in baselines(seed).items():
+        if only and name not in only:
+            continue
+        key = (id(case.train), name)
+        if key not in fitted:
+            fitted[key] = make(**case.params).fit(case.train, **case.fit_kwargs)
+        out[name] = _online(fitted[key], case)
+    return out
+
+
+def _online(det, case: Case) -> tuple[np.ndarray, float]:
+    scores = det.decision_function(case.test, online=True)
+    if case.params.get("resample"):  # back from the grid to the file's timestamps
+        scores = scores.reindex(case.times, method="nearest")
+    return scores.to_numpy(dtype=np.float64), float(det.threshold_)
+
+
+def case_metrics(case: Case, scores: np.ndarray, threshold: float) -> dict:
+    from tsrnn.metrics import best_f1, pr_auc, range_precision_recall, roc_auc, vus_pr
+
+    y, s = case.labels[case.scored], scores[case.scored]
+    row = {}
+    if y.any() and not y.all():
+        row = {"ROC-AUC": roc_auc(y, s), "PR-AUC": pr_auc(y, s), "VUS-PR": vus_pr(y, s),
+               "best F1": best_f1(y, s)[0]}
+        p, r = range_precision_recall(y, (s > threshold).astype(int))
+        row.update({"range P": p, "range R": r})
+    return row
+
+
+def pooled_alarm_metrics(cases: list[Case], results: dict) -> dict:
+    """SKAB's F1, FAR and MAR at the detector's threshold, every scored row pooled."""
+    y = np.concatenate([c.labels[c.scored] for c in cases])
+    hit = np.concatenate([r[0][c.scored] > r[1] for c, r in zip(cases, results, strict=True)])
+    tp, fp = (hit & (y == 1)).sum(), (hit & (y == 0)).sum()
+    fn, tn = (~hit & (y == 1)).sum(), (~hit & (y == 0)).sum()
+    f1 = 2 * tp / max(2 * tp + fp + fn, 1)
+    return {"F1": f1, "FAR": fp / max(fp + tn, 1), "MAR": fn / max(fn + tp, 1)}
+
+
+def nab_scores(cases: list[Case], results: dict) -> dict:
+    from tsrnn.metrics import nab_benchmark
+
+    runs = {c.name: (c.times, r[0], c.windows) for c, r in zip(cases, results, strict=True)}
+    return {p: nab_benchmark(runs, profile=p) for p in ("standard", "reward_low_FP",
+                                                        "reward_low_FN")}
+
+
+def nab_transfer(cases: list[Case], results: list) -> tuple[float, float]:
+    """NAB standard score with the threshold optimised on the other half of the
+    files (alternate files, both ways), against the in-sample score of the same
+    halves; returns (transferred, in-sample), each the mean of the two halves."""
+    from tsrnn.metrics import nab_benchmark, nab_score
+
+    got, own = [], []
+    halves = [list(range(0, len(cases), 2)), list(range(1, len(cases), 2))]
+    for fit_on, apply_to in (halves, halves[::-1]):
+        def runs(idx):
+            return {cases[i].name: (cases[i].times, results[i][0], cases[i].windows)
+                    for i in idx}
+        threshold = nab_benchmark(runs(fit_on))["threshold"]
+        target = nab_benchmark(runs(apply_to))
+        raw = sum(nab_score(t, s, w, threshold=threshold) for t, s, w in runs(apply_to).values())
+        null, perfect = target["null"], target["perfect"]
+        got.append(100 * (raw - null) / (perfect - null))
+        own.append(target["score"])
+    return float(np.mean(got)), float(np.mean(own))
+
+
+def skab_transfer(cases: list[Case], results: list) -> dict:
+    """F1/FAR/MAR of experiment k+1 scored at experiment k's fitted threshold."""
+    moved = [(results[k + 1][0], results[k][1]) for k in range(len(cases) - 1)]
+    return pooled_alarm_metrics(cases[1:], moved)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=SHARED)
+    parser.add_argument("--datasets", default="nab,skab,skab-free,sensors")
+    parser.add_argument("--files", type=int, default=None, help="only the first N files")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--tsrnn", action="append", default=[],
+                        help="name:param=value,... a tsrnn configuration to add")
+    parser.add_argument("--no-default", action="store_true",
+                        help="leave out the default AnomalyDetector() row")
+    parser.add_argument("--only", default=None,
+                        help="comma-separated baselines to run (default: all; 'none': none)")
+    parser.add_argument("--json", type=Path, default=None, help="write the table here")
+    args = parser.parse_args(argv)
+
+    import torch
+
+    torch.set_num_threads(1)
+    configs = {} if args.no_default else {"tsrnn": {}}
+    configs.update(parse_config(t) for t in args.tsrnn)
+    only = None if args.only is None else set(args.only.split(","))
+    rows, notes = [], []
+    for dataset in args.datasets.split(","):
+        started = time.perf_counter()
+        if dataset == "nab":
+            cases = nab_cases(args.data, args.files)
+        elif dataset in ("skab", "skab-free"):
+            cases = skab_cases(args.data, args.files, free=dataset == "skab-free")
+        elif dataset == "sensors":
+            cases = sensor_cases()
+        else:
+            parser.error(f"--datasets: unknown dataset {dataset!r}")
+        fitted: dict = {}  # (training frame, configuration) -> detector
+        per_case = []
+        for c in cases:
+            per_case.append(score_case(c, configs, only, args.seed, fitted))
+            print(f"{dataset} {c.name}: {time.perf_counter() - started:.0f} s", flush=True)
+        del fitted
+        seconds = time.perf_counter() - started
+        for det in per_case[0]:
+            results = [r[det] for r in per_case]
+            metrics = pd.DataFrame([case_metrics(c, *r) for c, r in
+                                    zip(cases, results, strict=True)]).mean()
+            row = {"dataset": dataset, "detector": det, **metrics.to_dict()}
+            if dataset == "nab" and any(c.windows for c in cases):
+                nab = nab_scores(cases, results)
+                row.update({"NAB": nab["standard"]["score"],
+                            "NAB lowFP": nab["reward_low_FP"]["score"],
+                            "NAB lowFN": nab["reward_low_FN"]["score"]})
+                if all(any(c.windows for c in cases[k::2]) for k in (0, 1)):
+                    row["NAB moved"], row["NAB own"] = nab_transfer(cases, results)
+            if dataset.startswith("skab"):
+                row.update(pooled_alarm_metrics(cases, results))
+                if dataset == "skab":
+                    moved = skab_transfer(cases, results)
+                    row["F1 moved"], row["FAR moved"] = moved["F1"], moved["FAR"]
+            rows.append(row)
+        notes.append(f"{dataset}: {len(cases)} files, {seconds:.0f} s")
+    table = pd.DataFrame(rows).set_index(["dataset", "detector"])
+    with pd.option_context("display.width", 250, "display.max_columns", 30):
+        print(table.to_string(float_format="{:.3f}".format))
+    print("; ".join(notes))
+    if args.json:
+        args.json.write_text(json.dumps(table.reset_index().to_dict("records"), indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
