@@ -45,8 +45,9 @@ import pandas as pd
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 # Parameters that change only the post-processing of a fitted detector's errors.
-POST = {"likelihood", "likelihood_window", "likelihood_history", "cooldown", "range_tolerance",
-        "contamination", "threshold", "risk", "alerts"}
+POST = {"alerts", "smoothing", "normalize_errors", "likelihood_window", "likelihood_history",
+        "cooldown", "range_tolerance",
+        "contamination", "threshold", "risk"}
 
 
 @dataclass

@@ -10,9 +10,9 @@ NAB does.
 
 Each detector is scored raw, then with the detector's post-processing added a step
 at a time: the anomaly likelihood, the range check, and an alarm cooldown (its
-``likelihood``, ``range_tolerance`` and ``cooldown``); the rolling z-score baseline
-gets the same post-processing. ``--calendar none`` drops the calendar inputs.
-Prints a per-file table (NAB raw score, PR-AUC, VUS-PR) for tsrnn and the
+``alerts=True`` with ``cooldown=0``, ``range_tolerance``, then ``cooldown``); the
+rolling z-score baseline gets the same post-processing. ``--calendar none`` drops
+the calendar inputs. Prints a per-file table (NAB raw score, PR-AUC, VUS-PR) for tsrnn and the
 baseline, the totals of every variant beside Numenta HTM's on the same files,
 and points per second for batch and streaming scoring.
 
@@ -116,7 +116,7 @@ def detector_scores(frame: pd.DataFrame, args, variants: dict
 
 def scoring_speed(det, frame: pd.DataFrame) -> tuple[float, float]:
     """Points per second: batch ``decision_function`` and the stream, one point a call."""
-    det.set_params(likelihood=True, range_tolerance=0.05, cooldown=0)
+    det.set_params(alerts=True, range_tolerance=0.05, cooldown=0)
     started = time.perf_counter()
     det.decision_function(frame, online=True)
     batch = len(frame) / (time.perf_counter() - started)
@@ -156,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         "raw": (False, None, 0), "likelihood": (True, None, 0),
         "likelihood + range": (True, tolerance, 0),
         "likelihood + range + cooldown": (True, tolerance, args.cooldown)}
-    params = {name: dict(likelihood=lik, range_tolerance=tol, cooldown=cool)
+    params = {name: dict(alerts=lik, range_tolerance=tol, cooldown=cool)
               for name, (lik, tol, cool) in variants.items()}
     runs: dict[str, dict] = {}
     rows = []

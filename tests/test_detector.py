@@ -23,10 +23,11 @@ from tsrnn.detector import AnomalyStream
 from tsrnn.nn.autoencoder import RecurrentAutoencoder
 
 W = 8  # window
-# Ranking scores (alerts=False) unless a test says otherwise: most tests here are
+# Ranking scores (alerts=False) of the errors as they are (smoothing=0) unless a test
+# says otherwise: most tests here are
 # about the errors themselves; the likelihood's own tests set it.
 TINY = dict(window=W, hidden_size=8, max_epochs=2, batch_size=32, accelerator="cpu",
-            random_state=0)
+            random_state=0, smoothing=0)
 LONG = dict(id_col="series", time_col="timestamp")
 HOUR = pd.Timedelta(hours=1)
 SCORES = ["reconstruction", "forecast"]
@@ -562,7 +563,8 @@ def test_the_network_reads_the_calendar(fitted, wide_frame, score):
 def test_range_check_flags_a_value_beyond_everything_seen(fitted, score):
     from tsrnn.likelihood import OUT_OF_RANGE_SCORE
 
-    det = fitted[score]
+    # The range check is part of the alerting scores.
+    det = _scored_differently(fitted[score], alerts=True, cooldown=0)
     low, high = det.value_range_[0, 0]
     df = _wide(60, seed=3)
     inside = df.copy()
@@ -580,6 +582,21 @@ def test_range_check_flags_a_value_beyond_everything_seen(fitted, score):
     # The range grows with what the series shows: the same value again is in range.
     df.iloc[45, 0] = df.iloc[30, 0]
     assert det.decision_function(df, online=True).iloc[45] < OUT_OF_RANGE_SCORE
+    # Ranking scores rank by the error alone, in batch and stream alike.
+    ranking = fitted[score]
+    assert ranking.decision_function(df, online=True).iloc[30] < OUT_OF_RANGE_SCORE
+    assert _stream_rows(ranking.stream(), df)[0][30] < OUT_OF_RANGE_SCORE
+
+
+@pytest.mark.parametrize("score", SCORES)
+def test_smoothed_ranking_scores_stream_equals_batch(fitted, score):
+    det = _scored_differently(fitted[score], smoothing=5)
+    df = _wide(80, seed=4)
+    df.iloc[40:60, 0] += 3.0  # a long incident
+    batch = det.decision_function(df, online=True).to_numpy()
+    np.testing.assert_allclose(_stream_rows(det.stream(), df)[0], batch, rtol=1e-4, atol=1e-4)
+    raw = _scored_differently(fitted[score], smoothing=0).decision_function(df, online=True)
+    assert (batch >= raw.to_numpy() - 1e-12).all() and (batch > raw.to_numpy()).any()
 
 
 def test_range_check_stream_equals_batch_at_the_edges():
@@ -587,7 +604,7 @@ def test_range_check_stream_equals_batch_at_the_edges():
 
     # fill="ffill": an inf is carried forward like a NaN, in range; tolerance 0: a
     # value exactly at the training low (a float32 in batch) is in range.
-    det = _detector(fill="ffill", range_tolerance=0.0).fit(_wide())
+    det = _detector(fill="ffill", range_tolerance=0.0, alerts=True, cooldown=0).fit(_wide())
     low, high = det.value_range_[0, 0]
     df = _wide(40, seed=3)
     df["b"] = det.value_range_[0, 1].mean()  # b stays inside its range
@@ -642,6 +659,7 @@ def test_a_model_file_from_before_the_calendar_still_loads(tmp_path):
 def test_range_check_is_per_series(long_det, long_frame):
     from tsrnn.likelihood import OUT_OF_RANGE_SCORE
 
+    long_det = _scored_differently(long_det, alerts=True, cooldown=0)
     s0 = long_frame[long_frame["series"] == "s0"].sort_values("timestamp")
     # s0 at s2's level (20 above): out of s0's range, from the first row.
     high = s0.assign(y=s0["y"] + 20)

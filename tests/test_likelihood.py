@@ -15,31 +15,35 @@ from tsrnn.likelihood import (
     likelihood_prior,
     post_process,
     range_breaches,
+    sustained,
 )
 
 
-def _streamed(raw, valid, *, likelihood=True, window=10, history=200, cooldown=0, prior=None):
+def _streamed(raw, valid, *, likelihood=True, window=10, history=200, cooldown=0, prior=None,
+              smoothing=0):
     f = ScoreFilter(likelihood=likelihood, window=window, history=history, cooldown=cooldown,
-                    prior=prior)
+                    prior=prior, smoothing=smoothing)
     return np.array([f.update(r, v) for r, v in zip(raw, valid, strict=True)])
 
 
-def _batch(raw, valid, *, likelihood=True, window=10, history=200, cooldown=0, prior=None):
+def _batch(raw, valid, *, likelihood=True, window=10, history=200, cooldown=0, prior=None,
+           smoothing=0):
     return post_process(raw, valid, likelihood=likelihood, window=window, history=history,
-                        cooldown=cooldown, prior=prior)
+                        cooldown=cooldown, prior=prior, smoothing=smoothing)
 
 
 @settings(max_examples=40, deadline=None)
 @given(n=st.integers(0, 700), window=st.integers(1, 30), history=st.integers(2, 300),
        cooldown=st.integers(0, 40), likelihood=st.booleans(), seed=st.integers(0, 10_000),
-       with_prior=st.booleans())
-def test_stream_equals_batch(n, window, history, cooldown, likelihood, seed, with_prior):
+       with_prior=st.booleans(), smoothing=st.integers(0, 60))
+def test_stream_equals_batch(n, window, history, cooldown, likelihood, seed, with_prior,
+                             smoothing):
     rng = np.random.default_rng(seed)
     raw = rng.gamma(1.0, 1.0, n) * rng.choice([0.1, 1.0, 50.0])
     valid = rng.random(n) > 0.1
     prior = likelihood_prior(rng.gamma(1.0, 1.0, 50), window=window) if with_prior else None
     kw = dict(likelihood=likelihood, window=window, history=history, cooldown=cooldown,
-              prior=prior)
+              prior=prior, smoothing=smoothing)
     np.testing.assert_allclose(_streamed(raw, valid, **kw), _batch(raw, valid, **kw),
                                rtol=1e-7, atol=1e-9)
 
@@ -130,6 +134,33 @@ def test_stream_state_has_a_fixed_size_however_long_it_runs():
         f.update(float(r), True)
     assert len(f._avgs) == 300 and len(f._raw) == 10 and len(f._peaks) <= 20
     assert f._avgs._back.nbytes + f._avgs._front.nbytes == 3 * 8 * 300
+
+
+@pytest.mark.parametrize("smoothing", [0, 1, 2, 5, 50])
+def test_sustained_equals_a_step_by_step_loop(smoothing):
+    rng = np.random.default_rng(smoothing)
+    raw = rng.gamma(1.0, 1.0, 300)
+    valid = rng.random(300) > 0.2
+    expected, seen = np.zeros(300), []
+    for t in range(300):  # the definition: the mean of the last valid raw scores
+        if valid[t]:
+            seen.append(raw[t])
+            recent = seen[-smoothing:] if smoothing > 1 else [raw[t]]
+            expected[t] = max(raw[t], float(np.mean(recent)))
+    np.testing.assert_allclose(sustained(raw, valid, smoothing), expected, rtol=1e-12)
+    np.testing.assert_allclose(post_process(raw, valid, likelihood=False, smoothing=smoothing),
+                               expected, rtol=1e-12)
+
+
+def test_sustained_keeps_a_blip_and_holds_a_long_incident_up():
+    raw = np.ones(200)
+    raw[50] = 30.0  # a blip
+    raw[100:160] = 8.0  # a long incident ...
+    raw[130:140] = 1.0  # ... in which the error dips back to normal for a while
+    out = sustained(raw, smoothing=50)
+    assert out[50] == 30.0  # the blip keeps its own peak
+    assert (out[130:140] > 4.0).all()  # the dip stays high: the incident's running mean
+    assert out[40] == 1.0 and (out[:50] == 1.0).all()
 
 
 def test_post_process_without_likelihood_is_the_raw_score_where_valid():

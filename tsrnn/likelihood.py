@@ -27,7 +27,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy.special import log_ndtr
 
 __all__ = ["OUT_OF_RANGE_SCORE", "RangeWatch", "ScoreFilter", "anomaly_likelihood",
-           "apply_cooldown", "likelihood_prior", "post_process", "range_breaches"]
+           "apply_cooldown", "likelihood_prior", "post_process", "range_breaches", "sustained"]
 
 # A likelihood needs this many earlier averaged errors before it says anything
 # (fewer, and the spread is a guess). Until a series has them, a prior (the
@@ -195,6 +195,23 @@ class _WindowSum:
         self._back_sums = [self._back_sums[0] + value, self._back_sums[1] + value * value]
 
 
+def sustained(raw: np.ndarray, valid: np.ndarray | None = None,
+              smoothing: int = 0) -> np.ndarray:
+    """Each valid raw score raised to the mean of the last ``smoothing`` valid raw
+    scores (itself included) where that is higher; 0 where not ``valid``.
+
+    A short anomaly keeps its own peak, and every step of a long one stays as
+    high as the incident's running mean, even where the step alone looks normal
+    (a model's error dips inside a long incident as it follows the new level).
+    ``smoothing`` 0 or 1: the raw scores."""
+    raw = np.asarray(raw, dtype=np.float64)
+    valid = np.ones(len(raw), dtype=bool) if valid is None else np.asarray(valid, dtype=bool)
+    out = np.zeros(len(raw))
+    x = raw[valid]
+    out[valid] = np.maximum(x, _short_averages(x, smoothing)) if smoothing > 1 else x
+    return out
+
+
 def apply_cooldown(scores: np.ndarray, cooldown: int) -> np.ndarray:
     """Keep a score only where it beats every score of the previous ``cooldown``
     steps; elsewhere 0.
@@ -214,17 +231,16 @@ def apply_cooldown(scores: np.ndarray, cooldown: int) -> np.ndarray:
 def post_process(raw: np.ndarray, valid: np.ndarray | None = None, *, likelihood: bool,
                  window: int = 20, history: int = 8640, cooldown: int = 0,
                  prior: tuple[float, float] | None = None,
-                 breaches: np.ndarray | None = None) -> np.ndarray:
-    """One series' final scores: :func:`anomaly_likelihood` if ``likelihood`` (else
-    the raw scores, 0 where not ``valid``); at least :data:`OUT_OF_RANGE_SCORE`
-    where ``breaches`` (of :func:`range_breaches`); then :func:`apply_cooldown`.
-    :class:`ScoreFilter` is the same, a point at a time."""
+                 breaches: np.ndarray | None = None, smoothing: int = 0) -> np.ndarray:
+    """One series' final scores: :func:`anomaly_likelihood` if ``likelihood``, else
+    the raw scores (0 where not ``valid``), each raised to the mean of the last
+    ``smoothing`` valid ones if that is higher (:func:`sustained`); at least
+    :data:`OUT_OF_RANGE_SCORE` where ``breaches`` (of :func:`range_breaches`); then
+    :func:`apply_cooldown`. :class:`ScoreFilter` is the same, a point at a time."""
     if likelihood:
         scores = anomaly_likelihood(raw, valid, window=window, history=history, prior=prior)
     else:
-        scores = np.asarray(raw, dtype=np.float64)
-        if valid is not None:
-            scores = np.where(valid, scores, 0.0)
+        scores = sustained(raw, valid, smoothing)
     if breaches is not None:
         scores = np.where(breaches, np.maximum(scores, OUT_OF_RANGE_SCORE), scores)
     return apply_cooldown(scores, cooldown)
@@ -316,8 +332,10 @@ class ScoreFilter:
     point (amortized) and O(history) memory."""
 
     def __init__(self, *, likelihood: bool, window: int, history: int, cooldown: int,
-                 prior: tuple[float, float] | None = None):
+                 prior: tuple[float, float] | None = None, smoothing: int = 0):
         self.likelihood, self.prior = likelihood, prior
+        # the last `smoothing` valid raw scores, for sustained()
+        self._recent = _WindowSum(smoothing) if smoothing > 1 and not likelihood else None
         self.window, self.history, self.cooldown = window, history, cooldown
         self._raw = _WindowSum(window)  # the last `window` valid raw scores
         self._avgs = _WindowSum(history)  # the last `history` short-term averages
@@ -331,6 +349,9 @@ class ScoreFilter:
             score = 0.0  # a warming-up step enters no average
         elif self.likelihood:
             score = self._likelihood(raw)
+        elif self._recent is not None:
+            self._recent.push(raw)
+            score = max(raw, self._recent.totals()[0] / len(self._recent))
         else:
             score = raw
         if breach:
