@@ -656,6 +656,23 @@ def test_a_model_file_from_before_the_calendar_still_loads(tmp_path):
     np.testing.assert_allclose(old.decision_function(df), det.decision_function(df))
 
 
+def test_a_model_file_from_before_alerts_still_loads(tmp_path):
+    import torch
+
+    det = _detector(calendar=None).fit(_wide())
+    det.save(tmp_path / "new.pt")
+    payload = torch.load(tmp_path / "new.pt", weights_only=True)
+    # Before alerts and error normalisation: a likelihood switch, unscaled errors.
+    for key in ("alerts", "smoothing", "normalize_errors"):
+        del payload["params"][key]
+    payload["params"]["likelihood"] = True
+    del payload["fitted"]["error_scale"]
+    torch.save(payload, tmp_path / "old.pt")
+    old = AnomalyDetector.load(tmp_path / "old.pt")
+    assert old.alerts is True and "likelihood" not in old.get_params()
+    np.testing.assert_array_equal(old.error_scale_, np.ones_like(det.error_scale_))
+
+
 def test_range_check_is_per_series(long_det, long_frame):
     from tsrnn.likelihood import OUT_OF_RANGE_SCORE
 
