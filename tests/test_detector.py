@@ -639,36 +639,37 @@ def test_calendar_phases_are_read_in_the_training_timezone():
                                det.decision_function(new, online=True), atol=1e-4, rtol=1e-4)
 
 
-def test_a_model_file_from_before_the_calendar_still_loads(tmp_path):
+def _as_older_file(tmp_path, det: AnomalyDetector, *, params=(), fitted=(),
+                   old_params=None) -> AnomalyDetector:
+    """``det`` saved, then loaded from a file as an older tsrnn wrote it: without
+    the ``params`` and ``fitted`` keys it did not know, with ``old_params``."""
     import torch
 
-    det = _detector(calendar=None).fit(_wide())
     det.save(tmp_path / "new.pt")
     payload = torch.load(tmp_path / "new.pt", weights_only=True)
-    for key in ("calendar", "time_zone", "value_range"):
-        del payload["fitted"][key]
-    for key in ("calendar", "range_tolerance"):
+    for key in params:
         del payload["params"][key]
+    for key in fitted:
+        del payload["fitted"][key]
+    payload["params"].update(old_params or {})
     torch.save(payload, tmp_path / "old.pt")
-    old = AnomalyDetector.load(tmp_path / "old.pt")
+    return AnomalyDetector.load(tmp_path / "old.pt")
+
+
+def test_a_model_file_from_before_the_calendar_still_loads(tmp_path):
+    det = _detector(calendar=None).fit(_wide())
+    old = _as_older_file(tmp_path, det, params=("calendar", "range_tolerance"),
+                         fitted=("calendar", "time_zone", "value_range"))
     assert old.calendar_ == () and old.value_range_ is None
     df = _wide(150, seed=2)  # in range throughout: the same scores as before
     np.testing.assert_allclose(old.decision_function(df), det.decision_function(df))
 
 
 def test_a_model_file_from_before_alerts_still_loads(tmp_path):
-    import torch
-
-    det = _detector(calendar=None).fit(_wide())
-    det.save(tmp_path / "new.pt")
-    payload = torch.load(tmp_path / "new.pt", weights_only=True)
     # Before alerts and error normalisation: a likelihood switch, unscaled errors.
-    for key in ("alerts", "smoothing", "normalize_errors"):
-        del payload["params"][key]
-    payload["params"]["likelihood"] = True
-    del payload["fitted"]["error_scale"]
-    torch.save(payload, tmp_path / "old.pt")
-    old = AnomalyDetector.load(tmp_path / "old.pt")
+    det = _detector(calendar=None).fit(_wide())
+    old = _as_older_file(tmp_path, det, params=("alerts", "smoothing", "normalize_errors"),
+                         fitted=("error_scale",), old_params={"likelihood": True})
     assert old.alerts is True and "likelihood" not in old.get_params()
     np.testing.assert_array_equal(old.error_scale_, np.ones_like(det.error_scale_))
 
