@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Hashable, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,7 +18,6 @@ from sklearn.utils.validation import check_is_fitted
 
 from tsrnn.base import SeriesEstimator, in_frame_order, index_of, seed_everything
 from tsrnn.data import (
-    DataError,
     Scaler,
     SeriesData,
     WindowDataset,
@@ -30,7 +29,6 @@ from tsrnn.data import (
 from tsrnn.data.calendar import (
     calendar_features,
     calendar_names,
-    calendar_row,
     check_calendar,
     resolve_calendar,
 )
@@ -43,6 +41,7 @@ from tsrnn.likelihood import (
 )
 from tsrnn.nn.autoencoder import RecurrentAutoencoder
 from tsrnn.nn.forecast import ForecastNet
+from tsrnn.streaming import AnomalyStream, StreamResult
 from tsrnn.thresholds import pot_threshold, quantile_threshold
 
 __all__ = ["AnomalyDetector", "AnomalyStream", "StreamResult"]
@@ -597,175 +596,3 @@ class AnomalyDetector(SeriesEstimator):
         self.likelihood_prior_ = state["likelihood_prior"].numpy()
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)
         self.training_summary_ = state["training_summary"]
-
-
-class StreamResult(NamedTuple):
-    """What :meth:`AnomalyStream.update` returns, one entry per series updated.
-
-    Attributes
-    ----------
-    series
-        Series ids, in the order given.
-    score
-        Scores (0 while a series is warming up, unless the value is out of range).
-    label
-        0/1 labels: the score above the threshold, as :meth:`AnomalyDetector.predict`.
-    ready
-        False while a series has seen fewer than ``window`` points (``window + 1``
-        for forecast scores) since its start or its last gap.
-    gap
-        True where this point came after a gap in the timestamps: the series'
-        history was cleared, since a window must not span a gap.
-    """
-
-    series: list
-    score: np.ndarray
-    label: np.ndarray
-    ready: np.ndarray
-    gap: np.ndarray
-
-
-class AnomalyStream:
-    """Score live points one at a time, in bounded time and memory.
-
-    Each series keeps only its last ``window`` points (scaled), so a point costs one
-    forward pass over one window, however long the stream runs. With
-    ``alerts=True`` it also keeps its last ``likelihood_history`` averaged
-    errors (running sums: O(1) per point), and with ``cooldown`` its recent peaks.
-    Points of many series that arrive together are scored in one batch. The scores equal
-    ``detector.decision_function(df, online=True)`` on the same data.
-
-    Awkward input, documented:
-
-    - a timestamp at or before the series' last one (out of order, duplicate)
-      raises ``DataError`` and changes nothing;
-    - a gap (a timestamp further than one step of the fitted frequency) clears the
-      series' window and flags ``gap``: it warms up again (the likelihood's
-      history, the series' error distribution, carries on);
-    - NaN or inf raise ``DataError``, unless the detector was fitted with
-      ``fill="ffill"``, which carries the series' last value forward (as the
-      batch scores do); a carried value is inside the range check's range;
-    - a timestamp in another timezone than the training data's is read in the
-      training one for the calendar inputs;
-    - a value out of range is flagged (score and label) even while the series'
-      window warms up, as in the batch scores.
-    """
-
-    def __init__(self, detector: AnomalyDetector):
-        self.detector = detector
-        self._forecast = detector.score == "forecast"
-        self._keep = detector.window + (1 if self._forecast else 0)
-        self._known = detector._series_positions()
-        # series id -> [buffer [keep, F + calendar], count, last time, loc, spread,
-        #               ScoreFilter, RangeWatch or None, online error scale [F]]
-        self._state: dict = {}
-
-    def _series_state(self, sid):
-        if sid not in self._state:
-            if sid not in self._known:
-                raise DataError(f"series {sid!r} was not seen at fit; the stream needs its "
-                                f"scaling: known series are {list(self._known)[:10]}")
-            i = self._known[sid]
-            det = self.detector
-            n_inputs = det.n_features_in_ + len(calendar_names(det.calendar_))
-            self._state[sid] = [np.zeros((self._keep, n_inputs), np.float32), 0, None,
-                                det.scaler_loc_[i], det.scaler_spread_[i],
-                                det._score_filter(i), det._range_watch(i),
-                                det.error_scale_[i, 1] if det.normalize_errors
-                                else np.ones(det.n_features_in_)]
-        return self._state[sid]
-
-    def update(self, timestamp, values, series: Sequence | None = None) -> StreamResult:
-        """Add one point per series and score it.
-
-        Parameters
-        ----------
-        timestamp
-            The points' time (one for all series in this call).
-        values
-            ``[F]`` for one series, or ``[S, F]``: one row per series in ``series``.
-        series
-            Series ids of the rows; default: the single series of a wide fit, or
-            every fitted series in fit order.
-        """
-        det = self.detector
-        values = np.asarray(values, dtype=np.float64)
-        if values.ndim == 1:
-            values = values[None]
-        if series is None:
-            series = det.ids_ if values.shape[0] == len(det.ids_) else None
-            if series is None:
-                raise ValueError(f"got {values.shape[0]} rows: pass series= with their ids")
-        series = list(series)
-        if values.shape != (len(series), det.n_features_in_):
-            raise ValueError(f"expected values of shape [{len(series)}, {det.n_features_in_}] "
-                             f"({det.target_names_}), got {values.shape}")
-        stamp = _as_time(timestamp, det.freq_)
-        states = [self._series_state(sid) for sid in series]
-        gap = np.zeros(len(series), dtype=bool)
-        for k, (sid, st) in enumerate(zip(series, states, strict=True)):  # validate first
-            last = st[2]
-            try:
-                stale = last is not None and stamp <= last
-            except TypeError:  # tz-aware against naive: pandas cannot order them
-                raise DataError(f"timestamp {timestamp} for series {sid!r} and its last one "
-                                f"({last}) disagree on having a timezone") from None
-            if stale:
-                raise DataError(f"timestamp {timestamp} for series {sid!r} is not after its "
-                                f"last one ({last}): out of order or duplicate")
-            if last is not None and det.freq_ is not None and stamp != last + det.freq_:
-                gap[k] = True
-            bad = ~np.isfinite(values[k])
-            if bad.any() and (det.fill != "ffill" or st[1] == 0):
-                col = det.target_names_[int(np.flatnonzero(bad)[0])]
-                raise DataError(f"column {col!r} of series {sid!r} is missing or infinite "
-                                f"at {timestamp}; fit with fill='ffill' to carry the last "
-                                "value forward")
-        n_f = det.n_features_in_
-        calendar = (calendar_row(det._local(stamp), det.calendar_) if det.calendar_
-                    else np.zeros(0))
-        windows, nexts, ready = [], [], np.zeros(len(series), dtype=bool)
-        breach = np.zeros(len(series), dtype=bool)
-        for k, st in enumerate(states):
-            buffer, count, _, loc, spread, _, watch, _ = st
-            if gap[k]:
-                count = 0
-            if watch is not None:
-                # float32 values, as batch compares (a carried-forward one, NaN or
-                # inf, is missing to the range check)
-                breach[k] = watch.update(values[k].astype(np.float32))
-            row = (values[k] - loc) / spread
-            if not np.isfinite(row).all():  # fill="ffill": the last scaled value
-                row = np.where(np.isfinite(row), row, buffer[-1, :n_f])
-            buffer[:-1] = buffer[1:]  # bounded: a shift of `window` rows
-            buffer[-1, :n_f] = row
-            buffer[-1, n_f:] = calendar
-            st[1], st[2] = min(count + 1, self._keep), stamp
-            ready[k] = st[1] >= self._keep
-            if ready[k]:
-                if self._forecast:
-                    windows.append(buffer[:-1])
-                    nexts.append(buffer[-1])
-                else:
-                    windows.append(buffer)
-        score = np.zeros(len(series))
-        if windows:
-            batch = torch.from_numpy(np.stack(windows).astype(np.float32))
-            if self._forecast:
-                err = det._window_errors(batch, torch.from_numpy(np.stack(nexts)
-                                                                 .astype(np.float32)))
-            else:
-                err = det._window_errors(batch)[:, -1]  # the newest step
-            scale = np.stack([st[7] for st, r in zip(states, ready, strict=True) if r])
-            score[ready] = (err.numpy() / scale).mean(axis=1)
-        score = np.array([st[5].update(float(score[k]), bool(ready[k]), bool(breach[k]))
-                          for k, st in enumerate(states)])
-        # As predict(): a range breach is an anomaly even while the window warms up.
-        label = (score > det.threshold_).astype(np.int64)
-        return StreamResult(series, score, label, ready, gap)
-
-
-def _as_time(timestamp, freq):
-    if isinstance(freq, int | np.integer) or freq is None:
-        return timestamp
-    return pd.Timestamp(timestamp)
