@@ -465,3 +465,25 @@ def test_resume_continues_an_interrupted_training(tmp_path, monkeypatch, capsys)
     assert "resuming from" in err and "(epochs done: 2)" in err
     assert Forecaster.load(model).training_summary_["epochs"] == 4
     assert not (tmp_path / "m.tsrnn.ckpt").exists()
+
+
+def test_detect_alerts_trains_a_detector_for_alerting(files, tmp_path):
+    from tsrnn import AnomalyDetector
+
+    out, model = tmp_path / "alerts.csv", tmp_path / "alerts.tsrnn"
+    assert main(["detect", str(files / "sensors.csv"), "--id-col", "sensor", "--target",
+                 "value", "--window", "8", "--alerts", "--out", str(out), "--save-model",
+                 str(model), *FAST]) == 0
+    det = AnomalyDetector.load(model)
+    assert det.alerts is True
+    # With the cooldown most steps score 0: an incident keeps only its onset (ranking
+    # scores are positive on every scored step).
+    scores = pd.read_csv(out)["score"]
+    assert (scores == 0).mean() > 0.5
+
+
+def test_detect_alerts_with_a_saved_model_is_refused(files, tmp_path, capsys):
+    assert main(["detect", str(files / "sensors.csv"), "--model",
+                 str(files / "detector.tsrnn"), "--alerts", "--out",
+                 str(tmp_path / "x.csv")]) == 2
+    assert "--model" in capsys.readouterr().err

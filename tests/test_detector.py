@@ -14,6 +14,7 @@ import textwrap
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from sklearn.base import clone
 
 import tsrnn
@@ -599,6 +600,25 @@ def test_smoothed_ranking_scores_stream_equals_batch(fitted, score):
     assert (batch >= raw.to_numpy() - 1e-12).all() and (batch > raw.to_numpy()).any()
 
 
+def test_an_ensemble_of_seeds_averages_their_networks(tmp_path, wide_frame):
+    from tsrnn.nn import MeanEnsemble
+
+    one = _detector(contamination=0.05).fit(wide_frame)
+    det = _detector(contamination=0.05, n_models=2).fit(wide_frame)
+    assert isinstance(det.net_, MeanEnsemble) and len(det.net_.members) == 2
+    assert len(det.training_summary_["members"]) == 2
+    # Member 0 is the single model of the same seed; member 1 trained from seed + 1.
+    for a, b in zip(one.net_.parameters(), det.net_.members[0].parameters(), strict=True):
+        torch.testing.assert_close(a, b)
+    df = _wide(60, seed=3)
+    assert not np.allclose(det.decision_function(df), one.decision_function(df))
+    np.testing.assert_allclose(_stream_rows(det.stream(), df)[0],
+                               det.decision_function(df, online=True), rtol=1e-4, atol=1e-4)
+    det.save(tmp_path / "ens.tsrnn")
+    np.testing.assert_allclose(AnomalyDetector.load(tmp_path / "ens.tsrnn").decision_function(df),
+                               det.decision_function(df))
+
+
 def test_range_check_stream_equals_batch_at_the_edges():
     from tsrnn.likelihood import OUT_OF_RANGE_SCORE
 
@@ -749,6 +769,7 @@ def test_stream_checks_the_shape_of_values(fitted):
     ("cell", "transformer"), ("score", "isolation"), ("threshold", "sigma"), ("window", 1),
     ("window", 0), ("hidden_size", 0), ("contamination", 0.7), ("contamination", 0.0),
     ("likelihood_window", 0), ("likelihood_history", 1), ("cooldown", -1), ("cooldown", 2.5),
+    ("n_models", 0), ("smoothing", -1),
     ("calendar", "month"), ("calendar", ["day", "day"]), ("calendar", 5),
     ("range_tolerance", -0.1), ("range_tolerance", "5%"), ("range_tolerance", True),
 ])

@@ -214,6 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--contamination", type=float, help="expected fraction of anomalies")
     g.add_argument("--threshold", choices=["quantile", "pot"], help="how the threshold is "
                    "set: from --contamination, or peaks over threshold")
+    g.add_argument("--alerts", action="store_true", default=None, help="alerting scores "
+                   "(anomaly likelihood, range check, cooldown: one alarm per incident) "
+                   "instead of ranking scores")
     p.set_defaults(run=run_detect)
 
     p = command("train", "Train a forecaster or detector with every parameter from a config "
@@ -724,7 +727,7 @@ def _history_frame(df, model):
 def run_detect(args) -> int:
     """``tsrnn detect``: train (or load) a detector and score every row of each file."""
     flags = _training_flags(args, window=args.window, contamination=args.contamination,
-                            threshold=args.threshold)
+                            threshold=args.threshold, alerts=args.alerts)
     run = _prepare(args, "detect", flags)
     results = _for_each_file(run, lambda path: _detect_file(run, path), "scoring")
     if not run.folder and results[0]["result"] == "ok":

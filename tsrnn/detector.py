@@ -7,6 +7,7 @@ points; ``predict`` gives 1 for an anomaly and 0 for a normal point.
 
 from __future__ import annotations
 
+import contextlib
 import numbers
 from collections.abc import Hashable, Sequence
 from typing import Any
@@ -40,6 +41,7 @@ from tsrnn.likelihood import (
     range_breaches,
 )
 from tsrnn.nn.autoencoder import RecurrentAutoencoder
+from tsrnn.nn.ensemble import MeanEnsemble
 from tsrnn.nn.forecast import ForecastNet
 from tsrnn.streaming import AnomalyStream, StreamResult
 from tsrnn.thresholds import pot_threshold, quantile_threshold
@@ -106,6 +108,11 @@ class AnomalyDetector(SeriesEstimator):
         a closed valve) stays as high as the incident's running mean. 0: the
         errors as they are. (50 was chosen leaving one dataset out at a time:
         see the README's detection benchmark.)
+    n_models
+        Networks trained from seeds ``random_state``, ``random_state + 1``, ...,
+        whose outputs are averaged (:class:`tsrnn.nn.MeanEnsemble`): steadier
+        scores from one seed to the next, at ``n_models`` times the training and
+        scoring cost.
     likelihood_window, likelihood_history
         The short and long windows of the likelihood, in steps. (HTM averages 10
         errors; on NAB 15 to 30 score alike and about 3 points above 10, and the
@@ -182,6 +189,7 @@ class AnomalyDetector(SeriesEstimator):
         risk: float = 1e-3,
         alerts: bool = False,
         smoothing: int = 50,
+        n_models: int = 1,
         likelihood_window: int = 20,
         likelihood_history: int = 8640,
         cooldown: int = 100,
@@ -218,6 +226,7 @@ class AnomalyDetector(SeriesEstimator):
         self.risk = risk
         self.alerts = alerts
         self.smoothing = smoothing
+        self.n_models = n_models
         self.likelihood_window = likelihood_window
         self.likelihood_history = likelihood_history
         self.cooldown = cooldown
@@ -263,18 +272,30 @@ class AnomalyDetector(SeriesEstimator):
         tz = getattr(data.times, "tz", None)
         self.time_zone_ = None if tz is None else str(tz)
         inputs = self._inputs(data, scaler.transform(data.values, data.offsets))
-        net = self._make_net(data.n_targets)
         train = self._windows(data, inputs, split.train)
         val = self._windows(data, inputs, split.val)
-        from tsrnn.training import ForecastingModule, ReconstructionModule  # Lightning
+        from tsrnn.training import (  # Lightning
+            ForecastingModule,
+            ReconstructionModule,
+            member_options,
+        )
 
         task = ReconstructionModule if self.score == "reconstruction" else ForecastingModule
-        self.net_, summary = self._train(
-            lambda monitor: task(net, loss="mse", lr=self.lr, max_epochs=self.max_epochs,
-                                 monitor=monitor),
-            train, val, seed)
+        members, summaries = [], []
+        for k in range(self.n_models):  # member k: seed + k, for its weights and shuffling
+            torch.manual_seed(seed + k)
+            net = self._make_member(data.n_targets)
+            with member_options(k) if self.n_models > 1 else contextlib.nullcontext():
+                trained, summary = self._train(
+                    lambda monitor, net=net: task(net, loss="mse", lr=self.lr,
+                                                  max_epochs=self.max_epochs, monitor=monitor),
+                    train, val, seed + k)
+            members.append(trained)
+            summaries.append(summary)
+        self.net_ = members[0] if len(members) == 1 else MeanEnsemble(members).eval()
         self._remember(data, scaler)
-        self.training_summary_ = summary
+        self.training_summary_ = (summaries[0] if len(summaries) == 1
+                                  else {**summaries[0], "members": summaries})
         self.value_range_ = np.stack(
             [np.stack([data.series(i).min(axis=0), data.series(i).max(axis=0)], axis=-1)
              for i in range(data.n_series)]).astype(np.float64)  # [S, F, 2]
@@ -315,10 +336,16 @@ class AnomalyDetector(SeriesEstimator):
             # The tail is fitted above the 0.98 quantile: a rarer event is needed.
             raise ValueError(f"risk must be in (0, 0.02), got {self.risk}")
         for name, minimum in (("likelihood_window", 1), ("likelihood_history", 2),
-                              ("cooldown", 0), ("smoothing", 0)):
+                              ("cooldown", 0), ("smoothing", 0), ("n_models", 1)):
             self._check_integer(name, minimum)
 
     def _make_net(self, n_targets: int):
+        """The fitted network's shape: one member, or ``n_models`` averaged."""
+        if self.n_models == 1:
+            return self._make_member(n_targets)
+        return MeanEnsemble([self._make_member(n_targets) for _ in range(self.n_models)])
+
+    def _make_member(self, n_targets: int):
         # The calendar columns (set calendar_ first) follow the targets. The network
         # forecasts or rebuilds them too, though only the targets are scored:
         # predicting the phase makes it track where in the cycle it is. (On NAB

@@ -257,6 +257,22 @@ def fit_options(*, checkpoint_dir: str | os.PathLike | None = None, resume: bool
 
 
 @contextmanager
+def member_options(k: int) -> Iterator[None]:
+    """Inside an ensemble's fit: member ``k`` keeps its checkpoint in its own
+    subfolder ``member-k`` of :func:`fit_options`' ``checkpoint_dir``, so each
+    member resumes from its own training state."""
+    run = _FIT_OPTIONS.get()
+    if run is None or run.checkpoint_dir is None:
+        yield
+        return
+    token = _FIT_OPTIONS.set(run._replace(checkpoint_dir=run.checkpoint_dir / f"member-{k}"))
+    try:
+        yield
+    finally:
+        _FIT_OPTIONS.reset(token)
+
+
+@contextmanager
 def _quiet(verbose: bool):
     """Silence Lightning's start-up chatter and advice that does not apply here."""
     loggers = [logging.getLogger(n) for n in ("pytorch_lightning", "lightning.pytorch",
