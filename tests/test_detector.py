@@ -28,7 +28,7 @@ W = 8  # window
 # says otherwise: most tests here are
 # about the errors themselves; the likelihood's own tests set it.
 TINY = dict(window=W, hidden_size=8, max_epochs=2, batch_size=32, accelerator="cpu",
-            random_state=0, smoothing=0)
+            random_state=0, smoothing=0, n_models=1)
 LONG = dict(id_col="series", time_col="timestamp")
 HOUR = pd.Timedelta(hours=1)
 SCORES = ["reconstruction", "forecast"]
