@@ -607,7 +607,7 @@ def test_an_ensemble_of_seeds_averages_their_networks(tmp_path, wide_frame):
     det = _detector(contamination=0.05, n_models=2).fit(wide_frame)
     assert isinstance(det.net_, MeanEnsemble) and len(det.net_.members) == 2
     assert len(det.training_summary_["members"]) == 2
-    # Member 0 is the single model of the same seed; member 1 trained from seed + 1.
+    # Member 0 is the single model of the same seed; member 1 trained from another.
     for a, b in zip(one.net_.parameters(), det.net_.members[0].parameters(), strict=True):
         torch.testing.assert_close(a, b)
     df = _wide(60, seed=3)

@@ -52,6 +52,14 @@ _CHI2_MEDIAN = 0.4549364  # median of a chi-square variable with one degree of f
 MIN_ERROR_SCALE = 1e-4  # squared errors in units of the series' variance
 
 
+def _member_seed(seed: int, k: int) -> int:
+    """Ensemble member ``k``'s seed: ``seed`` itself for the first (so one member is
+    the single model), then independent draws from ``(seed, k)``."""
+    if k == 0:
+        return seed
+    return int(np.random.SeedSequence([seed, k]).generate_state(1)[0] % 2**31)
+
+
 class AnomalyDetector(SeriesEstimator):
     """Recurrent anomaly detector for one or many series (one global model).
 
@@ -86,8 +94,8 @@ class AnomalyDetector(SeriesEstimator):
         For ``"pot"``: the probability that a normal score exceeds the threshold.
     alerts
         The one switch between ranking and alerting, on the same fitted model.
-        False (default): *ranking* scores, the step's error as it is (see
-        ``normalize_errors``), best for ranking rows (ROC-AUC, PR-AUC, VUS-PR) and
+        False (default): *ranking* scores, the step's error (see
+        ``normalize_errors`` and ``smoothing``), best for ranking rows (ROC-AUC, PR-AUC, VUS-PR) and
         for long incidents, every step of which stays high. True: *alerting*
         scores: each step's error becomes its *anomaly likelihood* (as Numenta's
         HTM detector does), how unusual the mean of the last ``likelihood_window``
@@ -109,8 +117,9 @@ class AnomalyDetector(SeriesEstimator):
         errors as they are. (50 was chosen leaving one dataset out at a time:
         see the README's detection benchmark.)
     n_models
-        Networks trained from seeds ``random_state``, ``random_state + 1``, ...,
-        whose outputs are averaged (:class:`tsrnn.nn.MeanEnsemble`). Default 3:
+        Networks trained from as many seeds (the first is ``random_state``, the
+        others drawn from it, so two random states share no member), whose
+        outputs are averaged (:class:`tsrnn.nn.MeanEnsemble`). Default 3:
         one network's ranking can swing with its seed (on the bundled sensors
         PR-AUC 0.14 to 0.33 over five seeds; three averaged, 0.28 to 0.35), at
         ``n_models`` times the training and scoring cost. 1: a single network,
@@ -284,14 +293,15 @@ class AnomalyDetector(SeriesEstimator):
 
         task = ReconstructionModule if self.score == "reconstruction" else ForecastingModule
         members, summaries = [], []
-        for k in range(self.n_models):  # member k: seed + k, for its weights and shuffling
-            torch.manual_seed(seed + k)
+        for k in range(self.n_models):
+            member_seed = _member_seed(seed, k)  # its initial weights and shuffling
+            torch.manual_seed(member_seed)
             net = self._make_member(data.n_targets)
             with member_options(k) if self.n_models > 1 else contextlib.nullcontext():
                 trained, summary = self._train(
                     lambda monitor, net=net: task(net, loss="mse", lr=self.lr,
                                                   max_epochs=self.max_epochs, monitor=monitor),
-                    train, val, seed + k)
+                    train, val, member_seed)
             members.append(trained)
             summaries.append(summary)
         self.net_ = members[0] if len(members) == 1 else MeanEnsemble(members).eval()
