@@ -46,10 +46,12 @@ import numpy as np
 import pandas as pd
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
-# Parameters that change only the post-processing of a fitted detector's errors.
-POST = {"alerts", "smoothing", "normalize_errors", "likelihood_window", "likelihood_history",
-        "cooldown", "range_tolerance",
-        "contamination", "threshold", "risk"}
+# Parameters that change only the post-processing of a fitted detector's errors, so
+# configurations differing in them share a fit. (Not likelihood_window: the
+# likelihood's prior is fitted with it. normalize_errors is exact for ranking
+# scores; the alerting prior was fitted on the normalised errors.)
+POST = {"alerts", "smoothing", "normalize_errors", "likelihood_history", "cooldown",
+        "range_tolerance", "contamination"}
 
 
 @dataclass

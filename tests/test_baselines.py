@@ -331,6 +331,11 @@ def test_contamination_sets_the_threshold_and_labels(name):
                                   (det.decision_function(new) > det.threshold_).astype(int))
 
 
+def test_numpy_numbers_are_taken_as_parameters():
+    det = PCADetector(contamination=np.float32(0.1), variance=np.float64(0.8)).fit(_wide())
+    assert det.threshold_ == pytest.approx(np.quantile(det.decision_scores_, 0.9), rel=1e-6)
+
+
 # -------------------------------------------------------------------- errors
 @pytest.mark.parametrize("name", DETECTORS)
 @pytest.mark.parametrize("contamination", [0, 0.5, -0.1, 1, "0.1", None, float("nan")])

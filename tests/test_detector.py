@@ -619,6 +619,15 @@ def test_an_ensemble_of_seeds_averages_their_networks(tmp_path, wide_frame):
                                det.decision_function(df))
 
 
+@pytest.mark.parametrize(("param", "value"), [("alerts", "no"), ("normalize_errors", 1),
+                                            ("smoothing", 2.5), ("cooldown", -1)])
+def test_scoring_parameters_are_checked_when_changed_after_fit(fitted, param, value):
+    det = _scored_differently(fitted["forecast"], **{param: value})
+    for call in (lambda: det.decision_function(_wide(40)), det.stream):
+        with pytest.raises(ValueError, match=param):
+            call()
+
+
 def test_range_check_stream_equals_batch_at_the_edges():
     from tsrnn.likelihood import OUT_OF_RANGE_SCORE
 
@@ -688,10 +697,16 @@ def test_a_model_file_from_before_the_calendar_still_loads(tmp_path):
 def test_a_model_file_from_before_alerts_still_loads(tmp_path):
     # Before alerts and error normalisation: a likelihood switch, unscaled errors.
     det = _detector(calendar=None).fit(_wide())
-    old = _as_older_file(tmp_path, det, params=("alerts", "smoothing", "normalize_errors"),
+    old = _as_older_file(tmp_path, det,
+                         params=("alerts", "smoothing", "normalize_errors", "n_models"),
                          fitted=("error_scale",), old_params={"likelihood": True})
     assert old.alerts is True and "likelihood" not in old.get_params()
+    # One network, unsmoothed and unscaled errors: as such a file scored.
+    assert (old.n_models, old.smoothing, old.normalize_errors) == (1, 0, False)
     np.testing.assert_array_equal(old.error_scale_, np.ones_like(det.error_scale_))
+    df = _wide(150, seed=2)
+    same = _scored_differently(det, alerts=True, normalize_errors=False)
+    np.testing.assert_allclose(old.decision_function(df), same.decision_function(df))
 
 
 def test_range_check_is_per_series(long_det, long_frame):

@@ -91,6 +91,10 @@ def test_each_member_of_an_ensemble_resumes_from_its_own_checkpoint(tmp_path):
     assert torch.load(tmp_path / "member-0" / "last.ckpt", weights_only=True)["epoch"] == 2
     assert torch.load(tmp_path / "member-1" / "last.ckpt", weights_only=True)["epoch"] == 0
     assert not (tmp_path / "last.ckpt").exists()
+    # Member 0 finished: its final weights are kept, so resuming does not train it
+    # again (which would restart its early stopping).
+    done = torch.load(tmp_path / "member-0" / "finished.pt", weights_only=True)
+    assert not (tmp_path / "member-1" / "finished.pt").exists()
 
     rest = _Epochs()
     with fit_options(checkpoint_dir=tmp_path, resume=True):
@@ -99,3 +103,5 @@ def test_each_member_of_an_ensemble_resumes_from_its_own_checkpoint(tmp_path):
     # (Not bit-exact against an uninterrupted fit: the shuffler's state is not in
     # the checkpoint, a known gap of resuming in general.)
     assert [m["epochs"] for m in resumed.training_summary_["members"]] == [3, 3]
+    for name, value in resumed.net_.members[0].state_dict().items():
+        torch.testing.assert_close(value, done["state_dict"][name])

@@ -16,3 +16,10 @@ def check_integer(value: Any, name: str, minimum: int) -> None:
     """Raise ``ValueError`` naming ``name`` unless ``value`` is an integer >= ``minimum``."""
     if not is_integer(value) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+def check_bool(value: Any, name: str) -> None:
+    """Raise ``ValueError`` naming ``name`` unless ``value`` is True or False (a
+    string such as ``"no"`` would read as true)."""
+    if not isinstance(value, bool | np.bool_):
+        raise ValueError(f"{name} must be True or False, got {value!r}")

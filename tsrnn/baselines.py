@@ -29,6 +29,7 @@ is standardized by its own rows, as :class:`~tsrnn.AnomalyDetector` does.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Hashable, Sequence
 
 import numpy as np
@@ -47,6 +48,11 @@ __all__ = [
     "RollingZScoreDetector",
     "ZScoreDetector",
 ]
+
+
+def _is_real(value) -> bool:
+    """A real number (numpy's too), and not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 class BaselineDetector(SeriesEstimator):
@@ -83,7 +89,7 @@ class BaselineDetector(SeriesEstimator):
         return self
 
     def _check_params(self) -> None:
-        if not (isinstance(self.contamination, float | int)
+        if not (_is_real(self.contamination)
                 and 0.0 < self.contamination < 0.5):
             raise ValueError(f"contamination must be in (0, 0.5), got {self.contamination!r}")
 
@@ -278,7 +284,7 @@ class PCADetector(BaselineDetector):
 
     def _check_params(self):
         super()._check_params()
-        if not (isinstance(self.variance, float | int) and 0.0 < self.variance < 1.0):
+        if not (_is_real(self.variance) and 0.0 < self.variance < 1.0):
             raise ValueError(f"variance must be in (0, 1), got {self.variance!r}")
 
     def _learn(self, data, scaled):

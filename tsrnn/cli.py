@@ -591,8 +591,9 @@ def _prepare(args, task: str, flags: dict) -> _Run:
         raise UsageError("--out - (standard output) takes one input file, not a folder")
     if args.model is not None:
         if _training_flags_given(args, flags):
-            raise UsageError("--model uses a saved model: training options (--config, --set, "
-                             "--cell, columns, ...) would do nothing")
+            raise UsageError("--model uses a saved model as it was trained: training options "
+                             "(--config, --set, --cell, --alerts, columns, ...) are set when "
+                             "a model is trained")
         if args.save_model is not None:
             raise UsageError("--save-model saves a model trained here; with --model nothing "
                              "is trained")
@@ -876,13 +877,16 @@ def run_train(args) -> int:
     model = _estimator_class(task)(**params)
     checkpoints = out.with_name(out.name + ".ckpt")
     last = checkpoints / "last.ckpt"
+    # An ensemble's networks keep theirs in member-0/, member-1/, ...: the newest
+    # one is the network the run was training.
+    found = [p for p in (last, *sorted(checkpoints.glob("member-*/last.ckpt"))) if p.exists()]
     say = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
-    if args.resume and last.exists():
-        say(f"resuming from {last} (epochs done: {_epochs_done(last)})")
+    if args.resume and found:
+        say(f"resuming from {found[-1]} (epochs done: {_epochs_done(found[-1])})")
     elif args.resume:
         say(f"nothing to resume at {last}: training from the start")
-    elif last.exists():
-        say(f"starting over: {last} from an interrupted run will be replaced "
+    elif found:
+        say(f"starting over: {found[-1]} from an interrupted run will be replaced "
             "(--resume continues it instead)")
     say(f"training a {type(model).__name__} on {data} ({len(df):,} rows)")
     try:
@@ -890,9 +894,9 @@ def run_train(args) -> int:
             _fit(model, df, columns, progress=not args.quiet, checkpoint_dir=checkpoints,
                  resume=args.resume)
     except RuntimeError as err:
-        if args.resume and last.exists() and "state_dict" in str(err):
-            raise ValueError(f"{last} holds a network of another shape than these settings "
-                             "give; delete it, or run without --resume") from err
+        if args.resume and found and "state_dict" in str(err):
+            raise ValueError(f"{found[-1]} holds a network of another shape than these "
+                             "settings give; delete it, or run without --resume") from err
         raise
     model.save(out)
     shutil.rmtree(checkpoints, ignore_errors=True)  # the model file now holds the result

@@ -17,6 +17,7 @@ import pandas as pd
 import torch
 from sklearn.utils.validation import check_is_fitted
 
+from tsrnn._checks import check_bool
 from tsrnn.base import SeriesEstimator, in_frame_order, index_of, seed_everything
 from tsrnn.data import (
     Scaler,
@@ -288,6 +289,8 @@ class AnomalyDetector(SeriesEstimator):
         from tsrnn.training import (  # Lightning
             ForecastingModule,
             ReconstructionModule,
+            finished_member,
+            mark_finished,
             member_options,
         )
 
@@ -298,11 +301,15 @@ class AnomalyDetector(SeriesEstimator):
             torch.manual_seed(member_seed)
             net = self._make_member(data.n_targets)
             with member_options(k) if self.n_models > 1 else contextlib.nullcontext():
-                trained, summary = self._train(
-                    lambda monitor, net=net: task(net, loss="mse", lr=self.lr,
-                                                  max_epochs=self.max_epochs, monitor=monitor),
-                    train, val, member_seed)
-            members.append(trained)
+                summary = finished_member(net)  # resuming: done before the interruption
+                if summary is None:
+                    net, summary = self._train(
+                        lambda monitor, net=net: task(net, loss="mse", lr=self.lr,
+                                                      max_epochs=self.max_epochs,
+                                                      monitor=monitor),
+                        train, val, member_seed)
+                    mark_finished(net, summary)
+            members.append(net.eval())
             summaries.append(summary)
         self.net_ = members[0] if len(members) == 1 else MeanEnsemble(members).eval()
         self._remember(data, scaler)
@@ -339,6 +346,7 @@ class AnomalyDetector(SeriesEstimator):
         if self.threshold == "quantile" and not 0.0 < self.contamination < 0.5:
             raise ValueError(f"contamination must be in (0, 0.5), got {self.contamination}")
         check_calendar(self.calendar)
+        self._check_scoring()
         if self.range_tolerance is not None and not (
                 isinstance(self.range_tolerance, numbers.Real)
                 and not isinstance(self.range_tolerance, bool) and self.range_tolerance >= 0):
@@ -347,8 +355,15 @@ class AnomalyDetector(SeriesEstimator):
         if self.threshold == "pot" and not 0.0 < self.risk < 0.02:
             # The tail is fitted above the 0.98 quantile: a rarer event is needed.
             raise ValueError(f"risk must be in (0, 0.02), got {self.risk}")
+        self._check_integer("n_models", 1)
+
+    def _check_scoring(self) -> None:
+        """The parameters that may change after fit (they only post-process the
+        network's errors): checked at fit and again before scoring."""
+        for name in ("alerts", "normalize_errors"):
+            check_bool(getattr(self, name), name)
         for name, minimum in (("likelihood_window", 1), ("likelihood_history", 2),
-                              ("cooldown", 0), ("smoothing", 0), ("n_models", 1)):
+                              ("cooldown", 0), ("smoothing", 0)):
             self._check_integer(name, minimum)
 
     def _make_net(self, n_targets: int):
@@ -449,14 +464,18 @@ class AnomalyDetector(SeriesEstimator):
         # below (1% of its standard deviation)^2, rounding is all there is.
         return np.maximum(out, MIN_ERROR_SCALE)
 
+    def _error_scale_of(self, i: int | None, online: bool) -> np.ndarray:
+        """Series ``i``'s error scale ``[F]`` (its position in ``ids_``; None: unseen,
+        pooled); ones with ``normalize_errors=False``."""
+        if not self.normalize_errors:
+            return np.ones(self.error_scale_.shape[-1])
+        return self.error_scale_[-1 if i is None else i, int(online)]
+
     def _normalised(self, errors: np.ndarray, data: SeriesData, online: bool) -> np.ndarray:
         """Squared errors ``[N, F]`` in units of each series' typical training ones."""
-        if not self.normalize_errors:
-            return errors
         known = self._series_positions()
-        rows = [known.get(sid, -1) for sid in data.ids]
-        scale = self.error_scale_[rows, int(online)]  # [S, F]
-        return errors / np.repeat(scale, data.lengths, axis=0)
+        scale = np.stack([self._error_scale_of(known.get(sid), online) for sid in data.ids])
+        return errors / np.repeat(scale, data.lengths, axis=0)  # [S, F] -> [N, F]
 
     def _priors(self, data: SeriesData, *, offline: tuple, online: tuple) -> np.ndarray:
         """``[series + 1, 2, 2]``: per training series (then all of them, for series
@@ -491,11 +510,7 @@ class AnomalyDetector(SeriesEstimator):
         known = self._series_positions()
         bounds = zip(data.ids, data.offsets[:-1], data.offsets[1:], strict=True)
         for sid, a, b in bounds:
-            out[a:b] = post_process(raw[a:b], valid[a:b], likelihood=self.alerts,
-                                    window=self.likelihood_window,
-                                    history=self.likelihood_history,
-                                    cooldown=self.cooldown if self.alerts else 0,
-                                    smoothing=self.smoothing,
+            out[a:b] = post_process(raw[a:b], valid[a:b], **self._post_processing(),
                                     prior=self._prior_of(known.get(sid), online),
                                     breaches=None if breaches is None else
                                     breaches[a:b].any(axis=1))
@@ -504,7 +519,7 @@ class AnomalyDetector(SeriesEstimator):
     def _breaches(self, data: SeriesData) -> np.ndarray | None:
         """``[N, F]``: which targets leave their series' range (None: check off,
         as it is for ranking scores)."""
-        if self.range_tolerance is None or not self.alerts:
+        if not self._range_check:
             return None
         known = self._series_positions()
         out = np.zeros((len(data.values), data.n_targets), dtype=bool)
@@ -521,26 +536,38 @@ class AnomalyDetector(SeriesEstimator):
             return None
         return self.value_range_[i, :, 0], self.value_range_[i, :, 1]
 
+    @property
+    def _range_check(self) -> bool:
+        """The range check is part of the alerting scores."""
+        return self.alerts and self.range_tolerance is not None
+
     def _range_watch(self, i: int) -> RangeWatch | None:
-        if self.range_tolerance is None or not self.alerts:
+        if not self._range_check:
             return None
         return RangeWatch(self.range_tolerance, self._range_of(i))
 
     def _score_filter(self, i: int) -> ScoreFilter:
-        return ScoreFilter(likelihood=self.alerts, window=self.likelihood_window,
-                           history=self.likelihood_history,
-                           cooldown=self.cooldown if self.alerts else 0,
-                           smoothing=self.smoothing, prior=self._prior_of(i, online=True))
+        return ScoreFilter(**self._post_processing(), prior=self._prior_of(i, online=True))
+
+    def _post_processing(self) -> dict:
+        """What :func:`tsrnn.likelihood.post_process` and its stream form take: the
+        likelihood and cooldown for alerting scores, the smoothing for ranking."""
+        return {"likelihood": self.alerts, "window": self.likelihood_window,
+                "history": self.likelihood_history,
+                "cooldown": self.cooldown if self.alerts else 0,
+                "smoothing": self.smoothing}
 
     def feature_scores(self, df: pd.DataFrame, *, online: bool = False) -> pd.DataFrame:
         """Each target column's contribution to the score of each row.
 
         Returns a DataFrame with one column per target, aligned to ``df``'s rows; the
         row sums equal :meth:`decision_function`. Each column's share is its share
-        of the step's squared error (equal shares where the error is 0); on a step
-        out of range, the columns out of range share it equally.
+        of the step's own squared error (equal shares where the error is 0; a step
+        raised by ``smoothing`` is shared as its own errors are); on a step out of
+        range (``alerts=True``), the columns out of range share it equally.
         """
         check_is_fitted(self, "net_")
+        self._check_scoring()
         data = self._read(df)
         check_length(data, self.window + 1, what="window + 1")
         errors, valid = self._step_errors(data, self._inputs(data, self._scaled(data)), online)
@@ -559,11 +586,13 @@ class AnomalyDetector(SeriesEstimator):
     def decision_function(self, df: pd.DataFrame, *, online: bool = False) -> pd.Series:
         """Anomaly score of every row of ``df`` (higher: more anomalous).
 
-        The score is the mean over the target columns of the squared errors, each
-        in units of its typical training error (``normalize_errors``); at least
-        1000 where the range check fires. With ``alerts=True``, its anomaly
-        likelihood ``-log10(p)``, then the ``cooldown``; both run along each series
-        from the first row of ``df``.
+        Ranking scores (``alerts=False``): the mean over the target columns of the
+        squared errors, each in units of its typical training error
+        (``normalize_errors``), raised to the mean of the series' last
+        ``smoothing`` such errors where that is higher. Alerting scores
+        (``alerts=True``): its anomaly likelihood ``-log10(p)``, at least 1000
+        where the range check fires, then the ``cooldown``. Smoothing, likelihood
+        and cooldown run along each series from the first row of ``df``.
 
         Parameters
         ----------
@@ -575,8 +604,8 @@ class AnomalyDetector(SeriesEstimator):
             default combines every window covering a step, which also looks up to
             ``window - 1`` steps ahead. (Forecast scores are online either way.) In
             online mode the first ``window - 1`` steps of each series (``window``
-            for forecast scores) cannot be scored yet and get 0 (or, out of
-            range, the range check's score).
+            for forecast scores) cannot be scored yet and get 0 (or, with
+            ``alerts=True`` and out of range, the range check's score).
 
         Returns
         -------
@@ -593,6 +622,7 @@ class AnomalyDetector(SeriesEstimator):
     def stream(self) -> AnomalyStream:
         """A scorer that takes one point at a time (see :class:`AnomalyStream`)."""
         check_is_fitted(self, "net_")
+        self._check_scoring()
         return AnomalyStream(self)
 
     # -------------------------------------------------------------- persistence
@@ -609,10 +639,15 @@ class AnomalyDetector(SeriesEstimator):
     @staticmethod
     def _upgrade_params(params: dict) -> dict:
         """Parameters of a file saved by an older tsrnn, in today's names: the
-        ``likelihood`` switch (then on by default) is now ``alerts``."""
+        ``likelihood`` switch (then on by default) is now ``alerts``; files from
+        before ensembles hold one network and score unsmoothed, unscaled errors.
+        (Such a file's ranking scores, ``likelihood=False``, also had the range
+        check and cooldown, now parts of the alerting scores only.)"""
         params = dict(params)
         if "likelihood" in params:
             params["alerts"] = bool(params.pop("likelihood"))
+        if "n_models" not in params:  # written before ensembles, smoothing and scaling
+            params.update(n_models=1, smoothing=0, normalize_errors=False)
         return params
 
     def _restore(self, state: dict, weights: dict) -> None:

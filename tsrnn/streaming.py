@@ -49,9 +49,10 @@ class AnomalyStream:
     """Score live points one at a time, in bounded time and memory.
 
     Each series keeps only its last ``window`` points (scaled), so a point costs one
-    forward pass over one window, however long the stream runs. With
-    ``alerts=True`` it also keeps its last ``likelihood_history`` averaged
-    errors (running sums: O(1) per point), and with ``cooldown`` its recent peaks.
+    forward pass over one window (per ensemble member), however long the stream
+    runs. For ranking scores it also keeps its last ``smoothing`` errors; with
+    ``alerts=True``, its last ``likelihood_history`` averaged errors (running
+    sums: O(1) per point), its recent peaks for the ``cooldown`` and its range.
     Points of many series that arrive together are scored in one batch. The scores equal
     ``detector.decision_function(df, online=True)`` on the same data.
 
@@ -91,8 +92,7 @@ class AnomalyStream:
             self._state[sid] = [np.zeros((self._keep, n_inputs), np.float32), 0, None,
                                 det.scaler_loc_[i], det.scaler_spread_[i],
                                 det._score_filter(i), det._range_watch(i),
-                                det.error_scale_[i, 1] if det.normalize_errors
-                                else np.ones(det.n_features_in_)]
+                                det._error_scale_of(i, online=True)]
         return self._state[sid]
 
     def update(self, timestamp, values, series: Sequence | None = None) -> StreamResult:

@@ -219,6 +219,7 @@ class _FitOptions(NamedTuple):
     checkpoint_dir: Path | None
     resume: bool
     progress: bool
+    member: int | None = None  # inside an ensemble's fit: which member trains
 
 
 _FIT_OPTIONS: ContextVar[_FitOptions | None] = ContextVar("tsrnn_fit_options", default=None)
@@ -265,11 +266,43 @@ def member_options(k: int) -> Iterator[None]:
     if run is None or run.checkpoint_dir is None:
         yield
         return
-    token = _FIT_OPTIONS.set(run._replace(checkpoint_dir=run.checkpoint_dir / f"member-{k}"))
+    token = _FIT_OPTIONS.set(run._replace(checkpoint_dir=run.checkpoint_dir / f"member-{k}",
+                                          member=k))
     try:
         yield
     finally:
         _FIT_OPTIONS.reset(token)
+
+
+_FINISHED = "finished.pt"
+
+
+def finished_member(net: torch.nn.Module) -> dict | None:
+    """Inside :func:`member_options` with ``resume``: a member an interrupted run
+    trained to the end is loaded into ``net`` (not trained again, which would
+    restart its early stopping); returns its training summary, or None."""
+    run = _FIT_OPTIONS.get()
+    if run is None or run.member is None or not run.resume:
+        return None
+    path = run.checkpoint_dir / _FINISHED
+    if not path.exists():
+        return None
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    net.load_state_dict(payload["state_dict"], strict=True)
+    return payload["summary"]
+
+
+def mark_finished(net: torch.nn.Module, summary: dict) -> None:
+    """Inside :func:`member_options`: keep a trained member's final weights, so a
+    resumed run skips it."""
+    run = _FIT_OPTIONS.get()
+    if run is None or run.member is None:
+        return
+    from tsrnn.files import atomic_write
+
+    run.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_write(run.checkpoint_dir / _FINISHED, "wb") as f:
+        torch.save({"state_dict": net.state_dict(), "summary": summary}, f)
 
 
 @contextmanager
