@@ -196,7 +196,7 @@ def test_bad_input_at_predict_names_the_problem(fitted):
         ({"output": "first"}, "output"),
         ({"tbptt_steps": 0}, "tbptt_steps"),
         ({"val_size": 1.5}, "val_size"),
-        ({"scaler": "robust"}, "scaler"),
+        ({"scaler": "quantile"}, "scaler"),
         ({"cell": "transformer"}, "cell"),
     ],
 )

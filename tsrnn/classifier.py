@@ -57,8 +57,9 @@ class SequenceClassifier(ClassifierMixin, SeriesEstimator):
         and cutting the gradient between them, one optimizer step per chunk. None
         backpropagates through whole sequences. Needs ``bidirectional=False``.
     scaler
-        Standardize (``"standard"``) or min-max scale (``"minmax"``) each feature
-        with statistics of the training sequences; None leaves features as they are.
+        Standardize (``"standard"``), min-max scale (``"minmax"``) or standardize
+        by the median and interquartile range (``"robust"``) each feature with
+        statistics of the training sequences; None leaves features as they are.
         Token ids are never scaled.
     fill
         Missing values (NaN, ±inf) raise :class:`tsrnn.data.DataError`;
@@ -281,8 +282,9 @@ class SequenceClassifier(ClassifierMixin, SeriesEstimator):
             if self.bidirectional:
                 raise ValueError("tbptt_steps needs bidirectional=False: the backward "
                                  "direction would need steps from later chunks")
-        if self.scaler not in ("standard", "minmax", None):
-            raise ValueError(f"scaler must be 'standard', 'minmax' or None, got {self.scaler!r}")
+        if self.scaler not in ("standard", "minmax", "robust", None):
+            raise ValueError(f"scaler must be 'standard', 'minmax', 'robust' or None, got "
+                             f"{self.scaler!r}")
         val = self.val_size
         if isinstance(val, bool) or not isinstance(val, int | float | np.integer | np.floating) \
                 or val < 0 or (isinstance(val, float | np.floating) and val >= 1):

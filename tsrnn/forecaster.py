@@ -91,7 +91,7 @@ class Forecaster(SeriesEstimator):
         it. Without it an RNN cannot follow a level it rarely saw in training.
     scaler
         Per-series scaling fitted on the training rows: ``"standard"``,
-        ``"minmax"`` or None.
+        ``"minmax"``, ``"robust"`` (median and interquartile range) or None.
     quantiles
         E.g. ``[0.1, 0.5, 0.9]``: train with the pinball loss and forecast one column
         per quantile. Quantiles never cross.

@@ -24,7 +24,7 @@ def stacked_series(draw):
 
 
 @FAST
-@given(case=stacked_series(), method=st.sampled_from(["standard", "minmax", None]))
+@given(case=stacked_series(), method=st.sampled_from(["standard", "minmax", "robust", None]))
 def test_inverse_transform_undoes_transform(case, method):
     values, offsets, fit_rows = case
     scaler = Scaler(method).fit(values, offsets, fit_rows)
@@ -95,7 +95,7 @@ def test_fitted_on_training_rows_only():
     np.testing.assert_array_equal(refit.loc_, before.loc_)
 
 
-@pytest.mark.parametrize("method", ["standard", "minmax"])
+@pytest.mark.parametrize("method", ["standard", "minmax", "robust"])
 def test_constant_column_gets_spread_one(method):
     values = np.array([[5.0, 1.0], [5.0, 2.0], [5.0, 3.0], [-2.0, 0.0], [-2.0, 0.0]],
                       dtype=np.float32)
@@ -134,5 +134,17 @@ def test_inverse_windows_undoes_scaling_of_target_windows():
 
 
 def test_unknown_method_raises():
-    with pytest.raises(ValueError, match="'robust'"):
-        Scaler("robust").fit(np.zeros((3, 1), np.float32), np.array([0, 3]))
+    with pytest.raises(ValueError, match="'quantile'"):
+        Scaler("quantile").fit(np.zeros((3, 1), np.float32), np.array([0, 3]))
+
+
+def test_robust_scaler_ignores_an_outlier():
+    rng = np.random.default_rng(0)
+    x = rng.normal(10.0, 2.0, (2000, 1)).astype(np.float32)
+    spiked = x.copy()
+    spiked[5] = 1e6  # one wild training row
+    offsets = np.array([0, 2000])
+    robust = Scaler("robust").fit(spiked, offsets)
+    assert robust.loc_[0, 0] == pytest.approx(10.0, abs=0.2)
+    assert robust.spread_[0, 0] == pytest.approx(2.0, rel=0.1)  # the IQR as a normal's sd
+    assert Scaler("standard").fit(spiked, offsets).spread_[0, 0] > 1000

@@ -12,12 +12,18 @@ import numpy as np
 
 __all__ = ["Scaler", "fit_stats", "scale", "unscale"]
 
-Method = Literal["standard", "minmax"]
+Method = Literal["standard", "minmax", "robust"]
+
+# The interquartile range of a standard normal variable: a robust spread in
+# these units is a standard deviation wherever the data are normal.
+_NORMAL_IQR = 1.3489795
 
 
 def fit_stats(x: np.ndarray, method: Method | None) -> tuple[np.ndarray, np.ndarray]:
     """``(loc, spread)`` of ``x [T, F]`` per column, so that ``(x - loc) / spread``
-    is standardized (``"standard"``), in [0, 1] (``"minmax"``), or unchanged (None).
+    is standardized (``"standard"``), in [0, 1] (``"minmax"``), standardized by
+    the median and the interquartile range (``"robust"``: an outlier or an
+    anomaly in the training rows moves neither), or unchanged (None).
 
     A constant column gets spread 1, so that it maps to 0 instead of dividing by 0.
     """
@@ -30,8 +36,12 @@ def fit_stats(x: np.ndarray, method: Method | None) -> tuple[np.ndarray, np.ndar
     elif method == "minmax":
         loc = x.min(axis=0)
         spread = x.max(axis=0) - loc
+    elif method == "robust":
+        q1, loc, q3 = np.quantile(x, [0.25, 0.5, 0.75], axis=0)
+        spread = (q3 - q1) / _NORMAL_IQR
     else:
-        raise ValueError(f"scaler must be 'standard', 'minmax' or None, got {method!r}")
+        raise ValueError(f"scaler must be 'standard', 'minmax', 'robust' or None, got "
+                         f"{method!r}")
     spread = np.where(spread > np.finfo(np.float32).eps * np.maximum(1.0, np.abs(loc)),
                       spread, 1.0)
     return loc, spread
@@ -51,7 +61,8 @@ class Scaler:
     Parameters
     ----------
     method
-        ``"standard"`` (zero mean, unit variance), ``"minmax"`` (to [0, 1]) or
+        ``"standard"`` (zero mean, unit variance), ``"minmax"`` (to [0, 1]),
+        ``"robust"`` (zero median, the interquartile range of a unit normal) or
         ``None`` (identity).
 
     Attributes
