@@ -120,7 +120,7 @@ class AnomalyDetector(SeriesEstimator):
     n_models
         Networks trained from as many seeds (the first is ``random_state``, the
         others drawn from it, so two random states share no member), whose
-        outputs are averaged (:class:`tsrnn.nn.MeanEnsemble`). Default 3:
+        squared errors are averaged (:class:`tsrnn.nn.MeanEnsemble`). Default 3:
         one network's ranking can swing with its seed (on the bundled sensors
         PR-AUC 0.14 to 0.33 over five seeds; three averaged, 0.28 to 0.35), at
         ``n_models`` times the training and scoring cost. 1: a single network,
@@ -414,12 +414,16 @@ class AnomalyDetector(SeriesEstimator):
     # ------------------------------------------------------------------ scoring
     def _window_errors(self, windows: torch.Tensor, nxt: torch.Tensor | None = None):
         """Squared errors of the targets (the first F input columns): ``[B, window,
-        F]`` (reconstruction) or ``[B, F]`` (forecast of ``nxt``)."""
+        F]`` (reconstruction) or ``[B, F]`` (forecast of ``nxt``). An ensemble's are
+        the mean of its members' errors: each member's surprise counts, where the
+        error of the averaged output would smooth a surprise away."""
         n = self.n_features_in_
+        net = self.net_
         with torch.inference_mode():
-            if self.score == "reconstruction":
-                return (self.net_(windows) - windows)[..., :n].square()
-            return (self.net_(windows)[:, 0, :n, 0] - nxt[:, :n]).square()
+            out = net.each(windows) if isinstance(net, MeanEnsemble) else net(windows)[None]
+            if self.score == "reconstruction":  # out: [M, B, window, F + calendar]
+                return (out - windows)[..., :n].square().mean(dim=0)
+            return (out[:, :, 0, :n, 0] - nxt[:, :n]).square().mean(dim=0)  # [M, B, F] -> [B, F]
 
     def _step_errors(self, data: SeriesData, inputs: np.ndarray,
                      online: bool) -> tuple[np.ndarray, np.ndarray]:

@@ -22,5 +22,10 @@ class MeanEnsemble(nn.Module):
             raise ValueError(f"an ensemble needs at least 2 members, got {len(members)}")
         self.members = nn.ModuleList(members)
 
+    def each(self, x: torch.Tensor) -> torch.Tensor:
+        """Every member's output, stacked: ``[members, ...]`` (e.g. to average a
+        score of each rather than the outputs)."""
+        return torch.stack([m(x) for m in self.members])
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.stack([m(x) for m in self.members]).mean(dim=0)  # [members, ...] -> [...]
+        return self.each(x).mean(dim=0)  # [members, ...] -> [...]
