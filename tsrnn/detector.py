@@ -151,7 +151,13 @@ class AnomalyDetector(SeriesEstimator):
         closely predicted sensor's surprise counts as much as a noisy one's) and
         the raw score means the same on every series: about 1 on normal steps.
         A series unseen at fit gets the median over the training series.
-    scaler, lr, batch_size, max_epochs, patience, val_size, gradient_clip, fill,
+    scaler
+        Per-series scaling fitted on the training rows: ``"robust"`` (default:
+        the median and the interquartile range, which anomalies in the training
+        rows do not move; on the detection benchmark it ranked better than
+        ``"standard"`` on NAB, SKAB and the sensors over three seeds),
+        ``"standard"``, ``"minmax"`` or None.
+    lr, batch_size, max_epochs, patience, val_size, gradient_clip, fill,
     resample, accelerator, devices, precision, verbose, log_dir, random_state,
     trainer_kwargs
         As for :class:`tsrnn.Forecaster`.
@@ -208,7 +214,7 @@ class AnomalyDetector(SeriesEstimator):
         cooldown: int = 100,
         range_tolerance: float | None = 0.05,
         normalize_errors: bool = True,
-        scaler: str | None = "standard",
+        scaler: str | None = "robust",
         lr: float = 1e-3,
         batch_size: int = 64,
         max_epochs: int = 20,
