@@ -123,8 +123,8 @@ class AnomalyDetector(SeriesEstimator):
         others drawn from it, so two random states share no member), whose
         squared errors are averaged (:class:`tsrnn.nn.MeanEnsemble`). Default 3:
         one network's ranking can swing with its seed (on the bundled sensors
-        PR-AUC 0.14 to 0.33 over five seeds; three averaged, 0.28 to 0.35), at
-        ``n_models`` times the training and scoring cost. 1: a single network,
+        PR-AUC 0.16 to 0.33 over three seeds; three networks, 0.25 to 0.28), at
+        ``n_models`` times the training cost. 1: a single network,
         for speed.
     likelihood_window, likelihood_history
         The short and long windows of the likelihood, in steps. (HTM averages 10
