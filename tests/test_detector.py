@@ -628,9 +628,9 @@ def test_scoring_parameters_are_checked_when_changed_after_fit(fitted, param, va
             call()
 
 
-def test_error_scales_come_from_the_validation_rows(long_det, long_frame):
+def test_error_scales_come_from_the_validation_rows(long_frame):
     from tsrnn.data import SeriesData
-    from tsrnn.detector import _CHI2_MEDIAN, MIN_SCALE_ROWS
+    from tsrnn.error_stats import _CHI2_MEDIAN, MIN_SCALE_ROWS, error_scales
 
     data = SeriesData.from_dataframe(long_frame, **LONG, target="y")
     n = len(data.values)
@@ -639,14 +639,13 @@ def test_error_scales_come_from_the_validation_rows(long_det, long_frame):
     train_end = data.lengths - MIN_SCALE_ROWS  # exactly enough held-out rows
     for i, (a, b) in enumerate(zip(data.offsets[:-1], data.offsets[1:], strict=True)):
         errors[a + train_end[i]:b] = 4.0 * (i + 1)  # the rows the network never fitted
-    scales = long_det._error_scales(data, train_end, offline=(errors, valid),
-                                    online=(errors, valid))
+    scales = error_scales(data, train_end, offline=(errors, valid), online=(errors, valid))
     expected = 4.0 * np.arange(1, data.n_series + 1) / _CHI2_MEDIAN
     np.testing.assert_allclose(scales[:-1, 0, 0], expected)
     np.testing.assert_allclose(scales[-1, 0, 0], np.median(expected))  # unseen series
     # Too few held-out rows: every row of the series counts.
-    scales = long_det._error_scales(data, train_end + 1, offline=(errors, valid),
-                                    online=(errors, valid))
+    scales = error_scales(data, train_end + 1, offline=(errors, valid),
+                          online=(errors, valid))
     np.testing.assert_allclose(scales[:-1, 0, 0], 1.0 / _CHI2_MEDIAN)
 
 

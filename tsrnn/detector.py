@@ -34,10 +34,10 @@ from tsrnn.data.calendar import (
     check_calendar,
     resolve_calendar,
 )
+from tsrnn.error_stats import error_scales, likelihood_priors
 from tsrnn.likelihood import (
     RangeWatch,
     ScoreFilter,
-    likelihood_prior,
     post_process,
     range_breaches,
 )
@@ -49,9 +49,6 @@ from tsrnn.thresholds import pot_threshold, quantile_threshold
 
 __all__ = ["AnomalyDetector", "AnomalyStream", "StreamResult"]
 
-_CHI2_MEDIAN = 0.4549364  # median of a chi-square variable with one degree of freedom
-MIN_ERROR_SCALE = 1e-4  # squared errors in units of the series' variance
-MIN_SCALE_ROWS = 20  # validation rows enough for a median error
 
 
 def _member_seed(seed: int, k: int) -> int:
@@ -329,11 +326,12 @@ class AnomalyDetector(SeriesEstimator):
         # Forecast errors are online either way: one pass serves both priors.
         online = ((errors, valid) if self.score == "forecast"
                   else self._step_errors(data, inputs, online=True))
-        self.error_scale_ = self._error_scales(data, split.train_end,
-                                               offline=(errors, valid), online=online)
+        self.error_scale_ = error_scales(data, split.train_end, offline=(errors, valid),
+                                         online=online)
         errors = self._normalised(errors, data, online=False)
         online = (self._normalised(online[0], data, online=True), online[1])
-        self.likelihood_prior_ = self._priors(data, offline=(errors, valid), online=online)
+        self.likelihood_prior_ = likelihood_priors(data, offline=(errors, valid),
+                                                   online=online, window=self.likelihood_window)
         self.decision_scores_ = in_frame_order(
             self._finish(errors, valid, data, False, self._breaches(data)), data)
         if self.threshold == "pot":
@@ -460,35 +458,6 @@ class AnomalyDetector(SeriesEstimator):
             np.add.at(counts, starts + k, 1)
         return errors / np.maximum(counts, 1)[:, None], counts > 0
 
-    def _error_scales(self, data: SeriesData, train_end: np.ndarray, *, offline: tuple,
-                      online: tuple) -> np.ndarray:
-        """``[series + 1, 2, F]``: each training series' (then the pooled) typical
-        squared error per target, for offline and online scores.
-
-        Measured on each series' validation rows (from ``train_end`` on), which the
-        network never fitted: errors on rows it fitted are smaller, by how much
-        differs from series to series and sensor to sensor, and new data look like
-        the validation rows. (On NAB this changes nothing; on SKAB, SKAB fitted on
-        anomaly-free data and the sensors it adds 0.01 to 0.06 PR-AUC.) A series
-        with fewer than
-        :data:`MIN_SCALE_ROWS` scored validation rows uses all its rows."""
-        out = np.ones((len(data.ids) + 1, 2, data.n_targets))
-        for mode, (errors, valid) in enumerate((offline, online)):
-            for i, (a, b) in enumerate(zip(data.offsets[:-1], data.offsets[1:], strict=True)):
-                scored = errors[a:b][valid[a:b]]
-                held_out = a + int(train_end[i])
-                unseen = errors[held_out:b][valid[held_out:b]]
-                if len(unseen) >= MIN_SCALE_ROWS:
-                    scored = unseen
-                if len(scored):
-                    # A robust scale (training data may hold anomalies): the median
-                    # of a chi-square(1) variable is 0.455 times its mean.
-                    out[i, mode] = np.median(scored, axis=0) / _CHI2_MEDIAN
-            out[-1, mode] = np.median(out[:-1, mode], axis=0)
-        # A series predicted almost exactly has no noise to measure surprise in:
-        # below (1% of its standard deviation)^2, rounding is all there is.
-        return np.maximum(out, MIN_ERROR_SCALE)
-
     def _error_scale_of(self, i: int | None, online: bool) -> np.ndarray:
         """Series ``i``'s error scale ``[F]`` (its position in ``ids_``; None: unseen,
         pooled); ones with ``normalize_errors=False``."""
@@ -501,25 +470,6 @@ class AnomalyDetector(SeriesEstimator):
         known = self._series_positions()
         scale = np.stack([self._error_scale_of(known.get(sid), online) for sid in data.ids])
         return errors / np.repeat(scale, data.lengths, axis=0)  # [S, F] -> [N, F]
-
-    def _priors(self, data: SeriesData, *, offline: tuple, online: tuple) -> np.ndarray:
-        """``[series + 1, 2, 2]``: per training series (then all of them, for series
-        unseen at fit), for offline and online scores (each ``(errors, valid)`` of
-        :meth:`_step_errors`), the (mean, std) of the training scores' short-term
-        averages: the likelihood's prior."""
-        out = np.zeros((len(data.ids) + 1, 2, 2))
-        for mode, (errors, valid) in enumerate((offline, online)):
-            raw = errors.mean(axis=1)
-            for i, (a, b) in enumerate(zip(data.offsets[:-1], data.offsets[1:], strict=True)):
-                scored = raw[a:b][valid[a:b]]
-                if len(scored) >= 2:
-                    out[i, mode] = likelihood_prior(scored, window=self.likelihood_window)
-                elif len(scored):  # a series barely longer than the window: no spread
-                    out[i, mode] = scored.mean(), 0.0
-            # Pooled: the mean of the means; the spread within and between series.
-            means, stds = out[:-1, mode, 0], out[:-1, mode, 1]
-            out[-1, mode] = means.mean(), np.sqrt((stds ** 2).mean() + means.var())
-        return out
 
     def _prior_of(self, i: int | None, online: bool) -> tuple[float, float]:
         """Series ``i``'s prior (its position in ``ids_``; None: unseen, pooled)."""
