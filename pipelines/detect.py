@@ -1,6 +1,6 @@
 """`python -m pipelines.detect`: ``tsrnn detect`` as a script.
 
-The command itself (arguments, files, outputs) lives in ``tsrnn/cli.py``, so the
+The command itself (arguments, files, outputs) lives in ``tsrnn/cli/``, so the
 script and the installed ``tsrnn`` command never drift apart.
 """
 

@@ -1,4 +1,4 @@
-"""Tests for tsrnn/cli.py: every command end to end on temporary CSV files.
+"""Tests for the tsrnn command (tsrnn/cli/): every command end to end on temporary CSV files.
 
 Models are tiny (a few epochs, 8 hidden units, short windows); the ones several
 tests share are trained once per module.

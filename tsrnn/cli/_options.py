@@ -1,0 +1,106 @@
+"""What every ``tsrnn`` command shares: exit codes, the usage error, argument
+types, the option groups several commands take, and one-line error messages."""
+
+from __future__ import annotations
+
+import argparse
+import textwrap
+from pathlib import Path
+from typing import Any
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+TASKS = {"forecast": "Forecaster", "detect": "AnomalyDetector"}
+
+
+class UsageError(Exception):
+    """Arguments that cannot work together (exit code 2, like argparse's)."""
+
+
+
+def _names(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("expected one or more column names")
+    return names
+
+
+def _floats(text: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected numbers like 0.1,0.5,0.9, got {text!r}") from None
+
+
+def _start(text: str) -> Any:
+    """A backtest start: a row count, a fraction, or a timestamp."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+
+def common_options() -> argparse.ArgumentParser:
+    """Options of every command: -q and --debug."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-q", "--quiet", action="store_true",
+                        help="no progress bars and no progress messages")
+    common.add_argument("--debug", action="store_true",
+                        help="show the full traceback of an error")
+    return common
+
+
+def column_options() -> argparse.ArgumentParser:
+    """The column roles, for commands that train."""
+    columns = argparse.ArgumentParser(add_help=False)
+    g = columns.add_argument_group("columns (for training; a saved model knows its own)")
+    g.add_argument("--time-col", help="timestamp column (default: a column called "
+                   "date/timestamp/time/ds/datetime, or row numbers)")
+    g.add_argument("--id-col", help="column telling the series of a long file apart")
+    g.add_argument("--target", type=_names, metavar="COL[,COL...]",
+                   help="column(s) to forecast or score (default: every other column)")
+    return columns
+
+
+def training_options() -> argparse.ArgumentParser:
+    """Estimator parameters, for commands that train."""
+    training = argparse.ArgumentParser(add_help=False)
+    g = training.add_argument_group("training")
+    g.add_argument("--config", type=Path, help="TOML or YAML file: estimator parameters in "
+                   "[model], columns in [data] (see `tsrnn train --help`)")
+    g.add_argument("--set", dest="overrides", action="append", default=[],
+                   metavar="NAME=VALUE", help="any estimator parameter, e.g. --set "
+                   "hidden_size=32 --set quantiles=[0.1,0.9]; wins over --config and flags")
+    g.add_argument("--cell", choices=["rnn", "lstm", "gru"], help="recurrent cell")
+    g.add_argument("--hidden-size", type=int, help="units of the recurrent layer")
+    g.add_argument("--epochs", type=int, dest="max_epochs", help="training epochs at most")
+    g.add_argument("--seed", type=int, dest="random_state",
+                   help="random seed (default 0: the same run gives the same model)")
+    return training
+
+
+def add_command(commands, name: str, help: str, parents: list,
+                examples: str) -> argparse.ArgumentParser:
+    """One subcommand, with ``examples`` as its help epilog."""
+    sub = commands.add_parser(name, help=help, description=textwrap.fill(help, 79),
+                              epilog=examples,
+                              parents=parents,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub.set_defaults(parser=sub)
+    return sub
+
+
+def _expected(err: BaseException) -> bool:
+    """Errors with a message written for the user (bad data, a missing file, ...)."""
+    return isinstance(err, ValueError | OSError | ImportError)
+
+
+def _one_line(err: BaseException) -> str:
+    lines = str(err).strip().splitlines()
+    text = lines[0] if lines else ""
+    if not _expected(err) or not text:
+        text = f"{type(err).__name__}: {text}" if text else type(err).__name__
+    return text

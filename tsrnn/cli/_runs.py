@@ -1,0 +1,249 @@
+"""One command run over a file or a folder of files: inputs, output checks before
+any training, per-file errors, the summary table, and writing outputs."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from tsrnn.cli._config import _columns, _params, _training_flags_given, read_config
+from tsrnn.cli._options import EXIT_FAILED, EXIT_OK, TASKS, UsageError, _one_line
+
+
+def _fit(model, df, columns: dict, *, progress: bool, checkpoint_dir=None, resume=False):
+    """Train ``model`` on ``df``; Lightning is imported here, by the first fit."""
+    from tsrnn.training import fit_options
+
+    try:
+        with fit_options(checkpoint_dir=checkpoint_dir, resume=resume, progress=progress):
+            model.fit(df, **columns)
+    except SystemExit:
+        # Lightning answers Ctrl+C by calling sys.exit(1) after its own clean-up, and
+        # leaves Ctrl+C ignored: give it back its usual meaning.
+        with contextlib.suppress(ValueError):  # only the main thread may set it
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        hint = ""
+        if checkpoint_dir is not None:
+            hint = (f"the last finished epoch is kept in {checkpoint_dir}; run the same "
+                    "command with --resume to continue from it")
+        raise KeyboardInterrupt(hint) from None
+    return model
+
+
+@dataclass
+class _Run:
+    """What every file of one command run shares."""
+
+    args: argparse.Namespace
+    files: list[Path]
+    folder: bool
+    info: TextIO = field(default_factory=lambda: sys.stdout)
+    model: Any = None  # a loaded model (--model), shared by every file
+    params: dict = field(default_factory=dict)
+    columns: dict = field(default_factory=dict)
+
+    def say(self, message: str) -> None:
+        if not self.args.quiet:
+            print(message, file=sys.stderr, flush=True)
+
+    def output(self, option, path: Path, suffix: str) -> Path | None:
+        """Where ``path``'s output goes: ``option`` itself for one file, or
+        ``<option>/<stem><suffix>`` for a folder run (or when it names a folder)."""
+        if option is None or str(option) == "-":
+            return None
+        option = Path(option)
+        if self.folder or option.is_dir():
+            return option / f"{path.stem}{suffix}"
+        return option
+
+
+def _inputs(args) -> tuple[list[Path], bool]:
+    data: Path = args.data
+    if data.is_dir():
+        files = sorted(p for p in data.iterdir() if p.is_file() and p.suffix.lower() == ".csv")
+        if not files:
+            raise FileNotFoundError(f"no .csv files in folder {data}")
+        return files, True
+    if not data.exists():
+        raise FileNotFoundError(f"{data}: no such file")
+    return [data], False
+
+
+def _check_destinations(run: _Run, options: dict[str, tuple[Any, str]]) -> None:
+    """Fail before any training when an output cannot be written where asked, or would
+    overwrite an input. ``options``: flag -> (its value, the suffix of its files)."""
+    inputs = {p.resolve() for p in run.files}
+    for flag, (option, suffix) in options.items():
+        if option is None or str(option) == "-":
+            continue
+        option = Path(option)
+        if run.folder:
+            if option.exists() and not option.is_dir():
+                raise UsageError(f"{flag} {option}: with a folder of inputs, give a folder")
+            option.mkdir(parents=True, exist_ok=True)
+        for path in run.files:
+            target = run.output(option, path, suffix)
+            if not target.parent.is_dir():
+                raise FileNotFoundError(f"{flag} {option}: folder {target.parent} does not "
+                                        "exist")
+            if target.resolve() in inputs:
+                raise UsageError(f"{flag} {option} would overwrite the input file {path}")
+
+
+@contextlib.contextmanager
+def _naming(path: Path):
+    """Errors about the data (a ValueError, as DataError is) name the file at fault."""
+    try:
+        yield
+    except (ValueError, OSError) as err:
+        text = _one_line(err)
+        if str(path) not in text:
+            err.args = (f"{path}: {text}",)
+        raise
+
+
+def _for_each_file(run: _Run, work: Callable[[Path], dict], what: str) -> list[dict]:
+    """Run ``work`` on every input file. One file: errors propagate (one line,
+    naming the file). A folder: a failing file is reported and skipped."""
+    if not run.folder:
+        path = run.files[0]
+        with _naming(path):
+            return [{"file": path.name, "result": "ok", **work(path)}]
+    from tqdm import tqdm
+
+    results = []
+    bar = tqdm(run.files, desc=what, unit="file", disable=run.args.quiet, file=sys.stderr,
+               dynamic_ncols=True)
+    for path in bar:
+        bar.set_postfix_str(path.name)
+        try:
+            results.append({"file": path.name, "result": "ok", **work(path)})
+        except Exception as err:
+            if run.args.debug:
+                traceback.print_exc()
+            bar.write(f"{path}: {_one_line(err)}", file=sys.stderr)
+            results.append({"file": path.name, "result": "FAILED", "detail": _one_line(err)})
+    bar.close()
+    return results
+
+
+def _summary(run: _Run, results: list[dict], columns: list[str]) -> int:
+    """Print the per-file table of a folder run; exit code 1 if any file failed."""
+    failed = sum(r["result"] != "ok" for r in results)
+    if run.folder:
+        print(_table(results, ["file", "result", *columns, "detail"]), file=run.info)
+        print(f"{len(results)} files: {len(results) - failed} ok, {failed} failed",
+              file=run.info, flush=True)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
+def _table(rows: list[dict], columns: list[str]) -> str:
+    def cell(value) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, float):
+            return f"{value:.4g}"
+        return str(value)
+
+    columns = [c for c in columns if any(c in r for r in rows)]
+    cells = [[cell(r.get(c)) for c in columns] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip()
+              for row in cells]
+    return "\n".join(lines)
+
+
+def _write_frame(run: _Run, frame, option, path: Path, suffix: str) -> str:
+    from tsrnn.files import write_csv
+
+    if str(option) == "-":
+        frame.to_csv(sys.stdout, index=False)
+        sys.stdout.flush()
+        return "standard output"
+    out = run.output(option, path, suffix)
+    write_csv(frame, out)
+    return str(out)
+
+
+def _save_figure(fig, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    from tsrnn.files import atomic_write
+
+    try:
+        with atomic_write(path, "wb") as f:
+            fig.savefig(f, format=path.suffix.lstrip(".").lower() or "png", dpi=110,
+                        bbox_inches="tight")
+    finally:
+        plt.close(fig)  # a folder run draws many figures
+
+
+def _prepare(args, task: str, flags: dict) -> _Run:
+    """Inputs, the shared model or training settings, and output checks."""
+    files, folder = _inputs(args)
+    run = _Run(args, files, folder, info=sys.stderr if str(args.out) == "-" else sys.stdout)
+    if str(args.out) == "-" and folder:
+        raise UsageError("--out - (standard output) takes one input file, not a folder")
+    if args.model is not None:
+        if _training_flags_given(args, flags):
+            raise UsageError("--model uses a saved model as it was trained: training options "
+                             "(--config, --set, --cell, --alerts, columns, ...) are set when "
+                             "a model is trained")
+        if args.save_model is not None:
+            raise UsageError("--save-model saves a model trained here; with --model nothing "
+                             "is trained")
+        from tsrnn.files import read_model
+
+        run.model = read_model(args.model)
+        if type(run.model).__name__ != TASKS[task]:
+            raise ValueError(f"{args.model} holds a {type(run.model).__name__}; "
+                             f"`tsrnn {task}` needs a {TASKS[task]}")
+    else:
+        config = read_config(args.config) if args.config else {}
+        if config.get("task", task) != task:
+            raise UsageError(f"{args.config} is a {config['task']} config, not {task}")
+        run.params = _params(args, task, config, flags)
+        run.columns = _columns(args, config)
+    _check_destinations(run, {
+        "--out": (args.out, ".csv"), "--plot": (args.plot, ".png"),
+        "--plot-attention": (getattr(args, "plot_attention", None), ".attention.png"),
+        "--save-model": (args.save_model, ".tsrnn")})
+    return run
+
+
+def _times(frame, time_col):
+    """``frame``'s time axis (its index when there is no time column), parsed as the
+    estimators parse it: integers stay integers, anything else becomes timestamps."""
+    import pandas as pd
+
+    values = frame.index.to_series() if time_col is None else frame[time_col]
+    if not pd.api.types.is_integer_dtype(values.dtype):
+        values = pd.to_datetime(values, format="mixed")
+    return values.to_numpy()
+
+
+METRIC_NAMES = {
+    "mse": "MSE", "mae": "MAE", "rmse": "RMSE",
+    "mape": "MAPE (a fraction: 0.1 is 10%)", "smape": "sMAPE (percent)",
+    "mase": "MASE (below 1 beats repeating the last value)",
+    "roc_auc": "ROC-AUC", "pr_auc": "PR-AUC",
+    "labelled_share": "share of labelled anomalies (PR-AUC by chance)",
+    "vus_pr": "VUS-PR", "best_f1": "F1 at the best threshold",
+    "precision": "precision of the 0/1 labels", "recall": "recall of the 0/1 labels",
+    "f1": "F1 of the 0/1 labels",
+}
+
+
+def _print_metrics(result: dict, stream: TextIO) -> None:
+    for key, name in METRIC_NAMES.items():
+        if key in result:
+            print(f"{name:<48} {result[key]:.4f}", file=stream)
+    stream.flush()

@@ -1,0 +1,160 @@
+"""``tsrnn detect``: score every row of a CSV file for anomalies."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+from tsrnn.cli._config import _training_flags
+from tsrnn.cli._options import column_options, common_options, training_options
+from tsrnn.cli._runs import (
+    _fit,
+    _for_each_file,
+    _prepare,
+    _print_metrics,
+    _Run,
+    _save_figure,
+    _summary,
+    _times,
+    _write_frame,
+)
+
+EXAMPLES = """\
+examples:
+  tsrnn detect sensors.csv --time-col timestamp --id-col sensor --target value \\
+      --out scores.csv --plot anomalies.png --save-model detector.tsrnn
+  tsrnn detect sensors.csv --model detector.tsrnn --out scores.csv
+  tsrnn detect sensors.csv --id-col sensor --target value --label-col is_anomaly \\
+      --out scores.csv      # also prints ROC-AUC, PR-AUC, F1 against the labels
+  tsrnn detect nab-folder/ --target value --window 32 --out scores/
+"""
+
+
+def add_parser(command) -> None:
+    """Add ``tsrnn detect`` through ``command`` (:func:`add_command` bound to the
+    subparsers)."""
+    parents = [common_options(), column_options(), training_options()]
+    p = command("detect", "Score every row of a CSV file (or of every CSV file in a folder) "
+                "for anomalies: a score and a 0/1 label per row.", parents, EXAMPLES)
+    p.add_argument("data", type=Path, help="CSV file, or a folder of CSV files")
+    p.add_argument("--out", required=True, help="scored CSV: the input rows plus score and "
+                   "label ('-': standard output); a folder for a folder of inputs")
+    p.add_argument("--model", type=Path, help="score with this saved detector: no training")
+    p.add_argument("--save-model", type=Path, help="save the trained detector (a folder for "
+                   "a folder of inputs)")
+    p.add_argument("--plot", type=Path, help="draw the series with flagged regions and the "
+                   "score with its threshold to this PNG (a folder for a folder of inputs)")
+    p.add_argument("--label-col", help="0/1 column of known anomalies: left out of the "
+                   "signals, and detection metrics are printed")
+    p.add_argument("--online", action="store_true", help="score each row from the rows "
+                   "before it only, as `tsrnn stream` does")
+    g = p.add_argument_group("detector")
+    g.add_argument("--window", type=int, help="steps per window")
+    g.add_argument("--contamination", type=float, help="expected fraction of anomalies")
+    g.add_argument("--threshold", choices=["quantile", "pot"], help="how the threshold is "
+                   "set: from --contamination, or peaks over threshold")
+    g.add_argument("--alerts", action="store_true", default=None, help="alerting scores "
+                   "(anomaly likelihood, range check, cooldown: one alarm per incident) "
+                   "instead of ranking scores")
+    p.set_defaults(run=run_detect)
+
+
+def run_detect(args) -> int:
+    """``tsrnn detect``: train (or load) a detector and score every row of each file."""
+    flags = _training_flags(args, window=args.window, contamination=args.contamination,
+                            threshold=args.threshold, alerts=args.alerts)
+    run = _prepare(args, "detect", flags)
+    results = _for_each_file(run, lambda path: _detect_file(run, path), "scoring")
+    if not run.folder and results[0]["result"] == "ok":
+        r = results[0]
+        run.say(f"wrote {r['detail']} ({r['rows']} rows, {r['flagged']} flagged)")
+        if "pr_auc" in r:
+            _print_metrics(r, run.info)
+    return _summary(run, results, ["rows", "flagged", "roc_auc", "pr_auc", "f1"])
+
+
+def _labels(df, label_col, path: Path):
+    from tsrnn.data import DataError
+
+    if label_col not in df:
+        raise DataError(f"label column {label_col!r} not in {path}; columns are "
+                        f"{list(df.columns)}")
+    return df[label_col].to_numpy()
+
+
+def _detect_file(run: _Run, path: Path) -> dict:
+    from tsrnn import AnomalyDetector
+    from tsrnn.files import read_csv
+
+    args = run.args
+    df = read_csv(path)
+    truth = None if args.label_col is None else _labels(df, args.label_col, path)
+    signals = df if args.label_col is None else df.drop(columns=[args.label_col])
+    model = run.model
+    if model is None:
+        run.say(f"training an anomaly detector on {path} ({len(df):,} rows)")
+        model = _fit(AnomalyDetector(**run.params), signals, run.columns,
+                     progress=not (args.quiet or run.folder))
+    scores = model.decision_function(signals, online=args.online)
+    scored = _scored_frame(df, scores, model)
+    written = _write_frame(run, scored, args.out, path, ".csv")
+    if args.plot is not None:
+        from tsrnn.plotting import plot_anomalies
+
+        roles = model.roles_
+        fig = plot_anomalies(scored, target=model.target_names_[0], time_col=roles["time_col"],
+                             id_col=roles["id_col"], threshold=model.threshold_,
+                             truth_col=args.label_col)
+        _save_figure(fig, run.output(args.plot, path, ".png"))
+    if args.save_model is not None:
+        model.save(run.output(args.save_model, path, ".tsrnn"))
+    result = {"rows": len(scored), "flagged": int(scored["label"].sum()), "detail": written}
+    if truth is not None and len(truth) == len(scored):
+        result.update(_detection_metrics(truth, scored["score"].to_numpy(),
+                                         scored["label"].to_numpy()))
+    return result
+
+
+def _scored_frame(df, scores, model):
+    """The input rows plus ``score`` and ``label`` (1 = anomaly)."""
+    import pandas as pd
+
+    threshold, roles = model.threshold_, model.roles_
+    labels = (scores > threshold).astype("int64")
+    if scores.index.equals(df.index):
+        out = df.copy()
+        out["score"], out["label"] = scores.to_numpy(), labels.to_numpy()
+        return out
+    # resample=True scores the regular grid, not the file's rows: one row per grid
+    # step, with the file's first row inside that step, or empty where the grid filled
+    # a gap.
+    time_col = roles["time_col"] or "timestamp"
+    keys = [k for k in (roles["id_col"], time_col) if k is not None]
+    grid = scores.to_frame("score").assign(label=labels).reset_index()
+    grid.columns = keys + ["score", "label"]
+    times = _times(df, roles["time_col"])
+    if isinstance(model.freq_, pd.offsets.BaseOffset):
+        # Calendar frequencies (month starts, ...) have no floor: keep exact times.
+        with contextlib.suppress(ValueError, TypeError):
+            times = pd.DatetimeIndex(times).floor(model.freq_)  # the step each row is in
+    rows = df.assign(**{time_col: times})
+    rows = rows.drop_duplicates(subset=keys).drop(columns=["score", "label"], errors="ignore")
+    out = grid.merge(rows, on=keys, how="left")
+    return out[[*rows.columns, "score", "label"]]
+
+
+def _detection_metrics(truth, scores, flagged) -> dict[str, float]:
+    """Threshold-free ranking metrics, and precision/recall/F1 of the 0/1 labels."""
+    import numpy as np
+
+    from tsrnn.metrics import best_f1, pr_auc, roc_auc, vus_pr
+
+    truth = np.asarray(truth)
+    hits = int(((flagged == 1) & (truth == 1)).sum())
+    precision = hits / max(int(flagged.sum()), 1)
+    recall = hits / max(int(truth.sum()), 1)
+    f1 = 2 * precision * recall / (precision + recall) if hits else 0.0
+    return {"roc_auc": roc_auc(truth, scores), "pr_auc": pr_auc(truth, scores),
+            "vus_pr": vus_pr(truth, scores), "best_f1": best_f1(truth, scores)[0],
+            "precision": precision, "recall": recall, "f1": f1,
+            "labelled_share": float(truth.mean())}

@@ -1,0 +1,94 @@
+"""``tsrnn evaluate``: backtest a saved forecaster, or score a saved detector
+against a label column."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from tsrnn.cli._options import UsageError, _start, common_options
+from tsrnn.cli._runs import _for_each_file, _inputs, _print_metrics, _Run, _summary
+from tsrnn.cli.detect import _detection_metrics, _labels
+
+EXAMPLES = """\
+examples:
+  tsrnn evaluate ETTh1.csv --model ot.tsrnn                  # backtest from 80% on
+  tsrnn evaluate ETTh1.csv --model ot.tsrnn --start 2018-01-01 --out metrics.csv
+  tsrnn evaluate sensors.csv --model detector.tsrnn --label-col is_anomaly
+  tsrnn evaluate csv-folder/ --model ot.tsrnn --out metrics.csv   # one row per file
+"""
+
+
+def add_parser(command) -> None:
+    """Add ``tsrnn evaluate`` through ``command`` (:func:`add_command` bound to the
+    subparsers)."""
+    parents = [common_options()]
+    p = command("evaluate", "Measure a saved model on a CSV file (or folder): backtest "
+                "metrics for a forecaster, detection metrics against a label column.",
+                parents, EXAMPLES)
+    p.add_argument("data", type=Path, help="CSV file, or a folder of CSV files")
+    p.add_argument("--model", type=Path, required=True, help="saved forecaster or detector")
+    p.add_argument("--label-col", help="0/1 column of known anomalies (detectors)")
+    p.add_argument("--start", type=_start, default=0.8, help="first backtest origin: a "
+                   "fraction of each series (default 0.8), a row count or a timestamp")
+    p.add_argument("--stride", type=int, help="steps between backtest origins (default: the "
+                   "horizon)")
+    p.add_argument("--online", action="store_true", help="detectors: score from the past "
+                   "only")
+    p.add_argument("--out", type=Path, help="also write the metrics to this CSV, one row per "
+                   "input file")
+    p.set_defaults(run=run_evaluate)
+
+
+def run_evaluate(args) -> int:
+    """``tsrnn evaluate``: backtest a forecaster, or score a detector against labels."""
+    from tsrnn.files import read_model
+
+    files, folder = _inputs(args)
+    run = _Run(args, files, folder)
+    run.model = read_model(args.model)
+    is_detector = type(run.model).__name__ == "AnomalyDetector"
+    if is_detector and args.label_col is None:
+        raise UsageError("evaluating a detector needs --label-col, the 0/1 column of known "
+                         "anomalies")
+    if not is_detector and args.label_col is not None:
+        raise UsageError("--label-col is for detectors; this model is a forecaster")
+    if args.out is not None and not args.out.parent.is_dir():
+        raise FileNotFoundError(f"--out {args.out}: folder {args.out.parent} does not exist")
+    work = _evaluate_detector if is_detector else _evaluate_forecaster
+    results = _for_each_file(run, lambda path: work(run, path), "evaluating")
+    if args.out is not None:
+        import pandas as pd
+
+        from tsrnn.files import write_csv
+
+        write_csv(pd.DataFrame(results), args.out)
+        run.say(f"wrote {args.out}")
+    if not folder:
+        _print_metrics(results[0], sys.stdout)
+    columns = ["roc_auc", "pr_auc", "vus_pr", "f1"] if is_detector else ["mae", "rmse",
+                                                                         "smape", "mase"]
+    return _summary(run, results, ["forecasts", "rows", *columns])
+
+
+def _evaluate_forecaster(run: _Run, path: Path) -> dict:
+    from tsrnn.files import read_csv
+
+    backtest = run.model.historical_forecasts(read_csv(path), start=run.args.start,
+                                              stride=run.args.stride)
+    return {"forecasts": backtest.forecasts["origin"].nunique(), **backtest.metrics}
+
+
+def _evaluate_detector(run: _Run, path: Path) -> dict:
+    from tsrnn.files import read_csv
+
+    df = read_csv(path)
+    truth = _labels(df, run.args.label_col, path)
+    scores = run.model.decision_function(df.drop(columns=[run.args.label_col]),
+                                         online=run.args.online)
+    if len(scores) != len(truth):
+        raise ValueError(f"{path}: the model resamples the series, so scores no longer "
+                         "line up with the label column's rows")
+    scores = scores.to_numpy()
+    flagged = (scores > run.model.threshold_).astype("int64")
+    return {"rows": len(scores), **_detection_metrics(truth, scores, flagged)}

@@ -1,0 +1,93 @@
+"""``tsrnn stream``: score CSV rows from standard input as they arrive."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from tsrnn.cli._options import EXIT_FAILED, EXIT_OK, _one_line, common_options
+
+EXAMPLES = """\
+examples:
+  tail -f feed.csv | tsrnn stream --model detector.tsrnn
+  tsrnn stream --model detector.tsrnn < sensors.csv > scores.csv
+
+The first input line is the CSV header; it must hold the model's time column, id
+column (if it has one) and target columns. Each later line gets one output line,
+written as soon as the line is read: time, id, score, label (1 = anomaly), ready
+(0 while a series has too little history to score). A bad line is reported on
+stderr and skipped; the exit code is then 1.
+"""
+
+
+def add_parser(command) -> None:
+    """Add ``tsrnn stream`` through ``command`` (:func:`add_command` bound to the
+    subparsers)."""
+    parents = [common_options()]
+    p = command("stream", "Score CSV rows from standard input as they arrive: one line out "
+                "per line in, flushed at once.", parents, EXAMPLES)
+    p.add_argument("--model", type=Path, required=True, help="saved anomaly detector")
+    p.set_defaults(run=run_stream)
+
+
+def run_stream(args, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
+    """``tsrnn stream``: one score line out per CSV line in, flushed at once."""
+    from tsrnn.data import DataError
+    from tsrnn.files import read_model
+
+    stdin = sys.stdin if stdin is None else stdin
+    stdout = sys.stdout if stdout is None else stdout
+    model = read_model(args.model)
+    if type(model).__name__ != "AnomalyDetector":
+        raise ValueError(f"{args.model} holds a {type(model).__name__}; stream needs an "
+                         "AnomalyDetector")
+    roles = model.roles_
+    time_col, id_col, targets = roles["time_col"], roles["id_col"], model.target_names_
+    reader = csv.reader(stdin)
+    header = next(reader, None)
+    if header is None:
+        raise DataError("standard input is empty: expected a CSV header line first")
+    header = [h.strip() for h in header]
+    needed = [c for c in (time_col, id_col, *targets) if c is not None]
+    missing = [c for c in needed if c not in header]
+    if time_col is None:
+        raise ValueError(f"{args.model} was fitted without a time column; stream needs one")
+    if missing:
+        raise DataError(f"the header line lacks column(s) {missing}; it has {header}")
+    at = {c: header.index(c) for c in needed}
+    known = {str(sid): sid for sid in model.ids_}  # CSV fields are text
+    integer_time = not hasattr(model.freq_, "freqstr") and model.freq_ is not None
+    stream = model.stream()
+    writer = csv.writer(stdout, lineterminator="\n")
+    writer.writerow([c for c in (time_col, id_col) if c is not None]
+                    + ["score", "label", "ready"])
+    stdout.flush()
+    bad = 0
+    for line, row in enumerate(reader, start=2):
+        if not row:
+            continue
+        try:
+            stamp = row[at[time_col]].strip()
+            sid = known.get(row[at[id_col]].strip(), row[at[id_col]].strip()) if id_col \
+                else None
+            values = []
+            for c in targets:
+                try:
+                    values.append(float(row[at[c]]))
+                except ValueError:
+                    raise DataError(f"column {c!r} is not a number: {row[at[c]]!r}") from None
+            result = stream.update(int(stamp) if integer_time else stamp, values,
+                                   series=None if id_col is None else [sid])
+        except (ValueError, IndexError) as err:  # DataError is a ValueError
+            reason = f"expected {len(header)} fields, got {len(row)}" \
+                if isinstance(err, IndexError) else _one_line(err)
+            print(f"tsrnn stream: line {line} skipped: {reason}", file=sys.stderr, flush=True)
+            bad += 1
+            continue
+        writer.writerow([stamp] + ([row[at[id_col]].strip()] if id_col else [])
+                        + [f"{result.score[0]:.6g}", int(result.label[0]),
+                           int(result.ready[0])])
+        stdout.flush()
+    return EXIT_FAILED if bad else EXIT_OK
