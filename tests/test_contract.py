@@ -12,6 +12,7 @@ import copy
 import gc
 import inspect
 import pickle
+import re
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -616,3 +617,37 @@ def test_no_reference_to_the_training_frame(case):
             assert not isinstance(v, pd.DataFrame | pd.Series), name
             if isinstance(v, np.ndarray | torch.Tensor):
                 assert v.shape[0] < rows and v.size < rows, (name, tuple(v.shape))
+
+
+# Training settings every network estimator shares: each bad value is refused at
+# fit with a one-line error naming the parameter, before Lightning sees it.
+BAD_TRAINING = [
+    ("lr", -1, "lr must be a number > 0"), ("lr", "fast", "lr must be"),
+    ("lr", float("nan"), "lr must be"),
+    ("gradient_clip", -1.0, "gradient_clip must be"), ("patience", -1, "patience must be"),
+    ("patience", 2.5, "patience must be"), ("dropout", 1.5, "dropout must be"),
+    ("random_state", "abc", "random_state must be"), ("random_state", -1, "random_state"),
+    ("precision", "bogus", "precision must be one of"),
+    ("accelerator", "quantum", "accelerator must be one of"),
+    ("trainer_kwargs", {"max_epoch": 3}, "'max_epoch' is not a Lightning Trainer argument "
+     "(did you mean 'max_epochs'?)"),
+    ("trainer_kwargs", "fast", "trainer_kwargs must be a dict"),
+]
+
+
+@pytest.mark.parametrize(("name", "value", "message"), BAD_TRAINING,
+                         ids=[f"{n}={v!r}" for n, v, _ in BAD_TRAINING])
+def test_bad_training_setting_is_named_before_training(case, name, value, message):
+    if "lr" not in case.make().get_params():
+        pytest.skip(f"{case.id} trains no network")
+    with pytest.raises(ValueError, match=re.escape(message)) as err:
+        case.fit(**{name: value})
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
+def test_gpu_accelerator_without_a_gpu_says_so(case):
+    if "accelerator" not in case.make().get_params():
+        pytest.skip(f"{case.id} has no accelerator")
+    with pytest.raises(ValueError, match="accelerator='gpu', but torch sees no CUDA GPU"):
+        case.fit(accelerator="gpu")

@@ -23,3 +23,25 @@ def check_bool(value: Any, name: str) -> None:
     string such as ``"no"`` would read as true)."""
     if not isinstance(value, bool | np.bool_):
         raise ValueError(f"{name} must be True or False, got {value!r}")
+
+
+def is_number(value: Any) -> bool:
+    """A real, finite number, and not a bool."""
+    return (isinstance(value, int | float | np.integer | np.floating)
+            and not isinstance(value, bool) and bool(np.isfinite(value)))
+
+
+def check_positive(value: Any, name: str, *, optional: bool = False) -> None:
+    """Raise ``ValueError`` naming ``name`` unless ``value`` is a finite number > 0
+    (or None, when ``optional``)."""
+    if optional and value is None:
+        return
+    if not is_number(value) or value <= 0:
+        allowed = "a number > 0" + (" or None" if optional else "")
+        raise ValueError(f"{name} must be {allowed}, got {value!r}")
+
+
+def check_fraction(value: Any, name: str, *, high: float = 1.0) -> None:
+    """Raise ``ValueError`` naming ``name`` unless ``value`` is a number in [0, high)."""
+    if not is_number(value) or not 0 <= value < high:
+        raise ValueError(f"{name} must be a number in [0, {high:g}), got {value!r}")

@@ -9,6 +9,7 @@ import torch
 from sklearn.base import BaseEstimator
 
 from tsrnn._checks import check_integer
+from tsrnn._training_checks import check_training
 from tsrnn.data import Scaler, SeriesData
 
 __all__ = ["SeriesEstimator", "in_frame_order", "index_of", "seed_everything"]
@@ -33,11 +34,13 @@ class SeriesEstimator(BaseEstimator):
     """
 
     def _check_common(self, *positive: str) -> None:
-        """Checks every estimator shares: the cell, and positive integer sizes."""
+        """Checks every estimator shares: the cell, positive integer sizes, and the
+        training settings (:func:`tsrnn._training_checks.check_training`)."""
         if self.cell not in ("rnn", "lstm", "gru"):
             raise ValueError(f"cell must be 'rnn', 'lstm' or 'gru', got {self.cell!r}")
         for name in (*positive, "hidden_size", "num_layers", "batch_size", "max_epochs"):
             self._check_integer(name, 1)
+        check_training(self)
 
     def _check_integer(self, name: str, minimum: int) -> None:
         check_integer(getattr(self, name), name, minimum)

@@ -1,0 +1,75 @@
+"""Checks of the training settings every estimator shares (learning rate, gradient
+clipping, early stopping, seed, hardware, and the escape hatch to Lightning's
+Trainer): each bad value is named here, before Lightning would fail on it with a
+message about its own internals."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from tsrnn._checks import check_fraction, check_integer, check_positive, is_integer
+
+ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
+PRECISIONS = ("32-true", "32", 32, "64-true", "64", 64, "16-mixed", "16-true", "16", 16,
+              "bf16-mixed", "bf16-true", "bf16", "transformer-engine",
+              "transformer-engine-float16")
+
+
+def check_training(estimator: Any) -> None:
+    """Raise a one-line ``ValueError`` naming the first bad training setting."""
+    check_positive(estimator.lr, "lr")
+    check_positive(estimator.gradient_clip, "gradient_clip", optional=True)
+    if estimator.patience is not None:
+        check_integer(estimator.patience, "patience", 0)
+    for name in ("dropout", "recurrent_dropout"):
+        if hasattr(estimator, name):
+            check_fraction(getattr(estimator, name), name)
+    seed = estimator.random_state
+    if seed is not None and (not is_integer(seed) or not 0 <= seed < 2**32):
+        raise ValueError(f"random_state must be None or an integer in [0, 2**32), got {seed!r}")
+    if estimator.precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {[p for p in PRECISIONS if isinstance(p, str)]}"
+                         f", got {estimator.precision!r}")
+    _check_accelerator(estimator.accelerator)
+    _check_trainer_kwargs(estimator.trainer_kwargs)
+
+
+def _check_accelerator(accelerator: Any) -> None:
+    if not isinstance(accelerator, str):
+        return  # a Lightning Accelerator instance: Lightning checks it
+    if accelerator not in ACCELERATORS:
+        raise ValueError(f"accelerator must be one of {list(ACCELERATORS)} (or a Lightning "
+                         f"Accelerator), got {accelerator!r}")
+    import torch
+
+    if accelerator in ("gpu", "cuda") and not torch.cuda.is_available():
+        raise ValueError(f"accelerator={accelerator!r}, but torch sees no CUDA GPU on this "
+                         "machine; use 'cpu' or 'auto'")
+    if accelerator == "mps" and not torch.backends.mps.is_available():
+        raise ValueError("accelerator='mps', but this machine has no Apple GPU; use 'cpu' or "
+                         "'auto'")
+
+
+def _check_trainer_kwargs(kwargs: Any) -> None:
+    if kwargs is None:
+        return
+    if not isinstance(kwargs, dict):
+        raise ValueError(f"trainer_kwargs must be a dict of Lightning Trainer arguments or None, "
+                         f"got {kwargs!r}")
+    if not kwargs:
+        return
+    import inspect
+
+    import pytorch_lightning as pl
+
+    # Over the MRO: a Trainer subclass may take **kwargs and pass them on.
+    known = [name for cls in pl.Trainer.__mro__ if "__init__" in vars(cls)
+             for name, p in inspect.signature(cls.__init__).parameters.items()
+             if name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]
+    for key in kwargs:
+        if key not in known:
+            close = difflib.get_close_matches(str(key), known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(f"trainer_kwargs: {key!r} is not a Lightning Trainer argument"
+                             f"{hint}")
