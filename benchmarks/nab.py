@@ -146,8 +146,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from tsrnn.datasets import load_nab, load_nab_labels, nab_files
     from tsrnn.likelihood import post_process, range_breaches  # the detector's own
-    from tsrnn.metrics import nab_benchmark, pr_auc, vus_pr, windows_to_labels
-    from tsrnn.metrics.anomaly import NAB_PROFILES
+    from tsrnn.metrics import NAB_PROFILES, nab_benchmark, pr_auc, vus_pr, windows_to_labels
 
     names = nab_files(args.path)[: args.files]
     windows = load_nab_labels(names, path=args.path)
