@@ -394,6 +394,37 @@ def test_stream_reports_a_bad_line_and_goes_on(files, capsys, monkeypatch):
     assert "line 4 skipped" in captured.err and "not after its last one" in captured.err
 
 
+def test_stream_skips_undecodable_and_oversized_lines_and_loses_nothing_else(files):
+    """A stream must never stop for one bad line: an invalid UTF-8 byte, a 200 KB
+    field (past the csv module's default limit), a line of 2 MB with no number in
+    it, a line of the wrong shape. Each is reported with its line number; every
+    other reading is scored."""
+    rows = pd.read_csv(files / "sensors.csv").drop(columns=["is_anomaly"])
+    good = [f"{r.timestamp},{r.sensor},{r.value}".encode() for r in rows.iloc[:12].itertuples()]
+    feed = [b"timestamp,sensor,value,note"]
+    feed += [g + b",ok" for g in good[:3]]
+    feed += [good[3] + b",caf\xe9"]                       # Latin-1, not UTF-8: line 5
+    feed += [g + b",ok" for g in good[4:6]]
+    feed += [good[6] + b"," + b"x" * 200_000]             # a 200 KB note: still scored
+    feed += [b"2024-01-01 00:00:00,s0," + b"9" * 2_000_000]  # 2 MB: line 9
+    feed += [b"2024-01-01,s0"]                             # too few fields: line 10
+    feed += [g + b",ok" for g in good[7:]]
+    proc = subprocess.Popen(  # bytes in, under a UTF-8 locale (strict decoding there)
+        [sys.executable, "-m", "tsrnn", "stream", "--model", str(files / "detector.tsrnn")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT,
+        env={**os.environ, "OMP_NUM_THREADS": "1", "LC_ALL": "C.UTF-8"})
+    out, err = proc.communicate(b"\n".join(feed) + b"\n", timeout=120)
+    err = err.decode()
+    assert proc.returncode == 1  # some lines were skipped
+    scored = out.decode().splitlines()
+    assert scored[0] == "timestamp,sensor,score,label,ready"
+    assert len(scored) == 1 + len(good) - 1  # every good line but the undecodable one
+    assert "line 5 skipped: not UTF-8 text" in err
+    assert "line 9 skipped: longer than 1,048,576 characters" in err
+    assert "line 10 skipped: expected 4 fields, got 2" in err
+    assert "Traceback" not in err and "line 8" not in err
+
+
 # ------------------------------------------------------- errors and safety
 def test_errors_are_one_line_without_traceback(tmp_path, capsys):
     assert main(["forecast", str(tmp_path / "missing.csv"), "--out",
@@ -487,3 +518,58 @@ def test_detect_alerts_with_a_saved_model_is_refused(files, tmp_path, capsys):
                  str(files / "detector.tsrnn"), "--alerts", "--out",
                  str(tmp_path / "x.csv")]) == 2
     assert "--model" in capsys.readouterr().err
+
+
+# ------------------------------------------------- outputs that are not files
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this system")
+def test_out_to_a_fifo_writes_through_and_keeps_the_fifo(files, tmp_path):
+    import stat
+    import threading
+
+    fifo = tmp_path / "scores.pipe"
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_text()), daemon=True)
+    reader.start()
+    assert main(["detect", str(files / "sensors.csv"), "--model",
+                 str(files / "detector.tsrnn"), "--out", str(fifo), "-q"]) == 0
+    reader.join(timeout=30)
+    assert got and got[0].startswith("timestamp,sensor,value,is_anomaly,score,label")
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+def test_out_through_a_symlink_replaces_the_target_and_keeps_the_link(files, tmp_path):
+    target = tmp_path / "runs" / "forecast.csv"
+    target.parent.mkdir()
+    target.write_text("old")
+    link = tmp_path / "latest.csv"
+    link.symlink_to(target)
+    assert main(["forecast", str(files / "sensors.csv"), "--model",
+                 str(files / "forecaster.tsrnn"), "--out", str(link), "-q"]) == 0
+    assert link.is_symlink() and target.read_text().startswith("sensor,timestamp")
+
+
+def test_evaluate_writes_metrics_to_standard_output(files, capsys):
+    assert main(["evaluate", str(files / "sensors.csv"), "--model",
+                 str(files / "detector.tsrnn"), "--label-col", "is_anomaly", "--out", "-"]) == 0
+    captured = capsys.readouterr()
+    table = pd.read_csv(pd.io.common.StringIO(captured.out))
+    assert list(table["file"]) == ["sensors.csv"] and "pr_auc" in table
+    assert "PR-AUC" in captured.err  # the readable report goes to stderr, out of the CSV
+
+
+def test_an_unwritable_destination_fails_before_training(files, tmp_path, monkeypatch,
+                                                         capsys):
+    import tempfile
+
+    def refuse(*args, dir=None, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", refuse)  # root ignores chmod: simulate
+    trained = []
+    monkeypatch.setattr(Forecaster, "fit", lambda self, *a, **k: trained.append(1))
+    assert main(["forecast", str(files / "sensors.csv"), *FORECAST,
+                 "--out", str(tmp_path / "f.csv")]) == 1
+    err = capsys.readouterr().err
+    assert f"--out {tmp_path / 'f.csv'}: cannot write in folder {tmp_path}" in err
+    assert trained == [] and ".tmp" not in err

@@ -1,13 +1,18 @@
 """Tests for tsrnn/files.py: atomic writes, CSV reading errors, model files."""
 
 import os
+import stat
+import subprocess
+import sys
+import threading
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from tsrnn.data import DataError
-from tsrnn.files import atomic_write, read_csv, read_model, write_csv
+from tsrnn.files import atomic_write, check_writable, read_csv, read_model, write_csv
 
 
 def test_atomic_write_replaces_the_file_on_success(tmp_path):
@@ -27,6 +32,90 @@ def test_a_failed_write_leaves_the_older_file_and_no_temporary(tmp_path, error):
         raise error
     assert path.read_text() == "old"
     assert os.listdir(tmp_path) == ["out.csv"]
+
+
+def _read_fifo(path, into: list) -> threading.Thread:
+    """A reader for a FIFO (opening one for writing blocks until a reader comes)."""
+    def read():
+        with open(path) as f:
+            into.append(f.read())
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    return reader
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this system")
+def test_a_fifo_is_written_through_and_stays_a_fifo(tmp_path):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[str] = []
+    reader = _read_fifo(fifo, got)
+    write_csv(pd.DataFrame({"a": [1, 2]}), fifo)
+    reader.join(timeout=10)
+    assert got == ["a\n1\n2\n"]
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode)  # not replaced by a regular file
+    assert os.listdir(tmp_path) == ["pipe"]
+
+
+def test_a_character_device_is_written_through(tmp_path):
+    # The same rule that keeps /dev/null a device; the real /dev/null is never
+    # touched here: the device is only opened, as any program writing to it would.
+    device = Path(os.devnull)
+    if not device.exists() or not stat.S_ISCHR(os.stat(device).st_mode):
+        pytest.skip("no character device to write to")
+    link = tmp_path / "null"
+    link.symlink_to(device)
+    with atomic_write(link) as f:
+        f.write("discarded")
+    assert stat.S_ISCHR(os.stat(device).st_mode)
+    assert link.is_symlink() and os.listdir(tmp_path) == ["null"]
+
+
+def test_a_symlink_stays_and_its_target_is_replaced_atomically(tmp_path):
+    real = tmp_path / "data" / "out.csv"
+    real.parent.mkdir()
+    real.write_text("old")
+    link = tmp_path / "latest.csv"
+    link.symlink_to(real)
+    write_csv(pd.DataFrame({"a": [3]}), link)
+    assert link.is_symlink() and link.resolve() == real.resolve()
+    assert real.read_text() == "a\n3\n"
+    assert sorted(os.listdir(real.parent)) == ["out.csv"]  # no temporary left
+
+
+def test_a_dangling_symlink_creates_its_target(tmp_path):
+    link = tmp_path / "latest.csv"
+    link.symlink_to(tmp_path / "new.csv")
+    write_csv(pd.DataFrame({"a": [1]}), link)
+    assert link.is_symlink() and (tmp_path / "new.csv").read_text() == "a\n1\n"
+
+
+def _dead_pid() -> int:
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    return int(done.stdout)
+
+
+def test_temporaries_of_killed_writers_are_cleaned_up_live_ones_kept(tmp_path):
+    path = tmp_path / "out.csv"
+    stale = tmp_path / f".out.csv.{_dead_pid()}.x1y2.tmp"
+    live = tmp_path / f".out.csv.{os.getppid()}.a1b2.tmp"  # a process that is running
+    other = tmp_path / f".other.csv.{_dead_pid()}.q.tmp"  # another output's: not ours
+    for p in (stale, live, other):
+        p.write_text("partial")
+    write_csv(pd.DataFrame({"a": [1]}), path)
+    assert not stale.exists()
+    assert live.exists() and other.exists()
+
+
+def test_check_writable_names_what_is_wrong(tmp_path):
+    check_writable(tmp_path / "new.csv")  # a new file in a writable folder
+    with pytest.raises(IsADirectoryError, match="is a folder"):
+        check_writable(tmp_path)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        check_writable(tmp_path / "missing" / "out.csv")
+    assert os.listdir(tmp_path) == []  # the probe leaves nothing behind
 
 
 def test_atomic_write_gives_ordinary_permissions(tmp_path):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, Any
 
@@ -19,7 +19,7 @@ import pandas as pd
 
 from tsrnn.data import DataError
 
-__all__ = ["atomic_write", "read_csv", "read_model", "write_csv"]
+__all__ = ["atomic_write", "check_writable", "read_csv", "read_model", "write_csv"]
 
 
 def _umask() -> int:
@@ -33,15 +33,28 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", **open_kwargs: Any) -
     """Open a temporary file beside ``path``; on success it replaces ``path``.
 
     On any error, KeyboardInterrupt included, the temporary file is removed and
-    ``path`` is left untouched.
+    ``path`` is left untouched. Only regular files are replaced:
+
+    - a symlink is followed, and its target replaced atomically (the link stays);
+    - anything else that is not a regular file (``/dev/null``, a FIFO, a terminal)
+      is written to directly, as ``open`` would: replacing it would swap a device
+      for a plain file.
+
+    Temporary files that a killed run left beside ``path`` are removed first.
 
     Examples
     --------
     >>> with atomic_write("scores.csv", newline="") as f:  # doctest: +SKIP
     ...     frame.to_csv(f, index=False)
     """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    path = Path(os.path.realpath(path))  # through symlinks, to the file they name
+    if path.exists() and not path.is_file() and not path.is_dir():
+        with open(path, mode, **open_kwargs) as f:  # a device or a FIFO: write through
+            yield f
+        return
+    _remove_stale_temporaries(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{_temp_prefix(path)}{os.getpid()}.",
+                               suffix=".tmp")
     try:
         # mkstemp makes the file private (0600); the output should get the
         # permissions any other new file of this user gets.
@@ -54,6 +67,63 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", **open_kwargs: Any) -
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _temp_prefix(path: Path) -> str:
+    return f".{path.name}."
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Remove ``.<name>.<pid>.*.tmp`` files beside ``path`` whose writer process is
+    gone (a SIGKILL leaves them behind). A live writer's temporary file is kept:
+    another run may be writing the same output right now."""
+    prefix = _temp_prefix(path)
+    try:
+        candidates = [p for p in path.parent.iterdir()
+                      if p.name.startswith(prefix) and p.name.endswith(".tmp")]
+    except OSError:
+        return  # an unreadable folder: mkstemp will give the real error
+    for tmp in candidates:
+        pid = tmp.name[len(prefix):].split(".", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            with suppress(OSError):
+                tmp.unlink()
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: it exists, and belongs to someone else
+        return True
+    return True
+
+
+def check_writable(path: str | os.PathLike) -> None:
+    """Raise a one-line ``OSError`` naming ``path`` unless :func:`atomic_write` to it
+    can succeed: run before hours of training, not after.
+
+    The folder is tried by creating (and removing) a file in it, which also catches
+    read-only file systems and the cases where a permission check says yes to root.
+    """
+    real = Path(os.path.realpath(path))
+    if real.is_dir():
+        raise IsADirectoryError(f"{path} is a folder, not a file")
+    if real.exists() and not real.is_file():  # a device or a FIFO: written through
+        if not os.access(real, os.W_OK):
+            raise PermissionError(f"{path} is not writable")
+        return
+    if not real.parent.is_dir():
+        raise FileNotFoundError(f"folder {real.parent} does not exist")
+    try:
+        with tempfile.TemporaryFile(dir=real.parent):
+            pass
+    except OSError as err:
+        raise PermissionError(f"cannot write in folder {real.parent}: "
+                              f"{err.strerror or err}") from None
 
 
 def write_csv(frame: pd.DataFrame, path: str | os.PathLike) -> None:

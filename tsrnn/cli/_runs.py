@@ -95,6 +95,16 @@ def _check_destinations(run: _Run, options: dict[str, tuple[Any, str]]) -> None:
                                         "exist")
             if target.resolve() in inputs:
                 raise UsageError(f"{flag} {option} would overwrite the input file {path}")
+            _check_writable(flag, target)
+
+
+def _check_writable(flag: str, target: Path) -> None:
+    from tsrnn.files import check_writable
+
+    try:
+        check_writable(target)
+    except OSError as err:
+        raise type(err)(f"{flag} {target}: {err}") from None
 
 
 @contextlib.contextmanager

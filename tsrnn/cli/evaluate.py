@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from tsrnn.cli._options import UsageError, _start, common_options
-from tsrnn.cli._runs import _for_each_file, _inputs, _print_metrics, _Run, _summary
+from tsrnn.cli._runs import _check_writable, _for_each_file, _inputs, _print_metrics, _Run, _summary
 from tsrnn.cli.detect import _detection_metrics, _labels
 
 EXAMPLES = """\
@@ -35,7 +35,8 @@ def add_parser(command) -> None:
                    "horizon)")
     p.add_argument("--online", action="store_true", help="detectors: score from the past "
                    "only")
-    p.add_argument("--out", type=Path, help="also write the metrics to this CSV, one row per "
+    p.add_argument("--out", type=Path, help="also write the metrics to this CSV ('-': standard "
+                   "output), one row per "
                    "input file")
     p.set_defaults(run=run_evaluate)
 
@@ -45,7 +46,8 @@ def run_evaluate(args) -> int:
     from tsrnn.files import read_model
 
     files, folder = _inputs(args)
-    run = _Run(args, files, folder)
+    to_stdout = str(args.out) == "-"
+    run = _Run(args, files, folder, info=sys.stderr if to_stdout else sys.stdout)
     run.model = read_model(args.model)
     is_detector = type(run.model).__name__ == "AnomalyDetector"
     if is_detector and args.label_col is None:
@@ -53,8 +55,11 @@ def run_evaluate(args) -> int:
                          "anomalies")
     if not is_detector and args.label_col is not None:
         raise UsageError("--label-col is for detectors; this model is a forecaster")
-    if args.out is not None and not args.out.parent.is_dir():
-        raise FileNotFoundError(f"--out {args.out}: folder {args.out.parent} does not exist")
+    if args.out is not None and not to_stdout:
+        if not args.out.parent.is_dir():
+            raise FileNotFoundError(f"--out {args.out}: folder {args.out.parent} does not "
+                                    "exist")
+        _check_writable("--out", args.out)
     work = _evaluate_detector if is_detector else _evaluate_forecaster
     results = _for_each_file(run, lambda path: work(run, path), "evaluating")
     if args.out is not None:
@@ -62,10 +67,13 @@ def run_evaluate(args) -> int:
 
         from tsrnn.files import write_csv
 
-        write_csv(pd.DataFrame(results), args.out)
-        run.say(f"wrote {args.out}")
+        if to_stdout:
+            pd.DataFrame(results).to_csv(sys.stdout, index=False)
+        else:
+            write_csv(pd.DataFrame(results), args.out)
+            run.say(f"wrote {args.out}")
     if not folder:
-        _print_metrics(results[0], sys.stdout)
+        _print_metrics(results[0], sys.stderr if to_stdout else sys.stdout)
     columns = ["roc_auc", "pr_auc", "vus_pr", "f1"] if is_detector else ["mae", "rmse",
                                                                          "smape", "mase"]
     return _summary(run, results, ["forecasts", "rows", *columns])

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
@@ -45,10 +47,13 @@ def run_stream(args, stdin: TextIO | None = None, stdout: TextIO | None = None) 
                          "AnomalyDetector")
     roles = model.roles_
     time_col, id_col, targets = roles["time_col"], roles["id_col"], model.target_names_
-    reader = csv.reader(stdin)
-    header = next(reader, None)
-    if header is None:
+    lines = _lines(stdin)
+    first = next(lines, None)
+    if first is None:
         raise DataError("standard input is empty: expected a CSV header line first")
+    _, header, reason = first
+    if header is None:
+        raise DataError(f"line 1, the CSV header, is unreadable: {reason}")
     header = [h.strip() for h in header]
     needed = [c for c in (time_col, id_col, *targets) if c is not None]
     missing = [c for c in needed if c not in header]
@@ -65,7 +70,11 @@ def run_stream(args, stdin: TextIO | None = None, stdout: TextIO | None = None) 
                     + ["score", "label", "ready"])
     stdout.flush()
     bad = 0
-    for line, row in enumerate(reader, start=2):
+    for line, row, reason in lines:
+        if row is None:  # undecodable or unparsable: reported, and the stream goes on
+            print(f"tsrnn stream: line {line} skipped: {reason}", file=sys.stderr, flush=True)
+            bad += 1
+            continue
         if not row:
             continue
         try:
@@ -78,6 +87,9 @@ def run_stream(args, stdin: TextIO | None = None, stdout: TextIO | None = None) 
                     values.append(float(row[at[c]]))
                 except ValueError:
                     raise DataError(f"column {c!r} is not a number: {row[at[c]]!r}") from None
+            if integer_time and not stamp.lstrip("-").isdigit():
+                raise DataError(f"time {stamp!r} is not an integer step, as the model's "
+                                "times are")
             result = stream.update(int(stamp) if integer_time else stamp, values,
                                    series=None if id_col is None else [sid])
         except (ValueError, IndexError) as err:  # DataError is a ValueError
@@ -91,3 +103,45 @@ def run_stream(args, stdin: TextIO | None = None, stdout: TextIO | None = None) 
                            int(result.ready[0])])
         stdout.flush()
     return EXIT_FAILED if bad else EXIT_OK
+
+
+MAX_LINE = 1 << 20  # characters: a longer line is reported and skipped, never buffered
+
+
+def _lines(stdin: TextIO) -> Iterator[tuple[int, list[str] | None, str | None]]:
+    """``(line number, fields, None)`` for each input line, or ``(line number, None,
+    reason)`` for one that is too long, not UTF-8 or not CSV: one bad line must
+    never end the stream (strict decoding of a text stdin would stop at the first
+    bad byte; the csv module's field limit would stop at the first long field)."""
+    source = getattr(stdin, "buffer", stdin)  # bytes where there are bytes, to decode per line
+    # A long field in a column the model does not read is no reason to drop the line.
+    csv.field_size_limit(max(csv.field_size_limit(), MAX_LINE))
+    for number in itertools.count(1):
+        raw = source.readline(MAX_LINE + 1)
+        if not raw:
+            return
+        if len(raw) > MAX_LINE and not raw.endswith(b"\n" if isinstance(raw, bytes) else "\n"):
+            _skip_rest_of_line(source)
+            yield number, None, f"longer than {MAX_LINE:,} characters"
+            continue
+        if isinstance(raw, bytes):
+            try:
+                raw = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as err:
+                yield number, None, f"not UTF-8 text (byte {err.start + 1} is {raw[err.start]:#x})"
+                continue
+        elif number == 1:
+            raw = raw.removeprefix("\ufeff")
+        try:
+            fields = next(csv.reader([raw]), [])
+        except csv.Error as err:
+            yield number, None, f"not a CSV line: {err}"
+            continue
+        yield number, fields, None
+
+
+def _skip_rest_of_line(source) -> None:
+    while True:
+        chunk = source.readline(MAX_LINE)
+        if not chunk or chunk[-1:] in (b"\n", "\n"):
+            return

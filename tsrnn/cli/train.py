@@ -15,7 +15,7 @@ from tsrnn.cli._options import (
     common_options,
     training_options,
 )
-from tsrnn.cli._runs import _fit, _naming
+from tsrnn.cli._runs import _check_writable, _fit, _naming
 
 EXAMPLES = """\
 examples:
@@ -79,6 +79,7 @@ def run_train(args) -> int:
         raise UsageError(f"the model file {out} would overwrite the training data")
     if not out.parent.is_dir():
         raise FileNotFoundError(f"folder {out.parent} for the model file does not exist")
+    _check_writable("--out" if args.out else f"{args.config} [output] model", out)
 
     from tsrnn.files import read_csv
 
