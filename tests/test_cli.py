@@ -573,3 +573,32 @@ def test_an_unwritable_destination_fails_before_training(files, tmp_path, monkey
     err = capsys.readouterr().err
     assert f"--out {tmp_path / 'f.csv'}: cannot write in folder {tmp_path}" in err
     assert trained == [] and ".tmp" not in err
+
+
+# ------------------------------------------------------------- truth columns
+def test_detect_never_overwrites_an_input_column_named_label(files, tmp_path, capsys):
+    truth = _sensors().rename(columns={"is_anomaly": "label"})
+    data = _write(truth.assign(score=7.0), tmp_path / "labelled.csv")
+    out = tmp_path / "scores.csv"
+    assert main(["detect", str(data), "--model", str(files / "detector.tsrnn"),
+                 "--label-col", "label", "--out", str(out)]) == 0
+    scored = pd.read_csv(out)
+    np.testing.assert_array_equal(scored["label"], truth["label"])  # the truth, intact
+    assert (scored["score"] == 7.0).all()
+    assert {"anomaly_score", "predicted_label"} <= set(scored.columns)
+    assert set(scored["predicted_label"]) <= {0, 1}
+    assert "'anomaly_score' and 'predicted_label'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("cell", "shown"), [("", "is empty"), ("yes", "holds 'yes'"),
+                                             ("2", "holds 2")])
+def test_a_label_column_that_is_not_zero_or_one_is_named_with_its_row(files, tmp_path, capsys,
+                                                                     cell, shown):
+    frame = _sensors().astype({"is_anomaly": object})
+    frame.loc[5, "is_anomaly"] = cell
+    data = _write(frame, tmp_path / "d.csv")
+    assert main(["evaluate", str(data), "--model", str(files / "detector.tsrnn"),
+                 "--label-col", "is_anomaly"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "--label-col 'is_anomaly' must hold 0 or 1 in every row; data row 6 (line 7)" in err
+    assert shown in err and "\n" not in err

@@ -74,12 +74,46 @@ def run_detect(args) -> int:
 
 
 def _labels(df, label_col, path: Path):
+    """The 0/1 truth column; anything else (an empty cell, ``yes``) is named, with
+    its row, rather than turned into a label silently."""
+    import numpy as np
+    import pandas as pd
+
     from tsrnn.data import DataError
 
     if label_col not in df:
         raise DataError(f"label column {label_col!r} not in {path}; columns are "
                         f"{list(df.columns)}")
-    return df[label_col].to_numpy()
+    column = df[label_col]
+    if pd.api.types.is_bool_dtype(column):
+        return column.to_numpy().astype(np.int64)
+    numbers = pd.to_numeric(column, errors="coerce")
+    bad = ~numbers.isin([0, 1])
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        value = column.iloc[row]
+        value = value.item() if isinstance(value, np.generic) else value
+        shown = "is empty" if pd.isna(value) else f"holds {value!r}"
+        raise DataError(f"--label-col {label_col!r} must hold 0 or 1 in every row; data row "
+                        f"{row + 1} (line {row + 2}) {shown}")
+    return numbers.to_numpy().astype(np.int64)
+
+
+def _output_columns(df) -> tuple[str, str]:
+    """Names for the score and the 0/1 prediction: ``score`` and ``label``, unless
+    the input has such columns (``label`` is a usual name for the truth), which an
+    output must never overwrite."""
+    def free(*names: str) -> str:
+        for name in names:
+            if name not in df.columns:
+                return name
+        k = 2
+        while f"{names[-1]}_{k}" in df.columns:
+            k += 1
+        return f"{names[-1]}_{k}"
+
+    return free("score", "anomaly_score", "tsrnn_score"), free("label", "predicted_label",
+                                                               "tsrnn_label")
 
 
 def _detect_file(run: _Run, path: Path) -> dict:
@@ -96,7 +130,11 @@ def _detect_file(run: _Run, path: Path) -> dict:
         model = _fit(AnomalyDetector(**run.params), signals, run.columns,
                      progress=not (args.quiet or run.folder))
     scores = model.decision_function(signals, online=args.online)
-    scored = _scored_frame(df, scores, model)
+    score_col, label_col = _output_columns(df)
+    if (score_col, label_col) != ("score", "label") and not run.folder:
+        run.say(f"the input has a column named {'score' if score_col != 'score' else 'label'}"
+                f": the outputs are {score_col!r} and {label_col!r}")
+    scored = _scored_frame(df, scores, model, score_col, label_col)
     written = _write_frame(run, scored, args.out, path, ".csv")
     if args.plot is not None:
         from tsrnn.plotting import plot_anomalies
@@ -104,43 +142,45 @@ def _detect_file(run: _Run, path: Path) -> dict:
         roles = model.roles_
         fig = plot_anomalies(scored, target=model.target_names_[0], time_col=roles["time_col"],
                              id_col=roles["id_col"], threshold=model.threshold_,
+                             score_col=score_col, label_col=label_col,
                              truth_col=args.label_col)
         _save_figure(fig, run.output(args.plot, path, ".png"))
     if args.save_model is not None:
         model.save(run.output(args.save_model, path, ".tsrnn"))
-    result = {"rows": len(scored), "flagged": int(scored["label"].sum()), "detail": written}
+    result = {"rows": len(scored), "flagged": int(scored[label_col].sum()), "detail": written}
     if truth is not None and len(truth) == len(scored):
-        result.update(_detection_metrics(truth, scored["score"].to_numpy(),
-                                         scored["label"].to_numpy()))
+        result.update(_detection_metrics(truth, scored[score_col].to_numpy(),
+                                         scored[label_col].to_numpy()))
     return result
 
 
-def _scored_frame(df, scores, model):
-    """The input rows plus ``score`` and ``label`` (1 = anomaly)."""
+def _scored_frame(df, scores, model, score_col: str = "score", label_col: str = "label"):
+    """The input rows plus the score and the 0/1 label (1 = anomaly), in new columns
+    (see :func:`_output_columns`)."""
     import pandas as pd
 
     threshold, roles = model.threshold_, model.roles_
     labels = (scores > threshold).astype("int64")
     if scores.index.equals(df.index):
         out = df.copy()
-        out["score"], out["label"] = scores.to_numpy(), labels.to_numpy()
+        out[score_col], out[label_col] = scores.to_numpy(), labels.to_numpy()
         return out
     # resample=True scores the regular grid, not the file's rows: one row per grid
     # step, with the file's first row inside that step, or empty where the grid filled
     # a gap.
     time_col = roles["time_col"] or "timestamp"
     keys = [k for k in (roles["id_col"], time_col) if k is not None]
-    grid = scores.to_frame("score").assign(label=labels).reset_index()
-    grid.columns = keys + ["score", "label"]
+    grid = scores.to_frame(score_col).assign(**{label_col: labels}).reset_index()
+    grid.columns = keys + [score_col, label_col]
     times = _times(df, roles["time_col"])
     if isinstance(model.freq_, pd.offsets.BaseOffset):
         # Calendar frequencies (month starts, ...) have no floor: keep exact times.
         with contextlib.suppress(ValueError, TypeError):
             times = pd.DatetimeIndex(times).floor(model.freq_)  # the step each row is in
     rows = df.assign(**{time_col: times})
-    rows = rows.drop_duplicates(subset=keys).drop(columns=["score", "label"], errors="ignore")
+    rows = rows.drop_duplicates(subset=keys)
     out = grid.merge(rows, on=keys, how="left")
-    return out[[*rows.columns, "score", "label"]]
+    return out[[*rows.columns, score_col, label_col]]
 
 
 def _detection_metrics(truth, scores, flagged) -> dict[str, float]:
