@@ -602,3 +602,28 @@ def test_a_label_column_that_is_not_zero_or_one_is_named_with_its_row(files, tmp
     err = capsys.readouterr().err.strip()
     assert "--label-col 'is_anomaly' must hold 0 or 1 in every row; data row 6 (line 7)" in err
     assert shown in err and "\n" not in err
+
+
+# ---------------------------------------------------------------- input files
+def test_a_header_with_two_ot_columns_is_refused(tmp_path, capsys):
+    data = tmp_path / "twice.csv"
+    data.write_text("date,OT,OT\n" + "".join(f"2024-01-01 {h:02d}:00,{h},{-h}\n"
+                                             for h in range(24)))
+    assert main(["forecast", str(data), "--target", "OT", "--out",
+                 str(tmp_path / "f.csv")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == (f"tsrnn forecast: error: {data}: column 'OT' appears twice in the header "
+                   "(columns 2 and 3); rename one")
+
+
+def test_semicolon_files_with_decimal_commas_score_like_the_comma_file(files, tmp_path):
+    frame = pd.read_csv(files / "sensors.csv")
+    semicolons = tmp_path / "sensors-eu.csv"
+    semicolons.write_text(frame.to_csv(index=False, sep=";", decimal=","))
+    outs = []
+    for k, data in enumerate((files / "sensors.csv", semicolons)):
+        out = tmp_path / f"scores{k}.csv"
+        assert main(["detect", str(data), "--model", str(files / "detector.tsrnn"),
+                     "--label-col", "is_anomaly", "--out", str(out), "-q"]) == 0
+        outs.append(pd.read_csv(out))
+    pd.testing.assert_frame_equal(outs[0], outs[1])

@@ -167,3 +167,56 @@ def test_read_model_refuses_other_files(tmp_path):
         read_model(path)
     with pytest.raises(FileNotFoundError, match="not found"):
         read_model(tmp_path / "missing.tsrnn")
+
+
+@pytest.mark.parametrize(("text", "values"), [
+    ("time;a;b\n1;2.5;3\n2;4.5;5\n", [2.5, 4.5]),
+    ("time;a;b\n1;2,5;3\n2;4,5;5\n", [2.5, 4.5]),      # decimal commas, as Excel writes
+    ("time\ta\tb\n1\t2.5\t3\n2\t4.5\t5\n", [2.5, 4.5]),
+    ("time|a|b\n1|2.5|3\n2|4.5|5\n", [2.5, 4.5]),
+    ('time,a,b\n1,2.5,"x;y"\n2,4.5,"z;w"\n', [2.5, 4.5]),  # semicolons inside quotes
+    ("\ufefftime,a,b\n1,2.5,3\n2,4.5,5\n", [2.5, 4.5]),   # a byte-order mark
+])
+def test_read_csv_finds_the_separator(tmp_path, text, values):
+    path = tmp_path / "data.csv"
+    path.write_text(text, encoding="utf-8")
+    df = read_csv(path)
+    assert list(df.columns) == ["time", "a", "b"]
+    assert df["a"].tolist() == values
+
+
+def test_a_header_naming_a_column_twice_is_refused(tmp_path):
+    path = tmp_path / "twice.csv"
+    path.write_text("date,OT,HUFL,OT\n2024-01-01,1,2,3\n")
+    with pytest.raises(DataError, match=r"column 'OT' appears twice in the header "
+                                         r"\(columns 2 and 4\)"):
+        read_csv(path)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("a,b\n1,2,3\n4,5,6\n", r"the rows have more fields \(3\) than the header \(2 columns\)"),
+    ("a,b\n1,2\n4,5,6\n7,8\n", "line 3 has 3 fields, the header has 2"),
+])
+def test_rows_with_more_fields_than_the_header_are_refused(tmp_path, text, message):
+    path = tmp_path / "wide.csv"
+    path.write_text(text)
+    with pytest.raises(DataError, match=message) as err:
+        read_csv(path)
+    assert str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+def test_read_table_reads_parquet_or_says_what_it_needs(tmp_path):
+    from tsrnn.files import read_table
+
+    frame = pd.DataFrame({"time": [1, 2, 3], "y": [0.5, 1.5, 2.5]})
+    path = tmp_path / "data.parquet"
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        path.write_bytes(b"PAR1")
+        with pytest.raises(ImportError, match=r"reading Parquet needs pyarrow: pip install "
+                                              r"'tsrnn\[parquet\]'"):
+            read_table(path)
+        return
+    frame.to_parquet(path)
+    pd.testing.assert_frame_equal(read_table(path), frame)

@@ -8,7 +8,9 @@ was, never a half-written one.
 
 from __future__ import annotations
 
+import csv
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -19,7 +21,8 @@ import pandas as pd
 
 from tsrnn.data import DataError
 
-__all__ = ["atomic_write", "check_writable", "read_csv", "read_model", "write_csv"]
+__all__ = ["atomic_write", "check_writable", "read_csv", "read_model", "read_table",
+           "write_csv"]
 
 
 def _umask() -> int:
@@ -132,24 +135,120 @@ def write_csv(frame: pd.DataFrame, path: str | os.PathLike) -> None:
         frame.to_csv(f, index=False)
 
 
+SEPARATORS = (",", ";", "\t", "|")
+_SNIFF_BYTES = 1 << 16
+
+
+def read_table(path: str | os.PathLike) -> pd.DataFrame:
+    """Read a data file for the command line: Parquet (``.parquet``, with the
+    ``parquet`` extra) or delimited text (:func:`read_csv`)."""
+    path = Path(path)
+    if path.suffix.lower() != ".parquet":
+        return read_csv(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    try:
+        import pyarrow  # noqa: F401  (pandas' Parquet engine)
+    except ImportError:
+        raise ImportError(f"{path}: reading Parquet needs pyarrow: pip install "
+                          "'tsrnn[parquet]'") from None
+    try:
+        df = pd.read_parquet(path)
+    except Exception as err:  # pyarrow's errors have no common base worth naming
+        raise DataError(f"{path} is not a readable Parquet file: {_first_line(err)}") from None
+    _check_header(path, [str(c) for c in df.columns])
+    if df.empty:
+        raise DataError(f"{path} has columns but no rows")
+    return df
+
+
 def read_csv(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a CSV file, turning pandas' parser errors into one-line ``DataError``\\ s
-    that name the file."""
+    """Read a delimited text file, turning pandas' parser errors into one-line
+    ``DataError``\\ s that name the file.
+
+    The separator is found from the first lines: comma, semicolon, tab or ``|``
+    (with a semicolon, a decimal comma as in ``1,5`` is read as 1.5). A header
+    that names a column twice, or rows with more fields than the header, are
+    refused rather than renamed (``OT.1``) or shifted into an index.
+    """
     path = Path(path)
     if path.is_dir():
         raise DataError(f"{path} is a folder, not a CSV file")
     try:
-        df = pd.read_csv(path)
+        with open(path, "rb") as f:
+            head = f.read(_SNIFF_BYTES)
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: no such file") from None
+    sep, decimal, header = _sniff(head)
+    _check_header(path, header)
+    try:
+        df = pd.read_csv(path, sep=sep, decimal=decimal)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path} is empty") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise DataError(f"{path} is not a readable CSV file: {first}") from None
+    except pd.errors.ParserError as err:
+        raise DataError(f"{path} is not a readable CSV file: {_parser_message(err, header)}"
+                        ) from None
+    except UnicodeDecodeError as err:
+        raise DataError(f"{path} is not UTF-8 text (byte {err.start + 1}); save it as UTF-8"
+                        ) from None
+    if not df.index.equals(pd.RangeIndex(len(df))):
+        # pandas makes the first fields an index when every row has more fields than
+        # the header: the data would sit under the wrong column names.
+        raise DataError(f"{path}: the rows have more fields ({len(df.columns) + df.index.nlevels})"
+                        f" than the header ({len(df.columns)} columns)")
     if df.empty:
         raise DataError(f"{path} has a header but no rows")
     return df
+
+
+def _sniff(head: bytes) -> tuple[str, str, list[str]]:
+    """The separator, the decimal mark and the header fields, from a file's first
+    bytes: the separator that splits the first lines into the same number (> 1) of
+    fields, the one with the most fields if several do."""
+    text = head.decode("utf-8-sig", errors="replace")
+    lines = [line for line in text.splitlines()[:20] if line.strip()]
+    if len(head) == _SNIFF_BYTES and len(lines) > 1:
+        lines = lines[:-1]  # the last line may be cut short
+    if not lines:
+        return ",", ".", []
+    best, best_fields = ",", 1
+    for sep in SEPARATORS:
+        rows = list(csv.reader(lines, delimiter=sep))
+        counts = {len(r) for r in rows}
+        if len(counts) == 1 and (n := counts.pop()) > best_fields:
+            best, best_fields = sep, n
+    header = next(csv.reader(lines[:1], delimiter=best))
+    decimal = "."
+    if best == ";" and any(_DECIMAL_COMMA.match(field.strip())
+                           for row in csv.reader(lines[1:], delimiter=";") for field in row):
+        decimal = ","
+    return best, decimal, [h.strip() for h in header]
+
+
+_DECIMAL_COMMA = re.compile(r"^[-+]?\d+,\d+$")
+
+
+def _check_header(path: Path, header: list[str]) -> None:
+    seen: dict[str, int] = {}
+    for k, name in enumerate(header, start=1):
+        if name in seen:
+            raise DataError(f"{path}: column {name!r} appears twice in the header (columns "
+                            f"{seen[name]} and {k}); rename one")
+        seen[name] = k
+
+
+def _parser_message(err: Exception, header: list[str]) -> str:
+    text = _first_line(err)
+    found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", text)
+    if found:
+        expected, line, saw = found.groups()
+        return f"line {line} has {saw} fields, the header has {len(header) or expected}"
+    return text
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
 
 
 def read_model(path: str | os.PathLike):

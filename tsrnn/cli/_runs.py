@@ -64,12 +64,16 @@ class _Run:
         return option
 
 
+DATA_SUFFIXES = (".csv", ".tsv", ".parquet")
+
+
 def _inputs(args) -> tuple[list[Path], bool]:
     data: Path = args.data
     if data.is_dir():
-        files = sorted(p for p in data.iterdir() if p.is_file() and p.suffix.lower() == ".csv")
+        files = sorted(p for p in data.iterdir()
+                       if p.is_file() and p.suffix.lower() in DATA_SUFFIXES)
         if not files:
-            raise FileNotFoundError(f"no .csv files in folder {data}")
+            raise FileNotFoundError(f"no {', '.join(DATA_SUFFIXES)} files in folder {data}")
         return files, True
     if not data.exists():
         raise FileNotFoundError(f"{data}: no such file")

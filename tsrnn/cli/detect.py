@@ -118,10 +118,10 @@ def _output_columns(df) -> tuple[str, str]:
 
 def _detect_file(run: _Run, path: Path) -> dict:
     from tsrnn import AnomalyDetector
-    from tsrnn.files import read_csv
+    from tsrnn.files import read_table
 
     args = run.args
-    df = read_csv(path)
+    df = read_table(path)
     truth = None if args.label_col is None else _labels(df, args.label_col, path)
     signals = df if args.label_col is None else df.drop(columns=[args.label_col])
     model = run.model

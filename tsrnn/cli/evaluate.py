@@ -80,17 +80,17 @@ def run_evaluate(args) -> int:
 
 
 def _evaluate_forecaster(run: _Run, path: Path) -> dict:
-    from tsrnn.files import read_csv
+    from tsrnn.files import read_table
 
-    backtest = run.model.historical_forecasts(read_csv(path), start=run.args.start,
+    backtest = run.model.historical_forecasts(read_table(path), start=run.args.start,
                                               stride=run.args.stride)
     return {"forecasts": backtest.forecasts["origin"].nunique(), **backtest.metrics}
 
 
 def _evaluate_detector(run: _Run, path: Path) -> dict:
-    from tsrnn.files import read_csv
+    from tsrnn.files import read_table
 
-    df = read_csv(path)
+    df = read_table(path)
     truth = _labels(df, run.args.label_col, path)
     scores = run.model.decision_function(df.drop(columns=[run.args.label_col]),
                                          online=run.args.online)

@@ -76,10 +76,10 @@ def run_forecast(args) -> int:
 
 def _forecast_file(run: _Run, path: Path) -> dict:
     from tsrnn import Forecaster
-    from tsrnn.files import read_csv
+    from tsrnn.files import read_table
 
     args = run.args
-    df = read_csv(path)
+    df = read_table(path)
     model = run.model
     history, held = df, None
     if args.holdout:

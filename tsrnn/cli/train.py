@@ -81,9 +81,9 @@ def run_train(args) -> int:
         raise FileNotFoundError(f"folder {out.parent} for the model file does not exist")
     _check_writable("--out" if args.out else f"{args.config} [output] model", out)
 
-    from tsrnn.files import read_csv
+    from tsrnn.files import read_table
 
-    df = read_csv(data)
+    df = read_table(data)
     model = _estimator_class(task)(**params)
     checkpoints = out.with_name(out.name + ".ckpt")
     last = checkpoints / "last.ckpt"
