@@ -627,3 +627,66 @@ def test_semicolon_files_with_decimal_commas_score_like_the_comma_file(files, tm
                      "--label-col", "is_anomaly", "--out", str(out), "-q"]) == 0
         outs.append(pd.read_csv(out))
     pd.testing.assert_frame_equal(outs[0], outs[1])
+
+
+# ------------------------------------------------------------ gappy sensor files
+def _gappy(tmp_path) -> Path:
+    """A NAB-like file: one value every 5 minutes, one step missing."""
+    n = 200
+    frame = pd.DataFrame({
+        "timestamp": pd.date_range("2024-01-01", periods=n, freq="5min").astype(str),
+        "value": np.sin(np.arange(n) / 6).round(4)})
+    return _write(frame.drop(index=120), tmp_path / "gappy.csv")
+
+
+def test_a_file_with_a_gap_is_resampled_with_a_warning(tmp_path, capsys):
+    data = _gappy(tmp_path)
+    out = tmp_path / "scores.csv"
+    assert main(["detect", str(data), "--target", "value", "--window", "8", *FAST,
+                 "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert f"tsrnn detect: warning: {data}: resampled onto a regular grid, empty steps " \
+           "filled by interpolate" in err
+    assert "a gap from 2024-01-01 09:55:00 to 2024-01-01 10:05:00" in err
+    scored = pd.read_csv(out)
+    assert len(scored) == 200  # every step of the grid, the missing one included
+    assert scored["value"].isna().sum() == 1 and scored["score"].notna().all()
+
+
+def test_no_resample_refuses_a_gap_naming_the_flags(tmp_path, capsys):
+    data = _gappy(tmp_path)
+    assert main(["detect", str(data), "--target", "value", "--window", "8", *FAST,
+                 "--no-resample", "--out", str(tmp_path / "s.csv")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "a gap from 2024-01-01 09:55:00 to 2024-01-01 10:05:00" in err
+    assert "Use --resample (with --fill ffill or interpolate)" in err
+    assert "resample=True" not in err and "\n" not in err
+
+
+def test_resample_fill_and_freq_flags_reach_the_model(tmp_path, capsys):
+    data = _gappy(tmp_path)
+    model = tmp_path / "d.tsrnn"
+    assert main(["detect", str(data), "--target", "value", "--window", "8", *FAST,
+                 "--resample", "--fill", "ffill", "--freq", "5min", "--out",
+                 str(tmp_path / "s.csv"), "--save-model", str(model)]) == 0
+    assert "warning" not in capsys.readouterr().err  # asked for: nothing to warn about
+    params = AnomalyDetector.load(model).get_params()
+    assert (params["resample"], params["fill"], params["freq"]) == (True, "ffill", "5min")
+    assert main(["detect", str(data), "--target", "value", "--freq", "fortnightly",
+                 "--out", str(tmp_path / "s.csv"), *FAST]) == 1
+    assert "freq must be a pandas frequency such as '5min' or 'h', got 'fortnightly'" in \
+        capsys.readouterr().err
+
+
+def test_folder_summary_notes_the_resampled_file(tmp_path, capsys):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    _gappy(folder)
+    regular = pd.read_csv(folder / "gappy.csv").iloc[:100]  # before the gap
+    regular.to_csv(folder / "regular.csv", index=False)
+    assert main(["detect", str(folder), "--target", "value", "--window", "8", *FAST,
+                 "--out", str(tmp_path / "out")]) == 0
+    table = capsys.readouterr().out
+    rows = {line.split()[0]: line for line in table.splitlines()[1:3]}
+    assert "resampled onto a regular grid" in rows["gappy.csv"]
+    assert "resampled" not in rows["regular.csv"] and " ok " in rows["regular.csv"]

@@ -155,7 +155,7 @@ class AnomalyDetector(SeriesEstimator):
         ``"standard"`` on NAB, SKAB and the sensors over three seeds),
         ``"standard"``, ``"minmax"`` or None.
     lr, batch_size, max_epochs, patience, val_size, gradient_clip, fill,
-    resample, accelerator, devices, precision, verbose, log_dir, random_state,
+    resample, freq, accelerator, devices, precision, verbose, log_dir, random_state,
     trainer_kwargs
         As for :class:`tsrnn.Forecaster`.
 
@@ -220,6 +220,7 @@ class AnomalyDetector(SeriesEstimator):
         gradient_clip: float | None = 1.0,
         fill: str | None = None,
         resample: bool = False,
+        freq: str | int | None = None,
         accelerator: str = "auto",
         devices: Any = "auto",
         precision: Any = "32-true",
@@ -257,6 +258,7 @@ class AnomalyDetector(SeriesEstimator):
         self.gradient_clip = gradient_clip
         self.fill = fill
         self.resample = resample
+        self.freq = freq
         self.accelerator = accelerator
         self.devices = devices
         self.precision = precision
@@ -277,7 +279,7 @@ class AnomalyDetector(SeriesEstimator):
         self._check_params()
         self._forget()
         data = SeriesData.from_dataframe(df, time_col=time_col, id_col=id_col, target=target,
-                                         fill=self.fill, resample=self.resample)
+                                         fill=self.fill, resample=self.resample, freq=self.freq)
         check_length(data, self.window + 1, what="window + 1")
         seed = seed_everything(self.random_state)
         horizon = 1 if self.score == "forecast" else 0

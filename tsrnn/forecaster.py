@@ -113,6 +113,9 @@ class Forecaster(SeriesEstimator):
     fill, resample
         How to handle missing values and irregular timestamps; see
         :meth:`tsrnn.data.SeriesData.from_dataframe`.
+    freq
+        The series' frequency (``"5min"``, ``"h"``, an integer step); None infers
+        it from the timestamps. With ``resample=True``, the grid to put them on.
     accelerator, devices, precision
         Passed to Lightning: ``"auto"`` uses CUDA when present.
     verbose
@@ -172,6 +175,7 @@ class Forecaster(SeriesEstimator):
         lr_scheduler: str | None = None,
         fill: str | None = None,
         resample: bool = False,
+        freq: str | int | None = None,
         accelerator: str = "auto",
         devices: Any = "auto",
         precision: Any = "32-true",
@@ -210,6 +214,7 @@ class Forecaster(SeriesEstimator):
         self.lr_scheduler = lr_scheduler
         self.fill = fill
         self.resample = resample
+        self.freq = freq
         self.accelerator = accelerator
         self.devices = devices
         self.precision = precision
@@ -240,7 +245,7 @@ class Forecaster(SeriesEstimator):
         data = SeriesData.from_dataframe(
             df, time_col=time_col, id_col=id_col, target=target,
             past_covariates=past_covariates, future_covariates=future_covariates,
-            fill=self.fill, resample=self.resample,
+            fill=self.fill, resample=self.resample, freq=self.freq,
         )
         check_length(data, self.input_len + self.horizon)
         seed = seed_everything(self.random_state)

@@ -129,6 +129,7 @@ def _training_flags_given(args, flags: dict) -> bool:
 
 def _training_flags(args, **more) -> dict:
     """The estimator parameters the shared training options (--cell, --hidden-size,
-    --epochs, --seed) set, plus a command's own."""
+    --epochs, --seed, --resample, --fill, --freq) set, plus a command's own."""
     return {"cell": args.cell, "hidden_size": args.hidden_size,
-            "max_epochs": args.max_epochs, "random_state": args.random_state, **more}
+            "max_epochs": args.max_epochs, "random_state": args.random_state,
+            "resample": args.resample, "fill": args.fill, "freq": args.freq, **more}

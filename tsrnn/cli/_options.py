@@ -62,6 +62,14 @@ def column_options() -> argparse.ArgumentParser:
     g.add_argument("--id-col", help="column telling the series of a long file apart")
     g.add_argument("--target", type=_names, metavar="COL[,COL...]",
                    help="column(s) to forecast or score (default: every other column)")
+    g = columns.add_argument_group("time axis (for training; a saved model knows its own)")
+    g.add_argument("--resample", action=argparse.BooleanOptionalAction, default=None,
+                   help="put each series on its regular grid, filling the empty steps "
+                   "(default: only files with gaps, with a warning; --no-resample refuses them)")
+    g.add_argument("--fill", choices=["ffill", "interpolate"], help="how missing values and "
+                   "empty steps are filled (default with resampling: interpolate)")
+    g.add_argument("--freq", help="the series' frequency, e.g. 5min, h, D (default: "
+                   "inferred from the timestamps)")
     return columns
 
 

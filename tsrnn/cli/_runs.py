@@ -37,6 +37,38 @@ def _fit(model, df, columns: dict, *, progress: bool, checkpoint_dir=None, resum
     return model
 
 
+def _regular(run: _Run, path: Path, attempt: Callable[[dict], Any]) -> Any:
+    """``attempt(extra)``, where ``extra`` are estimator parameters for reading the
+    file. A file with gaps in its time axis is, unless the run chose with
+    ``--resample`` / ``--no-resample``, tried again on the regular grid with the
+    empty steps filled (``--fill``, default interpolation), and a warning says so:
+    real sensor files have gaps, and refusing them serves no one."""
+    from tsrnn.data import GapError
+
+    try:
+        return attempt({})
+    except GapError as err:
+        if "resample" in run.params:
+            raise GapError(err.detail, "Use --resample (with --fill ffill or interpolate) to "
+                           "put the series on a regular grid, or --freq if the frequency was "
+                           "inferred wrongly") from None
+        fill = run.params.get("fill") or "interpolate"
+        run.warn(path, f"resampled onto a regular grid, empty steps filled by {fill} "
+                 f"(--no-resample refuses such files); first gap: {err.detail}")
+        return attempt({"resample": True, "fill": fill})
+
+
+def _use(model, extra: dict, call: Callable[[Any], Any]) -> Any:
+    """``call(model)``, with ``model`` reading data with ``extra`` parameters (put
+    back afterwards: a loaded model is shared by every file of a folder run)."""
+    before = {name: getattr(model, name) for name in extra}
+    model.set_params(**extra)
+    try:
+        return call(model)
+    finally:
+        model.set_params(**before)
+
+
 @dataclass
 class _Run:
     """What every file of one command run shares."""
@@ -48,10 +80,18 @@ class _Run:
     model: Any = None  # a loaded model (--model), shared by every file
     params: dict = field(default_factory=dict)
     columns: dict = field(default_factory=dict)
+    notes: dict = field(default_factory=dict)  # file name -> a warning for the summary
 
     def say(self, message: str) -> None:
         if not self.args.quiet:
             print(message, file=sys.stderr, flush=True)
+
+    def warn(self, path: Path, note: str) -> None:
+        """A warning about one file: printed now (even with -q: it is no progress
+        message), and kept for the folder summary's ``note`` column."""
+        print(f"tsrnn {self.args.command}: warning: {path}: {note}", file=sys.stderr,
+              flush=True)
+        self.notes[path.name] = note
 
     def output(self, option, path: Path, suffix: str) -> Path | None:
         """Where ``path``'s output goes: ``option`` itself for one file, or
@@ -152,7 +192,10 @@ def _summary(run: _Run, results: list[dict], columns: list[str]) -> int:
     """Print the per-file table of a folder run; exit code 1 if any file failed."""
     failed = sum(r["result"] != "ok" for r in results)
     if run.folder:
-        print(_table(results, ["file", "result", *columns, "detail"]), file=run.info)
+        for r in results:
+            if r["file"] in run.notes:
+                r["note"] = run.notes[r["file"]]
+        print(_table(results, ["file", "result", *columns, "detail", "note"]), file=run.info)
         print(f"{len(results)} files: {len(results) - failed} ok, {failed} failed",
               file=run.info, flush=True)
     return EXIT_FAILED if failed else EXIT_OK

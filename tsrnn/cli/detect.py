@@ -12,10 +12,12 @@ from tsrnn.cli._runs import (
     _for_each_file,
     _prepare,
     _print_metrics,
+    _regular,
     _Run,
     _save_figure,
     _summary,
     _times,
+    _use,
     _write_frame,
 )
 
@@ -127,9 +129,11 @@ def _detect_file(run: _Run, path: Path) -> dict:
     model = run.model
     if model is None:
         run.say(f"training an anomaly detector on {path} ({len(df):,} rows)")
-        model = _fit(AnomalyDetector(**run.params), signals, run.columns,
-                     progress=not (args.quiet or run.folder))
-    scores = model.decision_function(signals, online=args.online)
+        model = _regular(run, path, lambda extra: _fit(
+            AnomalyDetector(**{**run.params, **extra}), signals, run.columns,
+            progress=not (args.quiet or run.folder)))
+    scores = _regular(run, path, lambda extra: _use(
+        model, extra, lambda m: m.decision_function(signals, online=args.online)))
     score_col, label_col = _output_columns(df)
     if (score_col, label_col) != ("score", "label") and not run.folder:
         run.say(f"the input has a column named {'score' if score_col != 'score' else 'label'}"

@@ -7,7 +7,16 @@ import sys
 from pathlib import Path
 
 from tsrnn.cli._options import UsageError, _start, common_options
-from tsrnn.cli._runs import _check_writable, _for_each_file, _inputs, _print_metrics, _Run, _summary
+from tsrnn.cli._runs import (
+    _check_writable,
+    _for_each_file,
+    _inputs,
+    _print_metrics,
+    _regular,
+    _Run,
+    _summary,
+    _use,
+)
 from tsrnn.cli.detect import _detection_metrics, _labels
 
 EXAMPLES = """\
@@ -82,8 +91,10 @@ def run_evaluate(args) -> int:
 def _evaluate_forecaster(run: _Run, path: Path) -> dict:
     from tsrnn.files import read_table
 
-    backtest = run.model.historical_forecasts(read_table(path), start=run.args.start,
-                                              stride=run.args.stride)
+    df = read_table(path)
+    backtest = _regular(run, path, lambda extra: _use(
+        run.model, extra,
+        lambda m: m.historical_forecasts(df, start=run.args.start, stride=run.args.stride)))
     return {"forecasts": backtest.forecasts["origin"].nunique(), **backtest.metrics}
 
 

@@ -15,10 +15,12 @@ from tsrnn.cli._runs import (
     _fit,
     _for_each_file,
     _prepare,
+    _regular,
     _Run,
     _save_figure,
     _summary,
     _times,
+    _use,
     _write_frame,
 )
 
@@ -88,9 +90,11 @@ def _forecast_file(run: _Run, path: Path) -> dict:
         history, held = _split_last(df, id_col, horizon)
     if model is None:
         run.say(f"training a forecaster on {path} ({len(history):,} rows)")
-        model = _fit(Forecaster(**run.params), history, run.columns,
-                     progress=not (args.quiet or run.folder))
-    forecast = model.predict(history)
+        model = _regular(run, path, lambda extra: _fit(
+            Forecaster(**{**run.params, **extra}), history, run.columns,
+            progress=not (args.quiet or run.folder)))
+    forecast = _regular(run, path, lambda extra: _use(model, extra,
+                                                      lambda m: m.predict(history)))
     if held is not None:
         forecast = _with_actuals(forecast, held, model)
     written = _write_frame(run, forecast, args.out, path, ".csv")

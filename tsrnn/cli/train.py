@@ -15,7 +15,7 @@ from tsrnn.cli._options import (
     common_options,
     training_options,
 )
-from tsrnn.cli._runs import _check_writable, _fit, _naming
+from tsrnn.cli._runs import _check_writable, _fit, _naming, _regular, _Run
 
 EXAMPLES = """\
 examples:
@@ -101,8 +101,10 @@ def run_train(args) -> int:
     say(f"training a {type(model).__name__} on {data} ({len(df):,} rows)")
     try:
         with _naming(data):
-            _fit(model, df, columns, progress=not args.quiet, checkpoint_dir=checkpoints,
-                 resume=args.resume)
+            run = _Run(args, [data], False, params=params)
+            model = _regular(run, data, lambda extra: _fit(
+                model.set_params(**extra), df, columns, progress=not args.quiet,
+                checkpoint_dir=checkpoints, resume=args.resume))
     except RuntimeError as err:
         if args.resume and found and "state_dict" in str(err):
             raise ValueError(f"{found[-1]} holds a network of another shape than these "

@@ -9,6 +9,7 @@ from importlib import import_module
 
 _EXPORTS = {
     "DataError": "frames",
+    "GapError": "frames",
     "SeriesData": "frames",
     "check_length": "frames",
     "make_windows": "windowing",

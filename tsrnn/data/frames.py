@@ -30,6 +30,15 @@ class DataError(ValueError):
     """Bad input data. The message names the column, series or row at fault."""
 
 
+class GapError(DataError):
+    """Timestamps off the series' regular grid. ``detail`` says where, without the
+    advice, so that an interface can give its own (a flag instead of a parameter)."""
+
+    def __init__(self, detail: str, advice: str):
+        super().__init__(f"{detail}. {advice}")
+        self.detail = detail
+
+
 @dataclass(frozen=True, eq=False)
 class SeriesData:
     """Validated series, stacked row-wise in one float32 array.
@@ -455,9 +464,12 @@ def _check_order(times: pd.Index, offsets, ids, id_col, positions,
 def _resolve_freq(times: pd.Index, offsets, freq):
     datetime = isinstance(times, pd.DatetimeIndex)
     if freq is not None:
-        if datetime:
-            return pd.tseries.frequencies.to_offset(freq)
-        return int(freq)
+        try:
+            return pd.tseries.frequencies.to_offset(freq) if datetime else int(freq)
+        except (ValueError, TypeError):
+            kind = "a pandas frequency such as '5min' or 'h'" if datetime else \
+                "an integer step, as the time column holds integers"
+            raise ValueError(f"freq must be {kind}, got {freq!r}") from None
     if datetime:
         # pandas names calendar frequencies ("MS", "B") that no fixed step can, but
         # it gives up on a whole series with one gap. So vote over short runs taken
@@ -528,9 +540,9 @@ def _check_regular(times, offsets, ids, id_col, freq) -> None:
         if mismatch.size:
             k = int(mismatch[0])
             freq_name = freq if isinstance(freq, int) else freq.freqstr
-            raise DataError(
+            raise GapError(
                 f"irregular timestamps{_where(ids, id_col, code)}: a gap from {t[k - 1]} to "
-                f"{t[k]}, where the frequency is {freq_name!r} (expected {expected[k]}). "
+                f"{t[k]}, where the frequency is {freq_name!r} (expected {expected[k]})",
                 "Pass resample=True (with fill=) to put the series on a regular grid, "
                 "or freq= if the frequency was inferred wrongly."
             )
