@@ -69,7 +69,11 @@ class AnomalyStream:
     - a timestamp in another timezone than the training data's is read in the
       training one for the calendar inputs;
     - a value out of range is flagged (score and label) even while the series'
-      window warms up, as in the batch scores.
+      window warms up, as in the batch scores;
+    - a bare number as the timestamp of a datetime detector is refused (seconds,
+      milliseconds and nanoseconds since 1970 look alike), as are a series listed
+      twice in one call and values that are not numbers; a single id may be given
+      as ``series="A"``.
     """
 
     def __init__(self, detector: AnomalyDetector):
@@ -109,14 +113,23 @@ class AnomalyStream:
             every fitted series in fit order.
         """
         det = self.detector
-        values = np.asarray(values, dtype=np.float64)
+        try:
+            values = np.asarray(values, dtype=np.float64)
+        except (ValueError, TypeError):
+            raise DataError(f"values must be numbers, got {values!r}") from None
         if values.ndim == 1:
             values = values[None]
+        if isinstance(series, str | bytes) or (series is not None and np.ndim(series) == 0):
+            series = [series]  # one id, not a sequence of characters
         if series is None:
             series = det.ids_ if values.shape[0] == len(det.ids_) else None
             if series is None:
                 raise ValueError(f"got {values.shape[0]} rows: pass series= with their ids")
         series = list(series)
+        if len(set(map(repr, series))) < len(series):
+            twice = next(s for k, s in enumerate(series) if s in series[:k])
+            raise DataError(f"series {twice!r} appears twice in one update: one point per "
+                            "series and timestamp")
         if values.shape != (len(series), det.n_features_in_):
             raise ValueError(f"expected values of shape [{len(series)}, {det.n_features_in_}] "
                              f"({det.target_names_}), got {values.shape}")
@@ -186,6 +199,25 @@ class AnomalyStream:
 
 
 def _as_time(timestamp, freq):
-    if isinstance(freq, int | np.integer) or freq is None:
+    """The point's time in the detector's kind of time: a date for a datetime fit
+    (a bare number is refused: seconds, milliseconds or nanoseconds since 1970
+    cannot be told apart), an integer step for an integer one."""
+    if timestamp is None or (not isinstance(timestamp, str) and pd.isna(timestamp)):
+        raise DataError(f"timestamp is missing ({timestamp!r})")
+    if freq is None:
         return timestamp
-    return pd.Timestamp(timestamp)
+    if isinstance(freq, int | np.integer):
+        if isinstance(timestamp, bool) or not isinstance(timestamp, int | np.integer):
+            raise DataError(f"timestamp {timestamp!r} must be an integer step, as the "
+                            "detector's times are")
+        return timestamp
+    if isinstance(timestamp, int | float | np.integer | np.floating):
+        raise DataError(f"timestamp {timestamp!r} is a number, but the detector's times are "
+                        "dates: pass a date (for epoch seconds, pd.Timestamp(t, unit='s'))")
+    try:
+        stamp = pd.Timestamp(timestamp)
+    except (ValueError, TypeError):
+        raise DataError(f"timestamp {timestamp!r} is not a date") from None
+    if stamp is pd.NaT:
+        raise DataError(f"timestamp is missing ({timestamp!r})")
+    return stamp

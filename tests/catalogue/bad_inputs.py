@@ -289,7 +289,11 @@ def _stream_series_string(ctx):
     return _stream(ctx).update(T0, [1.0], series="s0")
 
 
-add("stream-series-as-string", _stream_series_string, "series")
+def _one_series_scored(result, ctx):
+    assert result.series == ["s0"] and len(result.score) == 1, result
+
+
+good("stream-series-as-string", _stream_series_string, _one_series_scored)
 
 
 # ------------------------------------------------------------- command line
@@ -556,8 +560,10 @@ def _label_check(res, ctx):
     assert res.rc == 0, res.err.strip()[-300:]
     out = pd.read_csv(ctx._cache["label_out"])
     assert "label" in out
-    labels = [c for c in out.columns if c.startswith("label")]
-    assert len(labels) >= 2, f"the input label column was overwritten: columns {list(out)}"
+    np.testing.assert_array_equal(out["label"], ctx._cache["label_in"],
+                                  err_msg="the input label column was overwritten")
+    added = [c for c in out.columns if c not in ("timestamp", "sensor", "value", "label")]
+    assert len(added) == 2, f"expected a score and a prediction column, got {added}"
 
 
 cli_ok("cli-detect-label-col-label-not-overwritten", _label_kept, _label_check)

@@ -384,14 +384,17 @@ held("stream-unterminated-quote", _stream(HEADER + "\n" + "\n".join(
 
 def _stream_interrupted(ctx):
     class Feed(io.StringIO):
-        def __iter__(self):
-            yield HEADER + "\n"
-            for line in STREAM_LINES[:4]:
-                yield line + "\n"
+        """Four lines, then Ctrl+C, however the stream reads (lines or iteration)."""
+
+        lines = iter([HEADER + "\n", *(line + "\n" for line in STREAM_LINES[:4])])
+
+        def readline(self, size=-1):
+            for line in self.lines:
+                return line
             raise KeyboardInterrupt
 
-        def __next__(self):
-            raise StopIteration
+        def __iter__(self):
+            return iter(self.readline, "")
 
     from tsrnn.cli import main
 

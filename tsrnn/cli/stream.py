@@ -77,6 +77,11 @@ def run_stream(args, stdin: TextIO | None = None, stdout: TextIO | None = None) 
             continue
         if not row:
             continue
+        if len(row) != len(header):  # a shifted line would put values under wrong names
+            print(f"tsrnn stream: line {line} skipped: expected {len(header)} fields, got "
+                  f"{len(row)}", file=sys.stderr, flush=True)
+            bad += 1
+            continue
         try:
             stamp = row[at[time_col]].strip()
             sid = known.get(row[at[id_col]].strip(), row[at[id_col]].strip()) if id_col \
@@ -133,7 +138,7 @@ def _lines(stdin: TextIO) -> Iterator[tuple[int, list[str] | None, str | None]]:
         elif number == 1:
             raw = raw.removeprefix("\ufeff")
         try:
-            fields = next(csv.reader([raw]), [])
+            fields = next(csv.reader([raw], strict=True), [])
         except csv.Error as err:
             yield number, None, f"not a CSV line: {err}"
             continue
