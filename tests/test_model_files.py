@@ -134,23 +134,13 @@ def test_a_missing_file_stays_file_not_found(tmp_path):
 
 
 # ------------------------------------------------------------------------ code
-class _Touch:
-    """Pickles as a call that creates ``marker``: code that must never run."""
-
-    def __init__(self, marker: Path):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (Path.touch, (self.marker,))
-
-
 @pytest.mark.parametrize("force_unsafe", [False, True])
-def test_a_file_with_code_is_refused_and_the_code_never_runs(model, tmp_path, monkeypatch,
+def test_a_file_with_code_is_refused_and_the_code_never_runs(model, pickled_code, monkeypatch,
                                                              force_unsafe):
     if force_unsafe:  # torch's switch to unpickle anything: tsrnn must not listen
         monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
-    marker = tmp_path / "code-ran"
-    _rewrite(model, lambda p: p["fitted"].update(context=_Touch(marker)), reseal=False)
+    code, marker = pickled_code
+    _rewrite(model, lambda p: p["fitted"].update(context=code), reseal=False)
     message = _refused(model, r"is not a tsrnn model file \(refused: it contains code\)$")
     assert "weights_only" not in message  # no advice to retry the unsafe way
     assert not marker.exists()
