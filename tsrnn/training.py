@@ -1,8 +1,8 @@
 """Lightning glue: one thin LightningModule per task, and the Trainer set-up.
 
 This is the only module that imports Lightning (with :mod:`tsrnn.checkpoints`, which
-only it uses), and only estimators' ``fit`` imports it. Networks stay plain ``nn.Module``s (``tsrnn.nn``); prediction never goes
-through the Trainer.
+only it uses), and only estimators' ``fit`` imports it. Networks stay plain
+``nn.Module``s (``tsrnn.nn``); prediction never goes through the Trainer.
 """
 
 from __future__ import annotations
