@@ -168,6 +168,15 @@ def test_a_huge_hidden_size_is_refused_before_any_allocation(model, monkeypatch)
     _refused(model, r"a network of \d+\.\d GiB, over the 4 GiB limit")
 
 
+@pytest.mark.parametrize("layers", [10**6, 10**12])
+def test_a_layer_count_beyond_the_weights_is_refused_before_building(model, monkeypatch,
+                                                                     layers):
+    # Even on the meta device, a million layers would take minutes to build.
+    _rewrite(model, lambda p: p["params"].update(num_layers=layers))
+    monkeypatch.setattr(Forecaster, "_make_net", lambda *a: pytest.fail("built"))
+    _refused(model, f"num_layers={layers} is more than its 8 weights can hold")
+
+
 def test_parameters_that_do_not_fit_the_weights_name_the_weight(model, monkeypatch):
     _rewrite(model, lambda p: p["params"].update(hidden_size=512))
     _built_on_meta_only(monkeypatch, Forecaster)

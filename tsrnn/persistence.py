@@ -147,6 +147,13 @@ def build(cls, payload: dict, path: str | os.PathLike):
             raise ValueError(f"{cls.__name__} has no parameter {unknown[0]!r}")
         estimator = cls(**params)
         estimator._check_params()  # the checks fit makes: sizes, names, ranges
+        # Each layer and each ensemble member holds at least one weight tensor: a
+        # count above that would only make building the network (even on the meta
+        # device) take minutes.
+        for name in ("num_layers", "n_models"):
+            if getattr(estimator, name, 1) > len(payload["state_dict"]):
+                raise ValueError(f"{name}={getattr(estimator, name)} is more than its "
+                                 f"{len(payload['state_dict'])} weights can hold")
         estimator._restore(payload["fitted"], payload["state_dict"])
     except Exception as err:  # whatever the cause, the file is at fault, not the caller
         raise ValueError(f"{path} is damaged or not a usable tsrnn model file: "
