@@ -702,6 +702,9 @@ def _as_older_file(tmp_path, det: AnomalyDetector, *, params=(), fitted=(),
     for key in fitted:
         del payload["fitted"][key]
     payload["params"].update(old_params or {})
+    # Older files are format version 1, which had no checksum.
+    payload["format_version"] = 1
+    del payload["checksum"]
     torch.save(payload, tmp_path / "old.pt")
     return AnomalyDetector.load(tmp_path / "old.pt")
 

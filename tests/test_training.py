@@ -4,13 +4,15 @@ Trainer behaviour common to every estimator (early stopping, best weights) is
 checked through the estimators in their own test files.
 """
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 import torch
 from pytorch_lightning.callbacks import Callback
 
-from tsrnn import Forecaster
+from tsrnn import AnomalyDetector, Forecaster
 from tsrnn.training import BestWeights, fit_options
 
 
@@ -74,8 +76,6 @@ def test_best_weights_survive_a_checkpoint():
 
 
 def test_each_member_of_an_ensemble_resumes_from_its_own_checkpoint(tmp_path):
-    from tsrnn import AnomalyDetector
-
     def detector(callback):
         return AnomalyDetector(window=8, hidden_size=8, max_epochs=3, patience=None,
                                n_models=2, accelerator="cpu", random_state=0,
@@ -100,8 +100,94 @@ def test_each_member_of_an_ensemble_resumes_from_its_own_checkpoint(tmp_path):
     with fit_options(checkpoint_dir=tmp_path, resume=True):
         resumed = detector(rest).fit(_frame())
     assert rest.started == [1, 2]  # member 0 is done; member 1 goes on from epoch 1
-    # (Not bit-exact against an uninterrupted fit: the shuffler's state is not in
-    # the checkpoint, a known gap of resuming in general.)
     assert [m["epochs"] for m in resumed.training_summary_["members"]] == [3, 3]
     for name, value in resumed.net_.members[0].state_dict().items():
         torch.testing.assert_close(value, done["state_dict"][name])
+    # The random state is in the checkpoint: exactly the uninterrupted fit.
+    whole = detector(_Epochs()).fit(_frame())
+    for name, value in whole.net_.state_dict().items():
+        torch.testing.assert_close(resumed.net_.state_dict()[name], value, rtol=0, atol=0)
+
+
+def test_a_resumed_fit_equals_the_uninterrupted_one(tmp_path):
+    # Shuffling and dropout both draw random numbers: a resumed fit must continue
+    # with the draws the uninterrupted one made, not start them over.
+    def model(callback=None) -> Forecaster:
+        return Forecaster(input_len=16, horizon=4, hidden_size=8, num_layers=2, dropout=0.3,
+                          max_epochs=5, patience=None, batch_size=16, accelerator="cpu",
+                          random_state=0,
+                          trainer_kwargs={"callbacks": [callback]} if callback else None)
+
+    whole = model().fit(_frame())
+    with pytest.raises(RuntimeError, match="power cut"), fit_options(checkpoint_dir=tmp_path):
+        model(_Epochs(fail_at=2)).fit(_frame())
+    with fit_options(checkpoint_dir=tmp_path, resume=True):
+        resumed = model().fit(_frame())
+    assert resumed.training_summary_ == whole.training_summary_
+    for name, value in whole.net_.state_dict().items():
+        torch.testing.assert_close(resumed.net_.state_dict()[name], value, rtol=0, atol=0)
+
+
+def _ensemble(callback=None) -> AnomalyDetector:
+    return AnomalyDetector(window=8, hidden_size=8, max_epochs=2, patience=None, n_models=2,
+                           accelerator="cpu", random_state=0,
+                           trainer_kwargs={"callbacks": [callback]} if callback else None)
+
+
+def _checkpoint_of(tmp_path, name: str) -> Path:
+    """Where a resumed fit reads ``name``: a forecaster's last.ckpt, or the first
+    member's finished.pt in an ensemble, written by a real, interrupted fit."""
+    if name == "last.ckpt":
+        with pytest.raises(RuntimeError), fit_options(checkpoint_dir=tmp_path):
+            _model(_Epochs(fail_at=1)).fit(_frame())
+        return tmp_path / "last.ckpt"
+    with fit_options(checkpoint_dir=tmp_path):
+        _ensemble().fit(_frame())
+    return tmp_path / "member-0" / "finished.pt"
+
+
+def _resume(tmp_path, name: str):
+    with fit_options(checkpoint_dir=tmp_path, resume=True):
+        (_model(_Epochs()) if name == "last.ckpt" else _ensemble()).fit(_frame())
+
+
+@pytest.mark.parametrize("name", ["last.ckpt", "finished.pt"])
+def test_a_checkpoint_holding_code_is_refused_and_the_code_never_runs(tmp_path, monkeypatch,
+                                                                      pickled_code, name):
+    # torch's switch to unpickle anything: resuming must not listen to it.
+    monkeypatch.setenv("TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD", "1")
+    path = _checkpoint_of(tmp_path / "run", name)
+    code, marker = pickled_code
+    checkpoint = torch.load(path, weights_only=True)
+    checkpoint["state_dict"]["payload"] = code
+    torch.save(checkpoint, path)
+    with pytest.raises(Exception) as err:
+        _resume(tmp_path / "run", name)
+    assert not marker.exists(), "the checkpoint's code ran"
+    assert err.type is ValueError
+    assert str(err.value) == (f"{path} is not a tsrnn training checkpoint "
+                              "(refused: it contains code)")
+
+
+DAMAGE = {
+    "truncated": (lambda path: path.write_bytes(path.read_bytes()[:200]), "cannot be read"),
+    "not a checkpoint": (lambda path: torch.save({"epoch": 1}, path),
+                         "is not a tsrnn training checkpoint"),
+    "another network": (
+        lambda path: torch.save({**torch.load(path, weights_only=True),
+                                 "state_dict": {"w": torch.ones(2)}}, path),
+        "holds a network of another shape than these settings give"),
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGE, ids=list(DAMAGE))
+@pytest.mark.parametrize("name", ["last.ckpt", "finished.pt"])
+def test_a_damaged_checkpoint_is_one_line_that_names_it(tmp_path, name, damage):
+    path = _checkpoint_of(tmp_path, name)
+    make, match = DAMAGE[damage]
+    if name == "finished.pt" and damage == "not a checkpoint":
+        match = "is not a tsrnn training checkpoint"
+    make(path)
+    with pytest.raises(ValueError, match=match) as err:
+        _resume(tmp_path, name)
+    assert str(path) in str(err.value) and "\n" not in str(err.value)

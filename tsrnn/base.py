@@ -60,7 +60,12 @@ class SeriesEstimator(BaseEstimator):
 
     @classmethod
     def load(cls, path):
-        """Load a model written by :meth:`save`; it scores exactly as the saved one."""
+        """Load a model written by :meth:`save`; it scores exactly as the saved one.
+
+        A file that is not a sound model file (unreadable, holding code, failing its
+        checksum, or with weights and state that do not fit its parameters) raises
+        a ``ValueError`` that names it; a missing one, ``FileNotFoundError``.
+        """
         from tsrnn import persistence
 
         return persistence.load(cls, path)
@@ -146,16 +151,37 @@ class SeriesEstimator(BaseEstimator):
         }
 
     def _restore_roles(self, state: dict) -> None:
+        """The column roles, names, series and scaling a model file holds, refused
+        unless they agree with each other (see :mod:`tsrnn.model_checks`)."""
         from tsrnn import persistence
+        from tsrnn.model_checks import fitted_array, fitted_value
 
-        self.roles_ = state["roles"]
-        self.feature_names_in_ = np.array(state["feature_names"], dtype=object)
-        self.n_features_in_ = len(state["feature_names"])
+        roles = fitted_value(state, "roles", dict)
+        for key in ("target", "past_covariates", "future_covariates"):
+            if not _names(roles.get(key)):
+                raise ValueError(f"fitted roles[{key!r}] is not a list of column names")
+        names = fitted_value(state, "feature_names", list)
+        if names != roles["target"] + roles["past_covariates"] + roles["future_covariates"]:
+            raise ValueError("fitted 'feature_names' are not the targets, then the past "
+                             "and future covariates of its roles")
+        if fitted_value(state, "target_names", list) != roles["target"]:
+            raise ValueError("fitted 'target_names' differ from its roles' targets")
+        ids = fitted_value(state, "ids", list)
+        stats_shape = (len(ids), len(names))  # [S, F]
+        self.scaler_loc_ = fitted_array(state, "scaler_loc", stats_shape)
+        # A zero spread would divide by zero: every forecast or score would be NaN.
+        self.scaler_spread_ = fitted_array(state, "scaler_spread", stats_shape, positive=True)
+        self.roles_ = roles
+        self.feature_names_in_ = np.array(names, dtype=object)
+        self.n_features_in_ = len(names)
         self.target_names_ = state["target_names"]
-        self.freq_ = persistence.freq_from_plain(state["freq"])
-        self.ids_ = state["ids"]
-        self.scaler_loc_ = state["scaler_loc"].numpy()
-        self.scaler_spread_ = state["scaler_spread"].numpy()
+        self.freq_ = persistence.freq_from_plain(
+            fitted_value(state, "freq", (str, int, type(None))))
+        self.ids_ = ids
+
+
+def _names(value) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
 def in_frame_order(values: np.ndarray, data: SeriesData) -> np.ndarray:

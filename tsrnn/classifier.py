@@ -23,6 +23,7 @@ from tsrnn.data.sequences import (
     read_labels,
     read_sequences,
 )
+from tsrnn.model_checks import build_net, fitted_array, fitted_value
 from tsrnn.nn.classify import OUTPUTS, SequenceNet
 
 __all__ = ["SequenceClassifier"]
@@ -440,20 +441,33 @@ class SequenceClassifier(ClassifierMixin, SeriesEstimator):
         return state
 
     def _restore(self, state: dict, weights: dict) -> None:
-        dtype = np.dtype(state["classes_dtype"]) if state["classes_dtype"] != "|O" else object
-        self.classes_ = np.array(state["classes"], dtype=dtype)
-        self.tokens_ = state["tokens"]
-        self.n_features_in_ = state["n_features"]
-        if state["roles"] is not None:
-            self.roles_ = state["roles"]
-            self.feature_names_in_ = np.array(state["roles"]["features"], dtype=object)
+        classes = fitted_value(state, "classes", list)
+        dtype = np.dtype(fitted_value(state, "classes_dtype", str))
+        # Labels are numbers, strings or objects; a huge fixed-width string dtype
+        # would make the label array itself the allocation to fear.
+        if dtype.kind not in "biufUSO" or dtype.itemsize > 4096:
+            raise ValueError(f"fitted 'classes_dtype' {dtype.str!r} is not a label type")
+        self.classes_ = np.array(classes, dtype=dtype)
+        if self.classes_.ndim != 1 or fitted_value(state, "n_classes", int) != len(classes):
+            raise ValueError("fitted 'classes' are not a list of n_classes labels")
+        self.tokens_ = fitted_value(state, "tokens", bool)
+        self.n_features_in_ = fitted_value(state, "n_features", int)
+        roles = fitted_value(state, "roles", (dict, type(None)))
+        if roles is not None:
+            features = roles.get("features")
+            if not isinstance(features, list) or len(features) != self.n_features_in_:
+                raise ValueError("fitted roles['features'] is not one name per feature")
+            self.roles_ = roles
+            self.feature_names_in_ = np.array(features, dtype=object)
         if self.tokens_:
-            self.vocab_size_ = state["vocab_size"]
+            self.vocab_size_ = fitted_value(state, "vocab_size", int)
         else:
-            self.scaler_loc_ = state["scaler_loc"].numpy()
-            self.scaler_spread_ = state["scaler_spread"].numpy()
-        self.training_summary_ = state["training_summary"]
-        net = self._make_net(self.n_features_in_, state["n_classes"],
-                             self.vocab_size_ if self.tokens_ else None)
-        net.load_state_dict(weights, strict=True)
-        self.net_ = net.eval()
+            n = self.n_features_in_
+            self.scaler_loc_ = fitted_array(state, "scaler_loc", (n,))
+            # A zero spread would divide by zero: every probability would be NaN.
+            self.scaler_spread_ = fitted_array(state, "scaler_spread", (n,), positive=True)
+        self.training_summary_ = fitted_value(state, "training_summary", dict)
+        self.net_ = build_net(
+            lambda: self._make_net(self.n_features_in_, len(classes),
+                                   self.vocab_size_ if self.tokens_ else None),
+            weights).eval()

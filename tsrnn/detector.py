@@ -41,6 +41,7 @@ from tsrnn.likelihood import (
     post_process,
     range_breaches,
 )
+from tsrnn.model_checks import build_net, fitted_array, fitted_value
 from tsrnn.nn.autoencoder import RecurrentAutoencoder
 from tsrnn.nn.ensemble import MeanEnsemble
 from tsrnn.nn.forecast import ForecastNet
@@ -629,21 +630,27 @@ class AnomalyDetector(SeriesEstimator):
 
     def _restore(self, state: dict, weights: dict) -> None:
         self._restore_roles(state)
+        n_series, n_targets = len(self.ids_), len(self.target_names_)
         # Files saved before calendar inputs and the range check: no calendar, and
         # each series learns its range from the data scored (as an unseen one does).
-        self.calendar_ = tuple(state.get("calendar", ()))
-        self.time_zone_ = state.get("time_zone")
-        self.value_range_ = (state["value_range"].numpy() if "value_range" in state
-                             else None)
-        n_targets = len(state["target_names"])
+        calendar = state.get("calendar", ())
+        if not isinstance(calendar, list | tuple) or not all(isinstance(c, str)
+                                                             for c in calendar):
+            raise ValueError("fitted 'calendar' is not a list of calendar feature names")
+        self.calendar_ = tuple(calendar)
+        self.time_zone_ = (fitted_value(state, "time_zone", (str, type(None)))
+                           if "time_zone" in state else None)
+        self.value_range_ = (fitted_array(state, "value_range", (n_series, n_targets, 2))
+                             if "value_range" in state else None)
         # Files saved before normalize_errors: errors as they were, unscaled.
-        self.error_scale_ = (state["error_scale"].numpy() if "error_scale" in state
-                             else np.ones((len(state["ids"]) + 1, 2, n_targets)))
-        net = self._make_net(n_targets)
-        net.load_state_dict(weights, strict=True)
-        self.net_ = net.eval()
-        self.threshold_ = state["threshold"]
-        self.decision_scores_ = state["decision_scores"].numpy()
-        self.likelihood_prior_ = state["likelihood_prior"].numpy()
+        self.error_scale_ = (
+            fitted_array(state, "error_scale", (n_series + 1, 2, n_targets), positive=True)
+            if "error_scale" in state else np.ones((n_series + 1, 2, n_targets)))
+        self.net_ = build_net(lambda: self._make_net(n_targets), weights).eval()
+        self.threshold_ = fitted_value(state, "threshold", (float, int))
+        if not np.isfinite(self.threshold_):
+            raise ValueError(f"fitted 'threshold' is {self.threshold_}")
+        self.decision_scores_ = fitted_array(state, "decision_scores", (None,))
+        self.likelihood_prior_ = fitted_array(state, "likelihood_prior", (n_series + 1, 2, 2))
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)
-        self.training_summary_ = state["training_summary"]
+        self.training_summary_ = fitted_value(state, "training_summary", dict)

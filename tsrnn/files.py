@@ -253,20 +253,16 @@ def _first_line(err: BaseException) -> str:
 
 def read_model(path: str | os.PathLike):
     """Load a model file written by ``Forecaster.save`` or ``AnomalyDetector.save``,
-    whichever it holds."""
-    import torch
+    whichever it holds.
 
-    from tsrnn import AnomalyDetector, Forecaster
+    Raises ``FileNotFoundError`` for a missing file and a one-line ``ValueError``
+    naming the file for anything else that is not a sound model file (see
+    :func:`tsrnn.persistence.load`).
+    """
+    from tsrnn import AnomalyDetector, Forecaster, persistence
 
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"model file {path} not found")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # a pickle error, a zip error, ...: the same answer for the user
-        raise ValueError(f"{path} is not a tsrnn model file") from None
+    payload = persistence.read(path)
     kinds = {"Forecaster": Forecaster, "AnomalyDetector": AnomalyDetector}
-    kind = payload.get("estimator") if isinstance(payload, dict) else None
-    if kind not in kinds:
+    if payload["estimator"] not in kinds:
         raise ValueError(f"{path} is not a tsrnn forecaster or detector model file")
-    return kinds[kind].load(path)
+    return persistence.build(kinds[payload["estimator"]], payload, path)

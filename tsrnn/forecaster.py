@@ -23,6 +23,7 @@ from tsrnn.data import (
     make_loader,
     window_starts,
 )
+from tsrnn.model_checks import build_net, fitted_array, fitted_value
 from tsrnn.nn.attention import ATTENTIONS
 from tsrnn.nn.forecast import ForecastNet
 from tsrnn.nn.seq2seq import Seq2SeqNet
@@ -556,12 +557,18 @@ class Forecaster(SeriesEstimator):
         }
 
     def _restore(self, state: dict, weights: dict) -> None:
-        shape = state["net_shape"]
-        net = self._make_net(shape["n_features"], shape["n_targets"], shape["n_future"])
-        net.load_state_dict(weights, strict=True)
-        self.net_ = net.eval()
         self._restore_roles(state)
-        self.context_ = state["context"].numpy()
-        self.context_end_ = [persistence.time_from_plain(t) for t in state["context_end"]]
-        self.training_summary_ = state["training_summary"]
-
+        shape = fitted_value(state, "net_shape", dict)
+        sizes = (self.n_features_in_, len(self.target_names_),
+                 len(self.roles_["future_covariates"]))
+        if tuple(shape.get(k) for k in ("n_features", "n_targets", "n_future")) != sizes:
+            raise ValueError(f"fitted 'net_shape' {shape} does not match its column roles")
+        self.net_ = build_net(lambda: self._make_net(*sizes), weights).eval()
+        n_series = len(self.ids_)
+        self.context_ = fitted_array(state, "context",
+                                     (n_series, self.input_len, self.n_features_in_))
+        ends = fitted_value(state, "context_end", list)
+        if len(ends) != n_series or not all(isinstance(t, str | int) for t in ends):
+            raise ValueError(f"fitted 'context_end' is not one time per series ({n_series})")
+        self.context_end_ = [persistence.time_from_plain(t) for t in ends]
+        self.training_summary_ = fitted_value(state, "training_summary", dict)

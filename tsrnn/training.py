@@ -1,8 +1,8 @@
 """Lightning glue: one thin LightningModule per task, and the Trainer set-up.
 
-This is the only module that imports Lightning, and only estimators' ``fit`` imports
-it. Networks stay plain ``nn.Module``s (``tsrnn.nn``); prediction never goes
-through the Trainer.
+This is the only module that imports Lightning (with :mod:`tsrnn.checkpoints`, which
+only it uses), and only estimators' ``fit`` imports it. Networks stay plain
+``nn.Module``s (``tsrnn.nn``); prediction never goes through the Trainer.
 """
 
 from __future__ import annotations
@@ -24,8 +24,12 @@ from pytorch_lightning.callbacks import Callback, Checkpoint, EarlyStopping
 from torch import nn
 from torch.nn import functional as F
 
+from tsrnn.checkpoints import RandomState, check_checkpoint, check_shapes, shuffler
+from tsrnn.persistence import load_file
+
 __all__ = ["BestWeights", "EpochProgress", "ForecastingModule", "LastCheckpoint",
-           "ReconstructionModule", "fit_module", "fit_options", "pinball_loss", "point_loss"]
+           "RandomState", "ReconstructionModule", "fit_module", "fit_options", "pinball_loss",
+           "point_loss"]
 
 LOSSES = ("mse", "mae", "huber")
 SCHEDULERS = (None, "plateau", "cosine")
@@ -171,7 +175,8 @@ class BestWeights(Callback):
 
 class LastCheckpoint(Checkpoint):
     """Save the whole training state (weights, optimizer, epoch, early stopping,
-    best weights) to ``<dirpath>/last.ckpt`` after every epoch.
+    best weights, and the random state with :class:`RandomState`) to
+    ``<dirpath>/last.ckpt`` after every epoch.
 
     The file is written beside and renamed over the previous one, so a run killed
     while saving still leaves the previous epoch's checkpoint intact.
@@ -239,8 +244,12 @@ def fit_options(*, checkpoint_dir: str | os.PathLike | None = None, resume: bool
         Save the training state to ``<checkpoint_dir>/last.ckpt`` after every epoch
         (see :class:`LastCheckpoint`).
     resume
-        Start from that checkpoint when it exists, continuing its epochs; without
-        one, train from the start.
+        Start from that checkpoint when it exists, continuing its epochs with the
+        random draws the uninterrupted fit would have made (the same weights in
+        the end); without one, train from the start. The checkpoint is loaded with
+        ``torch.load(weights_only=True)`` whatever the environment says, and one
+        that cannot be read, holds code or holds another network's shape raises a
+        ``ValueError`` naming it.
     progress
         Show a progress bar over epochs on stderr.
 
@@ -287,7 +296,11 @@ def finished_member(net: torch.nn.Module) -> dict | None:
     path = run.checkpoint_dir / _FINISHED
     if not path.exists():
         return None
-    payload = torch.load(path, map_location="cpu", weights_only=True)
+    payload = load_file(path, "training checkpoint")
+    if not isinstance(payload, dict) or not isinstance(payload.get("state_dict"), dict) \
+            or not isinstance(payload.get("summary"), dict):
+        raise ValueError(f"{path} is not a tsrnn training checkpoint")
+    check_shapes(path, payload["state_dict"], net.state_dict())
     net.load_state_dict(payload["state_dict"], strict=True)
     return payload["summary"]
 
@@ -366,8 +379,9 @@ def fit_module(
         callbacks.append(EpochProgress())
     if run is not None and run.checkpoint_dir is not None:
         checkpoint = LastCheckpoint(run.checkpoint_dir)
-        callbacks.append(checkpoint)
+        callbacks.extend([RandomState(shuffler(train_loader)), checkpoint])
         if run.resume and checkpoint.path.exists():
+            check_checkpoint(checkpoint.path, module)
             ckpt_path = str(checkpoint.path)
     logger: Any = False
     if log_dir is not None:
@@ -392,7 +406,10 @@ def fit_module(
     options.update(extra)
     with _quiet(verbose):
         trainer = pl.Trainer(**options)
-        trainer.fit(module, train_loader, val_loader, ckpt_path=ckpt_path)
+        # weights_only explicitly: TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD in the environment
+        # would otherwise make torch unpickle whatever the checkpoint holds.
+        trainer.fit(module, train_loader, val_loader, ckpt_path=ckpt_path,
+                    weights_only=True)
     return {
         "epochs": trainer.current_epoch,
         "best_epoch": None if best is None else best.best_epoch,
