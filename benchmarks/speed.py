@@ -5,7 +5,8 @@
 2. The peers' setting: univariate ETTh1 OT, input 96, hidden 64, one layer,
    batch 32, one torch thread: seconds per 100 optimizer steps, for each cell,
    step-wise (``segment_len=1``, as Darts and NeuralForecast run) and with tsrnn's
-   default segments.
+   default segments. ``benchmarks/peers.py`` times the peers themselves beside these,
+   in one run, at horizon 96.
 3. Seconds per epoch on ETTh1 (7 channels, defaults) for each cell.
 4. Latency of one ``predict`` call on a fitted model.
 
@@ -105,8 +106,8 @@ def main(argv: list[str] | None = None) -> int:
         fit = per_100_steps(uni, "OT", cell=cell, segment_len=1, **peer)
         print(f"{cell:<6} {plain:12.3f} {fit:10.3f} {fit / plain:7.2f}")
 
-    print("\n2. Seconds per 100 optimizer steps, peers' setting (Darts LSTM 2.2, GRU 5.3; "
-          "NeuralForecast LSTM 2.6, GRU 5.1, measured on this machine type)")
+    print("\n2. Seconds per 100 optimizer steps, peers' setting (Darts and NeuralForecast "
+          "side by side: benchmarks/peers.py)")
     print(f"{'cell':<6} {'segment_len=1':>14} {'default segments':>17}")
     for cell in cells:
         step = per_100_steps(uni, "OT", cell=cell, segment_len=1, **peer)
