@@ -565,7 +565,7 @@ def test_an_unwritable_destination_fails_before_training(files, tmp_path, monkey
     def refuse(*args, dir=None, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(tempfile, "TemporaryFile", refuse)  # root ignores chmod: simulate
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)  # root ignores chmod: simulate
     trained = []
     monkeypatch.setattr(Forecaster, "fit", lambda self, *a, **k: trained.append(1))
     assert main(["forecast", str(files / "sensors.csv"), *FORECAST,

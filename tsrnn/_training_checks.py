@@ -32,6 +32,7 @@ def check_training(estimator: Any) -> None:
         raise ValueError(f"precision must be one of {[p for p in PRECISIONS if isinstance(p, str)]}"
                          f", got {estimator.precision!r}")
     _check_accelerator(estimator.accelerator)
+    _check_devices(estimator.devices)
     _check_trainer_kwargs(estimator.trainer_kwargs)
 
 
@@ -49,6 +50,26 @@ def _check_accelerator(accelerator: Any) -> None:
     if accelerator == "mps" and not torch.backends.mps.is_available():
         raise ValueError("accelerator='mps', but this machine has no Apple GPU; use 'cpu' or "
                          "'auto'")
+
+
+def _check_devices(devices: Any) -> None:
+    """``"auto"``, a count (-1: all), a list of device indices, or Lightning's string
+    forms of those ("2", "0,1", "-1")."""
+    given = devices
+    if devices == "auto":
+        return
+    if isinstance(devices, str):
+        parts = [p.strip() for p in devices.split(",") if p.strip()]
+        ok = bool(parts) and all(p.lstrip("-").isdigit() for p in parts)
+        devices = [int(p) for p in parts] if ok and len(parts) > 1 else (
+            int(parts[0]) if ok else None)
+    if is_integer(devices) and (devices >= 1 or devices == -1):
+        return
+    if isinstance(devices, list | tuple) and devices and all(
+            is_integer(d) and d >= 0 for d in devices):
+        return
+    raise ValueError(f"devices must be 'auto', a number of devices >= 1 (-1: all), or a list "
+                     f"of device indices, got {given!r}")
 
 
 def _check_trainer_kwargs(kwargs: Any) -> None:

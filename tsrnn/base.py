@@ -8,9 +8,12 @@ import pandas as pd
 import torch
 from sklearn.base import BaseEstimator
 
-from tsrnn._checks import check_integer
+from tsrnn._checks import check_bool, check_integer
 from tsrnn._training_checks import check_training
-from tsrnn.data import Scaler, SeriesData
+from tsrnn.data import DataError, Scaler, SeriesData
+
+BOOLEAN_PARAMS = ("bidirectional", "layer_norm", "learn_initial_state", "channel_independent",
+                  "verbose", "resample", "normalize_errors", "alerts")
 
 __all__ = ["SeriesEstimator", "in_frame_order", "index_of", "seed_everything"]
 
@@ -40,6 +43,9 @@ class SeriesEstimator(BaseEstimator):
             raise ValueError(f"cell must be 'rnn', 'lstm' or 'gru', got {self.cell!r}")
         for name in (*positive, "hidden_size", "num_layers", "batch_size", "max_epochs"):
             self._check_integer(name, 1)
+        for name in BOOLEAN_PARAMS:  # a string such as "no" would read as true
+            if hasattr(self, name):
+                check_bool(getattr(self, name), name)
         check_training(self)
 
     def _check_integer(self, name: str, minimum: int) -> None:
@@ -104,6 +110,8 @@ class SeriesEstimator(BaseEstimator):
         self.ids_ = list(data.ids)
         self.scaler_loc_ = scaler.loc_
         self.scaler_spread_ = scaler.spread_
+        tz = getattr(data.times, "tz", None)
+        self.time_zone_ = None if tz is None else str(tz)
 
     def _forget(self) -> None:
         """Fitting again starts from nothing (e.g. after load)."""
@@ -111,14 +119,31 @@ class SeriesEstimator(BaseEstimator):
             delattr(self, name)
 
     def _read(self, df: pd.DataFrame) -> SeriesData:
-        """Validate a frame with the column roles and frequency seen at fit."""
+        """Validate a frame with the column roles, frequency and timezone seen at fit."""
         roles = self.roles_
-        return SeriesData.from_dataframe(
+        data = SeriesData.from_dataframe(
             df, time_col=roles["time_col"], id_col=roles["id_col"], target=roles["target"],
             past_covariates=roles["past_covariates"],
             future_covariates=roles["future_covariates"], fill=self.fill,
             freq=self.freq_, resample=self.resample,
         )
+        self._check_time_zone(data)
+        return data
+
+    def _check_time_zone(self, data: SeriesData) -> None:
+        """Naive times are not the same instants as the aware ones seen at fit (nor
+        the other way round): refuse rather than guess a timezone."""
+        if not isinstance(data.times, pd.DatetimeIndex):
+            return
+        fitted, tz = self.time_zone_, data.times.tz
+        if (fitted is None) == (tz is None):
+            return  # both naive, or both aware (aware ones are converted where needed)
+        column = self.roles_["time_col"] or "the index"
+        if fitted is not None:
+            raise DataError(f"the model was fitted on times in {fitted}, but {column!r} has no "
+                            f"timezone: localize it, e.g. with .dt.tz_localize({fitted!r})")
+        raise DataError(f"the model was fitted on times without a timezone, but {column!r} is "
+                        f"in {tz}: make it naive as at fit, e.g. with .dt.tz_localize(None)")
 
     def _stats_for(self, data: SeriesData) -> tuple[np.ndarray, np.ndarray]:
         """Fitted scaling statistics of each series; a series unseen at fit gets
@@ -148,6 +173,7 @@ class SeriesEstimator(BaseEstimator):
             "target_names": self.target_names_, "freq": persistence.freq_to_plain(self.freq_),
             "ids": self.ids_, "scaler_loc": torch.from_numpy(self.scaler_loc_),
             "scaler_spread": torch.from_numpy(self.scaler_spread_),
+            "time_zone": self.time_zone_,
         }
 
     def _restore_roles(self, state: dict) -> None:
@@ -178,6 +204,9 @@ class SeriesEstimator(BaseEstimator):
         self.freq_ = persistence.freq_from_plain(
             fitted_value(state, "freq", (str, int, type(None))))
         self.ids_ = ids
+        # Files from before time zones were kept for every estimator: naive.
+        self.time_zone_ = (fitted_value(state, "time_zone", (str, type(None)))
+                           if "time_zone" in state else None)
 
 
 def _names(value) -> bool:

@@ -287,9 +287,8 @@ class AnomalyDetector(SeriesEstimator):
         split = chronological_split(data, self.window, horizon, val_size=self.val_size,
                                     test_size=0)
         scaler = Scaler(self.scaler).fit(data.values, data.offsets, fit_rows=split.train_end)
+        self._remember(data, scaler)  # the calendar inputs need the time zone
         self.calendar_ = resolve_calendar(self.calendar, data.times, data.offsets, data.freq)
-        tz = getattr(data.times, "tz", None)
-        self.time_zone_ = None if tz is None else str(tz)
         inputs = self._inputs(data, scaler.transform(data.values, data.offsets))
         train = self._windows(data, inputs, split.train)
         val = self._windows(data, inputs, split.val)
@@ -319,7 +318,6 @@ class AnomalyDetector(SeriesEstimator):
             members.append(net.eval())
             summaries.append(summary)
         self.net_ = members[0] if len(members) == 1 else MeanEnsemble(members).eval()
-        self._remember(data, scaler)
         self.training_summary_ = (summaries[0] if len(summaries) == 1
                                   else {**summaries[0], "members": summaries})
         self.value_range_ = np.stack(
@@ -609,7 +607,7 @@ class AnomalyDetector(SeriesEstimator):
         return {**self._fitted_roles(), "threshold": float(self.threshold_),
                 "decision_scores": torch.from_numpy(self.decision_scores_),
                 "likelihood_prior": torch.from_numpy(self.likelihood_prior_),
-                "calendar": list(self.calendar_), "time_zone": self.time_zone_,
+                "calendar": list(self.calendar_),
                 "value_range": torch.from_numpy(self.value_range_),
                 "error_scale": torch.from_numpy(self.error_scale_),
                 "training_summary": self.training_summary_}
@@ -638,8 +636,6 @@ class AnomalyDetector(SeriesEstimator):
                                                              for c in calendar):
             raise ValueError("fitted 'calendar' is not a list of calendar feature names")
         self.calendar_ = tuple(calendar)
-        self.time_zone_ = (fitted_value(state, "time_zone", (str, type(None)))
-                           if "time_zone" in state else None)
         self.value_range_ = (fitted_array(state, "value_range", (n_series, n_targets, 2))
                              if "value_range" in state else None)
         # Files saved before normalize_errors: errors as they were, unscaled.

@@ -55,6 +55,8 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", **open_kwargs: Any) -
         with open(path, mode, **open_kwargs) as f:  # a device or a FIFO: write through
             yield f
         return
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"cannot write {path}: folder {path.parent} does not exist")
     _remove_stale_temporaries(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{_temp_prefix(path)}{os.getpid()}.",
                                suffix=".tmp")
@@ -121,9 +123,10 @@ def check_writable(path: str | os.PathLike) -> None:
         return
     if not real.parent.is_dir():
         raise FileNotFoundError(f"folder {real.parent} does not exist")
-    try:
-        with tempfile.TemporaryFile(dir=real.parent):
-            pass
+    try:  # the same call atomic_write makes, so that it fails here, not after training
+        fd, probe = tempfile.mkstemp(dir=real.parent, prefix=_temp_prefix(real), suffix=".tmp")
+        os.close(fd)
+        os.unlink(probe)
     except OSError as err:
         raise PermissionError(f"cannot write in folder {real.parent}: "
                               f"{err.strerror or err}") from None

@@ -520,10 +520,20 @@ class Forecaster(SeriesEstimator):
             rows = np.floor(lengths * start).astype(np.int64)
         elif isinstance(start, int | np.integer) and not isinstance(start, bool):
             rows = np.full(len(lengths), int(start), dtype=np.int64)
-        else:
-            when = pd.Timestamp(start) if isinstance(data.times, pd.DatetimeIndex) else start
+        elif isinstance(data.times, pd.DatetimeIndex):
+            try:
+                when = pd.Timestamp(start)
+            except (ValueError, TypeError):
+                raise ValueError(f"start must be a fraction of each series, a row count or a "
+                                 f"timestamp, got {start!r}") from None
+            if (when.tz is None) != (data.times.tz is None):
+                raise ValueError(f"start={start!r} and the series' times disagree on having "
+                                 "a timezone")
             rows = np.array([data.series_times(i).searchsorted(when)
                              for i in range(data.n_series)], dtype=np.int64)
+        else:
+            raise ValueError(f"start must be a fraction of each series or a row count (the "
+                             f"series have integer times), got {start!r}")
         return np.maximum(rows, self.input_len)
 
     def _metrics(self, data, first, series, actual, point, season):

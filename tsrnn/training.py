@@ -7,9 +7,11 @@ only it uses), and only estimators' ``fit`` imports it. Networks stay plain
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import logging
 import os
+import signal
 import sys
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -408,8 +410,17 @@ def fit_module(
         trainer = pl.Trainer(**options)
         # weights_only explicitly: TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD in the environment
         # would otherwise make torch unpickle whatever the checkpoint holds.
-        trainer.fit(module, train_loader, val_loader, ckpt_path=ckpt_path,
-                    weights_only=True)
+        try:
+            trainer.fit(module, train_loader, val_loader, ckpt_path=ckpt_path,
+                        weights_only=True)
+        except SystemExit:
+            # Lightning answers Ctrl+C by cleaning up and calling sys.exit(1), and
+            # leaves Ctrl+C ignored: a caller of fit() should see the interrupt it made.
+            if not trainer.interrupted:
+                raise
+            with contextlib.suppress(ValueError):  # only the main thread may set it
+                signal.signal(signal.SIGINT, signal.default_int_handler)
+            raise KeyboardInterrupt from None
     return {
         "epochs": trainer.current_epoch,
         "best_epoch": None if best is None else best.best_epoch,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import signal
 import sys
 import traceback
 from collections.abc import Callable
@@ -24,11 +23,7 @@ def _fit(model, df, columns: dict, *, progress: bool, checkpoint_dir=None, resum
     try:
         with fit_options(checkpoint_dir=checkpoint_dir, resume=resume, progress=progress):
             model.fit(df, **columns)
-    except SystemExit:
-        # Lightning answers Ctrl+C by calling sys.exit(1) after its own clean-up, and
-        # leaves Ctrl+C ignored: give it back its usual meaning.
-        with contextlib.suppress(ValueError):  # only the main thread may set it
-            signal.signal(signal.SIGINT, signal.default_int_handler)
+    except KeyboardInterrupt:  # fit_module turns Lightning's exit back into this
         hint = ""
         if checkpoint_dir is not None:
             hint = (f"the last finished epoch is kept in {checkpoint_dir}; run the same "

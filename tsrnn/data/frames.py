@@ -190,6 +190,14 @@ class SeriesData:
         if df.columns.has_duplicates:
             dup = df.columns[df.columns.duplicated()][0]
             raise DataError(f"column {dup!r} appears more than once")
+        if isinstance(df.columns, pd.MultiIndex):
+            raise DataError(f"the columns are a MultiIndex ({df.columns.nlevels} levels, e.g. "
+                            f"{df.columns[0]!r}): flatten them to one name each, e.g. "
+                            "df.columns = ['_'.join(map(str, c)) for c in df.columns]")
+        if isinstance(df.index, pd.MultiIndex):
+            raise DataError(f"the rows have a MultiIndex ({list(df.index.names)}): "
+                            "df.reset_index() makes its levels columns; then name them with "
+                            "time_col= and id_col=")
 
         _check_columns_exist(df, [c for c in (time_col, id_col) if c is not None])
         if time_col is None:
@@ -389,7 +397,8 @@ def _resolve_roles(df, time_col, id_col, target, past, future) -> tuple[list, li
     if not targets:
         targets = [c for c in df.columns if c not in taken and c not in past and c not in future]
         if not targets:
-            raise DataError("no target column left: pass target=")
+            raise DataError(f"no target column left: every column ({list(df.columns)}) is the "
+                            "time or id column or a covariate; pass target=")
         for col in targets:
             if not _is_numeric(df[col].dtype):
                 hint = (f" If it identifies series, pass id_col={col!r}." if id_col is None
@@ -424,8 +433,36 @@ def _numeric_values(df: pd.DataFrame, columns: list) -> np.ndarray:
     # the missing-value check below names it like any other gap.
     out = np.empty((len(df), len(columns)), dtype=np.float32)
     for j, col in enumerate(columns):
-        out[:, j] = df[col].to_numpy(dtype=np.float64, na_value=np.nan)
+        column = df[col].to_numpy(dtype=np.float64, na_value=np.nan)
+        _check_float32(col, column)
+        out[:, j] = column
     return out
+
+
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _check_float32(col, column: np.ndarray) -> None:
+    """Refuse values that float32, in which the networks compute, cannot hold: beyond
+    its range (they would become inf), or so large against their own variation that
+    rounding to float32's 7 digits erases it (a counter near 2**62 with a daily
+    pattern would train on a constant)."""
+    finite = column[np.isfinite(column)]
+    if not finite.size:
+        return
+    big = np.abs(finite) > FLOAT32_MAX
+    if big.any():
+        row = int(np.flatnonzero(np.isfinite(column))[np.argmax(big)])
+        raise DataError(f"column {col!r} holds {column[row]:.3g} at data row {row + 1}, beyond "
+                        f"the range of float32 (±{FLOAT32_MAX:.3g}) in which tsrnn computes")
+    spread = float(np.std(finite))
+    resolution = float(np.spacing(np.float32(np.abs(finite).max())))
+    if spread > 0 and resolution > spread / 10:
+        raise DataError(
+            f"column {col!r} varies by {spread:.3g} (standard deviation) around values as large "
+            f"as {np.abs(finite).max():.3g}: float32, in which tsrnn computes, keeps 7 digits "
+            f"(steps of {resolution:.3g} there), so the variation would be lost. Subtract an "
+            f"offset first, e.g. df[{col!r}] - df[{col!r}].min()")
 
 
 def _ticks(times: pd.Index) -> np.ndarray:
