@@ -448,9 +448,9 @@ def test_debug_shows_the_traceback(tmp_path):
 
 
 def test_help_of_every_command_shows_an_example(capsys):
-    for command in ("forecast", "detect", "train", "evaluate", "stream"):
+    for command in ("forecast", "detect", "train", "evaluate", "stream", "datasets"):
         assert main([command, "--help"]) == 0
-        assert f"tsrnn {command}" in capsys.readouterr().out.split("examples:")[1]
+        assert f"tsrnn {command}" in capsys.readouterr().out.split("\nexamples")[1]
 
 
 def test_an_interrupted_write_keeps_the_older_output(files, tmp_path, monkeypatch, capsys):
@@ -690,3 +690,27 @@ def test_folder_summary_notes_the_resampled_file(tmp_path, capsys):
     rows = {line.split()[0]: line for line in table.splitlines()[1:3]}
     assert "resampled onto a regular grid" in rows["gappy.csv"]
     assert "resampled" not in rows["regular.csv"] and " ok " in rows["regular.csv"]
+
+
+# ------------------------------------------------------------------ datasets
+def test_datasets_list_and_export(tmp_path, capsys):
+    assert main(["datasets", "list"]) == 0
+    listed = capsys.readouterr().out
+    assert listed.startswith("sensors ") and "sensors-wide" in listed
+    assert main(["datasets", "export", "sensors-wide", "-"]) == 0
+    wide = pd.read_csv(pd.io.common.StringIO(capsys.readouterr().out))
+    assert list(wide.columns) == ["timestamp", "sensor_1", "sensor_2", "sensor_3", "sensor_4"]
+    assert len(wide) == 2880
+    out = tmp_path / "s.csv"
+    assert main(["datasets", "export", "sensors", str(out), "-q"]) == 0
+    assert len(pd.read_csv(out)) == 11_520
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["datasets", "export", "nope", "x.csv"], "no dataset 'nope'; choose from"),
+    (["datasets", "export", "sensors"], "export needs a dataset name and an output file"),
+    (["datasets", "list", "sensors"], "list takes no dataset name"),
+])
+def test_datasets_usage_errors(tmp_path, capsys, argv, message):
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err

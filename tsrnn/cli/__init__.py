@@ -1,5 +1,6 @@
 """The ``tsrnn`` command: forecast and score CSV files (or folders of them), train
-from a config file, evaluate a saved model, and score a live feed.
+from a config file, evaluate a saved model, score a live feed, and export the
+sample data to try them on.
 
 This module only parses arguments, reads files, calls the estimators and writes
 results; the model logic is in :class:`tsrnn.Forecaster` and
@@ -18,7 +19,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from tsrnn.cli import detect, evaluate, forecast, stream, train
+from tsrnn.cli import datasets, detect, evaluate, forecast, stream, train
 from tsrnn.cli._options import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -44,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"tsrnn {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     command = functools.partial(add_command, commands)
-    for module in (forecast, detect, train, evaluate, stream):
+    for module in (forecast, detect, train, evaluate, stream, datasets):
         module.add_parser(command)
     return parser
 

@@ -22,13 +22,21 @@ from tsrnn.cli._runs import (
 )
 
 EXAMPLES = """\
-examples:
+examples (on the sample data; `tsrnn datasets list` shows it):
+  tsrnn datasets export sensors sensors.csv      # 4 hourly sensors, labelled anomalies
   tsrnn detect sensors.csv --time-col timestamp --id-col sensor --target value \\
       --out scores.csv --plot anomalies.png --save-model detector.tsrnn
   tsrnn detect sensors.csv --model detector.tsrnn --out scores.csv
   tsrnn detect sensors.csv --id-col sensor --target value --label-col is_anomaly \\
       --out scores.csv      # also prints ROC-AUC, PR-AUC, F1 against the labels
-  tsrnn detect nab-folder/ --target value --window 32 --out scores/
+  tsrnn datasets export sensors-wide sensors-wide.csv
+  mkdir -p csvs && cp sensors-wide.csv csvs/     # a folder of CSV files
+  tsrnn detect csvs/ --target sensor_1 --window 32 --out scores/
+
+Files with gaps in their time axis are resampled onto their regular grid, the
+empty steps interpolated, with a warning; --no-resample refuses them instead.
+An input column named score or label is never overwritten: the outputs are then
+called anomaly_score and predicted_label.
 """
 
 

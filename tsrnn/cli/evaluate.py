@@ -20,11 +20,11 @@ from tsrnn.cli._runs import (
 from tsrnn.cli.detect import _detection_metrics, _labels
 
 EXAMPLES = """\
-examples:
-  tsrnn evaluate ETTh1.csv --model ot.tsrnn                  # backtest from 80% on
-  tsrnn evaluate ETTh1.csv --model ot.tsrnn --start 2018-01-01 --out metrics.csv
+examples (s1.tsrnn and detector.tsrnn: as the forecast and detect examples make them):
+  tsrnn evaluate sensors-wide.csv --model s1.tsrnn            # backtest from 80% on
+  tsrnn evaluate sensors-wide.csv --model s1.tsrnn --start 2024-04-01 --out metrics.csv
   tsrnn evaluate sensors.csv --model detector.tsrnn --label-col is_anomaly
-  tsrnn evaluate csv-folder/ --model ot.tsrnn --out metrics.csv   # one row per file
+  tsrnn evaluate csvs/ --model s1.tsrnn --out metrics.csv   # one row per file
 """
 
 

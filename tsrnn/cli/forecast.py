@@ -25,15 +25,18 @@ from tsrnn.cli._runs import (
 )
 
 EXAMPLES = """\
-examples:
-  tsrnn forecast ETTh1.csv --time-col date --target OT --horizon 24 --cell gru \\
-      --quantiles 0.1,0.5,0.9 --out forecast.csv --plot forecast.png --save-model ot.tsrnn
-  tsrnn forecast ETTh1.csv --model ot.tsrnn --out forecast.csv     # no training
+examples (on the sample data; `tsrnn datasets list` shows it):
+  tsrnn datasets export sensors-wide sensors-wide.csv    # 4 hourly sensors
+  tsrnn forecast sensors-wide.csv --target sensor_1 --horizon 24 --cell gru \\
+      --quantiles 0.1,0.5,0.9 --out forecast.csv --plot forecast.png --save-model s1.tsrnn
+  tsrnn forecast sensors-wide.csv --model s1.tsrnn --out forecast.csv     # no training
+  tsrnn datasets export sensors sensors.csv      # the same sensors, one row per reading
   tsrnn forecast sensors.csv --id-col sensor --target value --holdout --plot check.png \\
       --out check.csv       # forecast the last --horizon steps and draw the actuals
-  tsrnn forecast csv-folder/ --target OT --out forecasts/   # one output per input file
-  tsrnn forecast ETTh1.csv --target OT --set model=seq2seq --set segment_len=1 \
-      --out forecast.csv --plot-attention attention.png  # where each step looks
+  mkdir -p csvs && cp sensors-wide.csv csvs/     # a folder of CSV files
+  tsrnn forecast csvs/ --target sensor_1 --out forecasts/   # one output per input file
+  tsrnn forecast sensors-wide.csv --target sensor_1 --set model=seq2seq \\
+      --set segment_len=1 --out forecast.csv --plot-attention attention.png
 """
 
 

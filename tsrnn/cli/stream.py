@@ -12,15 +12,16 @@ from typing import TextIO
 from tsrnn.cli._options import EXIT_FAILED, EXIT_OK, _one_line, common_options
 
 EXAMPLES = """\
-examples:
-  tail -f feed.csv | tsrnn stream --model detector.tsrnn
+examples (detector.tsrnn as `tsrnn detect --help` makes it, on the sample data):
   tsrnn stream --model detector.tsrnn < sensors.csv > scores.csv
+  tail -f feed.csv | tsrnn stream --model detector.tsrnn    # runs until Ctrl+C
 
 The first input line is the CSV header; it must hold the model's time column, id
 column (if it has one) and target columns. Each later line gets one output line,
 written as soon as the line is read: time, id, score, label (1 = anomaly), ready
-(0 while a series has too little history to score). A bad line is reported on
-stderr and skipped; the exit code is then 1.
+(0 while a series has too little history to score). A bad line (not UTF-8, not
+CSV, another number of fields than the header, a value that is not a number) is
+reported on stderr with its line number and skipped; the exit code is then 1.
 """
 
 

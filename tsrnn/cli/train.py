@@ -18,7 +18,7 @@ from tsrnn.cli._options import (
 from tsrnn.cli._runs import _check_writable, _fit, _naming, _regular, _Run
 
 EXAMPLES = """\
-examples:
+examples (on the sample data: `tsrnn datasets export sensors-wide sensors-wide.csv`):
   tsrnn train --config run.toml
   tsrnn train --config run.toml --set hidden_size=64 --epochs 50 --out big.tsrnn
   tsrnn train --config run.toml --resume      # continue an interrupted training
@@ -26,16 +26,16 @@ examples:
 run.toml (run.yaml takes the same keys; relative paths are relative to the file):
   task = "forecast"                  # or "detect"
   [data]
-  path = "ETTh1.csv"
-  time_col = "date"
-  target = "OT"                      # or a list; id_col = "..." for long files
+  path = "sensors-wide.csv"
+  time_col = "timestamp"
+  target = "sensor_1"                # or a list; id_col = "..." for long files
   [model]                            # any Forecaster / AnomalyDetector parameter
   cell = "gru"
   input_len = 96
   horizon = 24
   quantiles = [0.1, 0.5, 0.9]
   [output]
-  model = "ot.tsrnn"
+  model = "s1.tsrnn"
 """
 
 
