@@ -4,7 +4,6 @@ tsrnn/model_checks.py)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -243,8 +242,9 @@ def test_overwritten_bytes_are_caught_by_the_checksum(saved, tmp_path):
     expected = Forecaster.load(saved["Forecaster"]).predict()
     path = tmp_path / "model.tsrnn"
     readable_but_refused = 0
+    rng = np.random.default_rng(0)  # the same damage every run
     for offset in range(0, len(original) - 64, 61):
-        path.write_bytes(original[:offset] + os.urandom(64) + original[offset + 64:])
+        path.write_bytes(original[:offset] + rng.bytes(64) + original[offset + 64:])
         try:
             loaded = Forecaster.load(path)
         except ValueError as err:
@@ -253,8 +253,9 @@ def test_overwritten_bytes_are_caught_by_the_checksum(saved, tmp_path):
                 torch.load(path, weights_only=True)
             except Exception:
                 continue  # the zip or the pickle broke: refused without the checksum
-            assert "does not match its checksum" in str(err)
-            readable_but_refused += 1
+            # Still a zip and a pickle: the checksum, or a check of what the damaged
+            # pickle now says (another format name, a parameter out of range), refused it.
+            readable_but_refused += "does not match its checksum" in str(err)
         else:  # the bytes were padding between zip records: the content is intact
             pd.testing.assert_frame_equal(loaded.predict(), expected)
     assert readable_but_refused > 0  # tensors' bytes were hit, and only the sum saw it
