@@ -142,11 +142,26 @@ class AnomalyStream:
             raise DataError(f"values: expected one value for each of the targets "
                             f"{det.target_names_} of each of {len(series)} series, shape "
                             f"[{len(series)}, {n_f}], got shape {list(rows.shape)}")
+        self._check_new_ids(series)
         if len(set(map(repr, series))) < len(series):
             twice = next(s for k, s in enumerate(series) if s in series[:k])
             raise DataError(f"series {twice!r} appears twice in one update: one point per "
                             "series and timestamp")
         return series, rows
+
+    def _check_new_ids(self, series: list) -> None:
+        """A new sensor's id must be of the kind the fitted ones are: ``0`` among
+        ``'s0', 's1'`` is far more often a mistake (ids read as numbers) than a
+        sensor."""
+        kinds = {_id_kind(sid) for sid in self.detector.ids_}
+        if len(kinds) != 1 or None in self.detector.ids_:
+            return
+        kind = kinds.pop()
+        for sid in series:
+            if sid not in self._known and sid not in self._state and _id_kind(sid) != kind:
+                raise DataError(f"series {sid!r} is {_id_kind(sid)}, but the detector's "
+                                f"series ids are {kind} (e.g. {self.detector.ids_[0]!r})"
+                                ": a new sensor needs an id of the same kind")
 
     def update(self, timestamp, values, series: Sequence | None = None) -> StreamResult:
         """Add one point per series and score it.
@@ -343,6 +358,14 @@ class AnomalyStream:
 
 
 STREAM_FORMAT = "tsrnn-stream"
+
+
+def _id_kind(sid) -> str:
+    if isinstance(sid, str):
+        return "text"
+    if isinstance(sid, int | np.integer) and not isinstance(sid, bool):
+        return "an integer"
+    return type(sid).__name__
 
 
 def _check_state(state, template: dict, where: str) -> None:
