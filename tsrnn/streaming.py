@@ -67,7 +67,8 @@ class AnomalyStream:
       ``fill="ffill"``, which carries the series' last value forward (as the
       batch scores do); a carried value is inside the range check's range;
     - a timestamp in another timezone than the training data's is read in the
-      training one for the calendar inputs;
+      training one for the calendar inputs; a naive one for a detector fitted on
+      aware times (or the reverse) is refused, as in batch scores;
     - a value out of range is flagged (score and label) even while the series'
       window warms up, as in the batch scores;
     - a bare number as the timestamp of a datetime detector is refused (seconds,
@@ -77,6 +78,9 @@ class AnomalyStream:
     """
 
     def __init__(self, detector: AnomalyDetector):
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(detector, "net_")
         self.detector = detector
         self._forecast = detector.score == "forecast"
         self._keep = detector.window + (1 if self._forecast else 0)
@@ -183,6 +187,11 @@ class AnomalyStream:
         det = self.detector
         series, values = self._rows(values, series)
         stamp = _as_time(timestamp, det.freq_)
+        if isinstance(stamp, pd.Timestamp) and (stamp.tz is None) != (det.time_zone_ is None):
+            raise DataError(f"timestamp {timestamp} {'has no' if stamp.tz is None else 'has a'} "
+                            f"timezone, but the detector's times were "
+                            f"{'in ' + det.time_zone_ if det.time_zone_ else 'naive'}: refused "
+                            "rather than guessed, as batch scores refuse it")
         fresh = [sid for sid in series if sid not in self._state]
         states = [self._state.get(sid) or self._new_state(sid) for sid in series]
         gap = np.zeros(len(series), dtype=bool)
@@ -395,6 +404,9 @@ def _as_time(timestamp, freq):
     """The point's time in the detector's kind of time: a date for a datetime fit
     (a bare number is refused: seconds, milliseconds or nanoseconds since 1970
     cannot be told apart), an integer step for an integer one."""
+    if isinstance(timestamp, list | tuple | np.ndarray | pd.Index | pd.Series):
+        raise DataError(f"timestamp must be one time, for every series of the call, got "
+                        f"{type(timestamp).__name__} of {len(timestamp)}")
     if timestamp is None or (not isinstance(timestamp, str) and pd.isna(timestamp)):
         raise DataError(f"timestamp is missing ({timestamp!r})")
     if freq is None:
