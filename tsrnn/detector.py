@@ -216,7 +216,7 @@ class AnomalyDetector(SeriesEstimator):
         *,
         score: str = "reconstruction",
         stateful: bool = False,
-        tbptt_steps: int = 128,
+        tbptt_steps: int = 64,
         hidden_size: int = 64,
         num_layers: int = 1,
         bidirectional: bool = False,

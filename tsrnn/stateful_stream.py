@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 __all__ = ["StatefulStream"]
 
+_NEVER = np.iinfo(np.int64).min  # the last time of a series not seen yet
+
 
 class StatefulStream:
     """Score live points one at a time: O(1) time and memory per point and series.
@@ -76,6 +78,7 @@ class StatefulStream:
         self._slot: dict = {}  # series id -> its row in the arrays below
         self._ids: list = []
         self._filters: list = []  # alerts=True: a ScoreFilter per slot
+        self._phases: dict = {}  # calendar inputs by phase
         self._alloc(0)
 
     # ----------------------------------------------------------------- state
@@ -89,10 +92,9 @@ class StatefulStream:
             "pred": np.zeros((m, cap, f), np.float32),  # each member's next-step guess
             "row": np.zeros((cap, f), np.float32),  # the last scaled values
             "count": np.zeros(cap, np.int64),  # points since the start or a gap, <= window
-            "last": np.zeros(cap, np.int64),  # the last time (ns, or the integer step)
-            "seen": np.zeros(cap, bool),
+            "last": np.full(cap, _NEVER),  # the last time (ns, or the integer step)
             "loc": np.zeros((cap, f)), "spread": np.ones((cap, f)),
-            "scale": np.ones((cap, f)),  # online error scale
+            "scale": np.ones((cap, f)),  # online error scale, times members and targets
             "recent": np.zeros((cap, max(self._smoothing, 1))),  # the last errors, a ring
             "n_recent": np.zeros(cap, np.int64),
             "low": np.full((cap, f), np.inf), "high": np.full((cap, f), -np.inf),
@@ -125,11 +127,11 @@ class StatefulStream:
             self._alloc(max(need, 2 * self._cap, 16))
         a = self._arrays
         for sid in series:
-            k, i = len(self._ids), self._known[sid]
+            k, i, f = len(self._ids), self._known[sid], self._n
             self._slot[sid] = k
             self._ids.append(sid)
             a["loc"][k], a["spread"][k] = det.scaler_loc_[i], det.scaler_spread_[i]
-            a["scale"][k] = det._error_scale_of(i, online=True)
+            a["scale"][k] = det._error_scale_of(i, online=True) * self._cells.members * f
             start = det._range_of(i)
             if start is None:  # learnt from the series' first points
                 a["learning"][k] = MIN_HISTORY
@@ -156,13 +158,14 @@ class StatefulStream:
         stamp = _as_time(timestamp, det.freq_)
         slots = self._slots(series)
         a = self._arrays
+        whole = _as_slice(slots)
+        index = slots if whole is None else whole  # a slice reads views, not copies
         t, aware = _ticks(stamp)
-        seen = a["seen"][slots]
         if self._aware is not None and aware != self._aware:
             raise DataError(f"timestamp {timestamp} and the stream's earlier ones disagree "
                             "on having a timezone")
-        last = a["last"][slots]
-        stale = seen & (last >= t)
+        last = a["last"][index]  # _NEVER for a series not seen yet
+        stale = last >= t
         if stale.any():
             k = int(np.flatnonzero(stale)[0])
             raise DataError(f"timestamp {timestamp} for series {series[k]!r} is not after its "
@@ -173,21 +176,13 @@ class StatefulStream:
         else:
             previous = (_ticks(stamp - self._step)[0] if self._step is not None
                         else t - int(det.freq_))
-            gap = seen & (last != previous)
-        bad = ~np.isfinite(values)
-        if bad.any():
-            rows = bad.any(axis=1)
-            if det.fill != "ffill" or not seen[rows].all():
-                k = int(np.flatnonzero(rows if det.fill != "ffill" else rows & ~seen)[0])
-                col = det.target_names_[int(np.flatnonzero(bad[k])[0])]
-                raise DataError(f"column {col!r} of series {series[k]!r} is missing or "
-                                f"infinite at {timestamp}; fit with fill='ffill' to carry "
-                                "the last value forward")
+            gap = (last != previous) & (last != _NEVER)
+        x32 = values.astype(np.float32)  # as the batch scores read a frame
+        finite = np.isfinite(x32).all()
+        if not finite:
+            self._check_missing(x32, last, series, timestamp)
         # Valid: from here on the state changes.
         self._aware = aware
-        whole = _as_slice(slots)
-        index = slots if whole is None else whole
-        x32 = values.astype(np.float32)
         breach = self._breaches(index, x32) if self._range else None
         count = a["count"][index]
         if gap.any():
@@ -198,20 +193,22 @@ class StatefulStream:
                     state[:, :, gap] = 0.0
                     a[key][:, :, index] = state
         row = ((x32 - a["loc"][index]) / a["spread"][index]).astype(np.float32)  # [S, F]
-        if bad.any():  # fill="ffill": the last scaled value
+        if not finite:  # fill="ffill": the last scaled value
             row = np.where(np.isfinite(row), row, a["row"][index])
         ready = count >= self._warm_up
-        err = np.square(a["pred"][:, index] - row[None]).sum(axis=0)  # [M, S, F] -> [S, F]
-        err = err / np.float32(self._cells.members)
-        raw = np.where(ready, (err / a["scale"][index]).mean(axis=1), 0.0)  # [S]
+        miss = a["pred"][:, index] - row  # [M, S, F]
+        # The mean over members and targets of the squared errors, each target's in
+        # units of its typical one (the "scale" array holds scale * M * F).
+        raw = (np.square(miss) / a["scale"][index]).sum(axis=(0, 2)) * ready  # [S]
         # One cell step: the state now holds this point, the prediction is for the next.
-        calendar = (calendar_row(det._local(stamp), det.calendar_) if det.calendar_
-                    else None)
-        inputs = row if calendar is None else np.hstack(
-            [row, np.broadcast_to(calendar.astype(np.float32), (len(row), len(calendar)))])
-        h = a["h"][:, :, index]
+        if det.calendar_:
+            calendar = self._calendar(stamp)
+            inputs = np.empty((len(row), self._cells.inputs), np.float32)
+            inputs[:, :self._n], inputs[:, self._n:] = row, calendar
+        else:
+            inputs = row
         c = a["c"][:, :, index] if "c" in a else None
-        h, c, pred = self._cells.step(inputs, h, c)
+        h, c, pred = self._cells.step(inputs, a["h"][:, :, index], c)
         a["h"][:, :, index] = h
         if c is not None:
             a["c"][:, :, index] = c
@@ -219,10 +216,35 @@ class StatefulStream:
         a["row"][index] = row
         a["count"][index] = np.minimum(count + 1, self._warm_up)
         a["last"][index] = t
-        a["seen"][index] = True
         score = self._post_process(slots, index, raw, ready, breach)
         label = (score > det.threshold_).astype(np.int64)
         return StreamResult(series, score, label, ready, gap)
+
+    def _check_missing(self, x32: np.ndarray, last: np.ndarray, series: list, timestamp):
+        """NaN or inf: refused unless ``fill="ffill"`` and the series has a value to
+        carry."""
+        bad = ~np.isfinite(x32)
+        rows = bad.any(axis=1)
+        if self.detector.fill == "ffill":
+            rows &= last == _NEVER
+        if rows.any():
+            k = int(np.flatnonzero(rows)[0])
+            col = self.detector.target_names_[int(np.flatnonzero(bad[k])[0])]
+            raise DataError(f"column {col!r} of series {series[k]!r} is missing or infinite "
+                            f"at {timestamp}; fit with fill='ffill' to carry the last value "
+                            "forward")
+
+    def _calendar(self, stamp) -> np.ndarray:
+        """The calendar inputs of a time, cached by its phase: a stream at a fixed
+        frequency goes round the same few phases."""
+        local = self.detector._local(stamp)
+        key = (local.day_of_week, local.hour, local.minute, local.second)
+        row = self._phases.get(key)
+        if row is None:
+            if len(self._phases) > 100_000:
+                self._phases.clear()
+            row = self._phases[key] = calendar_row(local, self.detector.calendar_)
+        return row
 
     def _check_values(self, values, series) -> tuple[np.ndarray, list]:
         det = self.detector
@@ -295,7 +317,8 @@ class _Cells:
         members = list(net.members) if isinstance(net, MeanEnsemble) else [net]
         enc = members[0].encoder
         self.kind, self.layers, self.hidden = enc.cell, enc.num_layers, enc.hidden_size
-        self.members = len(members)
+        self.members, self.inputs = len(members), enc.input_size
+        size = self.hidden
         self.relu = enc.cell == "rnn" and enc.layers[0].nonlinearity == "relu"
 
         def stack(tensors) -> np.ndarray:
@@ -307,15 +330,28 @@ class _Cells:
             w_ih, w_hh, b_ih, b_hh = (stack([getattr(layer, f"{name}_l0") for layer in layers])
                                       for name in ("weight_ih", "weight_hh", "bias_ih",
                                                    "bias_hh"))
-            w_ih = np.ascontiguousarray(w_ih.transpose(0, 2, 1))  # [M, G, I] -> [M, I, G]
-            w_hh = np.ascontiguousarray(w_hh.transpose(0, 2, 1))  # [M, G, H] -> [M, H, G]
-            b_ih, b_hh = b_ih[:, None], b_hh[:, None]  # [M, 1, G]
+            w_ih, w_hh = w_ih.transpose(0, 2, 1), w_hh.transpose(0, 2, 1)  # [M, In, G]
+            b_hn = None
+            if self.kind == "gru":
+                # [x, h] @ w gives r and z summed, then the new gate's x and h parts
+                # apart (r multiplies the h part): [M, I + H, 4H].
+                n_in, zero = w_ih.shape[1], np.zeros((len(members), w_hh.shape[1], size))
+                w_ih = np.concatenate([w_ih, np.zeros((len(members), n_in, size))], axis=2)
+                w_hh = np.concatenate([w_hh[..., :2 * size], zero, w_hh[..., 2 * size:]],
+                                      axis=2)
+                b = np.concatenate([b_ih[:, :2 * size] + b_hh[:, :2 * size],
+                                    b_ih[:, 2 * size:]], axis=1)[:, None]  # [M, 1, 3H]
+                b = np.concatenate([b, np.zeros((len(members), 1, size))], axis=2)
+                b_hn = b_hh[:, None, 2 * size:]  # [M, 1, H]
+            else:
+                b = (b_ih + b_hh)[:, None]  # [M, 1, G]
+            w = np.ascontiguousarray(np.concatenate([w_ih, w_hh], axis=1), dtype=np.float32)
             norm = None
             if enc.norms is not None:
                 norms = [m.encoder.norms[i] for m in members]
                 norm = (stack([n.weight for n in norms])[:, None],  # [M, 1, H]
                         stack([n.bias for n in norms])[:, None], norms[0].eps)
-            self.weights.append((w_ih, w_hh, b_ih, b_hh, norm))
+            self.weights.append((w, b.astype(np.float32), b_hn, norm))
         # Only the targets' predictions are scored: the head's other rows are skipped.
         head_w = stack([m.head.weight for m in members])[:, :n_targets]  # [M, F, H]
         self.head_w = np.ascontiguousarray(head_w.transpose(0, 2, 1))  # [M, H, F]
@@ -324,26 +360,24 @@ class _Cells:
     def step(self, x: np.ndarray, h: np.ndarray, c: np.ndarray | None):
         """One step of ``x [S, I]`` from states ``h, c [M, L, S, H]``: the new states
         and each member's prediction of the next step's targets ``[M, S, F]``."""
-        out = x[None]  # [1, S, I], shared by the members
+        members, _, batch, size = h.shape
+        out = np.broadcast_to(x, (members, *x.shape))  # [M, S, I], shared by the members
         hs, cs = np.empty_like(h), None if c is None else np.empty_like(c)
-        size = self.hidden
-        for i, (w_ih, w_hh, b_ih, b_hh, norm) in enumerate(self.weights):
-            gi = np.matmul(out, w_ih) + b_ih  # [M, S, G]
-            gh = np.matmul(h[:, i], w_hh) + b_hh  # [M, S, G]
+        for i, (w, b, b_hn, norm) in enumerate(self.weights):
+            both = np.concatenate([out, h[:, i]], axis=2)  # [M, S, I + H]
+            g = np.matmul(both, w) + b  # [M, S, G] (GRU: [M, S, 4H], see __init__)
             if self.kind == "lstm":  # torch's gate order: input, forget, cell, output
-                g = gi + gh
                 gates = expit(g)
                 cell = gates[..., size:2 * size] * c[:, i] + gates[..., :size] * np.tanh(
                     g[..., 2 * size:3 * size])
                 new = gates[..., 3 * size:] * np.tanh(cell)
                 cs[:, i] = cell
-            elif self.kind == "gru":  # reset, update, new
-                rz = expit(gi[..., :2 * size] + gh[..., :2 * size])
-                n = np.tanh(gi[..., 2 * size:] + rz[..., :size] * gh[..., 2 * size:])
-                z = rz[..., size:]
-                new = n + z * (h[:, i] - n)
+            elif self.kind == "gru":  # reset, update, then the new gate's input and
+                rz = expit(g[..., :2 * size])  # hidden parts apart
+                n = np.tanh(g[..., 2 * size:3 * size]
+                            + rz[..., :size] * (g[..., 3 * size:] + b_hn))
+                new = n + rz[..., size:] * (h[:, i] - n)
             else:
-                g = gi + gh
                 new = np.maximum(g, 0.0) if self.relu else np.tanh(g)
             hs[:, i] = new
             out = new if norm is None else _layer_norm(new, *norm)

@@ -496,7 +496,7 @@ class NextStepModule(ForecastingModule):
     ``gradient_clip`` itself). The validation loss is on each series' end (from
     ``train_end`` on), the state carried in from its training part."""
 
-    def __init__(self, net: nn.Module, *, lr: float = 1e-3, tbptt_steps: int = 128,
+    def __init__(self, net: nn.Module, *, lr: float = 1e-3, tbptt_steps: int = 64,
                  gradient_clip: float | None = None, max_epochs: int = 1,
                  monitor: str = "val_loss"):
         super().__init__(net, lr=lr, max_epochs=max_epochs, monitor=monitor)
