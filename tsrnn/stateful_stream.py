@@ -294,8 +294,7 @@ class StatefulStream:
         if self._smoothing:
             a, size = self._arrays, self._smoothing
             recent, n = a["recent"][index], a["n_recent"][index]
-            k = np.flatnonzero(ready)
-            recent[k, n[k] % size] = raw[k]  # the ring's oldest entry gives way
+            recent[ready, n[ready] % size] = raw[ready]  # the ring's oldest entry gives way
             n = n + ready
             mean = recent.sum(axis=1) / np.maximum(np.minimum(n, size), 1)
             score = np.where(ready, np.maximum(raw, mean), 0.0)
@@ -361,10 +360,12 @@ class _Cells:
         """One step of ``x [S, I]`` from states ``h, c [M, L, S, H]``: the new states
         and each member's prediction of the next step's targets ``[M, S, F]``."""
         members, _, batch, size = h.shape
-        out = np.broadcast_to(x, (members, *x.shape))  # [M, S, I], shared by the members
+        out = x  # [S, I], shared by the members; then [M, S, H]
         hs, cs = np.empty_like(h), None if c is None else np.empty_like(c)
         for i, (w, b, b_hn, norm) in enumerate(self.weights):
-            both = np.concatenate([out, h[:, i]], axis=2)  # [M, S, I + H]
+            n_in = w.shape[1] - size
+            both = np.empty((members, batch, n_in + size), np.float32)  # [M, S, I + H]
+            both[..., :n_in], both[..., n_in:] = out, h[:, i]
             g = np.matmul(both, w) + b  # [M, S, G] (GRU: [M, S, 4H], see __init__)
             if self.kind == "lstm":  # torch's gate order: input, forget, cell, output
                 gates = expit(g)
