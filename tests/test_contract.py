@@ -332,6 +332,18 @@ CASES = [
         per_row=("decision_scores_", "labels_"),
     ),
     EstimatorCase(
+        id="AnomalyDetector-stateful",
+        make=lambda **params: _detector(**{"stateful": True, "tbptt_steps": 16, **params}),
+        make_frame=_wide_frame,
+        fit_kwargs={},
+        output=_detector_output,
+        apply=lambda est, df: est.decision_function(df).to_frame(),
+        column="y",
+        dropped="z",
+        needs_fit=_DETECTOR_NEEDS_FIT,
+        per_row=("decision_scores_", "labels_"),
+    ),
+    EstimatorCase(
         id="SequenceClassifier",
         make=_classifier,
         make_frame=_runs_frame,

@@ -45,6 +45,9 @@ from tsrnn.model_checks import build_net, fitted_array, fitted_value
 from tsrnn.nn.autoencoder import RecurrentAutoencoder
 from tsrnn.nn.ensemble import MeanEnsemble
 from tsrnn.nn.forecast import ForecastNet
+from tsrnn.nn.next_step import NextStepNet
+from tsrnn.stateful import next_step_errors, train_next_step
+from tsrnn.stateful_stream import StatefulStream
 from tsrnn.streaming import AnomalyStream, StreamResult
 from tsrnn.thresholds import pot_threshold, quantile_threshold
 
@@ -77,7 +80,24 @@ class AnomalyDetector(SeriesEstimator):
         ``"reconstruction"``: a recurrent autoencoder rebuilds sliding windows; a
         step's score combines the errors of every window covering it.
         ``"forecast"``: the error of a one-step-ahead forecast from the previous
-        ``window`` steps (the Forecaster's network).
+        ``window`` steps (the Forecaster's network). Ignored with ``stateful=True``.
+    stateful
+        False (default): each score is computed from a window (``score``). True: a
+        recurrent network reads each series once, from its start, carrying its
+        state from one step to the next, and a step's score is the error of its
+        prediction from the state after the step before (the forecast score's
+        error, from the whole past instead of a window). So a new point costs one
+        cell step and a series' memory is its state, however long its history:
+        :meth:`stream` then returns a :class:`tsrnn.stateful_stream.StatefulStream`.
+        Trained as it is used, by truncated backpropagation through time over each
+        series' whole training history (see ``tbptt_steps``). ``window`` becomes the
+        warm-up: the first ``window`` steps of a series (of a stream, after a gap)
+        are not scored. Needs ``bidirectional=False``.
+    tbptt_steps
+        With ``stateful=True``: steps per chunk of truncated backpropagation through
+        time. Each series' training rows are run in chunks of this many steps in
+        time order, the state carried (and detached) from one chunk to the next,
+        one optimizer step per chunk; a batch holds ``batch_size`` series.
     hidden_size, num_layers, bidirectional, dropout, layer_norm
         The encoder.
     calendar
@@ -199,6 +219,8 @@ class AnomalyDetector(SeriesEstimator):
         window: int = 32,
         *,
         score: str = "reconstruction",
+        stateful: bool = False,
+        tbptt_steps: int = 64,
         hidden_size: int = 64,
         num_layers: int = 1,
         bidirectional: bool = False,
@@ -237,6 +259,8 @@ class AnomalyDetector(SeriesEstimator):
         self.cell = cell
         self.window = window
         self.score = score
+        self.stateful = stateful
+        self.tbptt_steps = tbptt_steps
         self.hidden_size = hidden_size
         self.num_layers = num_layers
         self.bidirectional = bidirectional
@@ -287,15 +311,16 @@ class AnomalyDetector(SeriesEstimator):
                                          fill=self.fill, resample=self.resample, freq=self.freq)
         check_length(data, self.window + 1, what="window + 1")
         seed = seed_everything(self.random_state)
-        horizon = 1 if self.score == "forecast" else 0
+        horizon = 1 if self.score == "forecast" or self.stateful else 0
         split = chronological_split(data, self.window, horizon, val_size=self.val_size,
                                     test_size=0)
         scaler = Scaler(self.scaler).fit(data.values, data.offsets, fit_rows=split.train_end)
         self._remember(data, scaler)  # the calendar inputs need the time zone
         self.calendar_ = resolve_calendar(self.calendar, data.times, data.offsets, data.freq)
         inputs = self._inputs(data, scaler.transform(data.values, data.offsets))
-        train = self._windows(data, inputs, split.train)
-        val = self._windows(data, inputs, split.val)
+        if not self.stateful:
+            train = self._windows(data, inputs, split.train)
+            val = self._windows(data, inputs, split.val)
         from tsrnn.training import (  # Lightning
             ForecastingModule,
             ReconstructionModule,
@@ -312,7 +337,11 @@ class AnomalyDetector(SeriesEstimator):
             net = self._make_member(data.n_targets)
             with member_options(k) if self.n_models > 1 else contextlib.nullcontext():
                 summary = finished_member(net)  # resuming: done before the interruption
-                if summary is None:
+                if summary is None and self.stateful:
+                    net, summary = train_next_step(self, net, data, inputs, split.train_end,
+                                                   member_seed)
+                    mark_finished(net, summary)
+                elif summary is None:
                     net, summary = self._train(
                         lambda monitor, net=net: task(net, loss="mse", lr=self.lr,
                                                       max_epochs=self.max_epochs,
@@ -329,7 +358,7 @@ class AnomalyDetector(SeriesEstimator):
              for i in range(data.n_series)]).astype(np.float64)  # [S, F, 2]
         errors, valid = self._step_errors(data, inputs, online=False)  # [N, F], [N]
         # Forecast errors are online either way: one pass serves both priors.
-        online = ((errors, valid) if self.score == "forecast"
+        online = ((errors, valid) if self.score == "forecast" or self.stateful
                   else self._step_errors(data, inputs, online=True))
         self.error_scale_ = error_scales(data, split.train_end, offline=(errors, valid),
                                          online=online)
@@ -368,6 +397,11 @@ class AnomalyDetector(SeriesEstimator):
             # The tail is fitted above the 0.98 quantile: a rarer event is needed.
             raise ValueError(f"risk must be in (0, 0.02), got {self.risk}")
         self._check_integer("n_models", 1)
+        check_bool(self.stateful, "stateful")
+        self._check_integer("tbptt_steps", 1)
+        if self.stateful and self.bidirectional:
+            raise ValueError("stateful=True needs bidirectional=False: a stateful score "
+                             "only ever reads the past")
 
     def _check_scoring(self) -> None:
         """The parameters that may change after fit (they only post-process the
@@ -395,6 +429,10 @@ class AnomalyDetector(SeriesEstimator):
         # this scored about 4 points above reading the calendar as an input only,
         # over three seeds.)
         n_inputs = n_targets + len(calendar_names(self.calendar_))
+        if self.stateful:
+            return NextStepNet(n_inputs, cell=self.cell, hidden_size=self.hidden_size,
+                               num_layers=self.num_layers, dropout=self.dropout,
+                               layer_norm=self.layer_norm)
         if self.score == "reconstruction":
             return RecurrentAutoencoder(
                 n_inputs, self.window, cell=self.cell, hidden_size=self.hidden_size,
@@ -445,6 +483,8 @@ class AnomalyDetector(SeriesEstimator):
                      online: bool) -> tuple[np.ndarray, np.ndarray]:
         """Per-step, per-target squared errors ``[N, F]`` of stacked series, and
         which steps have one ``[N]`` (not the warm-up steps of online scores)."""
+        if self.stateful:  # online either way: the state only ever reads the past
+            return next_step_errors(self.net_, data, inputs, data.n_targets, self.window)
         w = self.window
         errors = np.zeros((len(inputs), data.n_targets))
         valid = np.zeros(len(inputs), dtype=bool)
@@ -609,7 +649,11 @@ class AnomalyDetector(SeriesEstimator):
             ``window - 1`` steps ahead. (Forecast scores are online either way.) In
             online mode the first ``window - 1`` steps of each series (``window``
             for forecast scores) cannot be scored yet and get 0 (or, with
-            ``alerts=True`` and out of range, the range check's score).
+            ``alerts=True`` and out of range, the range check's score). With
+            ``stateful=True`` online and offline are the same: each series is run
+            once from its first row of ``df``, carrying the state, and a step's
+            score only ever depends on the steps before it (the first ``window``
+            steps of each series are its warm-up and get 0).
 
         Returns
         -------
@@ -623,10 +667,14 @@ class AnomalyDetector(SeriesEstimator):
         scores = self.decision_function(df, online=online)
         return (scores > self.threshold_).astype(np.int64).rename("label")
 
-    def stream(self) -> AnomalyStream:
-        """A scorer that takes one point at a time (see :class:`AnomalyStream`)."""
+    def stream(self) -> AnomalyStream | StatefulStream:
+        """A scorer that takes one point at a time (see :class:`AnomalyStream`;
+        with ``stateful=True``, :class:`tsrnn.stateful_stream.StatefulStream`: one
+        cell step per point)."""
         check_is_fitted(self, "net_")
         self._check_scoring()
+        if self.stateful:
+            return StatefulStream(self)
         return AnomalyStream(self)
 
     # -------------------------------------------------------------- persistence

@@ -485,3 +485,63 @@ def classification_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Te
     ``[B]`` or ``[B, T]``; targets of -100 (padded steps) count for nothing."""
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1),
                            ignore_index=-100)
+
+
+class NextStepModule(ForecastingModule):
+    """Loss and optimizer for a :class:`tsrnn.nn.next_step.NextStepNet` over whole
+    series (:class:`tsrnn.stateful.SeriesBatch`), trained as it is used: truncated
+    backpropagation through time, chunks of ``tbptt_steps`` in time order, the state
+    carried (detached) between them, one optimizer step per chunk (manual
+    optimization: the Trainer gets no ``gradient_clip_val``, this module clips to
+    ``gradient_clip`` itself). The validation loss is on each series' end (from
+    ``train_end`` on), the state carried in from its training part."""
+
+    def __init__(self, net: nn.Module, *, lr: float = 1e-3, tbptt_steps: int = 64,
+                 gradient_clip: float | None = None, max_epochs: int = 1,
+                 monitor: str = "val_loss"):
+        super().__init__(net, lr=lr, max_epochs=max_epochs, monitor=monitor)
+        self.tbptt_steps, self.gradient_clip = tbptt_steps, gradient_clip
+        self.automatic_optimization = False
+
+    @staticmethod
+    def _next_step_loss(pred: torch.Tensor, x: torch.Tensor, start: int, low: torch.Tensor,
+                        high: torch.Tensor) -> tuple[torch.Tensor, int]:
+        """Squared error of the predictions ``pred [B, k, I]`` of steps ``start..``
+        for the steps after them, on targets at rows ``[low, high)`` per series."""
+        k = pred.shape[1]
+        target = x[:, start + 1:start + 1 + k]  # [B, <=k, I]
+        pred = pred[:, :target.shape[1]]
+        t = torch.arange(start + 1, start + 1 + target.shape[1], device=x.device)  # [k]
+        mask = (t[None] >= low[:, None]) & (t[None] < high[:, None])  # [B, k]
+        n = int(mask.sum())
+        if n == 0:
+            return pred.sum() * 0.0, 0
+        err = (pred - target).square().mean(dim=-1)  # [B, k]
+        return (err * mask).sum() / n, n
+
+    def training_step(self, batch, batch_idx):
+        optimizer = self.optimizers()
+        x = batch.inputs[:, :int(batch.train_end.max())]  # [B, T_train, I]
+        zero = torch.zeros_like(batch.train_end)
+        total, count = 0.0, 0
+        for start, pred in self.net.chunks(x, self.tbptt_steps):
+            loss, n = self._next_step_loss(pred, x, start, zero, batch.train_end)
+            if n == 0:
+                continue
+            optimizer.zero_grad()
+            self.manual_backward(loss)
+            if self.gradient_clip is not None:
+                self.clip_gradients(optimizer, gradient_clip_val=self.gradient_clip,
+                                    gradient_clip_algorithm="norm")
+            optimizer.step()
+            total, count = total + loss.detach() * n, count + n
+        if count:
+            previous, seen = self._sums.get("train_loss", (0.0, 0))
+            self._sums["train_loss"] = (previous + total, seen + count)
+
+    def validation_step(self, batch, batch_idx):
+        pred, _ = self.net(batch.inputs)  # [B, T, I]: the state runs on from training
+        loss, n = self._next_step_loss(pred, batch.inputs, 0, batch.train_end, batch.lengths)
+        if n:
+            previous, seen = self._sums.get("val_loss", (0.0, 0))
+            self._sums["val_loss"] = (previous + loss.detach() * n, seen + n)

@@ -1,0 +1,300 @@
+"""Tests for the detector's stateful mode (tsrnn/stateful.py, tsrnn/nn/next_step.py)
+and its stream (tsrnn/stateful_stream.py): the stream equals the batch scores by
+construction, on NAB and on the bundled sensors; bounded state; persistence.
+
+The estimator contract (clone, seeding, save/load, bad input) for a stateful
+detector is in tests/test_contract.py."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.base import clone
+
+from tsrnn import AnomalyDetector
+from tsrnn.data import DataError
+from tsrnn.datasets import load_sensors
+from tsrnn.nn.next_step import NextStepNet
+from tsrnn.stateful_stream import StatefulStream
+
+NAB = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "nab"
+W = 8  # the warm-up
+TINY = dict(stateful=True, window=W, hidden_size=8, max_epochs=2, batch_size=32,
+            accelerator="cpu", random_state=0, n_models=1, tbptt_steps=32)
+SENSORS = dict(time_col="timestamp", id_col="sensor", target="value")
+TOL = dict(rtol=1e-4, atol=1e-5)
+
+
+def _scored_differently(det: AnomalyDetector, **params) -> AnomalyDetector:
+    """The same fitted network with other scoring parameters (no refit)."""
+    copy = clone(det).set_params(**params)
+    copy.__dict__.update({k: v for k, v in det.__dict__.items() if k.endswith("_")})
+    return copy
+
+
+def _stream_rows(stream, df: pd.DataFrame, sid=None):
+    """Feed a wide frame point by point: scores, ready flags, results."""
+    results = [stream.update(t, row, series=[sid])
+               for t, row in zip(df.index, df.to_numpy(), strict=True)]
+    return (np.array([r.score[0] for r in results]), np.array([r.ready[0] for r in results]),
+            results)
+
+
+def _nab(n: int = 3000) -> pd.DataFrame:
+    path = NAB / "realAWSCloudwatch" / "ec2_cpu_utilization_825cb1.csv"
+    if not path.exists():
+        path = sorted(NAB.glob("realAWSCloudwatch/*.csv"))[0]
+    return pd.read_csv(path, parse_dates=["timestamp"]).set_index("timestamp").iloc[:n]
+
+
+def _sine(n: int = 300, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    return pd.DataFrame({"a": np.sin(2 * np.pi * t / 24) + 0.05 * rng.standard_normal(n),
+                         "b": 3 + np.cos(2 * np.pi * t / 12) + 0.05 * rng.standard_normal(n)},
+                        index=pd.date_range("2024-01-01", periods=n, freq="h"))
+
+
+@pytest.fixture(scope="module")
+def nab_det() -> AnomalyDetector:
+    if not NAB.exists():
+        pytest.skip(f"NAB data not found at {NAB}")
+    return AnomalyDetector(**{**TINY, "n_models": 2}).fit(_nab().iloc[:1000])
+
+
+@pytest.fixture(scope="module")
+def sensors() -> pd.DataFrame:
+    return load_sensors()[["timestamp", "sensor", "value"]]
+
+
+@pytest.fixture(scope="module")
+def sensor_det(sensors) -> AnomalyDetector:
+    train = sensors.groupby("sensor").head(800)
+    return AnomalyDetector(**{**TINY, "cell": "gru"}).fit(train, **SENSORS)
+
+
+@pytest.fixture(scope="module")
+def sine_det() -> AnomalyDetector:
+    return AnomalyDetector(**{**TINY, "smoothing": 0}).fit(_sine())
+
+
+# ---------------------------------------------------------------- the network
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+def test_next_step_net_chunks_equal_one_pass(cell):
+    torch.manual_seed(0)
+    net = NextStepNet(3, cell=cell, hidden_size=5, num_layers=2).eval()
+    x = torch.randn(2, 50, 3)
+    whole, _ = net(x)
+    pieces = torch.cat([p for _, p in net.chunks(x, 7)], dim=1)
+    torch.testing.assert_close(pieces, whole)
+
+
+# ------------------------------------------------------------------- training
+def test_fit_trains_a_next_step_network(nab_det):
+    assert isinstance(nab_det.net_.members[0], NextStepNet)
+    summary = nab_det.training_summary_
+    assert summary["epochs"] == 2 and np.isfinite(summary["best_val_loss"])
+    assert len(nab_det.decision_scores_) == 1000
+
+
+def test_training_learns_the_next_step():
+    df = _sine(400)
+    det = AnomalyDetector(**{**TINY, "max_epochs": 15, "hidden_size": 16, "lr": 1e-2,
+                             "smoothing": 0}).fit(df)
+    scores = det.decision_function(df).to_numpy()
+    shifted = df.copy()
+    shifted.iloc[300:310, 0] += 3.0  # a level shift of three amplitudes
+    anomalous = det.decision_function(shifted).to_numpy()
+    assert anomalous[300] > 10 * np.median(scores[W:])
+
+
+@pytest.mark.parametrize("value", [0, -1, 2.5, "64", True])
+def test_bad_tbptt_steps_is_refused_at_fit(value):
+    det = AnomalyDetector(**{**TINY, "tbptt_steps": value})  # __init__ stores it
+    with pytest.raises((ValueError, TypeError), match="tbptt_steps"):
+        det.fit(_sine())
+
+
+def test_stateful_needs_a_unidirectional_encoder():
+    with pytest.raises(ValueError, match="bidirectional"):
+        AnomalyDetector(**{**TINY, "bidirectional": True}).fit(_sine())
+
+
+def test_the_same_seed_gives_the_same_scores():
+    a = AnomalyDetector(**TINY).fit(_sine()).decision_function(_sine(seed=1))
+    b = AnomalyDetector(**TINY).fit(_sine()).decision_function(_sine(seed=1))
+    c = AnomalyDetector(**{**TINY, "random_state": 1}).fit(_sine()).decision_function(
+        _sine(seed=1))
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+
+
+# -------------------------------------------------------------- batch scoring
+def test_online_and_offline_are_the_same(sine_det):
+    df = _sine(seed=2)
+    np.testing.assert_array_equal(sine_det.decision_function(df, online=True),
+                                  sine_det.decision_function(df, online=False))
+
+
+def test_a_score_only_sees_the_past(sine_det):
+    df = _sine(seed=2)
+    full = sine_det.decision_function(df).to_numpy()
+    changed = df.copy()
+    changed.iloc[150:] += 5.0
+    np.testing.assert_array_equal(sine_det.decision_function(changed).to_numpy()[:150],
+                                  full[:150])
+
+
+def test_warm_up_steps_get_no_score(sine_det):
+    scores = sine_det.decision_function(_sine(seed=2)).to_numpy()
+    assert (scores[:W] == 0).all() and (scores[W:] > 0).all()
+
+
+# ------------------------------------------------------ stream equals batch
+def test_stream_equals_batch_on_nab(nab_det):
+    df = _nab()
+    batch = nab_det.decision_function(df).to_numpy()
+    stream = nab_det.stream()
+    assert isinstance(stream, StatefulStream)
+    scores, ready, results = _stream_rows(stream, df)
+    np.testing.assert_allclose(scores, batch, **TOL)
+    assert not ready[:W].any() and ready[W:].all()
+    labels = np.array([r.label[0] for r in results])
+    np.testing.assert_array_equal(labels, nab_det.predict(df).to_numpy())
+
+
+def test_alerting_stream_equals_batch_on_nab(nab_det):
+    det = _scored_differently(nab_det, alerts=True)
+    df = _nab(2000)
+    np.testing.assert_allclose(_stream_rows(det.stream(), df)[0],
+                               det.decision_function(df).to_numpy(), **TOL)
+
+
+def _stream_sensors(det, frame: pd.DataFrame) -> pd.Series:
+    """Every sensor of a timestamp in one update, as a fleet streams."""
+    stream, out = det.stream(), []
+    for t, rows in frame.groupby("timestamp", sort=True):
+        res = stream.update(t, rows["value"].to_numpy()[:, None], series=list(rows["sensor"]))
+        out.append(pd.Series(res.score, index=rows.index))
+    return pd.concat(out).reindex(frame.index)
+
+
+@pytest.mark.parametrize("alerts", [False, True])
+def test_stream_equals_batch_on_the_sensors(sensor_det, sensors, alerts):
+    det = _scored_differently(sensor_det, alerts=alerts)
+    frame = sensors.groupby("sensor").head(2000)
+    batch = det.decision_function(frame, **{}).to_numpy()
+    np.testing.assert_allclose(_stream_sensors(det, frame).to_numpy(), batch, **TOL)
+
+
+def test_stream_takes_sensors_in_any_order_and_subset(sensor_det, sensors):
+    frame = sensors.groupby("sensor").head(300)
+    batch = sensor_det.decision_function(frame)
+    stream = sensor_det.stream()
+    rng = np.random.default_rng(0)
+    got = pd.Series(np.nan, index=frame.index)
+    for t, rows in frame.groupby("timestamp", sort=True):
+        for part in np.array_split(rng.permutation(len(rows)), 2):  # two calls, any order
+            if len(part):
+                sub = rows.iloc[part]
+                got[sub.index] = stream.update(t, sub["value"].to_numpy()[:, None],
+                                               series=list(sub["sensor"])).score
+    np.testing.assert_allclose(got.to_numpy(), batch.to_numpy(), **TOL)
+
+
+@pytest.mark.parametrize("cell,layers,layer_norm", [("lstm", 2, False), ("gru", 1, True),
+                                                    ("rnn", 2, True)])
+def test_stream_equals_batch_for_every_cell(cell, layers, layer_norm):
+    det = AnomalyDetector(**{**TINY, "cell": cell, "num_layers": layers,
+                             "layer_norm": layer_norm, "max_epochs": 1}).fit(_sine())
+    df = _sine(500, seed=4)
+    np.testing.assert_allclose(_stream_rows(det.stream(), df)[0],
+                               det.decision_function(df).to_numpy(), **TOL)
+
+
+def test_stream_gap_clears_the_state(sine_det):
+    df = _sine(200, seed=3)
+    before, after = df.iloc[:100], df.iloc[105:]  # five hours missing
+    stream = sine_det.stream()
+    _stream_rows(stream, before)
+    scores, ready, results = _stream_rows(stream, after)
+    gaps = np.array([r.gap[0] for r in results])
+    assert gaps[0] and not gaps[1:].any()
+    assert not ready[:W].any() and ready[W:].all()
+    # After the gap the series scores as if it started there.
+    np.testing.assert_allclose(scores, sine_det.decision_function(after).to_numpy(), **TOL)
+
+
+def test_stream_gap_with_smoothing_and_alerts_carries_the_post_processing(sine_det):
+    df = _sine(200, seed=3)
+    for params in (dict(smoothing=20), dict(alerts=True)):
+        det = _scored_differently(sine_det, **params)
+        with_gap = det.stream()
+        _stream_rows(with_gap, df.iloc[:100])
+        scores, ready, _ = _stream_rows(with_gap, df.iloc[105:])
+        assert not ready[:W].any() and (scores[:W] == 0).all()
+        assert np.isfinite(scores).all()
+
+
+def test_stream_refuses_bad_points_and_changes_nothing(sine_det):
+    df = _sine(seed=5)
+    stream = sine_det.stream()
+    first, _, _ = _stream_rows(stream, df.iloc[:50])
+    for stamp, value in ((df.index[49], [0.0, 3.0]), (df.index[10], [0.0, 3.0]),
+                         (df.index[50], [np.nan, 3.0])):
+        with pytest.raises(DataError):
+            stream.update(stamp, value)
+    with pytest.raises(DataError, match="not seen at fit"):
+        stream.update(df.index[50], [[0.0, 3.0]], series=["new"])
+    with pytest.raises(ValueError, match="shape"):
+        stream.update(df.index[50], [0.0, 3.0, 4.0])
+    rest, _, _ = _stream_rows(stream, df.iloc[50:])
+    np.testing.assert_allclose(np.concatenate([first, rest]),
+                               sine_det.decision_function(df).to_numpy(), **TOL)
+
+
+def test_stream_with_ffill_carries_the_last_value_forward():
+    df = _sine()
+    det = AnomalyDetector(**{**TINY, "fill": "ffill"}).fit(df)
+    holes = df.copy()
+    holes.iloc[[40, 41, 90], 1] = np.nan
+    np.testing.assert_allclose(_stream_rows(det.stream(), holes)[0],
+                               det.decision_function(holes).to_numpy(), **TOL)
+
+
+def test_stream_state_stays_bounded(sine_det):
+    stream = sine_det.stream()
+    df = _sine(2000, seed=6)
+    _stream_rows(stream, df.iloc[:100])
+    size = stream.memory_bytes()
+    arrays = {k: v.shape for k, v in stream._arrays.items()}
+    _stream_rows(stream, df.iloc[100:])
+    assert stream.memory_bytes() == size
+    assert {k: v.shape for k, v in stream._arrays.items()} == arrays  # private, on purpose
+
+
+# ---------------------------------------------------------------- persistence
+def test_save_load_scores_the_same(nab_det, tmp_path):
+    nab_det.save(tmp_path / "det.tsrnn")
+    restored = AnomalyDetector.load(tmp_path / "det.tsrnn")
+    assert restored.get_params()["stateful"] is True
+    assert restored.get_params()["tbptt_steps"] == TINY["tbptt_steps"]
+    df = _nab(1500)
+    np.testing.assert_array_equal(restored.decision_function(df), nab_det.decision_function(df))
+    np.testing.assert_array_equal(_stream_rows(restored.stream(), df.iloc[:300])[0],
+                                  _stream_rows(nab_det.stream(), df.iloc[:300])[0])
+
+
+def test_a_file_whose_weights_do_not_fit_stateful_is_refused(sine_det, tmp_path):
+    windowed = AnomalyDetector(**{**TINY, "stateful": False}).fit(_sine())
+    windowed.save(tmp_path / "w.tsrnn")
+    payload = torch.load(tmp_path / "w.tsrnn", weights_only=True)
+    payload["params"]["stateful"] = True  # the weights are a windowed network's
+    from tsrnn import model_checks
+
+    payload["checksum"] = model_checks.checksum(payload)
+    torch.save(payload, tmp_path / "bad.tsrnn")
+    with pytest.raises(ValueError, match="weight"):
+        AnomalyDetector.load(tmp_path / "bad.tsrnn")
