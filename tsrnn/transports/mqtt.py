@@ -27,10 +27,12 @@ call; nothing waits for more to come.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
 import queue
+import socket
 import sys
 import threading
 import time
@@ -219,6 +221,7 @@ class MqttScorer:
             self._connected.set()
             client.disconnect()
             return
+        _no_delay(client)
         # Again on every connection: a broker without persistence forgot it.
         client.subscribe(self.topic, qos=1)
         if self._connected.is_set():
@@ -382,6 +385,15 @@ class MqttScorer:
                                  "to be scored on the next start")
                         return False
                 self._acked_lock.wait(PUBACK_WAIT)
+
+
+def _no_delay(client) -> None:
+    """Send small packets at once: with Nagle's algorithm, a score or an
+    acknowledgement can wait some 40 ms for the peer's delayed ACK."""
+    sock = client.socket()
+    if hasattr(sock, "setsockopt"):
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def _groups(readings: list[Reading]) -> list[list[Reading]]:
