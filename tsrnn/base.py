@@ -149,12 +149,17 @@ class SeriesEstimator(BaseEstimator):
         """Fitted scaling statistics of each series; a series unseen at fit gets
         statistics of its own rows."""
         known = self._series_positions()
-        own = Scaler(self.scaler).fit(data.values, data.offsets)
+        own = Scaler(self.scaler).fit(data.values, data.offsets,
+                                      fit_rows=self._unseen_fit_rows(data))
         loc, spread = own.loc_.copy(), own.spread_.copy()
         for i, sid in enumerate(data.ids):
             if sid in known:
                 loc[i], spread[i] = self.scaler_loc_[known[sid]], self.scaler_spread_[known[sid]]
         return loc, spread
+
+    def _unseen_fit_rows(self, data: SeriesData) -> np.ndarray | None:
+        """How many first rows of each series scale one unseen at fit (None: all)."""
+        return None
 
     def _series_positions(self) -> dict:
         """Each fitted series id's position in ``ids_`` (and in the fitted stats)."""

@@ -60,6 +60,9 @@ def _member_seed(seed: int, k: int) -> int:
     return int(np.random.SeedSequence([seed, k]).generate_state(1)[0] % 2**31)
 
 
+NEW_SERIES_WARMUP = 100  # points that scale a series unseen at fit (see _warmup)
+
+
 class AnomalyDetector(SeriesEstimator):
     """Recurrent anomaly detector for one or many series (one global model).
 
@@ -459,6 +462,23 @@ class AnomalyDetector(SeriesEstimator):
             np.add.at(counts, starts + k, 1)
         return errors / np.maximum(counts, 1)[:, None], counts > 0
 
+    @property
+    def _warmup(self) -> int:
+        """Points a series unseen at fit needs before it is scored: its scaling comes
+        from them, in batch scores as in a stream (which cannot look further)."""
+        return max(NEW_SERIES_WARMUP, self.window + (1 if self.score == "forecast" else 0))
+
+    def _unseen_fit_rows(self, data: SeriesData) -> np.ndarray:
+        return np.minimum(data.lengths, self._warmup)
+
+    def _unseen_warming_up(self, valid: np.ndarray, data: SeriesData) -> None:
+        """Online scores: an unseen series' steps before its scaling is known, as in a
+        stream, have no score."""
+        known = self._series_positions()
+        for sid, a in zip(data.ids, data.offsets[:-1], strict=True):
+            if sid not in known:
+                valid[a:a + self._warmup - 1] = False
+
     def _error_scale_of(self, i: int | None, online: bool) -> np.ndarray:
         """Series ``i``'s error scale ``[F]`` (its position in ``ids_``; None: unseen,
         pooled); ones with ``normalize_errors=False``."""
@@ -547,6 +567,8 @@ class AnomalyDetector(SeriesEstimator):
         data = self._read(df)
         check_length(data, self.window + 1, what="window + 1")
         errors, valid = self._step_errors(data, self._inputs(data, self._scaled(data)), online)
+        if online:
+            self._unseen_warming_up(valid, data)
         errors = self._normalised(errors, data, online)
         breaches = self._breaches(data)
         score = self._finish(errors, valid, data, online, breaches)

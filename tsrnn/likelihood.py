@@ -337,8 +337,9 @@ class ScoreFilter:
         # the last `smoothing` valid raw scores, for sustained()
         self._recent = _WindowSum(smoothing) if smoothing > 1 and not likelihood else None
         self.window, self.history, self.cooldown = window, history, cooldown
-        self._raw = _WindowSum(window)  # the last `window` valid raw scores
-        self._avgs = _WindowSum(history)  # the last `history` short-term averages
+        # For the likelihood only (ranking scores need neither: ~200 KB a series saved)
+        self._raw = _WindowSum(window) if likelihood else None  # the last `window` raw scores
+        self._avgs = _WindowSum(history) if likelihood else None  # the short-term averages
         self._peaks: deque = deque()  # (step, score), decreasing: a sliding maximum
         self._step = 0
 

@@ -57,6 +57,15 @@ def _plain(value: Any, where: str) -> Any:
 
 def save(estimator, path: str | os.PathLike) -> None:
     """Write atomically: a crash never leaves a half-written model file."""
+    from tsrnn.files import atomic_write
+
+    with atomic_write(path, "wb") as f:
+        torch.save(payload_of(estimator), f)
+
+
+def payload_of(estimator) -> dict:
+    """What a model file holds, checksum included (:func:`save` writes it; a
+    stream state file nests it)."""
     payload = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -67,10 +76,7 @@ def save(estimator, path: str | os.PathLike) -> None:
         "versions": versions(),
     }
     payload["checksum"] = model_checks.checksum(payload)
-    from tsrnn.files import atomic_write
-
-    with atomic_write(path, "wb") as f:
-        torch.save(payload, f)
+    return payload
 
 
 def load_file(path: str | os.PathLike, what: str = "model file") -> Any:
@@ -101,7 +107,12 @@ def load_file(path: str | os.PathLike, what: str = "model file") -> Any:
 
 def read(path: str | os.PathLike) -> dict:
     """The payload of a model file, its format and checksum verified."""
-    payload = load_file(path)
+    return verify(load_file(path), path)
+
+
+def verify(payload: Any, path: str | os.PathLike) -> dict:
+    """``payload`` (read from ``path``) as a model file's, its format, version and
+    checksum checked; errors name ``path``."""
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ValueError(f"{path} is not a tsrnn model file")
     version = payload.get("format_version")

@@ -81,23 +81,72 @@ class AnomalyStream:
         self._forecast = detector.score == "forecast"
         self._keep = detector.window + (1 if self._forecast else 0)
         self._known = detector._series_positions()
-        # series id -> [buffer [keep, F + calendar], count, last time, loc, spread,
-        #               ScoreFilter, RangeWatch or None, online error scale [F]]
-        self._state: dict = {}
+        self._state: dict = {}  # series id -> its state (see _new_state)
 
-    def _series_state(self, sid):
-        if sid not in self._state:
-            if sid not in self._known:
-                raise DataError(f"series {sid!r} was not seen at fit; the stream needs its "
-                                f"scaling: known series are {list(self._known)[:10]}")
-            i = self._known[sid]
-            det = self.detector
-            n_inputs = det.n_features_in_ + len(calendar_names(det.calendar_))
-            self._state[sid] = [np.zeros((self._keep, n_inputs), np.float32), 0, None,
-                                det.scaler_loc_[i], det.scaler_spread_[i],
-                                det._score_filter(i), det._range_watch(i),
-                                det._error_scale_of(i, online=True)]
-        return self._state[sid]
+    @property
+    def series(self) -> list:
+        """The ids of the series the stream holds state for, in order of arrival."""
+        return list(self._state)
+
+    def _new_state(self, sid) -> dict:
+        """A series' state: its last ``window`` (+1) input rows, how many of them are
+        filled since its start or last gap, its last time, its scaling, its score
+        filter, range watch and error scale. A series unseen at fit has no scaling
+        yet: its rows are kept raw in ``warmup`` until there are enough to fit it."""
+        det = self.detector
+        i = self._known.get(sid)
+        n_inputs = det.n_features_in_ + len(calendar_names(det.calendar_))
+        return {"buffer": np.zeros((self._keep, n_inputs), np.float32), "count": 0,
+                "last": None,
+                "loc": None if i is None else np.asarray(det.scaler_loc_[i], np.float64),
+                "spread": None if i is None else np.asarray(det.scaler_spread_[i], np.float64),
+                "filter": det._score_filter(i), "watch": det._range_watch(i),
+                "scale": np.asarray(det._error_scale_of(i, online=True), np.float64),
+                "warmup": None if i is not None else []}
+
+    def remove(self, *series) -> None:
+        """Forget these series (a sensor taken out of service): their memory is
+        returned; one that comes back starts afresh."""
+        for sid in series:
+            if sid not in self._state:
+                raise KeyError(f"series {sid!r} is not in the stream")
+            del self._state[sid]
+
+    def _rows(self, values, series) -> tuple[list, np.ndarray]:
+        """``values`` in any of the forms :meth:`update` takes, as ``[S, F]`` rows,
+        with their series ids."""
+        det = self.detector
+        n_f = det.n_features_in_
+        if isinstance(values, dict):
+            if series is not None:
+                raise ValueError("pass values as {series: value} or with series=, not both")
+            series, values = list(values), list(values.values())
+        try:
+            rows = np.asarray(values, dtype=np.float64)
+        except (ValueError, TypeError):
+            raise DataError(f"values must be numbers, got {values!r}") from None
+        if isinstance(series, str | bytes) or (series is not None and np.ndim(series) == 0):
+            series = [series]  # one id, not a sequence of characters
+        if rows.ndim == 0:
+            rows = rows.reshape(1, 1)  # one value: one series, one target
+        elif rows.ndim == 1:
+            # One target: a value per series. Several: the targets of one series.
+            rows = rows[:, None] if n_f == 1 else rows[None]
+        if series is None:
+            if rows.shape[0] != len(det.ids_):
+                raise ValueError(f"got values for {rows.shape[0]} series: pass series= with "
+                                 f"their ids (the detector was fitted on {len(det.ids_)})")
+            series = det.ids_
+        series = list(series)
+        if rows.shape != (len(series), n_f):
+            raise DataError(f"values: expected one value for each of the targets "
+                            f"{det.target_names_} of each of {len(series)} series, shape "
+                            f"[{len(series)}, {n_f}], got shape {list(rows.shape)}")
+        if len(set(map(repr, series))) < len(series):
+            twice = next(s for k, s in enumerate(series) if s in series[:k])
+            raise DataError(f"series {twice!r} appears twice in one update: one point per "
+                            "series and timestamp")
+        return series, rows
 
     def update(self, timestamp, values, series: Sequence | None = None) -> StreamResult:
         """Add one point per series and score it.
@@ -107,37 +156,23 @@ class AnomalyStream:
         timestamp
             The points' time (one for all series in this call).
         values
-            ``[F]`` for one series, or ``[S, F]``: one row per series in ``series``.
+            A number (a one-series, one-target detector); ``[F]``, the targets of
+            one series (or, for a one-target detector, ``[S]``: a value per series);
+            ``[S, F]``: one row per series in ``series``; or a dict
+            ``{series id: value or [F]}``.
         series
-            Series ids of the rows; default: the single series of a wide fit, or
-            every fitted series in fit order.
+            Series ids of the rows; default: every fitted series in fit order (the
+            single series of a wide fit). A series unseen at fit joins here: it is
+            scaled by its own first points (see :class:`AnomalyStream`).
         """
         det = self.detector
-        try:
-            values = np.asarray(values, dtype=np.float64)
-        except (ValueError, TypeError):
-            raise DataError(f"values must be numbers, got {values!r}") from None
-        if values.ndim == 1:
-            values = values[None]
-        if isinstance(series, str | bytes) or (series is not None and np.ndim(series) == 0):
-            series = [series]  # one id, not a sequence of characters
-        if series is None:
-            series = det.ids_ if values.shape[0] == len(det.ids_) else None
-            if series is None:
-                raise ValueError(f"got {values.shape[0]} rows: pass series= with their ids")
-        series = list(series)
-        if len(set(map(repr, series))) < len(series):
-            twice = next(s for k, s in enumerate(series) if s in series[:k])
-            raise DataError(f"series {twice!r} appears twice in one update: one point per "
-                            "series and timestamp")
-        if values.shape != (len(series), det.n_features_in_):
-            raise ValueError(f"expected values of shape [{len(series)}, {det.n_features_in_}] "
-                             f"({det.target_names_}), got {values.shape}")
+        series, values = self._rows(values, series)
         stamp = _as_time(timestamp, det.freq_)
-        states = [self._series_state(sid) for sid in series]
+        fresh = [sid for sid in series if sid not in self._state]
+        states = [self._state.get(sid) or self._new_state(sid) for sid in series]
         gap = np.zeros(len(series), dtype=bool)
         for k, (sid, st) in enumerate(zip(series, states, strict=True)):  # validate first
-            last = st[2]
+            last = st["last"]
             try:
                 stale = last is not None and stamp <= last
             except TypeError:  # tz-aware against naive: pandas cannot order them
@@ -149,32 +184,38 @@ class AnomalyStream:
             if last is not None and det.freq_ is not None and stamp != last + det.freq_:
                 gap[k] = True
             bad = ~np.isfinite(values[k])
-            if bad.any() and (det.fill != "ffill" or st[1] == 0):
+            if bad.any() and (det.fill != "ffill" or st["count"] == 0):
                 col = det.target_names_[int(np.flatnonzero(bad)[0])]
                 raise DataError(f"column {col!r} of series {sid!r} is missing or infinite "
                                 f"at {timestamp}; fit with fill='ffill' to carry the last "
                                 "value forward")
+        for sid, st in zip(series, states, strict=True):
+            if sid in fresh:  # only now: a refused update changes nothing
+                self._state[sid] = st
         n_f = det.n_features_in_
         calendar = (calendar_row(det._local(stamp), det.calendar_) if det.calendar_
                     else np.zeros(0))
         windows, nexts, ready = [], [], np.zeros(len(series), dtype=bool)
         breach = np.zeros(len(series), dtype=bool)
         for k, st in enumerate(states):
-            buffer, count, _, loc, spread, _, watch, _ = st
+            buffer, count, watch = st["buffer"], st["count"], st["watch"]
             if gap[k]:
                 count = 0
             if watch is not None:
                 # float32 values, as batch compares (a carried-forward one, NaN or
                 # inf, is missing to the range check)
                 breach[k] = watch.update(values[k].astype(np.float32))
-            row = (values[k] - loc) / spread
-            if not np.isfinite(row).all():  # fill="ffill": the last scaled value
+            scaled = st["warmup"] is None
+            row = (values[k] - st["loc"]) / st["spread"] if scaled else values[k]
+            if not np.isfinite(row).all():  # fill="ffill": the last (scaled) value
                 row = np.where(np.isfinite(row), row, buffer[-1, :n_f])
             buffer[:-1] = buffer[1:]  # bounded: a shift of `window` rows
             buffer[-1, :n_f] = row
             buffer[-1, n_f:] = calendar
-            st[1], st[2] = min(count + 1, self._keep), stamp
-            ready[k] = st[1] >= self._keep
+            st["count"], st["last"] = min(count + 1, self._keep), stamp
+            if not scaled:
+                self._warm_up(st, row)
+            ready[k] = st["warmup"] is None and st["count"] >= self._keep
             if ready[k]:
                 if self._forecast:
                     windows.append(buffer[:-1])
@@ -189,13 +230,142 @@ class AnomalyStream:
                                                                  .astype(np.float32)))
             else:
                 err = det._window_errors(batch)[:, -1]  # the newest step
-            scale = np.stack([st[7] for st, r in zip(states, ready, strict=True) if r])
+            scale = np.stack([st["scale"] for st, r in zip(states, ready, strict=True) if r])
             score[ready] = (err.numpy() / scale).mean(axis=1)
-        score = np.array([st[5].update(float(score[k]), bool(ready[k]), bool(breach[k]))
+        score = np.array([st["filter"].update(float(score[k]), bool(ready[k]), bool(breach[k]))
                           for k, st in enumerate(states)])
         # As predict(): a range breach is an anomaly even while the window warms up.
         label = (score > det.threshold_).astype(np.int64)
         return StreamResult(series, score, label, ready, gap)
+
+    def _warm_up(self, st: dict, row: np.ndarray) -> None:
+        """An unseen series' raw row; with enough of them, its scaling is fitted (as
+        batch scores fit it on the same first rows) and its window scaled."""
+        st["warmup"].append(np.array(row, np.float64))
+        if len(st["warmup"]) < self.detector._warmup:
+            return
+        from tsrnn.data.scaling import fit_stats
+
+        loc, spread = fit_stats(np.stack(st["warmup"]), self.detector.scaler)
+        n_f = self.detector.n_features_in_
+        st["buffer"][:, :n_f] = (st["buffer"][:, :n_f] - loc) / spread
+        st["loc"], st["spread"], st["warmup"] = loc, spread, None
+
+    def update_frame(self, df: pd.DataFrame) -> pd.DataFrame:
+        """Score a chunk of a long frame: rows of many series and timestamps, taken in
+        time order, one :meth:`update` per timestamp.
+
+        Returns the ``score``, ``label``, ``ready`` and ``gap`` of every row, in the
+        frame's order and index. A bad row raises ``DataError`` naming its time;
+        the timestamps before it have been scored.
+        """
+        det = self.detector
+        roles = det.roles_
+        time_col, id_col, targets = roles["time_col"], roles["id_col"], det.target_names_
+        if not isinstance(df, pd.DataFrame):
+            raise TypeError(f"expected a pandas DataFrame, got {type(df).__name__}")
+        if time_col is None:
+            raise ValueError("the detector was fitted without a time column: pass points "
+                             "to update() one timestamp at a time")
+        missing = [c for c in (time_col, id_col, *targets) if c is not None and c not in df]
+        if missing:
+            raise DataError(f"the frame lacks column(s) {missing}; it has {list(df.columns)}")
+        times = df[time_col].to_numpy()
+        if isinstance(det.freq_, pd.offsets.BaseOffset):
+            times = pd.to_datetime(df[time_col]).to_numpy()
+        order = np.argsort(times, kind="stable")
+        values = df[targets].to_numpy(dtype=np.float64)
+        ids = df[id_col].to_numpy() if id_col is not None else None
+        out = {name: np.zeros(len(df), dtype) for name, dtype in
+               (("score", np.float64), ("label", np.int64), ("ready", bool), ("gap", bool))}
+        bounds = np.flatnonzero(times[order][1:] != times[order][:-1]) + 1
+        for rows in np.split(order, bounds):
+            result = self.update(df[time_col].iloc[rows[0]], values[rows],
+                                 series=None if ids is None else list(ids[rows]))
+            for name in out:
+                out[name][rows] = getattr(result, name)
+        return pd.DataFrame(out, index=df.index)
+
+    # ------------------------------------------------------------ persistence
+    def save(self, path) -> None:
+        """Write the detector and every series' state to ``path``, atomically:
+        :meth:`load` gives a stream that scores exactly as this one would have."""
+        from tsrnn import persistence
+        from tsrnn.files import atomic_write
+        from tsrnn.model_checks import checksum
+        from tsrnn.stream_state import to_plain
+
+        payload = {"format": STREAM_FORMAT, "format_version": 1,
+                   "model": persistence.payload_of(self.detector),
+                   "series": persistence._plain(list(self._state), "series ids"),
+                   "state": [to_plain(st) for st in self._state.values()]}
+        payload["checksum"] = checksum(payload)
+        with atomic_write(path, "wb") as f:
+            torch.save(payload, f)
+
+    @classmethod
+    def load(cls, path) -> AnomalyStream:
+        """The stream :meth:`save` wrote, with its detector; the file is read with
+        ``weights_only=True`` and checked (format, checksum, every series' state
+        against the detector's shapes) before it is used."""
+        from tsrnn import persistence
+        from tsrnn.detector import AnomalyDetector
+        from tsrnn.model_checks import checksum
+        from tsrnn.stream_state import from_plain
+
+        what = "stream state file"
+        payload = persistence.load_file(path, what)
+        if not isinstance(payload, dict) or payload.get("format") != STREAM_FORMAT:
+            raise ValueError(f"{path} is not a tsrnn {what}")
+        if payload.get("format_version") != 1:
+            raise ValueError(f"{path}: stream state format {payload.get('format_version')!r} "
+                             "is not one this tsrnn reads")
+        try:
+            intact = payload.get("checksum") == checksum(payload)
+        except (ValueError, RecursionError):
+            intact = False
+        if not intact:
+            raise ValueError(f"{path} is damaged: its content does not match its checksum")
+        model = persistence.build(AnomalyDetector, persistence.verify(payload.get("model"),
+                                                                      path), path)
+        stream = cls(model)
+        series, states = payload.get("series"), payload.get("state")
+        if not isinstance(series, list) or not isinstance(states, list) or \
+                len(series) != len(states):
+            raise ValueError(f"{path} is damaged: its series and their states do not match")
+        for sid, plain in zip(series, states, strict=True):
+            where = f"{path}: series {sid!r}"
+            template = stream._new_state(sid)
+            state = from_plain(plain, template, where)
+            _check_state(state, template, where)
+            stream._state[sid] = state
+        return stream
+
+
+STREAM_FORMAT = "tsrnn-stream"
+
+
+def _check_state(state, template: dict, where: str) -> None:
+    """A loaded series state has the parts, sizes and values a fresh one would."""
+    if not isinstance(state, dict) or set(state) != set(template):
+        raise ValueError(f"{where}: not a series state")
+    if not isinstance(state["count"], int) or not 0 <= state["count"] <= len(state["buffer"]):
+        raise ValueError(f"{where}: count {state['count']!r} is out of range")
+    n_f = len(template["scale"])
+    for name in ("loc", "spread"):
+        value = state[name]
+        if value is None and state["warmup"] is not None:
+            continue
+        if not isinstance(value, np.ndarray) or value.shape != (n_f,) or \
+                not np.isfinite(value).all() or (name == "spread" and (value <= 0).any()):
+            raise ValueError(f"{where}: its scaling {name} is not {n_f} finite numbers"
+                             + (" > 0" if name == "spread" else ""))
+    warmup = state["warmup"]
+    if warmup is not None and (not isinstance(warmup, list) or any(
+            not isinstance(r, np.ndarray) or r.shape != (n_f,) for r in warmup)):
+        raise ValueError(f"{where}: its warm-up rows are not rows of {n_f} values")
+    if not isinstance(state["last"], pd.Timestamp | int | type(None)):
+        raise ValueError(f"{where}: its last time is not a time")
 
 
 def _as_time(timestamp, freq):

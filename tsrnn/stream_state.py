@@ -1,0 +1,90 @@
+"""A stream's per-series state as plain values and tensors, for
+:meth:`tsrnn.AnomalyStream.save` and :meth:`~tsrnn.AnomalyStream.load`.
+
+The objects a stream keeps per series (score filters, range watches, the window
+sums inside them) become dictionaries of their attributes, tagged with their
+class. Only those classes are rebuilt, and each rebuilt object is checked against
+a fresh one made from the detector (same attributes, arrays of the same shape and
+dtype), so a state file can neither run code (it is also read with
+``weights_only=True``) nor smuggle in state of another shape.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from tsrnn.likelihood import RangeWatch, ScoreFilter, _WindowSum
+
+CLASSES = {cls.__name__: cls for cls in (ScoreFilter, RangeWatch, _WindowSum)}
+
+
+def to_plain(value: Any) -> Any:
+    """``value`` in the forms ``torch.load(weights_only=True)`` reads back."""
+    if type(value).__name__ in CLASSES and type(value) is CLASSES[type(value).__name__]:
+        return {"__class__": type(value).__name__,
+                "attrs": {k: to_plain(v) for k, v in vars(value).items()}}
+    if isinstance(value, np.ndarray):
+        return {"__ndarray__": torch.from_numpy(np.array(value, copy=True))}
+    if isinstance(value, deque):
+        return {"__deque__": [to_plain(v) for v in value]}
+    if isinstance(value, tuple):
+        return {"__tuple__": [to_plain(v) for v in value]}
+    if isinstance(value, list):
+        return [to_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {"__dict__": {str(k): to_plain(v) for k, v in value.items()}}
+    if isinstance(value, pd.Timestamp):
+        return {"__time__": value.isoformat()}
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    raise TypeError(f"cannot save stream state holding {type(value).__name__}")
+
+
+def from_plain(value: Any, template: Any, where: str) -> Any:
+    """The value :func:`to_plain` made, checked against ``template``, a fresh value of
+    the same place (its class, attributes, array shapes); errors name ``where``."""
+    if isinstance(value, dict) and "__class__" in value:
+        cls = CLASSES.get(value["__class__"])
+        if cls is None or type(template) is not cls:
+            raise ValueError(f"{where}: {value['__class__']!r} where a "
+                             f"{type(template).__name__} belongs")
+        attrs, expected = value.get("attrs"), vars(template)
+        if not isinstance(attrs, dict) or set(attrs) != set(expected):
+            raise ValueError(f"{where}: the attributes of a {cls.__name__} do not match")
+        obj = cls.__new__(cls)
+        for k, v in attrs.items():
+            setattr(obj, k, from_plain(v, expected[k], f"{where}.{k}"))
+        return obj
+    if isinstance(value, dict) and "__ndarray__" in value:
+        array = value["__ndarray__"]
+        if not isinstance(array, torch.Tensor) or array.dim() > 2:
+            raise ValueError(f"{where}: expected an array")
+        array = array.numpy()
+        if isinstance(template, np.ndarray) and (array.dtype != template.dtype
+                                                 or array.shape != template.shape):
+            raise ValueError(f"{where}: an array of {array.dtype} {array.shape}, expected "
+                             f"{template.dtype} {template.shape}")
+        return array
+    if isinstance(value, dict) and len(value) == 1:
+        (tag, inner), = value.items()
+        if tag == "__deque__" and isinstance(inner, list):
+            return deque(from_plain(v, None, where) for v in inner)
+        if tag == "__tuple__" and isinstance(inner, list):
+            return tuple(from_plain(v, None, where) for v in inner)
+        if tag == "__time__" and isinstance(inner, str):
+            return pd.Timestamp(inner)
+        if tag == "__dict__" and isinstance(inner, dict):
+            known = template if isinstance(template, dict) else {}
+            return {k: from_plain(v, known.get(k), f"{where}.{k}") for k, v in inner.items()}
+    if isinstance(value, list):
+        return [from_plain(v, None, where) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    raise ValueError(f"{where}: unexpected {type(value).__name__} in a stream state file")
