@@ -32,6 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 N = 40  # points per sensor
 SENSORS = ["s0", "s1", "s2"]
 HAS_STATE_FILES = hasattr(AnomalyStream, "save") and hasattr(AnomalyStream, "load")
+needs_state_files = pytest.mark.skipif(not HAS_STATE_FILES, reason="needs "
+                                       "AnomalyStream.save/load")
 
 
 def _frame(n: int = N, start: int = 0) -> pd.DataFrame:
@@ -102,11 +104,11 @@ def _check_once_each(scores: list[dict], expected: dict) -> None:
 class _InProcess:
     """The scorer in a thread of this process."""
 
-    def __init__(self, detector_file, port, **kwargs):
+    def __init__(self, detector_file, port, stream=None, scorer_class=None, **kwargs):
         from tsrnn.transports.mqtt import MqttScorer
 
-        stream = AnomalyDetector.load(detector_file).stream()
-        self.scorer = MqttScorer(stream, "127.0.0.1", port, "plant/+/+",
+        stream = stream or AnomalyDetector.load(detector_file).stream()
+        self.scorer = (scorer_class or MqttScorer)(stream, "127.0.0.1", port, "plant/+/+",
                                  client_id="test-scorer", log=lambda text: None, **kwargs)
         self.stop = threading.Event()
         self.summary = None
@@ -201,6 +203,43 @@ def test_a_broker_restart_mid_stream_loses_no_reading_and_scores_none_twice(
     _check_once_each(scores, _expected(detector_file, feed))
 
 
+@needs_state_files
+def test_readings_delivered_again_after_a_restart_are_not_scored_twice(
+        detector_file, broker, tmp_path):
+    """A scorer that stops after journaling readings but before acknowledging them
+    (as a kill between the two would): the broker delivers them again, flagged,
+    to the next scorer, which skips them."""
+    from tsrnn.transports.mqtt import MqttScorer
+
+    class NeverAcks(MqttScorer):
+        def _connect(self):
+            super()._connect()
+            self._client.ack = lambda mid, qos: None
+
+    feed = _frame(20)
+    checkpoint = tmp_path / "stream.state"
+    recorder = Recorder(broker.port, "tsrnn/#")
+    publisher = Publisher(broker.port)
+    try:
+        first = _InProcess(detector_file, broker.port, scorer_class=NeverAcks,
+                           checkpoint=checkpoint)
+        _publish(publisher, feed.iloc[:15])  # under Mosquitto's 20 unacknowledged at most
+        _scores(recorder, 15)
+        first.close()
+        second = _InProcess(detector_file, broker.port, stream=AnomalyStream.load(checkpoint),
+                            checkpoint=checkpoint)
+        _publish(publisher, feed.iloc[15:])
+        scores = _scores(recorder, len(feed))
+        time.sleep(0.3)  # room for a wrong second score to arrive
+        scores = _scores(recorder, len(feed))
+        second.close()
+    finally:
+        publisher.close()
+        recorder.close()
+    assert second.summary.redelivered == 15 and second.summary.scored == len(feed) - 15
+    _check_once_each(scores, _expected(detector_file, feed))
+
+
 # ------------------------------------------------------------- the command
 class _Command:
     """``tsrnn stream --mqtt`` in a subprocess; ready once it has subscribed."""
@@ -235,10 +274,6 @@ class _Command:
             self.proc.kill()
         self.reader.join(5)
         return code
-
-
-needs_state_files = pytest.mark.skipif(not HAS_STATE_FILES, reason="needs "
-                                       "AnomalyStream.save/load")
 
 
 @needs_state_files
