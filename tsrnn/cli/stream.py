@@ -18,7 +18,7 @@ examples (detector.tsrnn as `tsrnn detect --help` makes it, on the sample data):
   tsrnn stream --model detector.tsrnn < sensors.csv > scores.csv
   tail -f feed.csv | tsrnn stream --model detector.tsrnn    # runs until Ctrl+C
   tsrnn stream --model detector.tsrnn --mqtt localhost:1883 --topic 'plant/+/+' \
-      --checkpoint stream.state                           # needs pip install 'tsrnn[mqtt]'
+      --checkpoint stream.state    # runs until Ctrl+C; needs pip install 'tsrnn[mqtt]'
 
 The first input line is the CSV header; it must hold the model's time column, id
 column (if it has one) and target columns. Each later line gets one output line,
