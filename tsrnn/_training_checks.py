@@ -85,6 +85,14 @@ def _check_trainer_kwargs(kwargs: Any) -> None:
     import pytorch_lightning as pl
 
     # Over the MRO: a Trainer subclass may take **kwargs and pass them on.
+    callbacks = kwargs.get("callbacks")
+    if callbacks is not None:
+        from pytorch_lightning.callbacks import Callback
+
+        items = callbacks if isinstance(callbacks, list | tuple) else [callbacks]
+        if not all(isinstance(c, Callback) for c in items):
+            raise ValueError(f"trainer_kwargs['callbacks'] must be a list of Lightning "
+                             f"Callbacks, got {callbacks!r}")
     known = [name for cls in pl.Trainer.__mro__ if "__init__" in vars(cls)
              for name, p in inspect.signature(cls.__init__).parameters.items()
              if name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)]

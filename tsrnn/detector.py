@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 from sklearn.utils.validation import check_is_fitted
 
-from tsrnn._checks import check_bool
+from tsrnn._checks import check_bool, is_number
 from tsrnn.base import SeriesEstimator, in_frame_order, index_of, seed_everything
 from tsrnn.data import (
     Scaler,
@@ -61,6 +61,7 @@ def _member_seed(seed: int, k: int) -> int:
 
 
 NEW_SERIES_WARMUP = 100  # points that scale a series unseen at fit (see _warmup)
+MAX_WINDOW = 1 << 16  # a window is memory per series in a stream: refuse absurd ones
 
 
 class AnomalyDetector(SeriesEstimator):
@@ -351,9 +352,10 @@ class AnomalyDetector(SeriesEstimator):
             raise ValueError(f"score must be 'reconstruction' or 'forecast', got {self.score!r}")
         if self.threshold not in ("quantile", "pot"):
             raise ValueError(f"threshold must be 'quantile' or 'pot', got {self.threshold!r}")
-        if self.window < 2:
-            raise ValueError(f"window must be >= 2, got {self.window}")
-        if self.threshold == "quantile" and not 0.0 < self.contamination < 0.5:
+        if self.window < 2 or self.window > MAX_WINDOW:
+            raise ValueError(f"window must be in [2, {MAX_WINDOW}], got {self.window}")
+        if self.threshold == "quantile" and not (is_number(self.contamination)
+                                                 and 0.0 < self.contamination < 0.5):
             raise ValueError(f"contamination must be in (0, 0.5), got {self.contamination}")
         check_calendar(self.calendar)
         self._check_scoring()
@@ -375,6 +377,10 @@ class AnomalyDetector(SeriesEstimator):
         for name, minimum in (("likelihood_window", 1), ("likelihood_history", 2),
                               ("cooldown", 0), ("smoothing", 0)):
             self._check_integer(name, minimum)
+        if self.likelihood_window > self.likelihood_history:
+            raise ValueError(f"likelihood_window ({self.likelihood_window}) must not exceed "
+                             f"likelihood_history ({self.likelihood_history}): the short "
+                             "average is judged against the history of such averages")
 
     def _make_net(self, n_targets: int):
         """The fitted network's shape: one member, or ``n_models`` averaged."""
@@ -630,9 +636,11 @@ class AnomalyDetector(SeriesEstimator):
                 "decision_scores": torch.from_numpy(self.decision_scores_),
                 "likelihood_prior": torch.from_numpy(self.likelihood_prior_),
                 "calendar": list(self.calendar_),
-                "value_range": torch.from_numpy(self.value_range_),
                 "error_scale": torch.from_numpy(self.error_scale_),
-                "training_summary": self.training_summary_}
+                "training_summary": self.training_summary_,
+                # None: a file from before the range check (it learns from the data)
+                **({} if self.value_range_ is None
+                   else {"value_range": torch.from_numpy(self.value_range_)})}
 
     @staticmethod
     def _upgrade_params(params: dict) -> dict:

@@ -11,7 +11,7 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 from tsrnn import persistence
-from tsrnn._checks import is_integer
+from tsrnn._checks import is_integer, is_number
 from tsrnn.base import SeriesEstimator, seed_everything
 from tsrnn.data import (
     DataError,
@@ -127,7 +127,9 @@ class Forecaster(SeriesEstimator):
         Seed for weights and shuffling: the same seed on the same machine gives the
         same forecasts.
     trainer_kwargs
-        Further keyword arguments for ``pytorch_lightning.Trainer``.
+        Further keyword arguments for ``pytorch_lightning.Trainer``; they win over
+        the ones tsrnn sets from its parameters (``max_epochs``,
+        ``gradient_clip_val``, ...), and ``callbacks`` are added to tsrnn's own.
 
     Attributes
     ----------
@@ -312,6 +314,10 @@ class Forecaster(SeriesEstimator):
     def _quantile_levels(self) -> list[float]:
         if self.quantiles is None:
             return []
+        if isinstance(self.quantiles, str | bytes) or not all(
+                is_number(q) for q in np.atleast_1d(np.asarray(self.quantiles, dtype=object))):
+            raise ValueError(f"quantiles must be a list of numbers in (0, 1), e.g. [0.1, 0.5, "
+                             f"0.9], got {self.quantiles!r}")
         levels = [float(q) for q in self.quantiles]
         if not levels or any(not 0 < q < 1 for q in levels) or levels != sorted(set(levels)):
             raise ValueError(f"quantiles must be increasing values in (0, 1), "

@@ -26,12 +26,16 @@ __all__ = ["MAX_NET_BYTES", "build_net", "check_payload", "checksum", "fitted_ar
 # below what would make loading a file swap or die.
 MAX_NET_BYTES = 4 * 2**30
 
+_HEADER = {"format", "format_version", "checksum"}
 _TOP_LEVEL = {"estimator": str, "params": dict, "state_dict": dict, "fitted": dict,
               "versions": dict}
 
 
 def check_payload(payload: dict) -> None:
     """The types of a payload's top-level entries and of its weights."""
+    unknown = sorted(set(payload) - set(_TOP_LEVEL) - _HEADER)
+    if unknown:
+        raise ValueError(f"it has an entry {unknown[0]!r} that no tsrnn writes")
     for key, kind in _TOP_LEVEL.items():
         if key not in payload:
             raise ValueError(f"it has no {key!r} entry")
@@ -73,6 +77,9 @@ def build_net(make: Callable[[], nn.Module], weights: dict[str, torch.Tensor]) -
         if weights[key].shape != shape.shape:
             raise ValueError(f"weight {key!r} has shape {tuple(weights[key].shape)}, but the "
                              f"parameters give {tuple(shape.shape)}")
+        if weights[key].dtype != shape.dtype:
+            raise ValueError(f"weight {key!r} is {weights[key].dtype}, but the network's is "
+                             f"{shape.dtype}")
     net = make()
     net.load_state_dict(weights, strict=True)
     return net

@@ -94,6 +94,8 @@ def load_file(path: str | os.PathLike, what: str = "model file") -> Any:
         raise ValueError(f"{path} is a folder, not a {what}")
     if not path.exists():
         raise FileNotFoundError(f"{what} {path} not found")
+    if not path.is_file():  # a FIFO would block the read, a device never end it
+        raise ValueError(f"{path} is not a regular file, so not a {what}")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:  # the weights-only unpickler refused something
@@ -166,6 +168,12 @@ def build(cls, payload: dict, path: str | os.PathLike):
                 raise ValueError(f"{name}={getattr(estimator, name)} is more than its "
                                  f"{len(payload['state_dict'])} weights can hold")
         estimator._restore(payload["fitted"], payload["state_dict"])
+        # Older files may lack entries (they have defaults); none has entries that
+        # this tsrnn would not write.
+        unknown = sorted(set(payload["fitted"]) - set(estimator._fitted_state()))
+        if unknown:
+            raise ValueError(f"its fitted state has an entry {unknown[0]!r} that no tsrnn "
+                             "writes")
     except Exception as err:  # whatever the cause, the file is at fault, not the caller
         raise ValueError(f"{path} is damaged or not a usable tsrnn model file: "
                          f"{_reason(err)}") from None

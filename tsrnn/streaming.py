@@ -67,7 +67,8 @@ class AnomalyStream:
       ``fill="ffill"``, which carries the series' last value forward (as the
       batch scores do); a carried value is inside the range check's range;
     - a timestamp in another timezone than the training data's is read in the
-      training one for the calendar inputs;
+      training one for the calendar inputs; a naive one for a detector fitted on
+      aware times (or the reverse) is refused, as in batch scores;
     - a value out of range is flagged (score and label) even while the series'
       window warms up, as in the batch scores;
     - a bare number as the timestamp of a datetime detector is refused (seconds,
@@ -77,6 +78,9 @@ class AnomalyStream:
     """
 
     def __init__(self, detector: AnomalyDetector):
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(detector, "net_")
         self.detector = detector
         self._forecast = detector.score == "forecast"
         self._keep = detector.window + (1 if self._forecast else 0)
@@ -142,11 +146,26 @@ class AnomalyStream:
             raise DataError(f"values: expected one value for each of the targets "
                             f"{det.target_names_} of each of {len(series)} series, shape "
                             f"[{len(series)}, {n_f}], got shape {list(rows.shape)}")
+        self._check_new_ids(series)
         if len(set(map(repr, series))) < len(series):
             twice = next(s for k, s in enumerate(series) if s in series[:k])
             raise DataError(f"series {twice!r} appears twice in one update: one point per "
                             "series and timestamp")
         return series, rows
+
+    def _check_new_ids(self, series: list) -> None:
+        """A new sensor's id must be of the kind the fitted ones are: ``0`` among
+        ``'s0', 's1'`` is far more often a mistake (ids read as numbers) than a
+        sensor."""
+        kinds = {_id_kind(sid) for sid in self.detector.ids_}
+        if len(kinds) != 1 or None in self.detector.ids_:
+            return
+        kind = kinds.pop()
+        for sid in series:
+            if sid not in self._known and sid not in self._state and _id_kind(sid) != kind:
+                raise DataError(f"series {sid!r} is {_id_kind(sid)}, but the detector's "
+                                f"series ids are {kind} (e.g. {self.detector.ids_[0]!r})"
+                                ": a new sensor needs an id of the same kind")
 
     def update(self, timestamp, values, series: Sequence | None = None) -> StreamResult:
         """Add one point per series and score it.
@@ -168,6 +187,11 @@ class AnomalyStream:
         det = self.detector
         series, values = self._rows(values, series)
         stamp = _as_time(timestamp, det.freq_)
+        if isinstance(stamp, pd.Timestamp) and (stamp.tz is None) != (det.time_zone_ is None):
+            raise DataError(f"timestamp {timestamp} {'has no' if stamp.tz is None else 'has a'} "
+                            f"timezone, but the detector's times were "
+                            f"{'in ' + det.time_zone_ if det.time_zone_ else 'naive'}: refused "
+                            "rather than guessed, as batch scores refuse it")
         fresh = [sid for sid in series if sid not in self._state]
         states = [self._state.get(sid) or self._new_state(sid) for sid in series]
         gap = np.zeros(len(series), dtype=bool)
@@ -345,6 +369,14 @@ class AnomalyStream:
 STREAM_FORMAT = "tsrnn-stream"
 
 
+def _id_kind(sid) -> str:
+    if isinstance(sid, str):
+        return "text"
+    if isinstance(sid, int | np.integer) and not isinstance(sid, bool):
+        return "an integer"
+    return type(sid).__name__
+
+
 def _check_state(state, template: dict, where: str) -> None:
     """A loaded series state has the parts, sizes and values a fresh one would."""
     if not isinstance(state, dict) or set(state) != set(template):
@@ -372,6 +404,9 @@ def _as_time(timestamp, freq):
     """The point's time in the detector's kind of time: a date for a datetime fit
     (a bare number is refused: seconds, milliseconds or nanoseconds since 1970
     cannot be told apart), an integer step for an integer one."""
+    if isinstance(timestamp, list | tuple | np.ndarray | pd.Index | pd.Series):
+        raise DataError(f"timestamp must be one time, for every series of the call, got "
+                        f"{type(timestamp).__name__} of {len(timestamp)}")
     if timestamp is None or (not isinstance(timestamp, str) and pd.isna(timestamp)):
         raise DataError(f"timestamp is missing ({timestamp!r})")
     if freq is None:

@@ -292,7 +292,12 @@ def _one(call):
 
 bad("stream-list-of-timestamps", _one(lambda s: s.update([T0, "2024-01-10 01:00:00"], [1.0],
                                                           series=["s0"])), "timestamp")
-bad("stream-dict-of-values", _one(lambda s: s.update(T0, {"s0": 1.0})), "values")
+def _one_point_of_s0(result, ctx):
+    assert result.series == ["s0"] and len(result.score) == 1, result
+
+
+# {sensor: value} is one of the input forms issue 14 asks for.
+good("stream-dict-of-values", _one(lambda s: s.update(T0, {"s0": 1.0})), _one_point_of_s0)
 bad("stream-rows-fewer-than-series", _one(lambda s: s.update(T0, [[1.0], [2.0], [3.0]],
                                                             series=["s0", "s1"])),
     ("shape", "rows", "values"))

@@ -62,6 +62,9 @@ def read_config(path: Path) -> dict:
         raise ValueError(f"{path}: task must be one of {sorted(TASKS)}, got {config['task']!r}")
     for table, key in (("data", "path"), ("output", "model")):
         if key in config.get(table, {}):
+            if not isinstance(config[table][key], str) or not config[table][key]:
+                raise ValueError(f"{path}: [{table}] {key} must be a file path in quotes, got "
+                                 f"{config[table][key]!r}")
             config[table][key] = path.parent / config[table][key]
     return config
 
@@ -108,7 +111,11 @@ def _params(args, task: str, config: dict, flags: dict[str, Any]) -> dict:
         if name not in known:
             raise UsageError(f"--set {name}: unknown {cls.__name__} parameter"
                              f"{_did_you_mean(name, known)}")
-        params[name] = _parse_value(raw)
+        value = _parse_value(raw)
+        if isinstance(value, str) and value.strip()[:1] in "[({\"'" and value.strip():
+            raise UsageError(f"--set {name}: {raw!r} is not a value Python can read (an "
+                             "unclosed bracket or quote?)")
+        params[name] = value
     return params
 
 

@@ -122,6 +122,8 @@ def run_stream(args, stdin: TextIO | None = None, stdout: TextIO | None = None) 
     if header is None:
         raise DataError(f"line 1, the CSV header, is unreadable: {reason}")
     header = [h.strip() for h in header]
+    if not any(header):
+        raise DataError("line 1 is empty: expected the CSV header line first")
     needed = [c for c in (time_col, id_col, *targets) if c is not None]
     missing = [c for c in needed if c not in header]
     if time_col is None:

@@ -77,9 +77,10 @@ def run_train(args) -> int:
     data, out = Path(data), Path(out)
     if out.resolve() == data.resolve():
         raise UsageError(f"the model file {out} would overwrite the training data")
+    out_flag = "--out" if args.out else f"{args.config} [output] model"
     if not out.parent.is_dir():
-        raise FileNotFoundError(f"folder {out.parent} for the model file does not exist")
-    _check_writable("--out" if args.out else f"{args.config} [output] model", out)
+        raise FileNotFoundError(f"{out_flag} {out}: folder {out.parent} does not exist")
+    _check_writable(out_flag, out)
 
     from tsrnn.files import read_table
 

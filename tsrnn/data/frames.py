@@ -220,7 +220,8 @@ class SeriesData:
 
         names = [str(c) for c in columns]
         # Resampling averages the values that fall in one step, duplicates included.
-        _check_order(times, offsets, ids, id_col, positions, duplicates_ok=resample)
+        _check_order(times, offsets, ids, id_col, positions, duplicates_ok=resample,
+                     time_col=time_col)
         freq = _resolve_freq(times, offsets, freq)
         if resample:
             values, times, offsets = _resample(values, times, offsets, freq)
@@ -473,7 +474,7 @@ def _ticks(times: pd.Index) -> np.ndarray:
 
 
 def _check_order(times: pd.Index, offsets, ids, id_col, positions,
-                 duplicates_ok: bool = False) -> None:
+                 duplicates_ok: bool = False, time_col=None) -> None:
     t = _ticks(times)
     step = np.diff(t)
     inside = np.ones(len(step), dtype=bool)
@@ -487,10 +488,12 @@ def _check_order(times: pd.Index, offsets, ids, id_col, positions,
             code = int(np.searchsorted(offsets, k, side="right") - 1)
             where = _where(ids, id_col, code)
             if what == "unsorted":
+                column = "the index" if time_col is None else repr(time_col)
                 raise DataError(
-                    f"timestamps are not sorted{where}: row {positions[k]} ({times[k]}) "
-                    f"comes after row {positions[k - 1]} ({times[k - 1]}). Sort the frame "
-                    "by time first."
+                    f"timestamps in {column} are not sorted{where}: row {positions[k]} "
+                    f"({times[k]}) comes after row {positions[k - 1]} ({times[k - 1]}). Sort "
+                    "the frame by time first (or, if the text has mixed date formats such "
+                    "as day-first and month-first, parse it yourself)."
                 )
             raise DataError(
                 f"duplicate timestamp {times[k]}{where}: rows {positions[k - 1]} and "

@@ -78,7 +78,8 @@ def split_borders(
         i = int(np.flatnonzero((n_train + n_val + n_test > n) | (n_train <= 0))[0])
         raise DataError(
             f"series {i} has {n[i]} rows: too few for train/val/test sizes "
-            f"{int(n_train[i])}/{int(n_val[i])}/{int(n_test[i])}"
+            f"{int(n_train[i])}/{int(n_val[i])}/{int(n_test[i])} (val_size={val_size!r}, "
+            f"test_size={test_size!r})"
         )
     b1 = n_train
     b2 = b1 + n_val
