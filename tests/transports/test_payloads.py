@@ -37,6 +37,10 @@ def test_the_sensor_from_a_topic_level_or_a_payload_key():
                   ).sensor == "a"
     r = _parse({"timestamp": "2024-01-01", "value": 1, "id": 7}, sensor_from=("payload", "id"))
     assert (r.sensor, r.series) == ("7", 7)  # the fitted id, not its text
+    numbered = _detector()
+    numbered.ids_ = [3, 7]
+    assert _parse({"timestamp": "2024-01-01", "value": 1}, topic="plant/a/8",
+                  detector=numbered).series == 8  # a new sensor, of the fitted ids' kind
     wide = _detector(id_col=None)
     assert _parse({"timestamp": "2024-01-01", "value": 1}, detector=wide).series is None
 

@@ -31,6 +31,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 __all__ = ["BadPayload", "Reading", "ReadingParser", "parse_sensor_source"]
@@ -97,6 +98,8 @@ class ReadingParser:
         self.time_zone = detector.time_zone_
         self.has_ids = detector.roles_["id_col"] is not None
         self.known = {str(sid): sid for sid in detector.ids_}  # topics and JSON are text
+        self.integer_ids = all(isinstance(sid, int | np.integer) and not isinstance(sid, bool)
+                               for sid in detector.ids_)
         self.single = None if self.has_ids else detector.ids_[0]
 
     def parse(self, topic: str, payload: bytes, now: pd.Timestamp | None = None) -> Reading:
@@ -126,8 +129,15 @@ class ReadingParser:
 
     def series_of(self, sensor: str):
         """The detector's series id for a sensor id (the one series of a detector
-        fitted without an id column)."""
-        return self.known.get(sensor, sensor) if self.has_ids else self.single
+        fitted without an id column). Topics and JSON keys are text: a new sensor
+        ``"8"`` of a detector fitted on integer ids is the id 8."""
+        if not self.has_ids:
+            return self.single
+        if sensor in self.known:
+            return self.known[sensor]
+        if self.integer_ids and sensor.lstrip("-").isdigit():
+            return int(sensor)
+        return sensor
 
     # ------------------------------------------------------------------ parts
     def _sensor(self, topic: str, data) -> str:
