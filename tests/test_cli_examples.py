@@ -124,7 +124,7 @@ def test_every_help_example_runs_as_written(tmp_path, monkeypatch, capsys):
             _run(line)
             ran.append(line)
     assert [line.split()[1] for line in ran].count("evaluate") == 4
-    assert len(ran) >= 24 and len(shown) == 1
+    assert len(ran) >= 24 and len(shown) == 2  # tail -f, and --mqtt (tests/test_mqtt.py)
     for made in ("sensors.csv", "sensors-wide.csv", "s1.tsrnn", "detector.tsrnn",
                  "forecast.png", "anomalies.png", "attention.png", "metrics.csv",
                  "scores.csv", "forecasts/sensors-wide.csv", "scores/sensors-wide.csv",

@@ -46,7 +46,8 @@ import pytest
 README = Path(__file__).resolve().parents[1] / "README.md"
 RUN = {"python", "bash", "sh"}
 SHOWN = {"text", "toml", "yaml", "csv", "json"}
-NOT_RUN = 2  # `make demo` / `make test`; the detection benchmark (minutes per seed)
+NOT_RUN = 3  # `make demo` / `make test`; the detection benchmark (minutes per seed);
+# `tsrnn stream --mqtt` (needs a broker: tests/test_mqtt.py runs it against one)
 MARK = re.compile(r"<!--\s*not run by tests:\s*(?P<reason>\S.*?)\s*-->")
 FENCE = re.compile(r"^(?P<indent> *)```(?P<lang>[^`\s]*)\s*$")
 SHORT = {"max_epochs": 1, "limit_train_batches": 2, "limit_val_batches": 1}

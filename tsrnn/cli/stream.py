@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import csv
 import itertools
+import math
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +17,8 @@ EXAMPLES = """\
 examples (detector.tsrnn as `tsrnn detect --help` makes it, on the sample data):
   tsrnn stream --model detector.tsrnn < sensors.csv > scores.csv
   tail -f feed.csv | tsrnn stream --model detector.tsrnn    # runs until Ctrl+C
+  tsrnn stream --model detector.tsrnn --mqtt localhost:1883 --topic 'plant/+/+' \
+      --checkpoint stream.state    # runs until Ctrl+C; needs pip install 'tsrnn[mqtt]'
 
 The first input line is the CSV header; it must hold the model's time column, id
 column (if it has one) and target columns. Each later line gets one output line,
@@ -22,6 +26,16 @@ written as soon as the line is read: time, id, score, label (1 = anomaly), ready
 (0 while a series has too little history to score). A bad line (not UTF-8, not
 CSV, another number of fields than the header, a value that is not a number) is
 reported on stderr with its line number and skipped; the exit code is then 1.
+
+With --mqtt it subscribes to --topic instead and publishes, as JSON,
+<out-topic>/scores/<sensor> for every reading ({"sensor", "timestamp", "score",
+"label", "ready", "gap"}), the same on <out-topic>/alerts/<sensor> when label is 1,
+and {"topic", "payload", "reason"} on <out-topic>/errors for a message it skips.
+A payload is {"timestamp": "2024-01-01T00:00:00", "value": 3.2}, or "values" by
+target name, or a bare number timed by its arrival. QoS 1 and a persistent
+session: no reading is lost while the scorer or the broker restarts. With
+--checkpoint, a killed scorer resumes where it stopped; SIGTERM or Ctrl+C scores
+what has arrived, checkpoints and exits 0.
 """
 
 
@@ -32,11 +46,63 @@ def add_parser(command) -> None:
     p = command("stream", "Score CSV rows from standard input as they arrive: one line out "
                 "per line in, flushed at once.", parents, EXAMPLES)
     p.add_argument("--model", type=Path, required=True, help="saved anomaly detector")
+    g = p.add_argument_group("MQTT (instead of standard input)")
+    g.add_argument("--mqtt", type=_host_port, metavar="HOST:PORT",
+                   help="the broker to read readings from and publish scores to")
+    g.add_argument("--topic", help="topic pattern to subscribe to, e.g. 'plant/+/+'")
+    g.add_argument("--sensor-from", type=_sensor_from, default=("topic", -1),
+                   metavar="topic:N|payload:KEY", help="where the sensor id is: topic "
+                   "level N (0 the first, -1 the last: the default) or a payload key")
+    g.add_argument("--out-topic", default="tsrnn", metavar="PREFIX",
+                   help="scores go to PREFIX/scores/<sensor>, alerts to "
+                   "PREFIX/alerts/<sensor>, errors to PREFIX/errors (default: tsrnn)")
+    g.add_argument("--checkpoint", type=Path, metavar="PATH", help="stream state file: "
+                   "resumed from when it exists (it holds its detector), written every "
+                   "--checkpoint-every seconds and at a stop")
+    g.add_argument("--checkpoint-every", type=_seconds, default=10.0, metavar="SECONDS",
+                   help="seconds between checkpoints (default 10)")
+    g.add_argument("--client-id", help="MQTT client id of the persistent session "
+                   "(default: one fixed per --topic and --out-topic)")
+    g.add_argument("--connect-timeout", type=_seconds, default=10.0, metavar="SECONDS",
+                   help="how long to keep trying to reach the broker at start (default 10)")
     p.set_defaults(run=run_stream)
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")  # [::1]:1883
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT like localhost:1883, got "
+                                         f"{text!r}")
+    return host, int(port)
+
+
+def _sensor_from(text: str) -> tuple:
+    from tsrnn.transports.payloads import parse_sensor_source
+
+    try:
+        return parse_sensor_source(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not value > 0 or math.isinf(value):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got "
+                                         f"{text!r}")
+    return value
 
 
 def run_stream(args, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
     """``tsrnn stream``: one score line out per CSV line in, flushed at once."""
+    if args.mqtt is not None or args.topic is not None:
+        from tsrnn.cli._stream_mqtt import run_mqtt
+
+        return run_mqtt(args)
     from tsrnn.data import DataError
     from tsrnn.files import read_model
 
