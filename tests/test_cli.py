@@ -714,3 +714,28 @@ def test_datasets_list_and_export(tmp_path, capsys):
 def test_datasets_usage_errors(tmp_path, capsys, argv, message):
     assert main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_stream_scores_the_lines_of_one_timestamp_in_one_update(files, monkeypatch, capsys):
+    import io
+
+    from tsrnn.streaming import AnomalyStream
+
+    calls = []
+    update = AnomalyStream.update
+    monkeypatch.setattr(AnomalyStream, "update",
+                        lambda self, t, v, series=None: calls.append(len(v))
+                        or update(self, t, v, series=series))
+    df = pd.read_csv(files / "sensors.csv").drop(columns=["is_anomaly"])
+    feed = df.sort_values(["timestamp", "sensor"], kind="stable").iloc[:40]  # 20 times, 2 each
+    lines = feed.to_csv(index=False).splitlines()
+    lines.insert(8, "2024-01-01 03:00:00,s1,abc")  # a bad line inside a timestamp's group
+    monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join(lines) + "\n"))
+    assert main(["stream", "--model", str(files / "detector.tsrnn")]) == 1
+    captured = capsys.readouterr()
+    assert "line 9 skipped: column 'value' is not a number: 'abc'" in captured.err
+    streamed = pd.read_csv(io.StringIO(captured.out))
+    assert len(streamed) == 40 and calls.count(2) == 20  # one update per timestamp
+    online = AnomalyDetector.load(files / "detector.tsrnn").decision_function(
+        feed, online=True)
+    np.testing.assert_allclose(streamed["score"], online.to_numpy(), rtol=1e-4, atol=1e-6)

@@ -6,10 +6,11 @@ import argparse
 import csv
 import itertools
 import math
+import select
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TextIO
+from typing import NamedTuple, TextIO
 
 from tsrnn.cli._options import EXIT_FAILED, EXIT_OK, _one_line, common_options
 
@@ -131,52 +132,133 @@ def run_stream(args, stdin: TextIO | None = None, stdout: TextIO | None = None) 
     if missing:
         raise DataError(f"the header line lacks column(s) {missing}; it has {header}")
     at = {c: header.index(c) for c in needed}
-    known = {str(sid): sid for sid in model.ids_}  # CSV fields are text
-    integer_time = not hasattr(model.freq_, "freqstr") and model.freq_ is not None
     stream = model.stream()
+    parse = _point_parser(model, at)
     writer = csv.writer(stdout, lineterminator="\n")
     writer.writerow([c for c in (time_col, id_col) if c is not None]
                     + ["score", "label", "ready"])
     stdout.flush()
     bad = 0
-    for line, row, reason in lines:
-        if row is None:  # undecodable or unparsable: reported, and the stream goes on
-            print(f"tsrnn stream: line {line} skipped: {reason}", file=sys.stderr, flush=True)
-            bad += 1
-            continue
-        if not row:
-            continue
-        if len(row) != len(header):  # a shifted line would put values under wrong names
-            print(f"tsrnn stream: line {line} skipped: expected {len(header)} fields, got "
-                  f"{len(row)}", file=sys.stderr, flush=True)
-            bad += 1
-            continue
-        try:
-            stamp = row[at[time_col]].strip()
-            sid = known.get(row[at[id_col]].strip(), row[at[id_col]].strip()) if id_col \
-                else None
-            values = []
-            for c in targets:
-                try:
-                    values.append(float(row[at[c]]))
-                except ValueError:
-                    raise DataError(f"column {c!r} is not a number: {row[at[c]]!r}") from None
-            if integer_time and not stamp.lstrip("-").isdigit():
-                raise DataError(f"time {stamp!r} is not an integer step, as the model's "
-                                "times are")
-            result = stream.update(int(stamp) if integer_time else stamp, values,
-                                   series=None if id_col is None else [sid])
-        except (ValueError, IndexError) as err:  # DataError is a ValueError
-            reason = f"expected {len(header)} fields, got {len(row)}" \
-                if isinstance(err, IndexError) else _one_line(err)
-            print(f"tsrnn stream: line {line} skipped: {reason}", file=sys.stderr, flush=True)
-            bad += 1
-            continue
-        writer.writerow([stamp] + ([row[at[id_col]].strip()] if id_col else [])
-                        + [f"{result.score[0]:.6g}", int(result.label[0]),
-                           int(result.ready[0])])
+    pending: list[_Point] = []  # the lines of one timestamp, scored in one update
+
+    def skip(line: int, reason: str) -> None:
+        nonlocal bad
+        print(f"tsrnn stream: line {line} skipped: {reason}", file=sys.stderr, flush=True)
+        bad += 1
+
+    def flush() -> None:
+        for point, result in _score(stream, pending, skip):
+            writer.writerow([point.stamp] + ([point.id_text] if id_col else [])
+                            + [f"{result[0]:.6g}", int(result[1]), int(result[2])])
+        pending.clear()
         stdout.flush()
+
+    try:
+        for line, row, reason in lines:
+            if row is None:  # undecodable or unparsable: reported, and the stream goes on
+                skip(line, reason)
+                continue
+            if not row:
+                continue
+            if len(row) != len(header):  # a shifted line would put values under wrong names
+                skip(line, f"expected {len(header)} fields, got {len(row)}")
+                continue
+            try:
+                point = parse(line, row)
+            except ValueError as err:  # DataError is a ValueError
+                skip(line, _one_line(err))
+                continue
+            if pending and (point.stamp != pending[0].stamp
+                            or any(p.sid == point.sid for p in pending)):
+                flush()
+            pending.append(point)
+            if not _more_waiting(stdin):  # a live feed: answer now, never hold a line back
+                flush()
+    except KeyboardInterrupt:
+        flush()  # the lines read so far are answered: nothing read is lost
+        raise
+    flush()
     return EXIT_FAILED if bad else EXIT_OK
+
+
+class _Point(NamedTuple):
+    line: int
+    stamp: str
+    id_text: str
+    sid: object
+    values: list
+
+
+def _point_parser(model, at: dict):
+    """``parse(line number, fields) -> _Point`` for the model's columns; a series id
+    is the fitted id it spells (CSV fields are text), or, for a new sensor, the text
+    (an integer where the fitted ids are integers)."""
+    import numpy as np
+
+    from tsrnn.data import DataError
+
+    roles = model.roles_
+    time_col, id_col, targets = roles["time_col"], roles["id_col"], model.target_names_
+    known = {str(sid): sid for sid in model.ids_}
+    integer_ids = bool(model.ids_) and all(
+        isinstance(s, int | np.integer) and not isinstance(s, bool) for s in model.ids_)
+    integer_time = not hasattr(model.freq_, "freqstr") and model.freq_ is not None
+
+    def parse(line: int, row: list[str]) -> _Point:
+        stamp = row[at[time_col]].strip()
+        text = row[at[id_col]].strip() if id_col else ""
+        sid = known.get(text, text) if id_col else None
+        if id_col and integer_ids and sid == text and text.lstrip("-").isdigit():
+            sid = int(text)
+        values = []
+        for c in targets:
+            try:
+                values.append(float(row[at[c]]))
+            except ValueError:
+                raise DataError(f"column {c!r} is not a number: {row[at[c]]!r}") from None
+        if integer_time and not stamp.lstrip("-").isdigit():
+            raise DataError(f"time {stamp!r} is not an integer step, as the model's times "
+                            "are")
+        return _Point(line, stamp, text, sid, values)
+
+    return parse
+
+
+def _score(stream, points: list[_Point], skip) -> list[tuple[_Point, tuple]]:
+    """Score the points of one timestamp in one update; when the stream refuses
+    that (it refuses a call whole, changing nothing), point by point, so that only
+    the bad lines are skipped."""
+    import pandas as pd
+
+    if not points:
+        return []
+    integer = points[0].stamp.lstrip("-").isdigit() and not isinstance(
+        stream.detector.freq_, pd.offsets.BaseOffset)
+    stamp = int(points[0].stamp) if integer else points[0].stamp
+    sids = None if points[0].sid is None else [p.sid for p in points]
+    try:
+        result = stream.update(stamp, [p.values for p in points], series=sids)
+    except ValueError as err:  # DataError is a ValueError
+        if len(points) == 1:
+            skip(points[0].line, _one_line(err))
+            return []
+        return [scored for p in points for scored in _score(stream, [p], skip)]
+    return [(p, (result.score[k], result.label[k], result.ready[k]))
+            for k, p in enumerate(points)]
+
+
+def _more_waiting(stdin) -> bool:
+    """Whether more input can be read at once (then the lines of one timestamp are
+    gathered into one update); for a live feed that has paused, no: every line read
+    is answered before waiting for the next."""
+    try:
+        fd = stdin.fileno()
+    except (AttributeError, OSError, ValueError):
+        return True  # an in-memory text: all of it is there
+    try:
+        return bool(select.select([fd], [], [], 0)[0])
+    except (OSError, ValueError):
+        return False
 
 
 MAX_LINE = 1 << 20  # characters: a longer line is reported and skipped, never buffered
