@@ -13,6 +13,10 @@ speed) is fitted on 1,000 hourly sensors, then:
 Timed calls start after the warm-up, when every point is scored.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/stream.py [--series 1000] [--points 3000]
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/stream.py --mqtt [its options]
+
+``--mqtt`` runs ``benchmarks/stream_mqtt.py`` (N sensors through a local Mosquitto:
+latency, points lost, the highest sustained rate) with the other options.
 
 Detection quality of the two modes: ``benchmarks/detection.py --tsrnn
 stateful:stateful=True``.
@@ -97,6 +101,17 @@ def batch_speed(det, n_points: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import sys
+
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if "--mqtt" in argv:  # the load figure through a local broker: its own script
+        import runpy
+        from pathlib import Path
+
+        sys.argv = [str(Path(__file__).with_name("stream_mqtt.py")),
+                    *[a for a in argv if a != "--mqtt"]]
+        runpy.run_path(sys.argv[0], run_name="__main__")
+        return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--series", type=int, default=1000)
     parser.add_argument("--points", type=int, default=3000,
