@@ -10,10 +10,9 @@ from __future__ import annotations
 import contextlib
 import io
 import shlex
-import subprocess
-import sys
 
 import pytest
+from cli_lines import run_command
 
 from tsrnn.cli import _config, _runs, main, train
 
@@ -63,41 +62,6 @@ def _tiny(params_fn):
     return params
 
 
-def _run(line: str) -> None:
-    words = shlex.split(line, comments=True)
-    if words[0] != "tsrnn":
-        subprocess.run(["bash", "-c", line], check=True)
-        return
-    stdin, stdout, argv = None, None, []
-    it = iter(words[1:])
-    for word in it:
-        if word == "<":
-            stdin = next(it)
-        elif word == ">":
-            stdout = next(it)
-        else:
-            argv.append(word)
-    with contextlib.ExitStack() as stack:
-        if stdin is not None:
-            stack.enter_context(_replaced_stdin(stdin))
-        if stdout is not None:
-            stack.enter_context(contextlib.redirect_stdout(
-                stack.enter_context(open(stdout, "w", encoding="utf-8"))))
-        code = main(argv)
-    assert code == 0, f"`{line}` exited with {code}"
-
-
-@contextlib.contextmanager
-def _replaced_stdin(path: str):
-    old = sys.stdin
-    with open(path, encoding="utf-8") as f:
-        sys.stdin = f
-        try:
-            yield
-        finally:
-            sys.stdin = old
-
-
 def test_the_examples_are_parsed_whole():
     """The parser itself: one entry per command line, continuations joined."""
     lines = _examples(_help("forecast"))
@@ -121,7 +85,7 @@ def test_every_help_example_runs_as_written(tmp_path, monkeypatch, capsys):
             if ENDLESS in line:
                 shown.append(line)
                 continue
-            _run(line)
+            run_command(line, f"tsrnn {command} --help")
             ran.append(line)
     assert [line.split()[1] for line in ran].count("evaluate") == 4
     assert len(ran) >= 24 and len(shown) == 2  # tail -f, and --mqtt (tests/test_mqtt.py)

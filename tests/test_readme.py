@@ -31,17 +31,12 @@ written, not the models it trains.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import shlex
-import subprocess
-import sys
-import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from cli_lines import command_lines, run_command
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 RUN = {"python", "bash", "sh"}
@@ -100,67 +95,6 @@ BLOCKS = _blocks(README.read_text(encoding="utf-8"))
 SECTIONS = list(dict.fromkeys(b.section for b in BLOCKS if b.lang in RUN and b.not_run is None))
 
 
-def _command_lines(code: str) -> list[str]:
-    """A shell block's command lines: continuations joined, comment-only lines dropped."""
-    lines, current = [], ""
-    for raw in code.splitlines():
-        current = f"{current} {raw.strip()}" if current else raw.strip()
-        if current.endswith("\\"):
-            current = current[:-1].rstrip()
-            continue
-        if shlex.split(current, comments=True):
-            lines.append(current)
-        current = ""
-    assert not current, f"a continuation with nothing after it: {current!r}"
-    return lines
-
-
-def _run_command(line: str, where: str) -> None:
-    from tsrnn.cli import main
-
-    words = shlex.split(line, comments=True)
-    if words[0] != "tsrnn":
-        env = dict(os.environ)
-        env["PATH"] = sysconfig.get_path("scripts") + os.pathsep + env.get("PATH", "")
-        done = subprocess.run(["bash", "-c", line], env=env, capture_output=True, text=True)
-        assert done.returncode == 0, (
-            f"{where}: `{line}` exited with {done.returncode}:\n{done.stderr}"
-        )
-        return
-    stdin = stdout = None
-    argv = []
-    it = iter(words[1:])
-    for word in it:
-        if word == "<":
-            stdin = next(it)
-        elif word == ">":
-            stdout = next(it)
-        else:
-            assert word not in {"|", "&&", ";", ">>", "2>"}, (
-                f"{where}: `{line}`: only < and > are understood here"
-            )
-            argv.append(word)
-    with contextlib.ExitStack() as stack:
-        if stdin is not None:
-            stack.enter_context(_replaced_stdin(stdin))
-        if stdout is not None:
-            out = stack.enter_context(open(stdout, "w", encoding="utf-8"))
-            stack.enter_context(contextlib.redirect_stdout(out))
-        code = main(argv)
-    assert code == 0, f"{where}: `{line}` exited with {code}"
-
-
-@contextlib.contextmanager
-def _replaced_stdin(path: str):
-    old = sys.stdin
-    with open(path, encoding="utf-8") as f:
-        sys.stdin = f
-        try:
-            yield
-        finally:
-            sys.stdin = old
-
-
 @pytest.fixture
 def short_training(monkeypatch):
     """Every training, from Python or the command line, one short epoch."""
@@ -191,18 +125,18 @@ def test_the_readme_blocks_are_found():
         ("One", "sh", None),
         ("Two", "", None),
     ]
-    assert blocks[2].code == "echo \\\n  b\n" and _command_lines(blocks[2].code) == ["echo b"]
-    assert _command_lines("make demo   # builds\n            # and more\n") == [
+    assert blocks[2].code == "echo \\\n  b\n" and command_lines(blocks[2].code) == ["echo b"]
+    assert command_lines("make demo   # builds\n            # and more\n") == [
         "make demo   # builds"
     ]
 
 
 def test_other_lines_run_in_bash_with_tsrnn_on_path(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    _run_command("command -v tsrnn > where.txt", "test")
+    run_command("command -v tsrnn > where.txt", "test")
     assert Path((tmp_path / "where.txt").read_text().strip()).name == "tsrnn"
     with pytest.raises(AssertionError, match="exited with 3"):
-        _run_command("exit 3", "test")
+        run_command("exit 3", "test")
 
 
 def test_every_block_is_run_or_marked():
@@ -230,5 +164,5 @@ def test_readme_section_runs_as_written(section, tmp_path, monkeypatch, short_tr
             # Padded so that a traceback gives the line numbers of README.md.
             exec(compile("\n" * block.line + block.code, str(README), "exec"), namespace)
         else:
-            for line in _command_lines(block.code):
-                _run_command(line, where)
+            for line in command_lines(block.code):
+                run_command(line, where)
