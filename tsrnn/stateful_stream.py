@@ -23,7 +23,8 @@ from tsrnn.data import DataError
 from tsrnn.data.calendar import calendar_row
 from tsrnn.likelihood import MIN_HISTORY, OUT_OF_RANGE_SCORE, _outside
 from tsrnn.nn.ensemble import MeanEnsemble
-from tsrnn.streaming import StreamResult, _as_time
+from tsrnn.stream_base import _as_time
+from tsrnn.streaming import StreamResult
 
 if TYPE_CHECKING:
     from tsrnn.detector import AnomalyDetector
