@@ -76,6 +76,13 @@ def sensor_det(sensors) -> AnomalyDetector:
 
 
 @pytest.fixture(scope="module")
+def three_det(sensors) -> AnomalyDetector:
+    """Fitted on three of the four sensors: sensor_4 is new to it."""
+    train = sensors[sensors.sensor != "sensor_4"].groupby("sensor").head(600)
+    return AnomalyDetector(**{**TINY, "cell": "lstm"}).fit(train, **SENSORS)
+
+
+@pytest.fixture(scope="module")
 def sine_det() -> AnomalyDetector:
     return AnomalyDetector(**{**TINY, "smoothing": 0}).fit(_sine())
 
@@ -204,6 +211,59 @@ def test_stream_takes_sensors_in_any_order_and_subset(sensor_det, sensors):
     np.testing.assert_allclose(got.to_numpy(), batch.to_numpy(), **TOL)
 
 
+@pytest.mark.parametrize("alerts", [False, True])
+def test_a_new_sensor_joins_and_scores_as_batch_does(three_det, sensors, alerts):
+    det = _scored_differently(three_det, alerts=alerts)
+    frame = sensors.groupby("sensor").head(600).reset_index(drop=True)
+    batch = det.decision_function(frame).to_numpy()
+    result = det.stream().update_frame(frame)
+    np.testing.assert_allclose(result["score"], batch, **TOL)
+    new = (frame.sensor == "sensor_4").to_numpy()
+    ready, score = result["ready"].to_numpy()[new], result["score"].to_numpy()[new]
+    assert not ready[:det._warmup - 1].any() and ready[det._warmup - 1:].all()
+    if not alerts:
+        assert (score[:det._warmup - 1] == 0).all() and (score[ready] > 0).all()
+
+
+def test_batch_scores_wait_for_a_new_series_scaling(three_det, sensors):
+    """An unseen series is scaled by its first points: the steps before the last of
+    them have no score, in batch stateful scores as in the stream (which cannot
+    look further), online or not."""
+    new = sensors[sensors.sensor == "sensor_4"].head(300)
+    for online in (False, True):
+        scores = three_det.decision_function(new, online=online).to_numpy()
+        warm = three_det._warmup
+        assert (scores[:warm - 1] == 0).all() and (scores[warm - 1:] > 0).all()
+
+
+def test_sensors_leave_and_their_slots_are_reused(three_det, sensors):
+    frame = sensors.groupby("sensor").head(150).reset_index(drop=True)
+    stream = three_det.stream()
+    stream.update_frame(frame.groupby("sensor").head(120))
+    assert stream.series == ["sensor_1", "sensor_2", "sensor_3", "sensor_4"]
+    stream.remove("sensor_2", "sensor_4")
+    assert stream.series == ["sensor_1", "sensor_3"]
+    assert len(stream._ids) == 2  # private, on purpose: the used slots stay the first
+    with pytest.raises(KeyError, match="'sensor_2' is not in the stream"):
+        stream.remove("sensor_1", "sensor_2")
+    assert stream.series == ["sensor_1", "sensor_3"]  # a refused remove removes nothing
+    rest = frame.groupby("sensor").nth(range(120, 150))
+    got = stream.update_frame(rest)
+    # The ones that stayed score on; the ones that left start afresh.
+    np.testing.assert_allclose(got["score"], three_det.stream().update_frame(
+        pd.concat([frame.groupby("sensor").head(120)[lambda f: f.sensor.isin(
+            ["sensor_1", "sensor_3"])], rest])).loc[rest.index, "score"], **TOL)
+    back = got["ready"][rest.sensor == "sensor_2"].to_numpy()
+    assert not back[:W].any() and back[W:].all()
+
+
+def test_a_new_id_of_another_kind_is_refused(three_det):
+    stream = three_det.stream()
+    with pytest.raises(DataError, match="needs an id of the same kind"):
+        stream.update("2024-01-01", {"sensor_1": 1.0, 5: 2.0})
+    assert stream.series == []
+
+
 @pytest.mark.parametrize("cell,layers,layer_norm", [("lstm", 2, False), ("gru", 1, True),
                                                     ("rnn", 2, True)])
 def test_stream_equals_batch_for_every_cell(cell, layers, layer_norm):
@@ -246,8 +306,9 @@ def test_stream_refuses_bad_points_and_changes_nothing(sine_det):
                          (df.index[50], [np.nan, 3.0])):
         with pytest.raises(DataError):
             stream.update(stamp, value)
-    with pytest.raises(DataError, match="not seen at fit"):
-        stream.update(df.index[50], [[0.0, 3.0]], series=["new"])
+    with pytest.raises(DataError, match="missing or infinite"):  # a new series too
+        stream.update(df.index[50], [[0.0, 3.0], [np.nan, 1.0]], series=[None, "new"])
+    assert stream.series == [None]
     with pytest.raises(ValueError, match="shape"):
         stream.update(df.index[50], [0.0, 3.0, 4.0])
     rest, _, _ = _stream_rows(stream, df.iloc[50:])

@@ -613,7 +613,7 @@ class AnomalyDetector(SeriesEstimator):
         data = self._read(df)
         check_length(data, self.window + 1, what="window + 1")
         errors, valid = self._step_errors(data, self._inputs(data, self._scaled(data)), online)
-        if online:
+        if online or self.stateful:  # stateful scores are online either way
             self._unseen_warming_up(valid, data)
         errors = self._normalised(errors, data, online)
         breaches = self._breaches(data)
