@@ -13,11 +13,12 @@ import pytest
 import torch
 from sklearn.base import clone
 
-from tsrnn import AnomalyDetector
+from tsrnn import AnomalyDetector, model_checks
 from tsrnn.data import DataError
 from tsrnn.datasets import load_sensors
 from tsrnn.nn.next_step import NextStepNet
 from tsrnn.stateful_stream import StatefulStream
+from tsrnn.streaming import AnomalyStream, load_stream
 
 NAB = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "nab"
 W = 8  # the warm-up
@@ -359,3 +360,87 @@ def test_a_file_whose_weights_do_not_fit_stateful_is_refused(sine_det, tmp_path)
     torch.save(payload, tmp_path / "bad.tsrnn")
     with pytest.raises(ValueError, match="weight"):
         AnomalyDetector.load(tmp_path / "bad.tsrnn")
+
+
+# ------------------------------------------------------- stream state files
+@pytest.mark.parametrize("alerts", [False, True])
+def test_a_stream_saved_and_loaded_scores_as_the_uninterrupted_one(three_det, sensors,
+                                                                    alerts, tmp_path):
+    det = _scored_differently(three_det, alerts=alerts)
+    frame = sensors.groupby("sensor").head(300).reset_index(drop=True)
+    first = frame.groupby("sensor").head(60)  # sensor_4 is mid-warm-up here
+    rest = frame.drop(first.index)
+    stream = det.stream()
+    stream.update_frame(first)
+    stream.save(tmp_path / "state.tsrnn")
+    restored = load_stream(tmp_path / "state.tsrnn")
+    assert isinstance(restored, StatefulStream) and restored.series == stream.series
+    assert isinstance(AnomalyStream.load(tmp_path / "state.tsrnn"), StatefulStream)
+    np.testing.assert_array_equal(restored.update_frame(rest)["score"],
+                                  stream.update_frame(rest)["score"])
+
+
+def test_a_damaged_edited_or_hostile_stream_file_is_refused(three_det, sensors, tmp_path,
+                                                            pickled_code):
+    stream = three_det.stream()
+    stream.update_frame(sensors.groupby("sensor").head(20))
+    path = tmp_path / "state.tsrnn"
+    stream.save(path)
+    payload = torch.load(path, weights_only=True)
+
+    def written(name: str, change) -> Path:
+        edited = torch.load(path, weights_only=True)
+        change(edited["state"]["__dict__"])
+        edited["checksum"] = model_checks.checksum(edited)  # an edit that passes it
+        torch.save(edited, tmp_path / name)
+        return tmp_path / name
+
+    arrays = "arrays"
+    cases = {
+        "count": (lambda st: st[arrays]["__dict__"]["count"]["__ndarray__"].fill_(10_000),
+                  r"array 'count' holds counts out of \[0, 8\]"),
+        "nan": (lambda st: st[arrays]["__dict__"]["h"]["__ndarray__"].fill_(float("nan")),
+                "array 'h': holds NaN or inf"),
+        "shape": (lambda st: st[arrays]["__dict__"].update(
+            h={"__ndarray__": torch.zeros(1, 1, 4, 3)}),
+            r"arrays.h: an array of float32 \(1, 1, 4, 3\)"),
+        "warm": (lambda st: st["warming"][3]["__dict__"].update(n=500),
+                 "count of warm-up points 500 is out of range"),
+        "known": (lambda st: st["warming"].__setitem__(0, st["warming"][3]),
+                  "warm-up points for a series seen at fit"),
+        "parts": (lambda st: st.pop("filters"), "not a stateful stream's state"),
+    }
+    for name, (change, message) in cases.items():
+        bad = written(f"{name}.tsrnn", change)
+        with pytest.raises(ValueError, match=message) as err:
+            load_stream(bad)
+        assert str(bad) in str(err.value) and "\n" not in str(err.value)
+    payload["state"]["__dict__"]["arrays"]["__dict__"]["count"]["__ndarray__"].fill_(3)
+    torch.save(payload, tmp_path / "edited.tsrnn")  # its checksum now disagrees
+    with pytest.raises(ValueError, match="edited.tsrnn is damaged: its content does not"):
+        load_stream(tmp_path / "edited.tsrnn")
+    three_det.save(tmp_path / "model.tsrnn")
+    with pytest.raises(ValueError, match="model.tsrnn is not a tsrnn stream state file"):
+        load_stream(tmp_path / "model.tsrnn")
+    (tmp_path / "cut.tsrnn").write_bytes(path.read_bytes()[:200])
+    with pytest.raises(ValueError, match="cut.tsrnn"):
+        load_stream(tmp_path / "cut.tsrnn")
+    code, marker = pickled_code
+    torch.save({"x": code}, tmp_path / "code.tsrnn")
+    with pytest.raises(ValueError, match="refused: it contains code"):
+        load_stream(tmp_path / "code.tsrnn")
+    assert not marker.exists()
+
+
+def test_a_windowed_streams_state_is_refused_for_a_stateful_detector(three_det, sensors,
+                                                                      tmp_path):
+    stream = three_det.stream()
+    stream.update_frame(sensors.groupby("sensor").head(10))
+    path = tmp_path / "state.tsrnn"
+    stream.save(path)
+    payload = torch.load(path, weights_only=True)
+    payload["state"] = [{"__dict__": {"count": 0}}] * 4  # as AnomalyStream writes it
+    payload["checksum"] = model_checks.checksum(payload)
+    torch.save(payload, path)
+    with pytest.raises(ValueError, match="not a stateful stream's state"):
+        load_stream(path)

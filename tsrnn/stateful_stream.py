@@ -22,6 +22,7 @@ from tsrnn.data import DataError
 from tsrnn.data.calendar import calendar_row
 from tsrnn.likelihood import MIN_HISTORY, OUT_OF_RANGE_SCORE, _outside
 from tsrnn.stateful_cells import Cells
+from tsrnn.stateful_state import plain_state, restore
 from tsrnn.stream_base import BaseStream
 from tsrnn.streaming import StreamResult
 
@@ -406,6 +407,8 @@ class StatefulStream(BaseStream):
         if breach is not None:
             score = np.where(breach, np.maximum(score, OUT_OF_RANGE_SCORE), score)
         return score
+
+    _plain_state, _restore = plain_state, restore  # the state file: tsrnn/stateful_state.py
 
     def memory_bytes(self) -> int:
         """Bytes of per-series state held now (the arrays, at their capacity)."""

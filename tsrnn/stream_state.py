@@ -64,7 +64,8 @@ def from_plain(value: Any, template: Any, where: str) -> Any:
         return obj
     if isinstance(value, dict) and "__ndarray__" in value:
         array = value["__ndarray__"]
-        if not isinstance(array, torch.Tensor) or array.dim() > 2:
+        if not isinstance(array, torch.Tensor) or array.dim() > max(
+                2, template.ndim if isinstance(template, np.ndarray) else 0):
             raise ValueError(f"{where}: expected an array")
         array = array.numpy()
         if isinstance(template, np.ndarray) and (array.dtype != template.dtype
