@@ -390,7 +390,9 @@ def test_a_damaged_edited_or_hostile_stream_file_is_refused(three_det, sensors, 
 
     def written(name: str, change) -> Path:
         edited = torch.load(path, weights_only=True)
-        change(edited["state"]["__dict__"])
+        new = change(edited["state"]["__dict__"])
+        if isinstance(new, list):  # a whole state in place of this one
+            edited["state"] = new
         edited["checksum"] = model_checks.checksum(edited)  # an edit that passes it
         torch.save(edited, tmp_path / name)
         return tmp_path / name
@@ -409,6 +411,8 @@ def test_a_damaged_edited_or_hostile_stream_file_is_refused(three_det, sensors, 
         "known": (lambda st: st["warming"].__setitem__(0, st["warming"][3]),
                   "warm-up points for a series seen at fit"),
         "parts": (lambda st: st.pop("filters"), "not a stateful stream's state"),
+        "windowed": (lambda st: [{"__dict__": {"count": 0}}] * 4,  # as AnomalyStream's
+                     "not a stateful stream's state"),
     }
     for name, (change, message) in cases.items():
         bad = written(f"{name}.tsrnn", change)
@@ -432,15 +436,30 @@ def test_a_damaged_edited_or_hostile_stream_file_is_refused(three_det, sensors, 
     assert not marker.exists()
 
 
-def test_a_windowed_streams_state_is_refused_for_a_stateful_detector(three_det, sensors,
-                                                                      tmp_path):
-    stream = three_det.stream()
-    stream.update_frame(sensors.groupby("sensor").head(10))
-    path = tmp_path / "state.tsrnn"
-    stream.save(path)
-    payload = torch.load(path, weights_only=True)
-    payload["state"] = [{"__dict__": {"count": 0}}] * 4  # as AnomalyStream writes it
-    payload["checksum"] = model_checks.checksum(payload)
-    torch.save(payload, path)
-    with pytest.raises(ValueError, match="not a stateful stream's state"):
-        load_stream(path)
+# ------------------------------------------------------------- input forms
+def test_the_forms_of_input_are_the_windowed_streams(three_det):
+    t, ids = "2024-02-01 00:00", ["sensor_1", "sensor_2", "sensor_3"]
+    forms = [([40.0, 80.0, 30.0], ids), ([[40.0], [80.0], [30.0]], None),
+             (dict(zip(ids, [40.0, 80.0, 30.0], strict=True)), None)]
+    for values, series in forms:
+        result = three_det.stream().update(t, values, series=series)
+        assert result.series == ids
+    one = three_det.stream().update(t, 40.0, series="sensor_1")
+    assert one.series == ["sensor_1"] and len(one.score) == 1
+    with pytest.raises(DataError, match=r"got shape \[1, 2\]"):
+        three_det.stream().update(t, {"sensor_1": [1.0, 2.0]})
+
+
+def test_the_timezone_rule_is_the_detectors(three_det):
+    """A naive detector refuses aware times (and the reverse), from the first point,
+    as batch scores do; aware times in any zone are the same instants."""
+    with pytest.raises(DataError, match="has a timezone, but the detector's times were naive"):
+        three_det.stream().update("2024-02-01 00:00+00:00", [1.0], series="sensor_1")
+    aware = _sine().tz_localize("Europe/Paris")
+    det = AnomalyDetector(**TINY).fit(aware)
+    stream = det.stream()
+    with pytest.raises(DataError, match="has no timezone"):
+        stream.update("2024-02-01 00:00", [0.0, 3.0])
+    utc = aware.tz_convert("UTC")
+    np.testing.assert_allclose(_stream_rows(stream, utc)[0],
+                               det.decision_function(aware).to_numpy(), **TOL)
