@@ -1,5 +1,7 @@
-"""A stream's per-series state as plain values and tensors, for
-:meth:`tsrnn.AnomalyStream.save` and :meth:`~tsrnn.AnomalyStream.load`.
+"""Stream state files: ``stream.save(path)`` (:func:`save_stream`) and
+:func:`load_stream`, for :class:`~tsrnn.streaming.AnomalyStream` and
+:class:`~tsrnn.stateful_stream.StatefulStream` alike, and a stream's state as
+plain values and tensors.
 
 The objects a stream keeps per series (score filters, range watches, the window
 sums inside them) become dictionaries of their attributes, tagged with their

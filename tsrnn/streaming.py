@@ -1,5 +1,12 @@
 """`AnomalyStream`: score live points one at a time with a fitted
-:class:`~tsrnn.AnomalyDetector`, in bounded time and memory per point."""
+:class:`~tsrnn.AnomalyDetector`, in bounded time and memory per point.
+
+:func:`load_stream` is the one way to read a stream state file back
+(``stream.save(path)`` wrote it): it returns the stream its detector makes,
+this windowed one or, for a detector fitted with ``stateful=True``, a
+:class:`~tsrnn.stateful_stream.StatefulStream`. ``AnomalyStream.load`` is the
+same function, kept for the files and callers that predate the stateful stream.
+"""
 
 from __future__ import annotations
 
@@ -77,6 +84,11 @@ class AnomalyStream(BaseStream):
       milliseconds and nanoseconds since 1970 look alike), as are a series listed
       twice in one call and values that are not numbers; a single id may be given
       as ``series="A"``.
+
+    ``remove`` forgets series; ``save`` writes every series' state, which
+    :func:`load_stream` reads back (a stream stopped and restored scores as an
+    uninterrupted one). These and the forms of input are shared with
+    :class:`~tsrnn.stateful_stream.StatefulStream` (:mod:`tsrnn.stream_base`).
     """
 
     def __init__(self, detector: AnomalyDetector):
