@@ -13,11 +13,12 @@ import pytest
 import torch
 from sklearn.base import clone
 
-from tsrnn import AnomalyDetector
+from tsrnn import AnomalyDetector, model_checks
 from tsrnn.data import DataError
 from tsrnn.datasets import load_sensors
 from tsrnn.nn.next_step import NextStepNet
 from tsrnn.stateful_stream import StatefulStream
+from tsrnn.streaming import AnomalyStream, load_stream
 
 NAB = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "nab"
 W = 8  # the warm-up
@@ -73,6 +74,13 @@ def sensors() -> pd.DataFrame:
 def sensor_det(sensors) -> AnomalyDetector:
     train = sensors.groupby("sensor").head(800)
     return AnomalyDetector(**{**TINY, "cell": "gru"}).fit(train, **SENSORS)
+
+
+@pytest.fixture(scope="module")
+def three_det(sensors) -> AnomalyDetector:
+    """Fitted on three of the four sensors: sensor_4 is new to it."""
+    train = sensors[sensors.sensor != "sensor_4"].groupby("sensor").head(600)
+    return AnomalyDetector(**{**TINY, "cell": "lstm"}).fit(train, **SENSORS)
 
 
 @pytest.fixture(scope="module")
@@ -204,6 +212,59 @@ def test_stream_takes_sensors_in_any_order_and_subset(sensor_det, sensors):
     np.testing.assert_allclose(got.to_numpy(), batch.to_numpy(), **TOL)
 
 
+@pytest.mark.parametrize("alerts", [False, True])
+def test_a_new_sensor_joins_and_scores_as_batch_does(three_det, sensors, alerts):
+    det = _scored_differently(three_det, alerts=alerts)
+    frame = sensors.groupby("sensor").head(600).reset_index(drop=True)
+    batch = det.decision_function(frame).to_numpy()
+    result = det.stream().update_frame(frame)
+    np.testing.assert_allclose(result["score"], batch, **TOL)
+    new = (frame.sensor == "sensor_4").to_numpy()
+    ready, score = result["ready"].to_numpy()[new], result["score"].to_numpy()[new]
+    assert not ready[:det._warmup - 1].any() and ready[det._warmup - 1:].all()
+    if not alerts:
+        assert (score[:det._warmup - 1] == 0).all() and (score[ready] > 0).all()
+
+
+def test_batch_scores_wait_for_a_new_series_scaling(three_det, sensors):
+    """An unseen series is scaled by its first points: the steps before the last of
+    them have no score, in batch stateful scores as in the stream (which cannot
+    look further), online or not."""
+    new = sensors[sensors.sensor == "sensor_4"].head(300)
+    for online in (False, True):
+        scores = three_det.decision_function(new, online=online).to_numpy()
+        warm = three_det._warmup
+        assert (scores[:warm - 1] == 0).all() and (scores[warm - 1:] > 0).all()
+
+
+def test_sensors_leave_and_their_slots_are_reused(three_det, sensors):
+    frame = sensors.groupby("sensor").head(150).reset_index(drop=True)
+    stream = three_det.stream()
+    stream.update_frame(frame.groupby("sensor").head(120))
+    assert stream.series == ["sensor_1", "sensor_2", "sensor_3", "sensor_4"]
+    stream.remove("sensor_2", "sensor_4")
+    assert stream.series == ["sensor_1", "sensor_3"]
+    assert len(stream._ids) == 2  # private, on purpose: the used slots stay the first
+    with pytest.raises(KeyError, match="'sensor_2' is not in the stream"):
+        stream.remove("sensor_1", "sensor_2")
+    assert stream.series == ["sensor_1", "sensor_3"]  # a refused remove removes nothing
+    rest = frame.groupby("sensor").nth(range(120, 150))
+    got = stream.update_frame(rest)
+    # The ones that stayed score on; the ones that left start afresh.
+    np.testing.assert_allclose(got["score"], three_det.stream().update_frame(
+        pd.concat([frame.groupby("sensor").head(120)[lambda f: f.sensor.isin(
+            ["sensor_1", "sensor_3"])], rest])).loc[rest.index, "score"], **TOL)
+    back = got["ready"][rest.sensor == "sensor_2"].to_numpy()
+    assert not back[:W].any() and back[W:].all()
+
+
+def test_a_new_id_of_another_kind_is_refused(three_det):
+    stream = three_det.stream()
+    with pytest.raises(DataError, match="needs an id of the same kind"):
+        stream.update("2024-01-01", {"sensor_1": 1.0, 5: 2.0})
+    assert stream.series == []
+
+
 @pytest.mark.parametrize("cell,layers,layer_norm", [("lstm", 2, False), ("gru", 1, True),
                                                     ("rnn", 2, True)])
 def test_stream_equals_batch_for_every_cell(cell, layers, layer_norm):
@@ -246,8 +307,9 @@ def test_stream_refuses_bad_points_and_changes_nothing(sine_det):
                          (df.index[50], [np.nan, 3.0])):
         with pytest.raises(DataError):
             stream.update(stamp, value)
-    with pytest.raises(DataError, match="not seen at fit"):
-        stream.update(df.index[50], [[0.0, 3.0]], series=["new"])
+    with pytest.raises(DataError, match="missing or infinite"):  # a new series too
+        stream.update(df.index[50], [[0.0, 3.0], [np.nan, 1.0]], series=[None, "new"])
+    assert stream.series == [None]
     with pytest.raises(ValueError, match="shape"):
         stream.update(df.index[50], [0.0, 3.0, 4.0])
     rest, _, _ = _stream_rows(stream, df.iloc[50:])
@@ -298,3 +360,106 @@ def test_a_file_whose_weights_do_not_fit_stateful_is_refused(sine_det, tmp_path)
     torch.save(payload, tmp_path / "bad.tsrnn")
     with pytest.raises(ValueError, match="weight"):
         AnomalyDetector.load(tmp_path / "bad.tsrnn")
+
+
+# ------------------------------------------------------- stream state files
+@pytest.mark.parametrize("alerts", [False, True])
+def test_a_stream_saved_and_loaded_scores_as_the_uninterrupted_one(three_det, sensors,
+                                                                    alerts, tmp_path):
+    det = _scored_differently(three_det, alerts=alerts)
+    frame = sensors.groupby("sensor").head(300).reset_index(drop=True)
+    first = frame.groupby("sensor").head(60)  # sensor_4 is mid-warm-up here
+    rest = frame.drop(first.index)
+    stream = det.stream()
+    stream.update_frame(first)
+    stream.save(tmp_path / "state.tsrnn")
+    restored = load_stream(tmp_path / "state.tsrnn")
+    assert isinstance(restored, StatefulStream) and restored.series == stream.series
+    assert isinstance(AnomalyStream.load(tmp_path / "state.tsrnn"), StatefulStream)
+    np.testing.assert_array_equal(restored.update_frame(rest)["score"],
+                                  stream.update_frame(rest)["score"])
+
+
+def test_a_damaged_edited_or_hostile_stream_file_is_refused(three_det, sensors, tmp_path,
+                                                            pickled_code):
+    stream = three_det.stream()
+    stream.update_frame(sensors.groupby("sensor").head(20))
+    path = tmp_path / "state.tsrnn"
+    stream.save(path)
+    payload = torch.load(path, weights_only=True)
+
+    def written(name: str, change) -> Path:
+        edited = torch.load(path, weights_only=True)
+        new = change(edited["state"]["__dict__"])
+        if isinstance(new, list):  # a whole state in place of this one
+            edited["state"] = new
+        edited["checksum"] = model_checks.checksum(edited)  # an edit that passes it
+        torch.save(edited, tmp_path / name)
+        return tmp_path / name
+
+    arrays = "arrays"
+    cases = {
+        "count": (lambda st: st[arrays]["__dict__"]["count"]["__ndarray__"].fill_(10_000),
+                  r"array 'count' holds counts out of \[0, 8\]"),
+        "nan": (lambda st: st[arrays]["__dict__"]["h"]["__ndarray__"].fill_(float("nan")),
+                "array 'h': holds NaN or inf"),
+        "shape": (lambda st: st[arrays]["__dict__"].update(
+            h={"__ndarray__": torch.zeros(1, 1, 4, 3)}),
+            r"arrays.h: an array of float32 \(1, 1, 4, 3\)"),
+        "warm": (lambda st: st["warming"][3]["__dict__"].update(n=500),
+                 "count of warm-up points 500 is out of range"),
+        "known": (lambda st: st["warming"].__setitem__(0, st["warming"][3]),
+                  "warm-up points for a series seen at fit"),
+        "parts": (lambda st: st.pop("filters"), "not a stateful stream's state"),
+        "windowed": (lambda st: [{"__dict__": {"count": 0}}] * 4,  # as AnomalyStream's
+                     "not a stateful stream's state"),
+    }
+    for name, (change, message) in cases.items():
+        bad = written(f"{name}.tsrnn", change)
+        with pytest.raises(ValueError, match=message) as err:
+            load_stream(bad)
+        assert str(bad) in str(err.value) and "\n" not in str(err.value)
+    payload["state"]["__dict__"]["arrays"]["__dict__"]["count"]["__ndarray__"].fill_(3)
+    torch.save(payload, tmp_path / "edited.tsrnn")  # its checksum now disagrees
+    with pytest.raises(ValueError, match="edited.tsrnn is damaged: its content does not"):
+        load_stream(tmp_path / "edited.tsrnn")
+    three_det.save(tmp_path / "model.tsrnn")
+    with pytest.raises(ValueError, match="model.tsrnn is not a tsrnn stream state file"):
+        load_stream(tmp_path / "model.tsrnn")
+    (tmp_path / "cut.tsrnn").write_bytes(path.read_bytes()[:200])
+    with pytest.raises(ValueError, match="cut.tsrnn"):
+        load_stream(tmp_path / "cut.tsrnn")
+    code, marker = pickled_code
+    torch.save({"x": code}, tmp_path / "code.tsrnn")
+    with pytest.raises(ValueError, match="refused: it contains code"):
+        load_stream(tmp_path / "code.tsrnn")
+    assert not marker.exists()
+
+
+# ------------------------------------------------------------- input forms
+def test_the_forms_of_input_are_the_windowed_streams(three_det):
+    t, ids = "2024-02-01 00:00", ["sensor_1", "sensor_2", "sensor_3"]
+    forms = [([40.0, 80.0, 30.0], ids), ([[40.0], [80.0], [30.0]], None),
+             (dict(zip(ids, [40.0, 80.0, 30.0], strict=True)), None)]
+    for values, series in forms:
+        result = three_det.stream().update(t, values, series=series)
+        assert result.series == ids
+    one = three_det.stream().update(t, 40.0, series="sensor_1")
+    assert one.series == ["sensor_1"] and len(one.score) == 1
+    with pytest.raises(DataError, match=r"got shape \[1, 2\]"):
+        three_det.stream().update(t, {"sensor_1": [1.0, 2.0]})
+
+
+def test_the_timezone_rule_is_the_detectors(three_det):
+    """A naive detector refuses aware times (and the reverse), from the first point,
+    as batch scores do; aware times in any zone are the same instants."""
+    with pytest.raises(DataError, match="has a timezone, but the detector's times were naive"):
+        three_det.stream().update("2024-02-01 00:00+00:00", [1.0], series="sensor_1")
+    aware = _sine().tz_localize("Europe/Paris")
+    det = AnomalyDetector(**TINY).fit(aware)
+    stream = det.stream()
+    with pytest.raises(DataError, match="has no timezone"):
+        stream.update("2024-02-01 00:00", [0.0, 3.0])
+    utc = aware.tz_convert("UTC")
+    np.testing.assert_allclose(_stream_rows(stream, utc)[0],
+                               det.decision_function(aware).to_numpy(), **TOL)

@@ -518,8 +518,8 @@ class AnomalyDetector(SeriesEstimator):
         return np.minimum(data.lengths, self._warmup)
 
     def _unseen_warming_up(self, valid: np.ndarray, data: SeriesData) -> None:
-        """Online scores: an unseen series' steps before its scaling is known, as in a
-        stream, have no score."""
+        """Online (and stateful) scores: an unseen series' steps before its scaling is
+        known, as in a stream, have no score."""
         known = self._series_positions()
         for sid, a in zip(data.ids, data.offsets[:-1], strict=True):
             if sid not in known:
@@ -613,7 +613,7 @@ class AnomalyDetector(SeriesEstimator):
         data = self._read(df)
         check_length(data, self.window + 1, what="window + 1")
         errors, valid = self._step_errors(data, self._inputs(data, self._scaled(data)), online)
-        if online:
+        if online or self.stateful:  # stateful scores are online either way
             self._unseen_warming_up(valid, data)
         errors = self._normalised(errors, data, online)
         breaches = self._breaches(data)
@@ -653,7 +653,8 @@ class AnomalyDetector(SeriesEstimator):
             ``stateful=True`` online and offline are the same: each series is run
             once from its first row of ``df``, carrying the state, and a step's
             score only ever depends on the steps before it (the first ``window``
-            steps of each series are its warm-up and get 0).
+            steps of each series are its warm-up and get 0; a series unseen at
+            fit also waits for the ``max(100, window)`` points that scale it).
 
         Returns
         -------

@@ -17,13 +17,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit
 
 from tsrnn.data import DataError
 from tsrnn.data.calendar import calendar_row
 from tsrnn.likelihood import MIN_HISTORY, OUT_OF_RANGE_SCORE, _outside
-from tsrnn.nn.ensemble import MeanEnsemble
-from tsrnn.streaming import StreamResult, _as_time
+from tsrnn.stateful_cells import Cells
+from tsrnn.stateful_state import plain_state, restore
+from tsrnn.stream_base import BaseStream
+from tsrnn.streaming import StreamResult
 
 if TYPE_CHECKING:
     from tsrnn.detector import AnomalyDetector
@@ -33,64 +34,75 @@ __all__ = ["StatefulStream"]
 _NEVER = np.iinfo(np.int64).min  # the last time of a series not seen yet
 
 
-class StatefulStream:
+class StatefulStream(BaseStream):
     """Score live points one at a time: O(1) time and memory per point and series.
 
     The :class:`~tsrnn.streaming.AnomalyStream` contract (``update(timestamp,
-    values, series=None) -> StreamResult``, and its rules for awkward input), for a
-    detector fitted with ``stateful=True``: each point costs one cell step per
-    ensemble member, and a series keeps its recurrent state, the prediction of its
-    next step, its last scaled row and its last ``smoothing`` errors (with
-    ``alerts=True``, the :class:`~tsrnn.likelihood.ScoreFilter` of the likelihood,
-    about 200 KB per series at the default ``likelihood_history``). The scores equal
-    ``detector.decision_function(df)`` on the same data.
+    values, series=None) -> StreamResult``, its forms of input, ``update_frame``,
+    ``remove``, ``save`` and :func:`~tsrnn.streaming.load_stream`, and its rules for
+    awkward input), for a detector fitted with ``stateful=True``: each point costs
+    one cell step per ensemble member, and a series keeps its recurrent state, the
+    prediction of its next step, its last scaled row and its last ``smoothing``
+    errors (with ``alerts=True``, the :class:`~tsrnn.likelihood.ScoreFilter` of the
+    likelihood, about 200 KB per series at the default ``likelihood_history``). The
+    scores equal ``detector.decision_function(df)`` on the same data.
 
     - A series is ready (scored) once it has seen ``window`` points since its start
       or its last gap: before, its state is warming up.
+    - A series unseen at fit joins when it first comes. Its scaling comes from its
+      first ``max(100, window)`` points (``detector._warmup``), as batch scores
+      fit it; until then it is not ready. At the point that completes them, its
+      buffered points are run through the cells (its state cleared at any gap
+      among them), so its state is the one batch scoring has there, and that
+      point is scored. Its error scale, likelihood prior and range check start
+      from the detector's pooled ones (the range learnt from its first points).
     - A gap (a timestamp further than one step of the fitted frequency) clears
       the series' state and flags ``gap``; it warms up again. The smoothing (and
       the likelihood's history) carry on, as in :class:`AnomalyStream`.
     - A timestamp at or before a series' last one raises ``DataError`` and changes
       nothing; so do NaN or inf (unless the detector was fitted with
       ``fill="ffill"``, which carries the series' last value forward), a series
-      unseen at fit, a series listed twice, values that are not numbers, and a
-      timestamp with a timezone after ones without (or the reverse: every series
-      of a stream shares its clock).
+      listed twice, a new id of another kind than the fitted ones, values that
+      are not numbers, and a naive timestamp for a detector fitted on aware
+      times (or the reverse).
 
     Cost: ranking scores (``alerts=False``) are vectorised across the series of a
     call. With ``alerts=True`` the likelihood and cooldown run series by series
     (one :class:`~tsrnn.likelihood.ScoreFilter` call each, about 10 µs), which
-    then dominates an update of many series.
+    then dominates an update of many series. A new series' replay costs its
+    warm-up's cell steps, once.
     """
 
     def __init__(self, detector: AnomalyDetector):
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(detector, "net_")
         det = detector
         self.detector = det
-        self._cells = _Cells(det.net_, det.n_features_in_)
+        self._cells = Cells(det.net_, det.n_features_in_)
         self._known = det._series_positions()
         self._n = det.n_features_in_
-        self._warm_up = det.window
+        self._window = det.window
         self._smoothing = det.smoothing if det.smoothing > 1 and not det.alerts else 0
         self._range = det._range_check
         freq = det.freq_
         self._step = None if freq is None or isinstance(freq, int | np.integer) else freq
-        self._aware: bool | None = None  # whether the stream's timestamps have a zone
         self._slot: dict = {}  # series id -> its row in the arrays below
-        self._ids: list = []
+        self._ids: list = []  # the id of each slot
         self._filters: list = []  # alerts=True: a ScoreFilter per slot
+        self._warming: dict = {}  # unseen series id -> its first points (_new_warming)
         self._phases: dict = {}  # calendar inputs by phase
         self._alloc(0)
 
     # ----------------------------------------------------------------- state
-    def _alloc(self, cap: int) -> None:
-        """The per-series arrays, for ``cap`` slots (existing rows kept)."""
+    def _fresh(self, cap: int) -> dict:
+        """The per-series arrays of ``cap`` fresh slots."""
         m, n_layers, h = self._cells.members, self._cells.layers, self._cells.hidden
         f = self._n
-        old = getattr(self, "_arrays", None)
         new = {
             "h": np.zeros((m, n_layers, cap, h), np.float32),
             "pred": np.zeros((m, cap, f), np.float32),  # each member's next-step guess
-            "row": np.zeros((cap, f), np.float32),  # the last scaled values
+            "row": np.zeros((cap, f), np.float32),  # the last scaled (warming: raw) values
             "count": np.zeros(cap, np.int64),  # points since the start or a gap, <= window
             "last": np.full(cap, _NEVER),  # the last time (ns, or the integer step)
             "loc": np.zeros((cap, f)), "spread": np.ones((cap, f)),
@@ -102,20 +114,33 @@ class StatefulStream:
         }
         if self._cells.kind == "lstm":
             new["c"] = np.zeros((m, n_layers, cap, h), np.float32)
+        return new
+
+    def _alloc(self, cap: int) -> None:
+        """The per-series arrays, for ``cap`` slots (the used ones kept)."""
+        new = self._fresh(cap)
+        old = getattr(self, "_arrays", None)
         if old is not None:
-            used = len(self._ids)
+            used = slice(0, len(self._ids))
             for key, arr in new.items():
-                _copy_slots(arr, old[key], used, key in ("h", "c", "pred"))
+                arr[_at(key, used)] = old[key][_at(key, used)]
         self._arrays = new
         self._cap = cap
 
+    def _new_warming(self) -> dict:
+        """An unseen series' first points, raw (float32, as batch reads them), their
+        times and whether each came after a gap, until its scaling is fitted."""
+        size = self.detector._warmup
+        return {"rows": np.zeros((size, self._n), np.float32),
+                "ticks": np.zeros(size, np.int64), "gaps": np.zeros(size, bool), "n": 0}
+
+    @property
+    def _held(self) -> dict:
+        return self._slot
+
     def _slots(self, series: list) -> np.ndarray:
-        """Each id's slot; a fitted series seen for the first time gets one."""
+        """Each id's slot; a series seen for the first time gets one."""
         missing = [sid for sid in series if sid not in self._slot]
-        for sid in missing:
-            if sid not in self._known:
-                raise DataError(f"series {sid!r} was not seen at fit; the stream needs its "
-                                f"scaling: known series are {list(self._known)[:10]}")
         if missing:
             self._add(missing)
         return np.fromiter((self._slot[sid] for sid in series), np.int64, len(series))
@@ -125,19 +150,40 @@ class StatefulStream:
         need = len(self._ids) + len(series)
         if need > self._cap:
             self._alloc(max(need, 2 * self._cap, 16))
-        a = self._arrays
+        a, fresh = self._arrays, self._fresh(1)
         for sid in series:
-            k, i, f = len(self._ids), self._known[sid], self._n
+            k, i = len(self._ids), self._known.get(sid)
+            for key, arr in a.items():  # a slot freed by remove() holds old state
+                arr[_at(key, k)] = fresh[key][_at(key, 0)]
             self._slot[sid] = k
             self._ids.append(sid)
-            a["loc"][k], a["spread"][k] = det.scaler_loc_[i], det.scaler_spread_[i]
-            a["scale"][k] = det._error_scale_of(i, online=True) * self._cells.members * f
+            if i is None:  # unseen at fit: scaled once its first points are in
+                self._warming[sid] = self._new_warming()
+            else:
+                a["loc"][k], a["spread"][k] = det.scaler_loc_[i], det.scaler_spread_[i]
+            a["scale"][k] = det._error_scale_of(i, online=True) * self._cells.members * self._n
             start = det._range_of(i)
             if start is None:  # learnt from the series' first points
                 a["learning"][k] = MIN_HISTORY
             else:
                 a["low"][k], a["high"][k] = start
             self._filters.append(det._score_filter(i) if det.alerts else None)
+
+    def _drop(self, sid) -> None:
+        """Free a series' slot: the last slot moves into it, so the used slots stay
+        the first ones; the arrays shrink when a quarter of them is used."""
+        k, last = self._slot.pop(sid), len(self._ids) - 1
+        if k != last:
+            moved = self._ids[last]
+            for key, arr in self._arrays.items():
+                arr[_at(key, k)] = arr[_at(key, last)]
+            self._ids[k], self._filters[k] = moved, self._filters[last]
+            self._slot[moved] = k
+        self._ids.pop()
+        self._filters.pop()
+        self._warming.pop(sid, None)
+        if self._cap > 16 and len(self._ids) <= self._cap // 4:
+            self._alloc(max(self._cap // 2, 16))
 
     # ---------------------------------------------------------------- update
     def update(self, timestamp, values, series: Sequence | None = None) -> StreamResult:
@@ -148,23 +194,68 @@ class StatefulStream:
         timestamp
             The points' time (one for all series in this call).
         values
-            ``[F]`` for one series, or ``[S, F]``: one row per series in ``series``.
+            As :meth:`AnomalyStream.update <tsrnn.streaming.AnomalyStream.update>`: a
+            number, ``[F]``, ``[S]`` (one target), ``[S, F]`` or ``{series id: value
+            or [F]}``.
         series
-            Series ids of the rows; default: the single series of a wide fit, or
-            every fitted series in fit order.
+            Series ids of the rows; default: every fitted series in fit order (the
+            single series of a wide fit). A series unseen at fit joins here (see
+            :class:`StatefulStream`).
         """
         det = self.detector
-        values, series = self._check_values(values, series)
-        stamp = _as_time(timestamp, det.freq_)
+        series, values = self._rows(values, series)
+        stamp = self._time(timestamp)
+        fresh = [sid for sid in series if sid not in self._slot]
         slots = self._slots(series)
+        try:
+            index, t, last, gap, x32, finite = self._checked(stamp, timestamp, slots,
+                                                             series, values)
+        except DataError:
+            for sid in reversed(fresh):  # a refused update changes nothing
+                self._drop(sid)
+            raise
+        # Valid: from here on the state changes.
         a = self._arrays
+        breach = self._breaches(index, x32) if self._range else None
+        row = ((x32 - a["loc"][index]) / a["spread"][index]).astype(np.float32)  # [S, F]
+        if not finite:  # fill="ffill": the last (scaled; warming: raw) value
+            row = np.where(np.isfinite(row), row, a["row"][index])
+        warming = self._warm_up(series, slots, row, t, gap, stamp) if self._warming else None
+        count = a["count"][index]  # read after a replay (_warm_up) set it
+        if gap.any():
+            count = np.where(gap, 0, count)
+            for key in ("h", "c"):
+                if key in a:
+                    state = a[key][:, :, index]
+                    state[:, :, gap] = 0.0
+                    a[key][:, :, index] = state
+        ready = count >= self._window
+        scaled = row
+        if warming is not None:
+            ready &= ~warming
+            scaled = np.where(warming[:, None], np.float32(0.0), row)  # no scaling yet
+        miss = a["pred"][:, index] - scaled  # [M, S, F]
+        # The mean over members and targets of the squared errors, each target's in
+        # units of its typical one (the "scale" array holds scale * M * F).
+        raw = (np.square(miss) / a["scale"][index]).sum(axis=(0, 2)) * ready  # [S]
+        # One cell step: the state now holds this point, the prediction is for the next.
+        self._step_cells(index, scaled, stamp)
+        a["row"][index] = row
+        count = np.minimum(count + 1, self._window)
+        a["count"][index] = count if warming is None else np.where(warming, 0, count)
+        a["last"][index] = t
+        score = self._post_process(slots, index, raw, ready, breach)
+        label = (score > det.threshold_).astype(np.int64)
+        return StreamResult(series, score, label, ready, gap)
+
+    def _checked(self, stamp, timestamp, slots: np.ndarray, series: list, values):
+        """The update's slots (a slice where they are consecutive), time, last times,
+        gaps and float32 values, after refusing stale times and missing values."""
+        det = self.detector
         whole = _as_slice(slots)
         index = slots if whole is None else whole  # a slice reads views, not copies
-        t, aware = _ticks(stamp)
-        if self._aware is not None and aware != self._aware:
-            raise DataError(f"timestamp {timestamp} and the stream's earlier ones disagree "
-                            "on having a timezone")
-        last = a["last"][index]  # _NEVER for a series not seen yet
+        t = _ticks(stamp)
+        last = self._arrays["last"][index]  # _NEVER for a series not seen yet
         stale = last >= t
         if stale.any():
             k = int(np.flatnonzero(stale)[0])
@@ -174,51 +265,89 @@ class StatefulStream:
         if det.freq_ is None:
             gap = np.zeros(len(series), dtype=bool)
         else:
-            previous = (_ticks(stamp - self._step)[0] if self._step is not None
+            previous = (_ticks(stamp - self._step) if self._step is not None
                         else t - int(det.freq_))
             gap = (last != previous) & (last != _NEVER)
         x32 = values.astype(np.float32)  # as the batch scores read a frame
-        finite = np.isfinite(x32).all()
+        finite = bool(np.isfinite(x32).all())
         if not finite:
             self._check_missing(x32, last, series, timestamp)
-        # Valid: from here on the state changes.
-        self._aware = aware
-        breach = self._breaches(index, x32) if self._range else None
-        count = a["count"][index]
-        if gap.any():
-            count = np.where(gap, 0, count)
-            for key in ("h", "c"):
-                if key in a:
-                    state = a[key][:, :, index]
-                    state[:, :, gap] = 0.0
-                    a[key][:, :, index] = state
-        row = ((x32 - a["loc"][index]) / a["spread"][index]).astype(np.float32)  # [S, F]
-        if not finite:  # fill="ffill": the last scaled value
-            row = np.where(np.isfinite(row), row, a["row"][index])
-        ready = count >= self._warm_up
-        miss = a["pred"][:, index] - row  # [M, S, F]
-        # The mean over members and targets of the squared errors, each target's in
-        # units of its typical one (the "scale" array holds scale * M * F).
-        raw = (np.square(miss) / a["scale"][index]).sum(axis=(0, 2)) * ready  # [S]
-        # One cell step: the state now holds this point, the prediction is for the next.
-        if det.calendar_:
-            calendar = self._calendar(stamp)
-            inputs = np.empty((len(row), self._cells.inputs), np.float32)
-            inputs[:, :self._n], inputs[:, self._n:] = row, calendar
-        else:
-            inputs = row
+        return index, t, last, gap, x32, finite
+
+    def _step_cells(self, index, rows: np.ndarray, stamp) -> None:
+        """One cell step of scaled ``rows [S, F]`` for the slots at ``index``."""
+        a = self._arrays
         c = a["c"][:, :, index] if "c" in a else None
-        h, c, pred = self._cells.step(inputs, a["h"][:, :, index], c)
+        h, c, pred = self._cells.step(self._with_calendar(rows, stamp), a["h"][:, :, index], c)
         a["h"][:, :, index] = h
         if c is not None:
             a["c"][:, :, index] = c
         a["pred"][:, index] = pred
-        a["row"][index] = row
-        a["count"][index] = np.minimum(count + 1, self._warm_up)
-        a["last"][index] = t
-        score = self._post_process(slots, index, raw, ready, breach)
-        label = (score > det.threshold_).astype(np.int64)
-        return StreamResult(series, score, label, ready, gap)
+
+    def _with_calendar(self, rows: np.ndarray, stamp) -> np.ndarray:
+        """The network's inputs: the scaled targets, then the calendar inputs of
+        ``stamp`` (one time, or one per row)."""
+        if not self.detector.calendar_:
+            return rows
+        inputs = np.empty((len(rows), self._cells.inputs), np.float32)
+        inputs[:, :self._n] = rows
+        inputs[:, self._n:] = (np.stack([self._calendar(s) for s in stamp])
+                               if isinstance(stamp, list) else self._calendar(stamp))
+        return inputs
+
+    def _warm_up(self, series: list, slots: np.ndarray, row: np.ndarray, t: int,
+                 gap: np.ndarray, stamp) -> np.ndarray:
+        """Keep the raw rows of unseen series until there are ``detector._warmup``:
+        then fit their scaling on them (as batch scores do), replay them through the
+        cells and scale this point's ``row`` in place. Returns which series of the
+        call are still warming up (this point not scaled)."""
+        warming = np.fromiter((sid in self._warming for sid in series), bool, len(series))
+        done = []
+        for k in np.flatnonzero(warming):
+            w = self._warming[series[k]]
+            n = w["n"]
+            w["rows"][n], w["ticks"][n], w["gaps"][n], w["n"] = row[k], t, gap[k], n + 1
+            if n + 1 == len(w["rows"]):
+                done.append(k)
+        if done:
+            row[done] = self._replay([self._warming.pop(series[k]) for k in done],
+                                     slots[done], stamp)
+            warming[done] = False
+        return warming
+
+    def _replay(self, warm: list[dict], slots: np.ndarray, stamp) -> np.ndarray:
+        """Scale these series from their first points and run all but the last of
+        them through the cells from a clear state (cleared again after a gap), as
+        the stream would have; returns the last points, scaled ``[D, F]``."""
+        from tsrnn.data.scaling import fit_stats
+
+        a, det = self._arrays, self.detector
+        for w, s in zip(warm, slots, strict=True):
+            a["loc"][s], a["spread"][s] = fit_stats(w["rows"], det.scaler)
+        loc, spread = a["loc"][slots][:, None], a["spread"][slots][:, None]  # [D, 1, F]
+        rows = ((np.stack([w["rows"] for w in warm]) - loc) / spread).astype(np.float32)
+        gaps = np.stack([w["gaps"] for w in warm])  # [D, W]
+        ticks = np.stack([w["ticks"] for w in warm])
+        shape = a["h"][:, :, slots].shape
+        h = np.zeros(shape, np.float32)
+        c = np.zeros(shape, np.float32) if "c" in a else None
+        pred = np.zeros((shape[0], len(slots), self._n), np.float32)
+        count = np.zeros(len(slots), np.int64)
+        for j in range(rows.shape[1] - 1):
+            g = gaps[:, j]
+            if g.any():
+                count[g] = 0
+                h[:, :, g] = 0.0
+                if c is not None:
+                    c[:, :, g] = 0.0
+            times = [_from_ticks(int(v), stamp) for v in ticks[:, j]] if det.calendar_ else None
+            h, c, pred = self._cells.step(self._with_calendar(rows[:, j], times), h, c)
+            count = np.minimum(count + 1, self._window)
+        a["h"][:, :, slots] = h
+        if c is not None:
+            a["c"][:, :, slots] = c
+        a["pred"][:, slots], a["count"][slots] = pred, count
+        return rows[:, -1]
 
     def _check_missing(self, x32: np.ndarray, last: np.ndarray, series: list, timestamp):
         """NaN or inf: refused unless ``fill="ffill"`` and the series has a value to
@@ -245,30 +374,6 @@ class StatefulStream:
                 self._phases.clear()
             row = self._phases[key] = calendar_row(local, self.detector.calendar_)
         return row
-
-    def _check_values(self, values, series) -> tuple[np.ndarray, list]:
-        det = self.detector
-        try:
-            values = np.asarray(values, dtype=np.float64)
-        except (ValueError, TypeError):
-            raise DataError(f"values must be numbers, got {values!r}") from None
-        if values.ndim == 1:
-            values = values[None]
-        if isinstance(series, str | bytes) or (series is not None and np.ndim(series) == 0):
-            series = [series]  # one id, not a sequence of characters
-        if series is None:
-            series = det.ids_ if values.shape[0] == len(det.ids_) else None
-            if series is None:
-                raise ValueError(f"got {values.shape[0]} rows: pass series= with their ids")
-        series = list(series)
-        if len(series) > 1 and len(set(map(repr, series))) < len(series):
-            twice = next(s for k, s in enumerate(series) if s in series[:k])
-            raise DataError(f"series {twice!r} appears twice in one update: one point per "
-                            "series and timestamp")
-        if values.shape != (len(series), self._n):
-            raise ValueError(f"expected values of shape [{len(series)}, {self._n}] "
-                             f"({det.target_names_}), got {values.shape}")
-        return values, series
 
     def _breaches(self, index, x32: np.ndarray) -> np.ndarray:
         """The range check (:class:`tsrnn.likelihood.RangeWatch`), vectorised."""
@@ -303,105 +408,20 @@ class StatefulStream:
             score = np.where(breach, np.maximum(score, OUT_OF_RANGE_SCORE), score)
         return score
 
+    _plain_state, _restore = plain_state, restore  # the state file: tsrnn/stateful_state.py
+
     def memory_bytes(self) -> int:
         """Bytes of per-series state held now (the arrays, at their capacity)."""
-        return sum(arr.nbytes for arr in self._arrays.values())
+        return (sum(arr.nbytes for arr in self._arrays.values())
+                + sum(arr.nbytes for w in self._warming.values()
+                      for arr in w.values() if isinstance(arr, np.ndarray)))
 
 
-class _Cells:
-    """The members' recurrent layers and heads as numpy arrays, stacked over members
-    ``[M, ...]``, and one step of them for a batch of series."""
-
-    def __init__(self, net, n_targets: int):
-        members = list(net.members) if isinstance(net, MeanEnsemble) else [net]
-        enc = members[0].encoder
-        self.kind, self.layers, self.hidden = enc.cell, enc.num_layers, enc.hidden_size
-        self.members, self.inputs = len(members), enc.input_size
-        size = self.hidden
-        self.relu = enc.cell == "rnn" and enc.layers[0].nonlinearity == "relu"
-
-        def stack(tensors) -> np.ndarray:
-            return np.stack([t.detach().cpu().numpy().astype(np.float32) for t in tensors])
-
-        self.weights = []
-        for i in range(self.layers):
-            layers = [m.encoder.layers[i] for m in members]
-            w_ih, w_hh, b_ih, b_hh = (stack([getattr(layer, f"{name}_l0") for layer in layers])
-                                      for name in ("weight_ih", "weight_hh", "bias_ih",
-                                                   "bias_hh"))
-            w_ih, w_hh = w_ih.transpose(0, 2, 1), w_hh.transpose(0, 2, 1)  # [M, In, G]
-            b_hn = None
-            if self.kind == "gru":
-                # [x, h] @ w gives r and z summed, then the new gate's x and h parts
-                # apart (r multiplies the h part): [M, I + H, 4H].
-                n_in, zero = w_ih.shape[1], np.zeros((len(members), w_hh.shape[1], size))
-                w_ih = np.concatenate([w_ih, np.zeros((len(members), n_in, size))], axis=2)
-                w_hh = np.concatenate([w_hh[..., :2 * size], zero, w_hh[..., 2 * size:]],
-                                      axis=2)
-                b = np.concatenate([b_ih[:, :2 * size] + b_hh[:, :2 * size],
-                                    b_ih[:, 2 * size:]], axis=1)[:, None]  # [M, 1, 3H]
-                b = np.concatenate([b, np.zeros((len(members), 1, size))], axis=2)
-                b_hn = b_hh[:, None, 2 * size:]  # [M, 1, H]
-            else:
-                b = (b_ih + b_hh)[:, None]  # [M, 1, G]
-            w = np.ascontiguousarray(np.concatenate([w_ih, w_hh], axis=1), dtype=np.float32)
-            norm = None
-            if enc.norms is not None:
-                norms = [m.encoder.norms[i] for m in members]
-                norm = (stack([n.weight for n in norms])[:, None],  # [M, 1, H]
-                        stack([n.bias for n in norms])[:, None], norms[0].eps)
-            self.weights.append((w, b.astype(np.float32), b_hn, norm))
-        # Only the targets' predictions are scored: the head's other rows are skipped.
-        head_w = stack([m.head.weight for m in members])[:, :n_targets]  # [M, F, H]
-        self.head_w = np.ascontiguousarray(head_w.transpose(0, 2, 1))  # [M, H, F]
-        self.head_b = stack([m.head.bias for m in members])[:, None, :n_targets]  # [M, 1, F]
-
-    def step(self, x: np.ndarray, h: np.ndarray, c: np.ndarray | None):
-        """One step of ``x [S, I]`` from states ``h, c [M, L, S, H]``: the new states
-        and each member's prediction of the next step's targets ``[M, S, F]``."""
-        members, _, batch, size = h.shape
-        out = x  # [S, I], shared by the members; then [M, S, H]
-        hs, cs = np.empty_like(h), None if c is None else np.empty_like(c)
-        for i, (w, b, b_hn, norm) in enumerate(self.weights):
-            n_in = w.shape[1] - size
-            both = np.empty((members, batch, n_in + size), np.float32)  # [M, S, I + H]
-            both[..., :n_in], both[..., n_in:] = out, h[:, i]
-            g = np.matmul(both, w) + b  # [M, S, G] (GRU: [M, S, 4H], see __init__)
-            if self.kind == "lstm":  # torch's gate order: input, forget, cell, output
-                gates = expit(g)
-                cell = gates[..., size:2 * size] * c[:, i] + gates[..., :size] * np.tanh(
-                    g[..., 2 * size:3 * size])
-                new = gates[..., 3 * size:] * np.tanh(cell)
-                cs[:, i] = cell
-            elif self.kind == "gru":  # reset, update, then the new gate's input and
-                rz = expit(g[..., :2 * size])  # hidden parts apart
-                n = np.tanh(g[..., 2 * size:3 * size]
-                            + rz[..., :size] * (g[..., 3 * size:] + b_hn))
-                new = n + rz[..., size:] * (h[:, i] - n)
-            else:
-                new = np.maximum(g, 0.0) if self.relu else np.tanh(g)
-            hs[:, i] = new
-            out = new if norm is None else _layer_norm(new, *norm)
-        pred = np.matmul(out, self.head_w) + self.head_b  # [M, S, F]
-        return hs, cs, pred
-
-
-def _layer_norm(x: np.ndarray, weight, bias, eps: float) -> np.ndarray:
-    mean = x.mean(axis=-1, keepdims=True)
-    var = np.square(x - mean).mean(axis=-1, keepdims=True)
-    return (x - mean) / np.sqrt(var + eps) * weight + bias
-
-
-def _copy_slots(new: np.ndarray, old: np.ndarray, used: int, state: bool) -> None:
-    """Copy the ``used`` slots of an array into its larger successor (the slot axis
-    is the third of the states ``[M, L, S, H]``, the second of ``pred``, else the
-    first)."""
-    if new.ndim == 4:
-        new[:, :, :used] = old[:, :, :used]
-    elif state:
-        new[:, :used] = old[:, :used]
-    else:
-        new[:used] = old[:used]
+def _at(key: str, slots) -> tuple:
+    """The index of ``slots`` (one, a slice or an array) in the array ``key``: the
+    slot axis is the third of the states ``[M, L, S, H]``, the second of ``pred``,
+    else the first."""
+    return (slice(None),) * {"h": 2, "c": 2, "pred": 1}.get(key, 0) + (slots,)
 
 
 def _as_slice(slots: np.ndarray) -> slice | None:
@@ -412,12 +432,11 @@ def _as_slice(slots: np.ndarray) -> slice | None:
     return None
 
 
-def _ticks(stamp) -> tuple[int, bool]:
-    """A time as an integer (nanoseconds since 1970 in UTC, or the integer step),
-    and whether it has a timezone."""
+def _ticks(stamp) -> int:
+    """A time as an integer: nanoseconds since 1970 in UTC, or the integer step."""
     if isinstance(stamp, pd.Timestamp):
-        return stamp.value, stamp.tz is not None
-    return int(stamp), False
+        return stamp.value
+    return int(stamp)
 
 
 def _from_ticks(value: int, like):

@@ -1,5 +1,7 @@
-"""A stream's per-series state as plain values and tensors, for
-:meth:`tsrnn.AnomalyStream.save` and :meth:`~tsrnn.AnomalyStream.load`.
+"""Stream state files: ``stream.save(path)`` (:func:`save_stream`) and
+:func:`load_stream`, for :class:`~tsrnn.streaming.AnomalyStream` and
+:class:`~tsrnn.stateful_stream.StatefulStream` alike, and a stream's state as
+plain values and tensors.
 
 The objects a stream keeps per series (score filters, range watches, the window
 sums inside them) become dictionaries of their attributes, tagged with their
@@ -64,7 +66,8 @@ def from_plain(value: Any, template: Any, where: str) -> Any:
         return obj
     if isinstance(value, dict) and "__ndarray__" in value:
         array = value["__ndarray__"]
-        if not isinstance(array, torch.Tensor) or array.dim() > 2:
+        if not isinstance(array, torch.Tensor) or array.dim() > max(
+                2, template.ndim if isinstance(template, np.ndarray) else 0):
             raise ValueError(f"{where}: expected an array")
         array = array.numpy()
         if isinstance(template, np.ndarray) and (array.dtype != template.dtype
@@ -88,3 +91,57 @@ def from_plain(value: Any, template: Any, where: str) -> Any:
     if value is None or isinstance(value, bool | int | float | str):
         return value
     raise ValueError(f"{where}: unexpected {type(value).__name__} in a stream state file")
+
+
+STREAM_FORMAT = "tsrnn-stream"
+WHAT = "stream state file"
+
+
+def save_stream(path, detector, series: list, state) -> None:
+    """Write a stream state file: the detector's model payload, the series ids and
+    their state (plain values, :func:`to_plain`), checksummed, atomically."""
+    from tsrnn import persistence
+    from tsrnn.files import atomic_write
+    from tsrnn.model_checks import checksum
+
+    payload = {"format": STREAM_FORMAT, "format_version": 1,
+               "model": persistence.payload_of(detector),
+               "series": persistence._plain(list(series), "series ids"),
+               "state": to_plain(state)}
+    payload["checksum"] = checksum(payload)
+    with atomic_write(path, "wb") as f:
+        torch.save(payload, f)
+
+
+def load_stream(path):
+    """The stream a state file holds, with its detector: an
+    :class:`~tsrnn.streaming.AnomalyStream` or a
+    :class:`~tsrnn.stateful_stream.StatefulStream`, as ``detector.stream()`` makes
+    for that detector. The file is read with ``weights_only=True`` and checked
+    (format, checksum, the detector, every array of the state against the shapes
+    a fresh stream of that detector has, its values) before it is used; a bad
+    file raises a one-line ``ValueError`` naming it."""
+    from tsrnn import persistence
+    from tsrnn.detector import AnomalyDetector
+    from tsrnn.model_checks import checksum
+
+    payload = persistence.load_file(path, WHAT)
+    if not isinstance(payload, dict) or payload.get("format") != STREAM_FORMAT:
+        raise ValueError(f"{path} is not a tsrnn {WHAT}")
+    if payload.get("format_version") != 1:
+        raise ValueError(f"{path}: stream state format {payload.get('format_version')!r} "
+                         "is not one this tsrnn reads")
+    try:
+        intact = payload.get("checksum") == checksum(payload)
+    except (ValueError, RecursionError):
+        intact = False
+    if not intact:
+        raise ValueError(f"{path} is damaged: its content does not match its checksum")
+    model = persistence.build(AnomalyDetector, persistence.verify(payload.get("model"), path),
+                              path)
+    stream = model.stream()
+    series = payload.get("series")
+    if not isinstance(series, list) or len(set(map(repr, series))) < len(series):
+        raise ValueError(f"{path} is damaged: its series ids are not a list of distinct ids")
+    stream._restore(series, payload.get("state"), path)
+    return stream

@@ -1,5 +1,12 @@
 """`AnomalyStream`: score live points one at a time with a fitted
-:class:`~tsrnn.AnomalyDetector`, in bounded time and memory per point."""
+:class:`~tsrnn.AnomalyDetector`, in bounded time and memory per point.
+
+:func:`load_stream` is the one way to read a stream state file back
+(``stream.save(path)`` wrote it): it returns the stream its detector makes,
+this windowed one or, for a detector fitted with ``stateful=True``, a
+:class:`~tsrnn.stateful_stream.StatefulStream`. ``AnomalyStream.load`` is the
+same function, kept for the files and callers that predate the stateful stream.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +19,13 @@ import torch
 
 from tsrnn.data import DataError
 from tsrnn.data.calendar import calendar_names, calendar_row
+from tsrnn.stream_base import BaseStream
+from tsrnn.stream_state import load_stream
 
 if TYPE_CHECKING:
     from tsrnn.detector import AnomalyDetector
 
-__all__ = ["AnomalyStream", "StreamResult"]
+__all__ = ["AnomalyStream", "StreamResult", "load_stream"]
 
 
 class StreamResult(NamedTuple):
@@ -45,7 +54,7 @@ class StreamResult(NamedTuple):
     gap: np.ndarray
 
 
-class AnomalyStream:
+class AnomalyStream(BaseStream):
     """Score live points one at a time, in bounded time and memory.
 
     Each series keeps only its last ``window`` points (scaled), so a point costs one
@@ -75,6 +84,11 @@ class AnomalyStream:
       milliseconds and nanoseconds since 1970 look alike), as are a series listed
       twice in one call and values that are not numbers; a single id may be given
       as ``series="A"``.
+
+    ``remove`` forgets series; ``save`` writes every series' state, which
+    :func:`load_stream` reads back (a stream stopped and restored scores as an
+    uninterrupted one). These and the forms of input are shared with
+    :class:`~tsrnn.stateful_stream.StatefulStream` (:mod:`tsrnn.stream_base`).
     """
 
     def __init__(self, detector: AnomalyDetector):
@@ -88,9 +102,11 @@ class AnomalyStream:
         self._state: dict = {}  # series id -> its state (see _new_state)
 
     @property
-    def series(self) -> list:
-        """The ids of the series the stream holds state for, in order of arrival."""
-        return list(self._state)
+    def _held(self) -> dict:
+        return self._state
+
+    def _drop(self, sid) -> None:
+        del self._state[sid]
 
     def _new_state(self, sid) -> dict:
         """A series' state: its last ``window`` (+1) input rows, how many of them are
@@ -107,65 +123,6 @@ class AnomalyStream:
                 "filter": det._score_filter(i), "watch": det._range_watch(i),
                 "scale": np.asarray(det._error_scale_of(i, online=True), np.float64),
                 "warmup": None if i is not None else []}
-
-    def remove(self, *series) -> None:
-        """Forget these series (a sensor taken out of service): their memory is
-        returned; one that comes back starts afresh."""
-        for sid in series:
-            if sid not in self._state:
-                raise KeyError(f"series {sid!r} is not in the stream")
-            del self._state[sid]
-
-    def _rows(self, values, series) -> tuple[list, np.ndarray]:
-        """``values`` in any of the forms :meth:`update` takes, as ``[S, F]`` rows,
-        with their series ids."""
-        det = self.detector
-        n_f = det.n_features_in_
-        if isinstance(values, dict):
-            if series is not None:
-                raise ValueError("pass values as {series: value} or with series=, not both")
-            series, values = list(values), list(values.values())
-        try:
-            rows = np.asarray(values, dtype=np.float64)
-        except (ValueError, TypeError):
-            raise DataError(f"values must be numbers, got {values!r}") from None
-        if isinstance(series, str | bytes) or (series is not None and np.ndim(series) == 0):
-            series = [series]  # one id, not a sequence of characters
-        if rows.ndim == 0:
-            rows = rows.reshape(1, 1)  # one value: one series, one target
-        elif rows.ndim == 1:
-            # One target: a value per series. Several: the targets of one series.
-            rows = rows[:, None] if n_f == 1 else rows[None]
-        if series is None:
-            if rows.shape[0] != len(det.ids_):
-                raise ValueError(f"got values for {rows.shape[0]} series: pass series= with "
-                                 f"their ids (the detector was fitted on {len(det.ids_)})")
-            series = det.ids_
-        series = list(series)
-        if rows.shape != (len(series), n_f):
-            raise DataError(f"values: expected one value for each of the targets "
-                            f"{det.target_names_} of each of {len(series)} series, shape "
-                            f"[{len(series)}, {n_f}], got shape {list(rows.shape)}")
-        self._check_new_ids(series)
-        if len(set(map(repr, series))) < len(series):
-            twice = next(s for k, s in enumerate(series) if s in series[:k])
-            raise DataError(f"series {twice!r} appears twice in one update: one point per "
-                            "series and timestamp")
-        return series, rows
-
-    def _check_new_ids(self, series: list) -> None:
-        """A new sensor's id must be of the kind the fitted ones are: ``0`` among
-        ``'s0', 's1'`` is far more often a mistake (ids read as numbers) than a
-        sensor."""
-        kinds = {_id_kind(sid) for sid in self.detector.ids_}
-        if len(kinds) != 1 or None in self.detector.ids_:
-            return
-        kind = kinds.pop()
-        for sid in series:
-            if sid not in self._known and sid not in self._state and _id_kind(sid) != kind:
-                raise DataError(f"series {sid!r} is {_id_kind(sid)}, but the detector's "
-                                f"series ids are {kind} (e.g. {self.detector.ids_[0]!r})"
-                                ": a new sensor needs an id of the same kind")
 
     def update(self, timestamp, values, series: Sequence | None = None) -> StreamResult:
         """Add one point per series and score it.
@@ -186,12 +143,7 @@ class AnomalyStream:
         """
         det = self.detector
         series, values = self._rows(values, series)
-        stamp = _as_time(timestamp, det.freq_)
-        if isinstance(stamp, pd.Timestamp) and (stamp.tz is None) != (det.time_zone_ is None):
-            raise DataError(f"timestamp {timestamp} {'has no' if stamp.tz is None else 'has a'} "
-                            f"timezone, but the detector's times were "
-                            f"{'in ' + det.time_zone_ if det.time_zone_ else 'naive'}: refused "
-                            "rather than guessed, as batch scores refuse it")
+        stamp = self._time(timestamp)
         fresh = [sid for sid in series if sid not in self._state]
         states = [self._state.get(sid) or self._new_state(sid) for sid in series]
         gap = np.zeros(len(series), dtype=bool)
@@ -275,106 +227,23 @@ class AnomalyStream:
         st["buffer"][:, :n_f] = (st["buffer"][:, :n_f] - loc) / spread
         st["loc"], st["spread"], st["warmup"] = loc, spread, None
 
-    def update_frame(self, df: pd.DataFrame) -> pd.DataFrame:
-        """Score a chunk of a long frame: rows of many series and timestamps, taken in
-        time order, one :meth:`update` per timestamp.
-
-        Returns the ``score``, ``label``, ``ready`` and ``gap`` of every row, in the
-        frame's order and index. A bad row raises ``DataError`` naming its time;
-        the timestamps before it have been scored.
-        """
-        det = self.detector
-        roles = det.roles_
-        time_col, id_col, targets = roles["time_col"], roles["id_col"], det.target_names_
-        if not isinstance(df, pd.DataFrame):
-            raise TypeError(f"expected a pandas DataFrame, got {type(df).__name__}")
-        if time_col is None:
-            raise ValueError("the detector was fitted without a time column: pass points "
-                             "to update() one timestamp at a time")
-        missing = [c for c in (time_col, id_col, *targets) if c is not None and c not in df]
-        if missing:
-            raise DataError(f"the frame lacks column(s) {missing}; it has {list(df.columns)}")
-        times = df[time_col].to_numpy()
-        if isinstance(det.freq_, pd.offsets.BaseOffset):
-            times = pd.to_datetime(df[time_col]).to_numpy()
-        order = np.argsort(times, kind="stable")
-        values = df[targets].to_numpy(dtype=np.float64)
-        ids = df[id_col].to_numpy() if id_col is not None else None
-        out = {name: np.zeros(len(df), dtype) for name, dtype in
-               (("score", np.float64), ("label", np.int64), ("ready", bool), ("gap", bool))}
-        bounds = np.flatnonzero(times[order][1:] != times[order][:-1]) + 1
-        for rows in np.split(order, bounds):
-            result = self.update(df[time_col].iloc[rows[0]], values[rows],
-                                 series=None if ids is None else list(ids[rows]))
-            for name in out:
-                out[name][rows] = getattr(result, name)
-        return pd.DataFrame(out, index=df.index)
-
     # ------------------------------------------------------------ persistence
-    def save(self, path) -> None:
-        """Write the detector and every series' state to ``path``, atomically:
-        :meth:`load` gives a stream that scores exactly as this one would have."""
-        from tsrnn import persistence
-        from tsrnn.files import atomic_write
-        from tsrnn.model_checks import checksum
-        from tsrnn.stream_state import to_plain
+    def _plain_state(self) -> list:
+        return list(self._state.values())
 
-        payload = {"format": STREAM_FORMAT, "format_version": 1,
-                   "model": persistence.payload_of(self.detector),
-                   "series": persistence._plain(list(self._state), "series ids"),
-                   "state": [to_plain(st) for st in self._state.values()]}
-        payload["checksum"] = checksum(payload)
-        with atomic_write(path, "wb") as f:
-            torch.save(payload, f)
-
-    @classmethod
-    def load(cls, path) -> AnomalyStream:
-        """The stream :meth:`save` wrote, with its detector; the file is read with
-        ``weights_only=True`` and checked (format, checksum, every series' state
-        against the detector's shapes) before it is used."""
-        from tsrnn import persistence
-        from tsrnn.detector import AnomalyDetector
-        from tsrnn.model_checks import checksum
+    def _restore(self, series: list, state, path) -> None:
+        """Every series' state from a file (:func:`tsrnn.streaming.load_stream`),
+        each checked against a fresh one of this detector."""
         from tsrnn.stream_state import from_plain
 
-        what = "stream state file"
-        payload = persistence.load_file(path, what)
-        if not isinstance(payload, dict) or payload.get("format") != STREAM_FORMAT:
-            raise ValueError(f"{path} is not a tsrnn {what}")
-        if payload.get("format_version") != 1:
-            raise ValueError(f"{path}: stream state format {payload.get('format_version')!r} "
-                             "is not one this tsrnn reads")
-        try:
-            intact = payload.get("checksum") == checksum(payload)
-        except (ValueError, RecursionError):
-            intact = False
-        if not intact:
-            raise ValueError(f"{path} is damaged: its content does not match its checksum")
-        model = persistence.build(AnomalyDetector, persistence.verify(payload.get("model"),
-                                                                      path), path)
-        stream = cls(model)
-        series, states = payload.get("series"), payload.get("state")
-        if not isinstance(series, list) or not isinstance(states, list) or \
-                len(series) != len(states):
+        if not isinstance(state, list) or len(series) != len(state):
             raise ValueError(f"{path} is damaged: its series and their states do not match")
-        for sid, plain in zip(series, states, strict=True):
+        for sid, plain in zip(series, state, strict=True):
             where = f"{path}: series {sid!r}"
-            template = stream._new_state(sid)
-            state = from_plain(plain, template, where)
-            _check_state(state, template, where)
-            stream._state[sid] = state
-        return stream
-
-
-STREAM_FORMAT = "tsrnn-stream"
-
-
-def _id_kind(sid) -> str:
-    if isinstance(sid, str):
-        return "text"
-    if isinstance(sid, int | np.integer) and not isinstance(sid, bool):
-        return "an integer"
-    return type(sid).__name__
+            template = self._new_state(sid)
+            restored = from_plain(plain, template, where)
+            _check_state(restored, template, where)
+            self._state[sid] = restored
 
 
 def _check_state(state, template: dict, where: str) -> None:
@@ -399,30 +268,3 @@ def _check_state(state, template: dict, where: str) -> None:
     if not isinstance(state["last"], pd.Timestamp | int | type(None)):
         raise ValueError(f"{where}: its last time is not a time")
 
-
-def _as_time(timestamp, freq):
-    """The point's time in the detector's kind of time: a date for a datetime fit
-    (a bare number is refused: seconds, milliseconds or nanoseconds since 1970
-    cannot be told apart), an integer step for an integer one."""
-    if isinstance(timestamp, list | tuple | np.ndarray | pd.Index | pd.Series):
-        raise DataError(f"timestamp must be one time, for every series of the call, got "
-                        f"{type(timestamp).__name__} of {len(timestamp)}")
-    if timestamp is None or (not isinstance(timestamp, str) and pd.isna(timestamp)):
-        raise DataError(f"timestamp is missing ({timestamp!r})")
-    if freq is None:
-        return timestamp
-    if isinstance(freq, int | np.integer):
-        if isinstance(timestamp, bool) or not isinstance(timestamp, int | np.integer):
-            raise DataError(f"timestamp {timestamp!r} must be an integer step, as the "
-                            "detector's times are")
-        return timestamp
-    if isinstance(timestamp, int | float | np.integer | np.floating):
-        raise DataError(f"timestamp {timestamp!r} is a number, but the detector's times are "
-                        "dates: pass a date (for epoch seconds, pd.Timestamp(t, unit='s'))")
-    try:
-        stamp = pd.Timestamp(timestamp)
-    except (ValueError, TypeError):
-        raise DataError(f"timestamp {timestamp!r} is not a date") from None
-    if stamp is pd.NaT:
-        raise DataError(f"timestamp is missing ({timestamp!r})")
-    return stamp

@@ -249,14 +249,16 @@ add("classifier-nan-X", lambda ctx: __import__("tsrnn").SequenceClassifier(
 
 
 # ------------------------------------------------------------------ streams
-def _stream(ctx):
-    return ctx.long_detector.stream()
+# Every case for the windowed stream and, as "stateful-stream-...", for the
+# stateful one (a detector fitted with stateful=True): the two share their rules.
+def _stream(ctx, stateful: bool):
+    return (ctx.stateful_detector if stateful else ctx.long_detector).stream()
 
 
-def _feed(*points):
+def _feed(*points, stateful: bool = False):
     """Points (timestamp, value, series) into a fresh stream of the two sensors."""
     def run(ctx):
-        s = _stream(ctx)
+        s = _stream(ctx, stateful)
         out = None
         for t, v, sid in points:
             out = s.update(t, v, series=sid)
@@ -264,42 +266,43 @@ def _feed(*points):
     return run
 
 
-T0 = "2024-01-10 00:00:00"
-add("stream-value-abc", _feed((T0, ["abc"], ["s0"])), ("value", "number"))
-add("stream-timestamp-not-a-date", _feed(("not a date", [1.0], ["s0"])),
-    ("timestamp", "not a date"))
-add("stream-integer-epoch-fresh", _feed((1704844800, [1.0], ["s0"])),
-    ("timestamp", "1704844800"))
-add("stream-integer-epoch-after-datetimes",
-    _feed((T0, [1.0], ["s0"]), (1704848400, [1.0], ["s0"])), ("timestamp", "1704848400"))
-add("stream-duplicate-series-in-one-call", _feed((T0, [[1.0], [2.0]], ["s0", "s0"])),
-    "s0", ("twice", "duplicate", "more than once"))
-add("stream-nan-value", _feed((T0, [float("nan")], ["s0"])), "value", "s0")
 def _joins_warming_up(result, ctx):
     # A sensor unseen at fit joins (issue 14): scaled by its own first points, so
     # it is not ready, and scores 0, until it has enough of them.
     assert result.series == ["s9"] and not result.ready[0] and result.score[0] == 0, result
 
 
-good("stream-unknown-series", _feed((T0, [1.0], ["s9"])), _joins_warming_up)
-add("stream-out-of-order", _feed((T0, [1.0], ["s0"]), ("2024-01-09 23:00:00", [1.0], ["s0"])),
-    "not after")
-add("stream-wrong-shape", _feed((T0, [1.0, 2.0, 3.0], ["s0"])), ("shape", "values"))
-add("stream-no-series-for-one-row", _feed((T0, [1.0], None)), "series")
-add("stream-tz-after-naive",
-    _feed((T0, [1.0], ["s0"]), ("2024-01-10 01:00:00+00:00", [1.0], ["s0"])), "timezone")
-add("stream-none-timestamp", _feed((None, [1.0], ["s0"])), "timestamp")
-
-
-def _stream_series_string(ctx):
-    return _stream(ctx).update(T0, [1.0], series="s0")
-
-
 def _one_series_scored(result, ctx):
     assert result.series == ["s0"] and len(result.score) == 1, result
 
 
-good("stream-series-as-string", _stream_series_string, _one_series_scored)
+T0 = "2024-01-10 00:00:00"
+for _prefix, _stateful in (("", False), ("stateful-", True)):
+    def _f(*points, _stateful=_stateful):
+        return _feed(*points, stateful=_stateful)
+
+    def _name(case: str, _prefix=_prefix) -> str:
+        return f"{_prefix}stream-{case}"
+
+    add(_name("value-abc"), _f((T0, ["abc"], ["s0"])), ("value", "number"))
+    add(_name("timestamp-not-a-date"), _f(("not a date", [1.0], ["s0"])),
+        ("timestamp", "not a date"))
+    add(_name("integer-epoch-fresh"), _f((1704844800, [1.0], ["s0"])),
+        ("timestamp", "1704844800"))
+    add(_name("integer-epoch-after-datetimes"),
+        _f((T0, [1.0], ["s0"]), (1704848400, [1.0], ["s0"])), ("timestamp", "1704848400"))
+    add(_name("duplicate-series-in-one-call"), _f((T0, [[1.0], [2.0]], ["s0", "s0"])),
+        "s0", ("twice", "duplicate", "more than once"))
+    add(_name("nan-value"), _f((T0, [float("nan")], ["s0"])), "value", "s0")
+    good(_name("unknown-series"), _f((T0, [1.0], ["s9"])), _joins_warming_up)
+    add(_name("out-of-order"), _f((T0, [1.0], ["s0"]), ("2024-01-09 23:00:00", [1.0], ["s0"])),
+        "not after")
+    add(_name("wrong-shape"), _f((T0, [1.0, 2.0, 3.0], ["s0"])), ("shape", "values"))
+    add(_name("no-series-for-one-row"), _f((T0, [1.0], None)), "series")
+    add(_name("tz-after-naive"),
+        _f((T0, [1.0], ["s0"]), ("2024-01-10 01:00:00+00:00", [1.0], ["s0"])), "timezone")
+    add(_name("none-timestamp"), _f((None, [1.0], ["s0"])), "timestamp")
+    good(_name("series-as-string"), _f((T0, [1.0], "s0")), _one_series_scored)
 
 
 # ------------------------------------------------------------- command line

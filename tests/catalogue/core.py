@@ -174,6 +174,13 @@ class Context:
             id_col="sensor", target="value"))
 
     @property
+    def stateful_detector(self):
+        """The same, fitted with ``stateful=True``."""
+        return self._once("sd", lambda: self.detector(stateful=True).fit(
+            self.sensors().drop(columns=["is_anomaly"]), time_col="timestamp",
+            id_col="sensor", target="value"))
+
+    @property
     def sensors_csv(self) -> Path:
         def make():
             path = self.root / "sensors.csv"

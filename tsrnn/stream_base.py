@@ -1,0 +1,216 @@
+"""What every live stream shares (:class:`~tsrnn.streaming.AnomalyStream`, the
+windowed one, and :class:`~tsrnn.stateful_stream.StatefulStream`): the forms of
+input a user passes, the reading of a timestamp, a long frame's chunk scored
+timestamp by timestamp, sensors that leave, and the state file."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from tsrnn.data import DataError
+
+if TYPE_CHECKING:
+    from tsrnn.detector import AnomalyDetector
+
+__all__ = ["BaseStream"]
+
+
+class BaseStream:
+    """The part of a stream that does not depend on how it scores. A subclass
+    holds ``detector``, ``_known`` (fitted id -> position) and ``_held`` (a dict
+    keyed by the ids it holds state for, in order of arrival), and defines
+    ``update``, ``_drop`` (forget one series), ``_plain_state`` and ``_restore``
+    (its state for :mod:`tsrnn.stream_state`)."""
+
+    detector: AnomalyDetector
+    _known: dict
+
+    @property
+    def _held(self) -> dict:
+        raise NotImplementedError
+
+    @property
+    def series(self) -> list:
+        """The ids of the series the stream holds state for, in order of arrival."""
+        return list(self._held)
+
+    def remove(self, *series) -> None:
+        """Forget these series (a sensor taken out of service): their memory is
+        returned; one that comes back starts afresh. An id the stream does not
+        hold raises ``KeyError``, and then none is removed."""
+        for sid in series:
+            if sid not in self._held:
+                raise KeyError(f"series {sid!r} is not in the stream")
+        for sid in dict.fromkeys(series):
+            self._drop(sid)
+
+    def _drop(self, sid) -> None:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ input
+    def _rows(self, values, series) -> tuple[list, np.ndarray]:
+        """``values`` in any of the forms ``update`` takes, as ``[S, F]`` rows
+        (float64), with their series ids."""
+        det = self.detector
+        n_f = det.n_features_in_
+        if isinstance(values, dict):
+            if series is not None:
+                raise ValueError("pass values as {series: value} or with series=, not both")
+            series, values = list(values), list(values.values())
+        try:
+            rows = np.asarray(values, dtype=np.float64)
+        except (ValueError, TypeError):
+            raise DataError(f"values must be numbers, got {values!r}") from None
+        if isinstance(series, str | bytes) or (series is not None and np.ndim(series) == 0):
+            series = [series]  # one id, not a sequence of characters
+        if rows.ndim == 0:
+            rows = rows.reshape(1, 1)  # one value: one series, one target
+        elif rows.ndim == 1:
+            # One target: a value per series. Several: the targets of one series.
+            rows = rows[:, None] if n_f == 1 else rows[None]
+        if series is None:
+            if rows.shape[0] != len(det.ids_):
+                raise ValueError(f"got values for {rows.shape[0]} series: pass series= with "
+                                 f"their ids (the detector was fitted on {len(det.ids_)})")
+            series = det.ids_
+        series = list(series)
+        if rows.shape != (len(series), n_f):
+            raise DataError(f"values: expected one value for each of the targets "
+                            f"{det.target_names_} of each of {len(series)} series, shape "
+                            f"[{len(series)}, {n_f}], got shape {list(rows.shape)}")
+        self._check_new_ids(series)
+        if len(series) > 1 and len(set(map(repr, series))) < len(series):
+            twice = next(s for k, s in enumerate(series) if s in series[:k])
+            raise DataError(f"series {twice!r} appears twice in one update: one point per "
+                            "series and timestamp")
+        return series, rows
+
+    def _check_new_ids(self, series: list) -> None:
+        """A new sensor's id must be of the kind the fitted ones are: ``0`` among
+        ``'s0', 's1'`` is far more often a mistake (ids read as numbers) than a
+        sensor."""
+        new = [sid for sid in series if sid not in self._known and sid not in self._held]
+        if not new:
+            return  # the common case, kept cheap
+        kinds = {_id_kind(sid) for sid in self.detector.ids_}
+        if len(kinds) != 1 or None in self.detector.ids_:
+            return
+        kind = kinds.pop()
+        for sid in new:
+            if _id_kind(sid) != kind:
+                raise DataError(f"series {sid!r} is {_id_kind(sid)}, but the detector's "
+                                f"series ids are {kind} (e.g. {self.detector.ids_[0]!r})"
+                                ": a new sensor needs an id of the same kind")
+
+    def _time(self, timestamp):
+        """The point's time in the detector's kind of time (see :func:`_as_time`).
+        A naive time for a detector fitted on aware ones, or the reverse, is
+        refused, as batch scores refuse it: it names no instant the model knows."""
+        det = self.detector
+        stamp = _as_time(timestamp, det.freq_)
+        if isinstance(stamp, pd.Timestamp) and (stamp.tz is None) != (det.time_zone_ is None):
+            raise DataError(f"timestamp {timestamp} {'has no' if stamp.tz is None else 'has a'} "
+                            f"timezone, but the detector's times were "
+                            f"{'in ' + det.time_zone_ if det.time_zone_ else 'naive'}: refused "
+                            "rather than guessed, as batch scores refuse it")
+        return stamp
+
+    def update_frame(self, df: pd.DataFrame) -> pd.DataFrame:
+        """Score a chunk of a long frame: rows of many series and timestamps, taken in
+        time order, one ``update`` per timestamp.
+
+        Returns the ``score``, ``label``, ``ready`` and ``gap`` of every row, in the
+        frame's order and index. A bad row raises ``DataError`` naming its time;
+        the timestamps before it have been scored.
+        """
+        det = self.detector
+        roles = det.roles_
+        time_col, id_col, targets = roles["time_col"], roles["id_col"], det.target_names_
+        if not isinstance(df, pd.DataFrame):
+            raise TypeError(f"expected a pandas DataFrame, got {type(df).__name__}")
+        if time_col is None:
+            raise ValueError("the detector was fitted without a time column: pass points "
+                             "to update() one timestamp at a time")
+        missing = [c for c in (time_col, id_col, *targets) if c is not None and c not in df]
+        if missing:
+            raise DataError(f"the frame lacks column(s) {missing}; it has {list(df.columns)}")
+        times = df[time_col].to_numpy()
+        if isinstance(det.freq_, pd.offsets.BaseOffset):
+            times = pd.to_datetime(df[time_col]).to_numpy()
+        order = np.argsort(times, kind="stable")
+        values = df[targets].to_numpy(dtype=np.float64)
+        ids = df[id_col].to_numpy() if id_col is not None else None
+        out = {name: np.zeros(len(df), dtype) for name, dtype in
+               (("score", np.float64), ("label", np.int64), ("ready", bool), ("gap", bool))}
+        bounds = np.flatnonzero(times[order][1:] != times[order][:-1]) + 1
+        for rows in np.split(order, bounds):
+            result = self.update(df[time_col].iloc[rows[0]], values[rows],
+                                 series=None if ids is None else list(ids[rows]))
+            for name in out:
+                out[name][rows] = getattr(result, name)
+        return pd.DataFrame(out, index=df.index)
+
+    def update(self, timestamp, values, series=None):
+        raise NotImplementedError
+
+    # ------------------------------------------------------------ persistence
+    def save(self, path) -> None:
+        """Write the detector and every series' state to ``path``, atomically:
+        :func:`tsrnn.streaming.load_stream` gives a stream that scores exactly as
+        this one would have."""
+        from tsrnn.stream_state import save_stream
+
+        save_stream(path, self.detector, self.series, self._plain_state())
+
+    @classmethod
+    def load(cls, path) -> BaseStream:
+        """:func:`tsrnn.streaming.load_stream`: the stream a file holds, of the class
+        its detector streams with (whichever class this is called on)."""
+        from tsrnn.stream_state import load_stream
+
+        return load_stream(path)
+
+    def _plain_state(self):
+        raise NotImplementedError
+
+    def _restore(self, series: list, state, path) -> None:
+        raise NotImplementedError
+
+
+def _id_kind(sid) -> str:
+    if isinstance(sid, str):
+        return "text"
+    if isinstance(sid, int | np.integer) and not isinstance(sid, bool):
+        return "an integer"
+    return type(sid).__name__
+
+
+def _as_time(timestamp, freq):
+    """The point's time in the detector's kind of time: a date for a datetime fit
+    (a bare number is refused: seconds, milliseconds or nanoseconds since 1970
+    cannot be told apart), an integer step for an integer one."""
+    if isinstance(timestamp, list | tuple | np.ndarray | pd.Index | pd.Series):
+        raise DataError(f"timestamp must be one time, for every series of the call, got "
+                        f"{type(timestamp).__name__} of {len(timestamp)}")
+    if timestamp is None or (not isinstance(timestamp, str) and pd.isna(timestamp)):
+        raise DataError(f"timestamp is missing ({timestamp!r})")
+    if freq is None:
+        return timestamp
+    if isinstance(freq, int | np.integer):
+        if isinstance(timestamp, bool) or not isinstance(timestamp, int | np.integer):
+            raise DataError(f"timestamp {timestamp!r} must be an integer step, as the "
+                            "detector's times are")
+        return timestamp
+    if isinstance(timestamp, int | float | np.integer | np.floating):
+        raise DataError(f"timestamp {timestamp!r} is a number, but the detector's times are "
+                        "dates: pass a date (for epoch seconds, pd.Timestamp(t, unit='s'))")
+    try:
+        stamp = pd.Timestamp(timestamp)
+    except (ValueError, TypeError):
+        raise DataError(f"timestamp {timestamp!r} is not a date") from None
+    if stamp is pd.NaT:
+        raise DataError(f"timestamp is missing ({timestamp!r})")
+    return stamp
