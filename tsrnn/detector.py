@@ -34,14 +34,9 @@ from tsrnn.data.calendar import (
     check_calendar,
     resolve_calendar,
 )
+from tsrnn.detector_files import DetectorFile
+from tsrnn.detector_scores import ErrorsToScores
 from tsrnn.error_stats import error_scales, likelihood_priors
-from tsrnn.likelihood import (
-    RangeWatch,
-    ScoreFilter,
-    post_process,
-    range_breaches,
-)
-from tsrnn.model_checks import build_net, fitted_array, fitted_value
 from tsrnn.nn.autoencoder import RecurrentAutoencoder
 from tsrnn.nn.ensemble import MeanEnsemble
 from tsrnn.nn.forecast import ForecastNet
@@ -63,11 +58,10 @@ def _member_seed(seed: int, k: int) -> int:
     return int(np.random.SeedSequence([seed, k]).generate_state(1)[0] % 2**31)
 
 
-NEW_SERIES_WARMUP = 100  # points that scale a series unseen at fit (see _warmup)
 MAX_WINDOW = 1 << 16  # a window is memory per series in a stream: refuse absurd ones
 
 
-class AnomalyDetector(SeriesEstimator):
+class AnomalyDetector(ErrorsToScores, DetectorFile, SeriesEstimator):
     """Recurrent anomaly detector for one or many series (one global model).
 
     Parameters
@@ -508,97 +502,6 @@ class AnomalyDetector(SeriesEstimator):
             np.add.at(counts, starts + k, 1)
         return errors / np.maximum(counts, 1)[:, None], counts > 0
 
-    @property
-    def _warmup(self) -> int:
-        """Points a series unseen at fit needs before it is scored: its scaling comes
-        from them, in batch scores as in a stream (which cannot look further)."""
-        return max(NEW_SERIES_WARMUP, self.window + (1 if self.score == "forecast" else 0))
-
-    def _unseen_fit_rows(self, data: SeriesData) -> np.ndarray:
-        return np.minimum(data.lengths, self._warmup)
-
-    def _unseen_warming_up(self, valid: np.ndarray, data: SeriesData) -> None:
-        """Online (and stateful) scores: an unseen series' steps before its scaling is
-        known, as in a stream, have no score."""
-        known = self._series_positions()
-        for sid, a in zip(data.ids, data.offsets[:-1], strict=True):
-            if sid not in known:
-                valid[a:a + self._warmup - 1] = False
-
-    def _error_scale_of(self, i: int | None, online: bool) -> np.ndarray:
-        """Series ``i``'s error scale ``[F]`` (its position in ``ids_``; None: unseen,
-        pooled); ones with ``normalize_errors=False``."""
-        if not self.normalize_errors:
-            return np.ones(self.error_scale_.shape[-1])
-        return self.error_scale_[-1 if i is None else i, int(online)]
-
-    def _normalised(self, errors: np.ndarray, data: SeriesData, online: bool) -> np.ndarray:
-        """Squared errors ``[N, F]`` in units of each series' typical training ones."""
-        known = self._series_positions()
-        scale = np.stack([self._error_scale_of(known.get(sid), online) for sid in data.ids])
-        return errors / np.repeat(scale, data.lengths, axis=0)  # [S, F] -> [N, F]
-
-    def _prior_of(self, i: int | None, online: bool) -> tuple[float, float]:
-        """Series ``i``'s prior (its position in ``ids_``; None: unseen, pooled)."""
-        return tuple(self.likelihood_prior_[-1 if i is None else i, int(online)])
-
-    def _finish(self, errors: np.ndarray, valid: np.ndarray, data: SeriesData,
-                online: bool, breaches: np.ndarray | None) -> np.ndarray:
-        """Final per-step scores ``[N]``: the mean error over the targets, then, series
-        by series, the likelihood, the range check (``breaches`` of
-        :meth:`_breaches`) and the cooldown if asked for."""
-        raw = errors.mean(axis=1)
-        out = np.empty_like(raw)
-        known = self._series_positions()
-        bounds = zip(data.ids, data.offsets[:-1], data.offsets[1:], strict=True)
-        for sid, a, b in bounds:
-            out[a:b] = post_process(raw[a:b], valid[a:b], **self._post_processing(),
-                                    prior=self._prior_of(known.get(sid), online),
-                                    breaches=None if breaches is None else
-                                    breaches[a:b].any(axis=1))
-        return out
-
-    def _breaches(self, data: SeriesData) -> np.ndarray | None:
-        """``[N, F]``: which targets leave their series' range (None: check off,
-        as it is for ranking scores)."""
-        if not self._range_check:
-            return None
-        known = self._series_positions()
-        out = np.zeros((len(data.values), data.n_targets), dtype=bool)
-        bounds = zip(data.ids, data.offsets[:-1], data.offsets[1:], strict=True)
-        for sid, a, b in bounds:
-            out[a:b] = range_breaches(data.values[a:b, :data.n_targets], self.range_tolerance,
-                                      self._range_of(known.get(sid)), per_column=True)
-        return out
-
-    def _range_of(self, i: int | None):
-        """Where series ``i``'s range check starts: its training (low, high); None
-        (from its first row) for a series unseen at fit."""
-        if i is None or self.value_range_ is None:
-            return None
-        return self.value_range_[i, :, 0], self.value_range_[i, :, 1]
-
-    @property
-    def _range_check(self) -> bool:
-        """The range check is part of the alerting scores."""
-        return self.alerts and self.range_tolerance is not None
-
-    def _range_watch(self, i: int) -> RangeWatch | None:
-        if not self._range_check:
-            return None
-        return RangeWatch(self.range_tolerance, self._range_of(i))
-
-    def _score_filter(self, i: int) -> ScoreFilter:
-        return ScoreFilter(**self._post_processing(), prior=self._prior_of(i, online=True))
-
-    def _post_processing(self) -> dict:
-        """What :func:`tsrnn.likelihood.post_process` and its stream form take: the
-        likelihood and cooldown for alerting scores, the smoothing for ranking."""
-        return {"likelihood": self.alerts, "window": self.likelihood_window,
-                "history": self.likelihood_history,
-                "cooldown": self.cooldown if self.alerts else 0,
-                "smoothing": self.smoothing}
-
     def feature_scores(self, df: pd.DataFrame, *, online: bool = False) -> pd.DataFrame:
         """Each target column's contribution to the score of each row.
 
@@ -678,54 +581,3 @@ class AnomalyDetector(SeriesEstimator):
             return StatefulStream(self)
         return AnomalyStream(self)
 
-    # -------------------------------------------------------------- persistence
-    # save() and load() come from SeriesEstimator; these say what a file holds.
-    def _fitted_state(self) -> dict:
-        return {**self._fitted_roles(), "threshold": float(self.threshold_),
-                "decision_scores": torch.from_numpy(self.decision_scores_),
-                "likelihood_prior": torch.from_numpy(self.likelihood_prior_),
-                "calendar": list(self.calendar_),
-                "error_scale": torch.from_numpy(self.error_scale_),
-                "training_summary": self.training_summary_,
-                # None: a file from before the range check (it learns from the data)
-                **({} if self.value_range_ is None
-                   else {"value_range": torch.from_numpy(self.value_range_)})}
-
-    @staticmethod
-    def _upgrade_params(params: dict) -> dict:
-        """Parameters of a file saved by an older tsrnn, in today's names: the
-        ``likelihood`` switch (then on by default) is now ``alerts``; files from
-        before ensembles hold one network and score unsmoothed, unscaled errors.
-        (Such a file's ranking scores, ``likelihood=False``, also had the range
-        check and cooldown, now parts of the alerting scores only.)"""
-        params = dict(params)
-        if "likelihood" in params:
-            params["alerts"] = bool(params.pop("likelihood"))
-        if "n_models" not in params:  # written before ensembles, smoothing and scaling
-            params.update(n_models=1, smoothing=0, normalize_errors=False)
-        return params
-
-    def _restore(self, state: dict, weights: dict) -> None:
-        self._restore_roles(state)
-        n_series, n_targets = len(self.ids_), len(self.target_names_)
-        # Files saved before calendar inputs and the range check: no calendar, and
-        # each series learns its range from the data scored (as an unseen one does).
-        calendar = state.get("calendar", ())
-        if not isinstance(calendar, list | tuple) or not all(isinstance(c, str)
-                                                             for c in calendar):
-            raise ValueError("fitted 'calendar' is not a list of calendar feature names")
-        self.calendar_ = tuple(calendar)
-        self.value_range_ = (fitted_array(state, "value_range", (n_series, n_targets, 2))
-                             if "value_range" in state else None)
-        # Files saved before normalize_errors: errors as they were, unscaled.
-        self.error_scale_ = (
-            fitted_array(state, "error_scale", (n_series + 1, 2, n_targets), positive=True)
-            if "error_scale" in state else np.ones((n_series + 1, 2, n_targets)))
-        self.net_ = build_net(lambda: self._make_net(n_targets), weights).eval()
-        self.threshold_ = fitted_value(state, "threshold", (float, int))
-        if not np.isfinite(self.threshold_):
-            raise ValueError(f"fitted 'threshold' is {self.threshold_}")
-        self.decision_scores_ = fitted_array(state, "decision_scores", (None,))
-        self.likelihood_prior_ = fitted_array(state, "likelihood_prior", (n_series + 1, 2, 2))
-        self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)
-        self.training_summary_ = fitted_value(state, "training_summary", dict)

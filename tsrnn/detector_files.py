@@ -1,0 +1,64 @@
+"""What an :class:`tsrnn.AnomalyDetector` model file holds beyond the common part
+(:mod:`tsrnn.persistence`), and how files of older versions are read."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from tsrnn.model_checks import build_net, fitted_array, fitted_value
+
+
+class DetectorFile:
+    """A mixin of :class:`tsrnn.AnomalyDetector`: its fitted state in a model file."""
+
+    # save() and load() come from SeriesEstimator; these say what a file holds.
+    def _fitted_state(self) -> dict:
+        return {**self._fitted_roles(), "threshold": float(self.threshold_),
+                "decision_scores": torch.from_numpy(self.decision_scores_),
+                "likelihood_prior": torch.from_numpy(self.likelihood_prior_),
+                "calendar": list(self.calendar_),
+                "error_scale": torch.from_numpy(self.error_scale_),
+                "training_summary": self.training_summary_,
+                # None: a file from before the range check (it learns from the data)
+                **({} if self.value_range_ is None
+                   else {"value_range": torch.from_numpy(self.value_range_)})}
+
+    @staticmethod
+    def _upgrade_params(params: dict) -> dict:
+        """Parameters of a file saved by an older tsrnn, in today's names: the
+        ``likelihood`` switch (then on by default) is now ``alerts``; files from
+        before ensembles hold one network and score unsmoothed, unscaled errors.
+        (Such a file's ranking scores, ``likelihood=False``, also had the range
+        check and cooldown, now parts of the alerting scores only.)"""
+        params = dict(params)
+        if "likelihood" in params:
+            params["alerts"] = bool(params.pop("likelihood"))
+        if "n_models" not in params:  # written before ensembles, smoothing and scaling
+            params.update(n_models=1, smoothing=0, normalize_errors=False)
+        return params
+
+    def _restore(self, state: dict, weights: dict) -> None:
+        self._restore_roles(state)
+        n_series, n_targets = len(self.ids_), len(self.target_names_)
+        # Files saved before calendar inputs and the range check: no calendar, and
+        # each series learns its range from the data scored (as an unseen one does).
+        calendar = state.get("calendar", ())
+        if not isinstance(calendar, list | tuple) or not all(isinstance(c, str)
+                                                             for c in calendar):
+            raise ValueError("fitted 'calendar' is not a list of calendar feature names")
+        self.calendar_ = tuple(calendar)
+        self.value_range_ = (fitted_array(state, "value_range", (n_series, n_targets, 2))
+                             if "value_range" in state else None)
+        # Files saved before normalize_errors: errors as they were, unscaled.
+        self.error_scale_ = (
+            fitted_array(state, "error_scale", (n_series + 1, 2, n_targets), positive=True)
+            if "error_scale" in state else np.ones((n_series + 1, 2, n_targets)))
+        self.net_ = build_net(lambda: self._make_net(n_targets), weights).eval()
+        self.threshold_ = fitted_value(state, "threshold", (float, int))
+        if not np.isfinite(self.threshold_):
+            raise ValueError(f"fitted 'threshold' is {self.threshold_}")
+        self.decision_scores_ = fitted_array(state, "decision_scores", (None,))
+        self.likelihood_prior_ = fitted_array(state, "likelihood_prior", (n_series + 1, 2, 2))
+        self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)
+        self.training_summary_ = fitted_value(state, "training_summary", dict)

@@ -1,0 +1,110 @@
+"""How the detector turns its networks' step errors into scores: each series'
+error scale, the likelihood's priors, the smoothing, the range check and the
+cooldown, and the warm-up of a series unseen at fit. Shared by the batch scores and
+the streams (:mod:`tsrnn.streaming`, :mod:`tsrnn.stateful_stream`), so that both
+give the same numbers."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tsrnn.data import SeriesData
+from tsrnn.likelihood import RangeWatch, ScoreFilter, post_process, range_breaches
+
+NEW_SERIES_WARMUP = 100  # points that scale a series unseen at fit (see _warmup)
+
+
+class ErrorsToScores:
+    """A mixin of :class:`tsrnn.AnomalyDetector`: its fitted error scales, priors and
+    value ranges, read as scores."""
+
+    @property
+    def _warmup(self) -> int:
+        """Points a series unseen at fit needs before it is scored: its scaling comes
+        from them, in batch scores as in a stream (which cannot look further)."""
+        return max(NEW_SERIES_WARMUP, self.window + (1 if self.score == "forecast" else 0))
+
+    def _unseen_fit_rows(self, data: SeriesData) -> np.ndarray:
+        return np.minimum(data.lengths, self._warmup)
+
+    def _unseen_warming_up(self, valid: np.ndarray, data: SeriesData) -> None:
+        """Online (and stateful) scores: an unseen series' steps before its scaling is
+        known, as in a stream, have no score."""
+        known = self._series_positions()
+        for sid, a in zip(data.ids, data.offsets[:-1], strict=True):
+            if sid not in known:
+                valid[a:a + self._warmup - 1] = False
+
+    def _error_scale_of(self, i: int | None, online: bool) -> np.ndarray:
+        """Series ``i``'s error scale ``[F]`` (its position in ``ids_``; None: unseen,
+        pooled); ones with ``normalize_errors=False``."""
+        if not self.normalize_errors:
+            return np.ones(self.error_scale_.shape[-1])
+        return self.error_scale_[-1 if i is None else i, int(online)]
+
+    def _normalised(self, errors: np.ndarray, data: SeriesData, online: bool) -> np.ndarray:
+        """Squared errors ``[N, F]`` in units of each series' typical training ones."""
+        known = self._series_positions()
+        scale = np.stack([self._error_scale_of(known.get(sid), online) for sid in data.ids])
+        return errors / np.repeat(scale, data.lengths, axis=0)  # [S, F] -> [N, F]
+
+    def _prior_of(self, i: int | None, online: bool) -> tuple[float, float]:
+        """Series ``i``'s prior (its position in ``ids_``; None: unseen, pooled)."""
+        return tuple(self.likelihood_prior_[-1 if i is None else i, int(online)])
+
+    def _finish(self, errors: np.ndarray, valid: np.ndarray, data: SeriesData,
+                online: bool, breaches: np.ndarray | None) -> np.ndarray:
+        """Final per-step scores ``[N]``: the mean error over the targets, then, series
+        by series, the likelihood, the range check (``breaches`` of
+        :meth:`_breaches`) and the cooldown if asked for."""
+        raw = errors.mean(axis=1)
+        out = np.empty_like(raw)
+        known = self._series_positions()
+        bounds = zip(data.ids, data.offsets[:-1], data.offsets[1:], strict=True)
+        for sid, a, b in bounds:
+            out[a:b] = post_process(raw[a:b], valid[a:b], **self._post_processing(),
+                                    prior=self._prior_of(known.get(sid), online),
+                                    breaches=None if breaches is None else
+                                    breaches[a:b].any(axis=1))
+        return out
+
+    def _breaches(self, data: SeriesData) -> np.ndarray | None:
+        """``[N, F]``: which targets leave their series' range (None: check off,
+        as it is for ranking scores)."""
+        if not self._range_check:
+            return None
+        known = self._series_positions()
+        out = np.zeros((len(data.values), data.n_targets), dtype=bool)
+        bounds = zip(data.ids, data.offsets[:-1], data.offsets[1:], strict=True)
+        for sid, a, b in bounds:
+            out[a:b] = range_breaches(data.values[a:b, :data.n_targets], self.range_tolerance,
+                                      self._range_of(known.get(sid)), per_column=True)
+        return out
+
+    def _range_of(self, i: int | None):
+        """Where series ``i``'s range check starts: its training (low, high); None
+        (from its first row) for a series unseen at fit."""
+        if i is None or self.value_range_ is None:
+            return None
+        return self.value_range_[i, :, 0], self.value_range_[i, :, 1]
+
+    @property
+    def _range_check(self) -> bool:
+        """The range check is part of the alerting scores."""
+        return self.alerts and self.range_tolerance is not None
+
+    def _range_watch(self, i: int) -> RangeWatch | None:
+        if not self._range_check:
+            return None
+        return RangeWatch(self.range_tolerance, self._range_of(i))
+
+    def _score_filter(self, i: int) -> ScoreFilter:
+        return ScoreFilter(**self._post_processing(), prior=self._prior_of(i, online=True))
+
+    def _post_processing(self) -> dict:
+        """What :func:`tsrnn.likelihood.post_process` and its stream form take: the
+        likelihood and cooldown for alerting scores, the smoothing for ranking."""
+        return {"likelihood": self.alerts, "window": self.likelihood_window,
+                "history": self.likelihood_history,
+                "cooldown": self.cooldown if self.alerts else 0,
+                "smoothing": self.smoothing}
