@@ -116,7 +116,7 @@ def detector_scores(frame: pd.DataFrame, args, variants: dict
 
 def scoring_speed(det, frame: pd.DataFrame) -> tuple[float, float]:
     """Points per second: batch ``decision_function`` and the stream, one point a call."""
-    det.set_params(alerts=True, range_tolerance=0.05, cooldown=0)
+    det.set_params(alerts=True, range_tolerance=0.05, cooldown=0).fit_threshold(frame)
     started = time.perf_counter()
     det.decision_function(frame, online=True)
     batch = len(frame) / (time.perf_counter() - started)

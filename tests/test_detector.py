@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from sklearn.base import clone
+from rescoring import scored_differently
 
 import tsrnn
 from tsrnn import AnomalyDetector
@@ -38,15 +38,6 @@ WARM_UP = {"reconstruction": W - 1, "forecast": W}
 
 def _detector(**params) -> AnomalyDetector:
     return AnomalyDetector(**{**TINY, **params})
-
-
-def _scored_differently(det: AnomalyDetector, **params) -> AnomalyDetector:
-    """A copy of a fitted detector with other scoring parameters (likelihood,
-    cooldown): the same network and fitted state, no retraining. The fixtures are
-    shared, so they are never changed in place."""
-    copy = clone(det).set_params(**params)
-    copy.__dict__.update({k: v for k, v in det.__dict__.items() if k.endswith("_")})
-    return copy
 
 
 def _sine(n: int, *, period: int = 24, level: float = 0.0, noise: float = 0.05,
@@ -208,7 +199,7 @@ def test_higher_scores_for_injected_anomalies(trained, score):
 
 @pytest.mark.parametrize("score", SCORES)
 def test_the_likelihood_keeps_the_anomalies_on_top(trained, score):
-    det = _scored_differently(trained[score], alerts=True, cooldown=0)
+    det = scored_differently(trained[score], alerts=True, cooldown=0)
     df = _wide(200, seed=7)
     df.iloc[60, 0] += 4.0
     scores = det.decision_function(df).to_numpy()
@@ -243,7 +234,7 @@ def test_online_scores_warm_up(fitted, score):
     scale = det.error_scale_[0]  # [offline / online, F]
     if score == "reconstruction":  # online errors differ: a scale of their own
         assert not np.allclose(scale[0], scale[1])
-    raw = _scored_differently(det, normalize_errors=False)
+    raw = scored_differently(det, normalize_errors=False)
     online = raw.decision_function(df, online=True).to_numpy()
     offline = raw.decision_function(df).to_numpy()
     np.testing.assert_allclose(online[-1], offline[-1], rtol=1e-6)
@@ -347,7 +338,7 @@ def test_stream_equals_online_batch_scores(fitted, score):
 def test_likelihood_and_cooldown_stream_equals_batch(fitted, score):
     # The same network, post-processed: the stream's likelihood and cooldown state
     # must reproduce the batch scores of the same rows.
-    det = _scored_differently(fitted[score], alerts=True, likelihood_history=120,
+    det = scored_differently(fitted[score], alerts=True, likelihood_history=120,
                               cooldown=5)
     df = _wide(170, seed=4)
     df.iloc[150, 0] += 6.0
@@ -364,7 +355,7 @@ def test_likelihood_and_cooldown_stream_equals_batch(fitted, score):
 
 
 def test_likelihood_feature_scores_still_add_up(fitted):
-    det = _scored_differently(fitted["reconstruction"], alerts=True, cooldown=0,
+    det = scored_differently(fitted["reconstruction"], alerts=True, cooldown=0,
                               likelihood_history=50)
     df = _wide(160, seed=5)
     df.iloc[120, 1] += 6.0
@@ -377,7 +368,7 @@ def test_likelihood_prior_is_per_series_and_pooled_for_unseen_ones(long_det, lon
     prior = long_det.likelihood_prior_
     assert prior.shape == (len(long_det.ids_) + 1, 2, 2)
     assert (prior[..., 1] > 0).all()  # a spread for every series and mode
-    det = _scored_differently(long_det, alerts=True, cooldown=0)
+    det = scored_differently(long_det, alerts=True, cooldown=0)
     new = long_frame[long_frame["series"] == "s1"].assign(series="new")
     scores = det.decision_function(new)
     assert np.isfinite(scores).all() and (scores > 0).any()
@@ -512,7 +503,7 @@ def test_stream_memory_stays_bounded(fitted):
                                det.decision_function(df.iloc[-100:], online=True)[-50:],
                                atol=1e-4, rtol=1e-4)
     # The likelihood keeps a bounded history too: its last `likelihood_history`.
-    det = _scored_differently(det, alerts=True, likelihood_history=64, cooldown=8)
+    det = scored_differently(det, alerts=True, likelihood_history=64, cooldown=8)
     stream = det.stream()
     _stream_rows(stream, df)
     filt = stream._state[None]["filter"]
@@ -556,7 +547,7 @@ def test_range_check_flags_a_value_beyond_everything_seen(fitted, score):
     from tsrnn.likelihood import OUT_OF_RANGE_SCORE
 
     # The range check is part of the alerting scores.
-    det = _scored_differently(fitted[score], alerts=True, cooldown=0)
+    det = scored_differently(fitted[score], alerts=True, cooldown=0)
     low, high = det.value_range_[0, 0]
     df = _wide(60, seed=3)
     inside = df.copy()
@@ -565,7 +556,7 @@ def test_range_check_flags_a_value_beyond_everything_seen(fitted, score):
     scores = det.decision_function(df, online=True)
     assert scores.iloc[30] >= OUT_OF_RANGE_SCORE and det.predict(df, online=True).iloc[30] == 1
     assert det.decision_function(inside, online=True).iloc[30] < OUT_OF_RANGE_SCORE
-    off = _scored_differently(det, range_tolerance=None)
+    off = scored_differently(det, range_tolerance=None)
     assert off.decision_function(df, online=True).iloc[30] < OUT_OF_RANGE_SCORE
     # Elsewhere the check changes nothing; the stream gives the same scores.
     rest = np.arange(len(df)) != 30
@@ -582,12 +573,12 @@ def test_range_check_flags_a_value_beyond_everything_seen(fitted, score):
 
 @pytest.mark.parametrize("score", SCORES)
 def test_smoothed_ranking_scores_stream_equals_batch(fitted, score):
-    det = _scored_differently(fitted[score], smoothing=5)
+    det = scored_differently(fitted[score], smoothing=5)
     df = _wide(80, seed=4)
     df.iloc[40:60, 0] += 3.0  # a long incident
     batch = det.decision_function(df, online=True).to_numpy()
     np.testing.assert_allclose(_stream_rows(det.stream(), df)[0], batch, rtol=1e-4, atol=1e-4)
-    raw = _scored_differently(fitted[score], smoothing=0).decision_function(df, online=True)
+    raw = scored_differently(fitted[score], smoothing=0).decision_function(df, online=True)
     assert (batch >= raw.to_numpy() - 1e-12).all() and (batch > raw.to_numpy()).any()
 
 
@@ -613,7 +604,7 @@ def test_an_ensemble_of_seeds_averages_their_networks(tmp_path, wide_frame):
 @pytest.mark.parametrize(("param", "value"), [("alerts", "no"), ("normalize_errors", 1),
                                             ("smoothing", 2.5), ("cooldown", -1)])
 def test_scoring_parameters_are_checked_when_changed_after_fit(fitted, param, value):
-    det = _scored_differently(fitted["forecast"], **{param: value})
+    det = scored_differently(fitted["forecast"], **{param: value})
     for call in (lambda: det.decision_function(_wide(40)), det.stream):
         with pytest.raises(ValueError, match=param):
             call()
@@ -720,14 +711,14 @@ def test_a_model_file_from_before_alerts_still_loads(tmp_path):
     assert (old.n_models, old.smoothing, old.normalize_errors) == (1, 0, False)
     np.testing.assert_array_equal(old.error_scale_, np.ones_like(det.error_scale_))
     df = _wide(150, seed=2)
-    same = _scored_differently(det, alerts=True, normalize_errors=False)
+    same = scored_differently(det, alerts=True, normalize_errors=False)
     np.testing.assert_allclose(old.decision_function(df), same.decision_function(df))
 
 
 def test_range_check_is_per_series(long_det, long_frame):
     from tsrnn.likelihood import OUT_OF_RANGE_SCORE
 
-    long_det = _scored_differently(long_det, alerts=True, cooldown=0)
+    long_det = scored_differently(long_det, alerts=True, cooldown=0)
     s0 = long_frame[long_frame["series"] == "s0"].sort_values("timestamp")
     # s0 at s2's level (20 above): out of s0's range, from the first row.
     high = s0.assign(y=s0["y"] + 20)
@@ -850,3 +841,28 @@ def test_scoring_a_loaded_detector_never_imports_lightning(fitted, tmp_path):
                          text=True, check=True).stdout
     assert out.strip() == "[]"
     np.testing.assert_array_equal(np.load(tmp_path / "scores.npy"), expected)
+
+
+def test_labels_are_refused_when_the_scores_are_made_otherwise_than_at_fit(tmp_path):
+    det = _detector(calendar=None).fit(_wide())
+    df = _wide(150, seed=2)
+    det.set_params(alerts=True, cooldown=10)
+    scores = det.decision_function(df)  # scores: available with any post-processing
+    assert len(scores) == len(df)
+    message = r"threshold_ was fitted on scores made otherwise \(alerts=False at fit, now True"
+    with pytest.raises(ValueError, match=message):
+        det.predict(df)
+    with pytest.raises(ValueError, match=message):
+        det.stream()
+    det.set_params(alerts=False, cooldown=100)  # back as at fit: labels again
+    assert set(det.predict(df)) <= {0, 1}
+    det.save(tmp_path / "d.tsrnn")
+    loaded = AnomalyDetector.load(tmp_path / "d.tsrnn").set_params(smoothing=20)
+    with pytest.raises(ValueError, match="smoothing=0 at fit, now 20"):
+        loaded.predict(df)
+    # fit_threshold: a threshold for the new scores, without retraining
+    loaded.fit_threshold(_wide())
+    assert loaded.threshold_scoring_["smoothing"] == 20
+    np.testing.assert_array_equal(loaded.decision_scores_, loaded.decision_function(_wide()))
+    assert loaded.labels_.mean() == pytest.approx(loaded.contamination, abs=0.01)
+    assert set(loaded.predict(df)) <= {0, 1}

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from sklearn.base import clone
+from rescoring import scored_differently
 
 from tsrnn import AnomalyDetector, model_checks
 from tsrnn.data import DataError
@@ -26,13 +26,6 @@ TINY = dict(stateful=True, window=W, hidden_size=8, max_epochs=2, batch_size=32,
             accelerator="cpu", random_state=0, n_models=1, tbptt_steps=32)
 SENSORS = dict(time_col="timestamp", id_col="sensor", target="value")
 TOL = dict(rtol=1e-4, atol=1e-5)
-
-
-def _scored_differently(det: AnomalyDetector, **params) -> AnomalyDetector:
-    """The same fitted network with other scoring parameters (no refit)."""
-    copy = clone(det).set_params(**params)
-    copy.__dict__.update({k: v for k, v in det.__dict__.items() if k.endswith("_")})
-    return copy
 
 
 def _stream_rows(stream, df: pd.DataFrame, sid=None):
@@ -174,7 +167,7 @@ def test_stream_equals_batch_on_nab(nab_det):
 
 
 def test_alerting_stream_equals_batch_on_nab(nab_det):
-    det = _scored_differently(nab_det, alerts=True)
+    det = scored_differently(nab_det, alerts=True)
     df = _nab(2000)
     np.testing.assert_allclose(_stream_rows(det.stream(), df)[0],
                                det.decision_function(df).to_numpy(), **TOL)
@@ -191,7 +184,7 @@ def _stream_sensors(det, frame: pd.DataFrame) -> pd.Series:
 
 @pytest.mark.parametrize("alerts", [False, True])
 def test_stream_equals_batch_on_the_sensors(sensor_det, sensors, alerts):
-    det = _scored_differently(sensor_det, alerts=alerts)
+    det = scored_differently(sensor_det, alerts=alerts)
     frame = sensors.groupby("sensor").head(2000)
     batch = det.decision_function(frame, **{}).to_numpy()
     np.testing.assert_allclose(_stream_sensors(det, frame).to_numpy(), batch, **TOL)
@@ -214,7 +207,7 @@ def test_stream_takes_sensors_in_any_order_and_subset(sensor_det, sensors):
 
 @pytest.mark.parametrize("alerts", [False, True])
 def test_a_new_sensor_joins_and_scores_as_batch_does(three_det, sensors, alerts):
-    det = _scored_differently(three_det, alerts=alerts)
+    det = scored_differently(three_det, alerts=alerts)
     frame = sensors.groupby("sensor").head(600).reset_index(drop=True)
     batch = det.decision_function(frame).to_numpy()
     result = det.stream().update_frame(frame)
@@ -291,7 +284,7 @@ def test_stream_gap_clears_the_state(sine_det):
 def test_stream_gap_with_smoothing_and_alerts_carries_the_post_processing(sine_det):
     df = _sine(200, seed=3)
     for params in (dict(smoothing=20), dict(alerts=True)):
-        det = _scored_differently(sine_det, **params)
+        det = scored_differently(sine_det, **params)
         with_gap = det.stream()
         _stream_rows(with_gap, df.iloc[:100])
         scores, ready, _ = _stream_rows(with_gap, df.iloc[105:])
@@ -366,7 +359,7 @@ def test_a_file_whose_weights_do_not_fit_stateful_is_refused(sine_det, tmp_path)
 @pytest.mark.parametrize("alerts", [False, True])
 def test_a_stream_saved_and_loaded_scores_as_the_uninterrupted_one(three_det, sensors,
                                                                     alerts, tmp_path):
-    det = _scored_differently(three_det, alerts=alerts)
+    det = scored_differently(three_det, alerts=alerts)
     frame = sensors.groupby("sensor").head(300).reset_index(drop=True)
     first = frame.groupby("sensor").head(60)  # sensor_4 is mid-warm-up here
     rest = frame.drop(first.index)

@@ -126,7 +126,9 @@ class AnomalyDetector(ErrorsToScores, DetectorFile, SeriesEstimator):
         series has 100 scored steps of its own, its training scores stand in for
         the missing history, so short frames and new streams are scored from their
         first step. See :mod:`tsrnn.likelihood`. Changing it needs no refit
-        (``set_params(alerts=True)``), but ``threshold_`` is the one fitted.
+        for scores (``set_params(alerts=True)``), but ``threshold_`` was fitted on
+        the scores fit made: ``predict`` and the stream's labels then refuse,
+        naming what changed (the same for the other post-processing parameters).
     smoothing
         For ranking scores: each step's error is raised to the mean of the
         series' last ``smoothing`` errors where that is higher, so a short
@@ -185,6 +187,9 @@ class AnomalyDetector(ErrorsToScores, DetectorFile, SeriesEstimator):
         ``resample=True``: of the resampled grid's rows, series by series).
     threshold_
         Scores above it are anomalies.
+    threshold_scoring_
+        The post-processing parameters (``alerts``, ``smoothing``, ...) of the
+        scores ``threshold_`` was fitted on.
     labels_
         0/1 labels of the training rows.
     calendar_
@@ -362,11 +367,29 @@ class AnomalyDetector(ErrorsToScores, DetectorFile, SeriesEstimator):
                                                    online=online, window=self.likelihood_window)
         self.decision_scores_ = in_frame_order(
             self._finish(errors, valid, data, False, self._breaches(data)), data)
+        self._set_threshold()
+        return self
+
+    def _set_threshold(self) -> None:
+        """``threshold_`` and ``labels_`` from ``decision_scores_``, for the
+        post-processing they were made with."""
         if self.threshold == "pot":
             self.threshold_ = pot_threshold(self.decision_scores_, risk=self.risk)
         else:
             self.threshold_ = quantile_threshold(self.decision_scores_, self.contamination)
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)
+        self.threshold_scoring_ = self._scoring_settings()
+
+    def fit_threshold(self, df: pd.DataFrame) -> AnomalyDetector:
+        """Set ``threshold_`` (and ``decision_scores_``, ``labels_``) again from the
+        scores of ``df`` under the current post-processing, without retraining the
+        networks: after ``set_params(alerts=True)``, say. Pass the training frame,
+        as the fit's threshold came from it (``threshold``, ``contamination`` and
+        ``risk`` apply as in :meth:`fit`)."""
+        check_is_fitted(self, "net_")
+        self._check_params()
+        self.decision_scores_ = self.decision_function(df).to_numpy(dtype=np.float64)
+        self._set_threshold()
         return self
 
     def _check_params(self) -> None:
@@ -568,6 +591,7 @@ class AnomalyDetector(ErrorsToScores, DetectorFile, SeriesEstimator):
 
     def predict(self, df: pd.DataFrame, *, online: bool = False) -> pd.Series:
         """0/1 labels (1: anomaly) of every row, from :meth:`decision_function`."""
+        self._check_threshold()
         scores = self.decision_function(df, online=online)
         return (scores > self.threshold_).astype(np.int64).rename("label")
 
@@ -577,6 +601,7 @@ class AnomalyDetector(ErrorsToScores, DetectorFile, SeriesEstimator):
         cell step per point)."""
         check_is_fitted(self, "net_")
         self._check_scoring()
+        self._check_threshold()  # the stream labels points with it
         if self.stateful:
             return StatefulStream(self)
         return AnomalyStream(self)

@@ -20,6 +20,7 @@ class DetectorFile:
                 "calendar": list(self.calendar_),
                 "error_scale": torch.from_numpy(self.error_scale_),
                 "training_summary": self.training_summary_,
+                "threshold_scoring": self.threshold_scoring_,
                 # None: a file from before the range check (it learns from the data)
                 **({} if self.value_range_ is None
                    else {"value_range": torch.from_numpy(self.value_range_)})}
@@ -62,3 +63,6 @@ class DetectorFile:
         self.likelihood_prior_ = fitted_array(state, "likelihood_prior", (n_series + 1, 2, 2))
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)
         self.training_summary_ = fitted_value(state, "training_summary", dict)
+        # Files from before it was kept: None (labels are not checked against it).
+        self.threshold_scoring_ = (fitted_value(state, "threshold_scoring", dict)
+                                   if "threshold_scoring" in state else None)

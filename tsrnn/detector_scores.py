@@ -12,6 +12,8 @@ from tsrnn.data import SeriesData
 from tsrnn.likelihood import RangeWatch, ScoreFilter, post_process, range_breaches
 
 NEW_SERIES_WARMUP = 100  # points that scale a series unseen at fit (see _warmup)
+SCORING = ("alerts", "smoothing", "normalize_errors", "likelihood_window",
+           "likelihood_history", "cooldown", "range_tolerance")
 
 
 class ErrorsToScores:
@@ -108,3 +110,23 @@ class ErrorsToScores:
                 "history": self.likelihood_history,
                 "cooldown": self.cooldown if self.alerts else 0,
                 "smoothing": self.smoothing}
+
+    def _scoring_settings(self) -> dict:
+        """The parameters that make final scores from the networks' errors, and may
+        change after fit (see ``_check_scoring``)."""
+        return {name: getattr(self, name) for name in SCORING}
+
+    def _check_threshold(self) -> None:
+        """``threshold_`` was set on the training scores as fit made them: with other
+        post-processing (``set_params(alerts=True)`` after fit, say) its labels would
+        be wrong, so they are refused instead (scores stay available)."""
+        fitted = getattr(self, "threshold_scoring_", None)
+        if fitted is None:
+            return  # a file from before this was kept: nothing to compare
+        changed = [f"{k}={fitted[k]!r} at fit, now {getattr(self, k)!r}"
+                   for k in SCORING if fitted.get(k) != getattr(self, k)]
+        if changed:
+            raise ValueError(f"threshold_ was fitted on scores made otherwise "
+                             f"({'; '.join(changed)}): fit_threshold(training frame) sets it for "
+                             "these settings, or set them back; "
+                             "decision_function gives the scores either way")
