@@ -170,8 +170,8 @@ def forecast_tour(df, args) -> None:
     print(f"{'':<14} {'MAE':>8} {'RMSE':>8} {'sMAPE %':>8}")
     for name, m in (("GRU", backtest.metrics), ("repeat-last", baseline)):
         print(f"{name:<14} {m['mae']:8.3f} {m['rmse']:8.3f} {m['smape']:8.2f}")
-    print(f"GRU MASE {backtest.metrics['mase']:.3f} (below 1 beats the in-sample naive "
-          f"forecast); MAE ratio to repeat-last {backtest.metrics['mae'] / baseline['mae']:.2f}")
+    print(f"GRU MASE {backtest.metrics['mase']:.3f} (1 = the in-sample one-step naive "
+          f"MAE); MAE ratio to repeat-last {backtest.metrics['mae'] / baseline['mae']:.2f}")
 
     from tsrnn.files import write_csv
     from tsrnn.plotting import plot_forecast

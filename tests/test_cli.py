@@ -320,6 +320,46 @@ def test_evaluate_backtests_a_forecaster(files, tmp_path, capsys):
     assert metrics.loc[0, "file"] == "sensors.csv" and metrics.loc[0, "mae"] > 0
 
 
+def test_evaluate_labels_say_the_units_and_the_mase_scale(files, capsys):
+    assert main(["evaluate", str(files / "sensors.csv"), "--model",
+                 str(files / "forecaster.tsrnn")]) == 0
+    out = capsys.readouterr().out
+    assert "MAPE (percent; actual values of 0 left out)" in out
+    assert "sMAPE (percent, 0 to 200)" in out
+    assert "MASE (1 = in-sample one-step naive MAE, m=1)" in out
+    assert "fraction" not in out and "repeating the last value" not in out
+
+
+def test_evaluate_mase_is_the_one_step_naive_scale_its_label_names(files, tmp_path):
+    # The label says m=1: the CLI's MASE must be the backtest's MASE with season 1.
+    out = tmp_path / "metrics.csv"
+    assert main(["evaluate", str(files / "sensors.csv"), "--model",
+                 str(files / "forecaster.tsrnn"), "--out", str(out), "-q"]) == 0
+    model = Forecaster.load(files / "forecaster.tsrnn")
+    backtest = model.historical_forecasts(pd.read_csv(files / "sensors.csv"), start=0.8,
+                                          season=1)
+    row = pd.read_csv(out).iloc[0]
+    assert row["mase"] == pytest.approx(backtest.metrics["mase"], rel=1e-9)
+    assert row["mape"] == pytest.approx(backtest.metrics["mape"], rel=1e-9)
+    # MAPE in percent: about the size of sMAPE, not a hundredth of it.
+    assert 0.2 < row["mape"] / row["smape"] < 5
+
+
+def test_evaluate_with_zeros_in_the_truth_warns_and_leaves_them_out(files, tmp_path, capsys):
+    frame = _sensors()
+    frame.loc[(frame["sensor"] == "s1") & (frame.index % 150 >= 130), "value"] = 0.0
+    path = _write(frame, tmp_path / "zeros.csv")
+    out = tmp_path / "metrics.csv"
+    assert main(["evaluate", str(path), "--model", str(files / "forecaster.tsrnn"),
+                 "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert f"tsrnn evaluate: warning: {path}: MAPE is undefined where the actual value is 0: " \
+        in err and "points left out" in err
+    row = pd.read_csv(out).iloc[0]
+    assert 0 < row["mape"] < 1000  # not 1e13: the zeros are left out
+    assert np.isfinite(row["smape"]) and np.isfinite(row["mase"])
+
+
 def test_evaluate_a_detector_against_labels(files, capsys):
     assert main(["evaluate", str(files / "sensors.csv"), "--model",
                  str(files / "detector.tsrnn"), "--label-col", "is_anomaly"]) == 0

@@ -325,6 +325,18 @@ def test_historical_forecast_metrics_match_tsrnn_metrics(backtest_setup):
         metrics.mase(actual, pred, y_train=df["y"].iloc[:200], season=7), rel=1e-6)
 
 
+def test_backtest_mape_is_percent_and_leaves_out_zero_actuals(backtest_setup):
+    df, model = backtest_setup
+    zeros = df.copy()
+    zeros.iloc[220:225, zeros.columns.get_loc("y")] = 0.0
+    with pytest.warns(metrics.UndefinedMetricWarning, match=r"5 of \d+ points left out"):
+        bt = model.historical_forecasts(zeros, start=200)
+    fc = bt.forecasts
+    kept = fc["y_actual"] != 0
+    expected = 100 * np.mean(np.abs(fc["y"] - fc["y_actual"])[kept] / np.abs(fc["y_actual"][kept]))
+    assert bt.metrics["mape"] == pytest.approx(expected, rel=1e-6)  # percent, not 1e13
+
+
 def test_historical_forecasts_of_many_series():
     df = _long()
     model = _forecaster().fit(df, **LONG)

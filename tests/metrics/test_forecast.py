@@ -14,17 +14,37 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, arrays
 from sklearn import metrics as skm
 
-from tsrnn.metrics import forecast_metrics, mae, mape, mase, mse, rmse, smape
+from tsrnn.metrics import (
+    UndefinedMetricWarning,
+    forecast_metrics,
+    mae,
+    mape,
+    mase,
+    mse,
+    rmse,
+    smape,
+)
 
 FAST = settings(max_examples=60, deadline=None)
 RTOL = 1e-12  # references sum in another order; results agree to a few ulps
+
+
+
+def _sklearn_mape_percent(y_true, y_pred, **kwargs):
+    """scikit-learn's MAPE in percent over the points whose actual value is not 0
+    (NaN when there are none): the rule tsrnn follows."""
+    keep = np.asarray(y_true) != 0
+    if not keep.any():
+        return np.nan
+    return 100 * skm.mean_absolute_percentage_error(y_true[keep], y_pred[keep], **kwargs)
+
 
 # tsrnn metric -> scikit-learn reference, both on the flattened arrays.
 SKLEARN = {
     "mse": (mse, skm.mean_squared_error),
     "mae": (mae, skm.mean_absolute_error),
     "rmse": (rmse, skm.root_mean_squared_error),
-    "mape": (mape, skm.mean_absolute_percentage_error),
+    "mape": (mape, _sklearn_mape_percent),
 }
 
 # Every public function as f(y_true, y_pred), for the error tests.
@@ -98,21 +118,66 @@ def test_matches_sklearn_on_flattened_windows(name, shape, dtype):
 @given(case=pairs())
 def test_matches_sklearn_on_random_shapes(case):
     y_true, y_pred = case
-    for ours, reference in SKLEARN.values():
-        np.testing.assert_allclose(
-            ours(y_true, y_pred), reference(y_true.ravel(), y_pred.ravel()), rtol=RTOL, atol=1e-300
-        )
+    # scikit-learn floors |y_true| at eps in MAPE; tsrnn divides by the value itself.
+    assume(np.all((y_true == 0) | (np.abs(y_true) >= np.finfo(np.float64).eps)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UndefinedMetricWarning)  # zeros in y_true
+        for ours, reference in SKLEARN.values():
+            np.testing.assert_allclose(ours(y_true, y_pred),
+                                       reference(y_true.ravel(), y_pred.ravel()),
+                                       rtol=RTOL, atol=1e-300)
 
 
-def test_mape_is_a_fraction_and_matches_sklearn_where_y_true_is_zero():
-    y_true = np.array([1.0, 0.0, 2.4, 7.0, -2.0])
-    y_pred = np.array([1.2, 0.1, 2.4, 8.0, -1.0])
-    expected = skm.mean_absolute_percentage_error(y_true, y_pred)
-    assert mape(y_true, y_pred) == pytest.approx(expected, rel=RTOL)
-    assert mape(y_true, y_pred) > 1e13  # the 0.1 / eps term dominates
-    # A fraction, not percent: 10 % off everywhere is 0.1.
-    assert mape([10.0, -20.0], [11.0, -22.0]) == pytest.approx(0.1, rel=RTOL)
-    assert mape([0.0], [0.0]) == 0.0
+# ------------------------------------------------------------------ MAPE: units and zeros
+def test_mape_and_smape_are_both_in_percent():
+    # 10 % off everywhere is 10 for MAPE; sMAPE of the same is 200 * 1 / 21, also percent.
+    assert mape([10.0, -20.0], [11.0, -22.0]) == pytest.approx(10.0, rel=RTOL)
+    assert smape([10.0, -20.0], [11.0, -22.0]) == pytest.approx(200 / 21, rel=RTOL)
+    scores = forecast_metrics([10.0, -20.0], [11.0, -22.0])
+    assert scores["mape"] == pytest.approx(10.0, rel=RTOL)
+    # Small errors: the two agree to first order, so one unit is visible at a glance.
+    y_true = np.linspace(100.0, 200.0, 50)
+    assert mape(y_true, y_true * 1.01) == pytest.approx(smape(y_true, y_true * 1.01), rel=0.01)
+
+
+def test_mape_leaves_out_zero_actuals_with_a_warning():
+    y_true = np.array([1.0, 0.0, 2.5, 8.0, -2.0])
+    y_pred = np.array([1.2, 0.1, 2.5, 7.0, -1.0])
+    match = r"MAPE is undefined where the actual value is 0: 1 of 5 points left out"
+    with pytest.warns(UndefinedMetricWarning, match=match):
+        got = mape(y_true, y_pred)
+    assert got == pytest.approx(100 * np.mean([0.2, 0.0, 1 / 8, 0.5]), rel=RTOL)
+    assert got < 100  # never the 1e13 that a floor of eps on |y_true| gives
+    with pytest.warns(UndefinedMetricWarning, match=match):
+        assert forecast_metrics(y_true, y_pred)["mape"] == got
+
+
+def test_forecast_metrics_warns_once_about_zero_actuals():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        forecast_metrics([0.0, 0.0, 3.0], [1.0, 0.0, 2.0], y_train=TRAIN)
+    assert [str(w.message)[:50] for w in caught] == [
+        "MAPE is undefined where the actual value is 0: 2 o"]
+    assert caught[0].category is UndefinedMetricWarning
+
+
+def test_mape_is_nan_with_a_warning_when_every_actual_is_zero():
+    with pytest.warns(UndefinedMetricWarning, match=r"3 of 3 points left out, MAPE is NaN"):
+        assert np.isnan(mape([0.0, 0.0, 0.0], [0.0, 1.0, 2.0]))
+    with pytest.warns(UndefinedMetricWarning):
+        assert np.isnan(mape([0.0], [0.0]))
+
+
+def test_mape_without_zero_actuals_does_not_warn():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert mape([1e-300, 5.0], [1e-300, 5.0]) == 0.0
+
+
+def test_mape_of_an_actual_value_near_zero_is_inf_not_a_numpy_warning():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert mape([2.2e-308, 1.0], [1e6, 1.0]) == np.inf
 
 
 def test_uniform_average_over_channels_for_mse_mae_mape_but_not_rmse():
@@ -123,7 +188,7 @@ def test_uniform_average_over_channels_for_mse_mae_mape_but_not_rmse():
     for ours, reference in (
         (mse, skm.mean_squared_error),
         (mae, skm.mean_absolute_error),
-        (mape, skm.mean_absolute_percentage_error),
+        (mape, _sklearn_mape_percent),
     ):
         np.testing.assert_allclose(ours(y_true, y_pred), reference(y_true, y_pred), rtol=RTOL)
     assert rmse(y_true, y_pred) == pytest.approx(
@@ -249,22 +314,26 @@ def test_mase_and_smape_are_scale_free(case, power):
 @given(case=forecast_cases())
 def test_metrics_are_nonnegative_and_consistent(case):
     y_true, y_pred, y_train, season = case
-    scores = forecast_metrics(y_true, y_pred, y_train=y_train, season=season)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UndefinedMetricWarning)  # zeros in y_true
+        scores = forecast_metrics(y_true, y_pred, y_train=y_train, season=season)
+        flat = forecast_metrics(y_true.ravel(), y_pred.ravel())
+        single_mape = mape(y_true, y_pred)
     assert list(scores) == ["mse", "mae", "rmse", "mape", "smape", "mase"]
-    assert all(type(v) is float and v >= 0 for v in scores.values())
+    assert np.isnan(scores["mape"]) == (not np.any(y_true))  # NaN only if every actual is 0
+    assert all(type(v) is float and (v >= 0 or k == "mape") for k, v in scores.items())
     np.testing.assert_allclose(scores["mse"], scores["rmse"] ** 2, rtol=RTOL, atol=1e-300)
     if scores["mse"] >= np.finfo(np.float64).tiny:  # squares of errors < 1e-154 underflow
         assert scores["mae"] <= scores["rmse"] * (1 + RTOL)  # power-mean inequality
     assert scores["smape"] <= 200.0
     # The same numbers as the single functions, and as on the flattened arrays.
-    flat = forecast_metrics(y_true.ravel(), y_pred.ravel())
     for name, value in scores.items():
         if name != "mase":
             np.testing.assert_allclose(flat[name], value, rtol=RTOL, atol=1e-300)
     assert scores["mse"] == mse(y_true, y_pred)
     assert scores["mae"] == mae(y_true, y_pred)
     assert scores["rmse"] == rmse(y_true, y_pred)
-    assert scores["mape"] == mape(y_true, y_pred)
+    np.testing.assert_equal(scores["mape"], single_mape)
     assert scores["smape"] == smape(y_true, y_pred)
     assert scores["mase"] == mase(y_true, y_pred, y_train=y_train, season=season)
 
@@ -277,15 +346,20 @@ def test_metrics_are_nonnegative_and_consistent(case):
 )
 def test_zero_exactly_for_a_perfect_forecast(case, delta, where):
     y_true, _, y_train, season = case
-    perfect = forecast_metrics(y_true, y_true.copy(), y_train=y_train, season=season)
-    assert all(v == 0.0 for v in perfect.values()), perfect
+    assume(np.any(y_true))  # MAPE is NaN when every actual value is 0 (tested above)
     y_pred = y_true.copy()
     y_pred.flat[where % y_pred.size] += delta
-    scores = forecast_metrics(y_true, y_pred, y_train=y_train, season=season)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UndefinedMetricWarning)  # zeros in y_true
+        perfect = forecast_metrics(y_true, y_true.copy(), y_train=y_train, season=season)
+        scores = forecast_metrics(y_true, y_pred, y_train=y_train, season=season)
+    assert all(v == 0.0 for v in perfect.values()), perfect
+    # MAPE leaves out a point whose actual value is 0, and so its error.
+    missed = {"mape"} if y_true.flat[where % y_pred.size] == 0 else set()
     if delta == 0:
         assert all(v == 0.0 for v in scores.values()), scores
     else:
-        assert all(v > 0.0 for v in scores.values()), scores
+        assert all(v > 0.0 for k, v in scores.items() if k not in missed), scores
 
 
 def test_float32_input_is_computed_in_float64():

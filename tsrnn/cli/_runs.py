@@ -284,8 +284,10 @@ def _times(frame, time_col):
 
 METRIC_NAMES = {
     "mse": "MSE", "mae": "MAE", "rmse": "RMSE",
-    "mape": "MAPE (a fraction: 0.1 is 10%)", "smape": "sMAPE (percent)",
-    "mase": "MASE (below 1 beats repeating the last value)",
+    # MAPE and sMAPE in one unit; MASE says what its 1 is (tsrnn.metrics.mase).
+    "mape": "MAPE (percent; actual values of 0 left out)",
+    "smape": "sMAPE (percent, 0 to 200)",
+    "mase": "MASE (1 = in-sample one-step naive MAE, m=1)",
     "roc_auc": "ROC-AUC", "pr_auc": "PR-AUC",
     "labelled_share": "share of labelled anomalies (PR-AUC by chance)",
     "vus_pr": "VUS-PR", "best_f1": "F1 at the best threshold",

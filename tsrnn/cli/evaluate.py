@@ -25,6 +25,13 @@ examples (s1.tsrnn and detector.tsrnn: as the forecast and detect examples make 
   tsrnn evaluate sensors-wide.csv --model s1.tsrnn --start 2024-04-01 --out metrics.csv
   tsrnn evaluate sensors.csv --model detector.tsrnn --label-col is_anomaly
   tsrnn evaluate csvs/ --model s1.tsrnn --out metrics.csv   # one row per file
+
+Forecaster metrics compare forecasts and actual values in the data's own units.
+MAPE and sMAPE are both in percent; MAPE leaves out the points whose actual value
+is 0, where it is undefined, and a warning says how many. MASE divides the
+backtest's MAE by the in-sample MAE of the one-step naive forecast (m=1: each
+value predicted by the one before it), so 1 is that one-step error: over a long
+horizon a forecast can beat repeating the last value and still score above 1.
 """
 
 
@@ -89,12 +96,23 @@ def run_evaluate(args) -> int:
 
 
 def _evaluate_forecaster(run: _Run, path: Path) -> dict:
+    import warnings
+
     from tsrnn.files import read_table
+    from tsrnn.metrics import UndefinedMetricWarning
 
     df = read_table(path)
-    backtest = _regular(run, path, lambda extra: _use(
-        run.model, extra,
-        lambda m: m.historical_forecasts(df, start=run.args.start, stride=run.args.stride)))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UndefinedMetricWarning)
+        backtest = _regular(run, path, lambda extra: _use(
+            run.model, extra,
+            lambda m: m.historical_forecasts(df, start=run.args.start,
+                                             stride=run.args.stride)))
+    for w in caught:  # MAPE left out zeros: a warning about this file, in the CLI's words
+        if issubclass(w.category, UndefinedMetricWarning):
+            run.warn(path, str(w.message))
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return {"forecasts": backtest.forecasts["origin"].nunique(), **backtest.metrics}
 
 

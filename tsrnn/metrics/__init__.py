@@ -1,6 +1,11 @@
 """Evaluation metrics: pure numpy functions.
 
 - `tsrnn.metrics.forecast`: forecast accuracy (MSE, MAE, RMSE, MAPE, sMAPE, MASE).
+  MAPE and sMAPE are both in percent; MAPE leaves out, with a warning, the points
+  whose actual value is 0, where it is undefined; MASE is scaled by the in-sample
+  one-step error of the (seasonal) naive forecast.
+- `tsrnn.metrics.m4`: the M4 competition's sMAPE, MASE and OWA, and its Naive2
+  benchmark forecast.
 - Anomaly detection, one module per family:
 
   - `tsrnn.metrics.point`: point-wise and threshold-free (ROC-AUC, PR-AUC, best F1).
@@ -48,22 +53,39 @@ numpy (the tests check them against scikit-learn), so that ``import tsrnn.metric
 stays light.
 """
 
-from tsrnn.metrics.forecast import forecast_metrics, mae, mape, mase, mse, rmse, smape
+from tsrnn.metrics.forecast import (
+    UndefinedMetricWarning,
+    forecast_metrics,
+    mae,
+    mape,
+    mase,
+    mse,
+    rmse,
+    smape,
+)
+from tsrnn.metrics.m4 import M4_HORIZON, M4_SEASONALITY, m4_mase, m4_smape, naive2, owa
 from tsrnn.metrics.nab import NAB_PROFILES, nab_benchmark, nab_score, windows_to_labels
 from tsrnn.metrics.point import best_f1, pr_auc, roc_auc
 from tsrnn.metrics.ranges import point_adjusted_f1, range_precision_recall
 from tsrnn.metrics.vus import vus_pr
 
 __all__ = [
+    "M4_HORIZON",
+    "M4_SEASONALITY",
     "NAB_PROFILES",
+    "UndefinedMetricWarning",
     "best_f1",
     "forecast_metrics",
     "mae",
     "mape",
+    "m4_mase",
+    "m4_smape",
     "mase",
     "mse",
     "nab_benchmark",
     "nab_score",
+    "naive2",
+    "owa",
     "point_adjusted_f1",
     "pr_auc",
     "range_precision_recall",

@@ -4,11 +4,21 @@ Every metric takes ``y_true`` and ``y_pred`` of the same shape, any shape at all
 (``[n_windows, horizon, n_targets]`` is the usual one), and averages over **all**
 elements: every window, horizon step and target channel weighs the same. This is
 the protocol of the ETT / long-horizon benchmarks (Informer, Autoformer, ...), and
-for MSE, MAE and MAPE it equals scikit-learn's ``multioutput="uniform_average"``
-over the columns of ``y.reshape(-1, n_targets)``. For RMSE it does not: tsrnn
+for MSE and MAE it equals scikit-learn's ``multioutput="uniform_average"`` over the
+columns of ``y.reshape(-1, n_targets)`` (and so does MAPE, times 100, where no
+actual value is 0). For RMSE it does not: tsrnn
 takes the square root of the overall MSE, while scikit-learn averages the RMSE of
 each column. To get per-channel or per-step scores, slice first
 (``mse(y_true[..., k], y_pred[..., k])``) or reduce yourself.
+
+Units: MAPE and sMAPE are both in **percent** (10 means 10 %), as in the M4
+competition; MSE, MAE and RMSE are in the data's units (squared for MSE); MASE is
+a ratio to the in-sample error of the naive forecast (see `mase`).
+
+MAPE is undefined where the actual value is 0. Such points are left out of the
+mean, and an `UndefinedMetricWarning` says how many; when every actual value is 0,
+MAPE is NaN (with the same warning). It is never the ``1e13`` that a tiny floor
+on ``|y_true|`` gives.
 
 Inputs are array-likes: numpy arrays, nested lists, pandas objects, or CPU torch
 tensors that do not require grad (call ``.detach().cpu()`` first). Broadcasting is
@@ -22,15 +32,28 @@ The math lives in small private helpers that trust their input, so that
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from numpy.typing import ArrayLike
 
 from tsrnn._checks import check_integer
 
-__all__ = ["forecast_metrics", "mae", "mape", "mase", "mse", "rmse", "smape"]
+__all__ = [
+    "UndefinedMetricWarning",
+    "forecast_metrics",
+    "mae",
+    "mape",
+    "mase",
+    "mse",
+    "rmse",
+    "smape",
+]
 
-# scikit-learn's floor on |y_true| in MAPE (``mean_absolute_percentage_error``).
-_MAPE_EPS = np.finfo(np.float64).eps
+
+class UndefinedMetricWarning(UserWarning):
+    """A metric is undefined on some of the points given, which were left out (or,
+    when it is undefined on all of them, the result is NaN)."""
 
 
 # ------------------------------------------------------------------ validation
@@ -113,7 +136,21 @@ def _mae(y_true: np.ndarray, y_pred: np.ndarray) -> float:
 
 
 def _mape(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    return float(np.mean(np.abs(y_pred - y_true) / np.maximum(np.abs(y_true), _MAPE_EPS)))
+    defined = y_true != 0
+    n_zero = int(y_true.size - np.count_nonzero(defined))
+    if n_zero:
+        rest = (f"the mean over the other {y_true.size - n_zero}" if n_zero < y_true.size
+                else "NaN")
+        warnings.warn(
+            f"MAPE is undefined where the actual value is 0: {n_zero} of {y_true.size} "
+            f"points left out, MAPE is {rest}. sMAPE and MASE are defined there",
+            UndefinedMetricWarning, stacklevel=3,
+        )
+        if n_zero == y_true.size:
+            return float("nan")
+    y_true, y_pred = y_true[defined], y_pred[defined]
+    with np.errstate(over="ignore"):  # |y_pred - y_true| near the float64 maximum
+        return float(100.0 * np.mean(np.abs(y_pred - y_true) / np.abs(y_true)))
 
 
 def _smape(y_true: np.ndarray, y_pred: np.ndarray) -> float:
@@ -220,14 +257,16 @@ def rmse(y_true: ArrayLike, y_pred: ArrayLike) -> float:
 
 
 def mape(y_true: ArrayLike, y_pred: ArrayLike) -> float:
-    """Mean absolute percentage error, as a **fraction** (0.1 means 10 %).
+    """Mean absolute percentage error, in **percent** (10 means 10 %).
 
-    Matches scikit-learn's ``mean_absolute_percentage_error``:
-    ``mean(|y_true - y_pred| / max(|y_true|, eps))`` with
-    ``eps = np.finfo(np.float64).eps``. The ``eps`` floor only avoids a division by
-    zero: where ``y_true`` is 0 and the forecast is not, the term is
-    ``|y_pred| / 2.2e-16``, so the result is huge. Prefer `smape` or `mase` for
-    series that cross or touch zero.
+    ``100 / n * sum(|y_true - y_pred| / |y_true|)`` over the ``n`` points where
+    ``y_true`` is not 0. Where it is 0 the ratio is undefined, so those points are
+    **left out** and an `UndefinedMetricWarning` says how many; if every
+    ``y_true`` is 0 the result is NaN, with the same warning. Away from zeros it is
+    scikit-learn's ``mean_absolute_percentage_error`` times 100 (scikit-learn
+    divides by ``max(|y_true|, eps)`` instead, which turns one zero into a result
+    near ``1e13``). Values near 0 still inflate MAPE: prefer `smape` or `mase` for
+    series that touch or cross zero.
 
     Parameters
     ----------
@@ -237,7 +276,7 @@ def mape(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     Returns
     -------
     float
-        A fraction, ``>= 0`` and unbounded above. Multiply by 100 for percent.
+        Percent, ``>= 0`` and unbounded above; NaN when every ``y_true`` is 0.
 
     Raises
     ------
@@ -245,17 +284,23 @@ def mape(y_true: ArrayLike, y_pred: ArrayLike) -> float:
         If the shapes differ, the inputs are empty, or either holds NaN or inf.
     TypeError
         If an input is not numeric.
+
+    Warns
+    -----
+    UndefinedMetricWarning
+        When some (or all) ``y_true`` are 0 and were left out.
     """
     return _mape(*_check_pair(y_true, y_pred))
 
 
 def smape(y_true: ArrayLike, y_pred: ArrayLike) -> float:
-    """Symmetric mean absolute percentage error, in **percent** (0 to 200).
+    """Symmetric mean absolute percentage error, in **percent** (0 to 200), like `mape`.
 
     ``200 / n * sum(|y_true - y_pred| / (|y_true| + |y_pred|))`` over all ``n``
     elements, where a term with ``y_true == y_pred == 0`` counts as 0 (a perfect
     forecast of zero), not NaN. It is symmetric in its arguments; a term is 200 when
-    exactly one of the two is 0 or when they have opposite signs.
+    exactly one of the two is 0 or when they have opposite signs. Away from
+    ``0 / 0`` it is M4's sMAPE (`tsrnn.metrics.m4_smape`).
 
     Parameters
     ----------
@@ -280,10 +325,21 @@ def smape(y_true: ArrayLike, y_pred: ArrayLike) -> float:
 def mase(y_true: ArrayLike, y_pred: ArrayLike, *, y_train: ArrayLike, season: int = 1) -> float:
     """Mean absolute scaled error (Hyndman & Koehler, 2006).
 
-    The MAE of the forecast divided by the in-sample MAE of the seasonal naive
-    forecast on the training series,
+    The MAE of the forecast divided by a scale: the in-sample MAE of the **one-step**
+    seasonal naive forecast on the training series,
     ``mean(|y_train[t] - y_train[t - season]|)`` for ``t = season, ..., T - 1``.
-    Below 1 beats the naive forecast on the training data.
+    With the default ``season=1`` that is the non-seasonal naive forecast (each
+    value predicted by the one before it); with ``season=m`` it is the seasonal
+    naive forecast of period ``m`` (each value predicted by the one ``m`` steps
+    before). ``season`` is M4's ``m``: 12 for monthly, 4 for quarterly, 24 for
+    hourly data, 1 for yearly, weekly and daily data.
+
+    Below 1, the forecast's errors over the horizon are smaller on average than the
+    naive method's one-step errors inside the training data. That is not the same
+    as beating a repeat-last (or seasonal naive) forecast over the horizon, whose
+    errors grow with the lead time: a good multi-step forecast often has a MASE
+    above 1 while beating repeat-last over the same horizon. Compare with such a
+    baseline on the same forecasts for that question.
 
     One series per call:
 
@@ -303,8 +359,9 @@ def mase(y_true: ArrayLike, y_pred: ArrayLike, *, y_train: ArrayLike, season: in
     y_train
         The training part of the same series, in time order, finite.
     season
-        Lag of the naive forecast: 1 for the random walk, 24 for a daily season in
-        hourly data, and so on.
+        Lag of the naive forecast that sets the scale: 1 for the non-seasonal naive
+        forecast (the default), ``m`` for the seasonal naive forecast of period
+        ``m`` (24 for a daily season in hourly data, and so on).
 
     Returns
     -------
@@ -350,8 +407,10 @@ def forecast_metrics(
     Returns
     -------
     dict[str, float]
-        Keys ``"mse"``, ``"mae"``, ``"rmse"``, ``"mape"`` (a fraction), ``"smape"``
-        (percent, 0 to 200), and ``"mase"`` when ``y_train`` is given, in that order.
+        Keys ``"mse"``, ``"mae"``, ``"rmse"``, ``"mape"`` (percent, over the points
+        whose actual value is not 0), ``"smape"`` (percent, 0 to 200), and
+        ``"mase"`` when ``y_train`` is given (scaled by the in-sample one-step MAE of
+        the naive forecast with lag ``season``), in that order.
 
     Raises
     ------
@@ -359,6 +418,11 @@ def forecast_metrics(
         As the single metrics do.
     TypeError
         If an input is not numeric.
+
+    Warns
+    -----
+    UndefinedMetricWarning
+        When some ``y_true`` are 0, as `mape` does.
     """
     y_true, y_pred = _check_pair(y_true, y_pred)
     if y_train is None and season != 1:
