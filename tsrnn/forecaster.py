@@ -12,7 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from tsrnn import persistence
 from tsrnn._checks import is_integer, is_number
-from tsrnn.backtest import Backtest, historical_forecasts
+from tsrnn.backtest import Backtest, backtest, historical_forecasts
 from tsrnn.base import SeriesEstimator, seed_everything
 from tsrnn.data import (
     DataError,
@@ -439,8 +439,9 @@ class Forecaster(SeriesEstimator):
 
     # ---------------------------------------------------------------- backtest
     def historical_forecasts(self, df: pd.DataFrame, *, start: float | int | Any = 0.8,
-                             stride: int | None = None, season: int = 1) -> Backtest:
-        """Rolling-origin backtest of the fitted model on ``df``.
+                             stride: int | None = None, season: int = 1,
+                             retrain: bool | int = False) -> Backtest:
+        """Rolling-origin backtest on ``df`` (Darts' ``historical_forecasts``).
 
         Parameters
         ----------
@@ -454,13 +455,46 @@ class Forecaster(SeriesEstimator):
             Steps between origins; default ``horizon`` (non-overlapping forecasts).
         season
             Seasonal lag of the naive forecast that scales MASE (1: repeat-last).
+        retrain
+            False: every forecast comes from this fitted model. Where that model
+            was trained on the forecast values (``df`` overlaps the data it was
+            fitted on, up to ``context_end_``) the errors are in-sample, and an
+            :class:`~tsrnn.backtest.InSampleBacktestWarning` says so. True: refit a
+            clone (same parameters and ``random_state``) on every series' rows up
+            to each origin time, then forecast from it; this costs one full fit per
+            distinct origin time, e.g. ``0.2 * rows / horizon`` fits for
+            ``start=0.8`` and the default stride. An integer ``k``: refit every
+            ``k`` origins, the refitted model forecasting those ``k``; ``k`` at
+            least the number of origins fits once, on the data before the first
+            (NeuralForecast's ``cross_validation`` without ``refit``). This model's
+            own fit is used only for its column roles.
 
         Returns
         -------
         Backtest
-            The forecasts with actuals, and their metrics in original units.
+            The forecasts with actuals, and their metrics in original units, pooled
+            and per horizon step.
         """
-        return historical_forecasts(self, df, start=start, stride=stride, season=season)
+        return historical_forecasts(self, df, start=start, stride=stride, season=season,
+                                    retrain=retrain, stacklevel=3)
+
+    def backtest(self, df: pd.DataFrame, *, start: float | int | Any = 0.8,
+                 stride: int | None = None, season: int = 1,
+                 retrain: bool | int = True) -> Backtest:
+        """Out-of-sample backtest with metrics per horizon step (Darts' ``backtest``,
+        NeuralForecast's ``cross_validation``).
+
+        The same backtest as :meth:`historical_forecasts`, with ``retrain=True`` by
+        default (one fit per origin: see there for the cost and ``retrain=k``).
+        ``Backtest.forecasts`` comes in NeuralForecast's layout: ``unique_id`` (the
+        series id; for a wide frame the target's name; with several targets of a
+        long frame ``"<id>/<target>"``), ``ds``, ``cutoff`` (the origin), ``y`` (the
+        actual value) and ``tsrnn`` (the forecast; the median with quantiles, which
+        add ``tsrnn_q<level>`` columns). ``Backtest.step_metrics`` has the metrics
+        of each horizon step, ``Backtest.metrics`` those over all of them.
+        """
+        return backtest(self, df, start=start, stride=stride, season=season,
+                        retrain=retrain, stacklevel=3)
 
     def _median_index(self) -> int:
         levels = self._quantile_levels()
