@@ -360,6 +360,37 @@ def test_evaluate_with_zeros_in_the_truth_warns_and_leaves_them_out(files, tmp_p
     assert np.isfinite(row["smape"]) and np.isfinite(row["mase"])
 
 
+def test_evaluate_warns_of_an_in_sample_backtest(files, capsys):
+    assert main(["evaluate", str(files / "sensors.csv"), "--model",
+                 str(files / "forecaster.tsrnn")]) == 0
+    err = capsys.readouterr().err
+    assert "backtest origins forecast values the model was trained on" in err
+    assert "--retrain" in err and "retrain=True" not in err
+
+
+def test_evaluate_retrain_refits_out_of_sample(files, tmp_path, capsys):
+    out = tmp_path / "metrics.csv"
+    assert main(["evaluate", str(files / "sensors.csv"), "--model",
+                 str(files / "forecaster.tsrnn"), "--retrain", "4", "--out", str(out)]) == 0
+    assert "trained on" not in capsys.readouterr().err
+    metrics = pd.read_csv(out)
+    assert metrics.loc[0, "forecasts"] == 7 and metrics.loc[0, "mae"] > 0
+
+
+@pytest.mark.parametrize("value", ["0", "x", "-2"])
+def test_evaluate_bad_retrain_names_the_flag(files, capsys, value):
+    assert main(["evaluate", str(files / "sensors.csv"), "--model",
+                 str(files / "forecaster.tsrnn"), f"--retrain={value}"]) == 2
+    assert "--retrain" in capsys.readouterr().err
+
+
+def test_evaluate_retrain_is_for_forecasters(files, capsys):
+    assert main(["evaluate", str(files / "sensors.csv"), "--model",
+                 str(files / "detector.tsrnn"), "--label-col", "is_anomaly",
+                 "--retrain"]) == 2
+    assert "--retrain is for forecasters" in capsys.readouterr().err
+
+
 def test_evaluate_a_detector_against_labels(files, capsys):
     assert main(["evaluate", str(files / "sensors.csv"), "--model",
                  str(files / "detector.tsrnn"), "--label-col", "is_anomaly"]) == 0

@@ -87,7 +87,7 @@ def test_every_help_example_runs_as_written(tmp_path, monkeypatch, capsys):
                 continue
             run_command(line, f"tsrnn {command} --help")
             ran.append(line)
-    assert [line.split()[1] for line in ran].count("evaluate") == 4
+    assert [line.split()[1] for line in ran].count("evaluate") == 5
     assert len(ran) >= 24 and len(shown) == 2  # tail -f, and --mqtt (tests/test_mqtt.py)
     for made in ("sensors.csv", "sensors-wide.csv", "s1.tsrnn", "detector.tsrnn",
                  "forecast.png", "anomalies.png", "attention.png", "metrics.csv",

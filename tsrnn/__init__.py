@@ -9,7 +9,8 @@ from importlib import import_module
 __version__ = "0.1.0.dev0"
 
 _SUBPACKAGES = ("data", "datasets", "metrics", "nn")
-_EXPORTS = {"Forecaster": "forecaster", "Backtest": "forecaster", "AnomalyDetector": "detector",
+_EXPORTS = {"Forecaster": "forecaster", "Backtest": "backtest",
+            "InSampleBacktestWarning": "backtest", "AnomalyDetector": "detector",
             "SequenceClassifier": "classifier"}
 
 __all__ = ["__version__", *_SUBPACKAGES, *_EXPORTS]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -12,6 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from tsrnn import persistence
 from tsrnn._checks import is_integer, is_number
+from tsrnn.backtest import Backtest, backtest, historical_forecasts
 from tsrnn.base import SeriesEstimator, seed_everything
 from tsrnn.data import (
     DataError,
@@ -20,8 +21,6 @@ from tsrnn.data import (
     WindowDataset,
     check_length,
     chronological_split,
-    make_loader,
-    window_starts,
 )
 from tsrnn.model_checks import build_net, fitted_array, fitted_value
 from tsrnn.nn.attention import ATTENTIONS
@@ -29,23 +28,6 @@ from tsrnn.nn.forecast import ForecastNet
 from tsrnn.nn.seq2seq import Seq2SeqNet
 
 __all__ = ["Backtest", "Forecaster"]
-
-
-class Backtest(NamedTuple):
-    """Result of :meth:`Forecaster.historical_forecasts`.
-
-    Attributes
-    ----------
-    forecasts
-        One row per (series, forecast origin, horizon step): the id column (long
-        frames), ``origin`` (the last timestamp the forecast saw), the time column,
-        then for each target its forecast and ``<target>_actual``.
-    metrics
-        MSE, MAE, RMSE, MAPE, sMAPE and MASE over every forecast, in original units.
-    """
-
-    forecasts: pd.DataFrame
-    metrics: dict[str, float]
 
 
 class Forecaster(SeriesEstimator):
@@ -457,8 +439,9 @@ class Forecaster(SeriesEstimator):
 
     # ---------------------------------------------------------------- backtest
     def historical_forecasts(self, df: pd.DataFrame, *, start: float | int | Any = 0.8,
-                             stride: int | None = None, season: int = 1) -> Backtest:
-        """Rolling-origin backtest of the fitted model on ``df``.
+                             stride: int | None = None, season: int = 1,
+                             retrain: bool | int = False) -> Backtest:
+        """Rolling-origin backtest on ``df`` (Darts' ``historical_forecasts``).
 
         Parameters
         ----------
@@ -472,93 +455,50 @@ class Forecaster(SeriesEstimator):
             Steps between origins; default ``horizon`` (non-overlapping forecasts).
         season
             Seasonal lag of the naive forecast that scales MASE (1: repeat-last).
+        retrain
+            False: every forecast comes from this fitted model. Where that model
+            was trained on the forecast values (``df`` overlaps the data it was
+            fitted on, up to ``context_end_``) the errors are in-sample, and an
+            :class:`~tsrnn.backtest.InSampleBacktestWarning` says so. True: refit a
+            clone (same parameters and ``random_state``) on every series' rows up
+            to each origin time, then forecast from it; this costs one full fit per
+            distinct origin time, e.g. ``0.2 * rows / horizon`` fits for
+            ``start=0.8`` and the default stride. An integer ``k``: refit every
+            ``k`` origins, the refitted model forecasting those ``k``; ``k`` at
+            least the number of origins fits once, on the data before the first
+            (NeuralForecast's ``cross_validation`` without ``refit``). This model's
+            own fit is used only for its column roles.
 
         Returns
         -------
         Backtest
-            The forecasts with actuals, and their metrics in original units.
+            The forecasts with actuals, and their metrics in original units, pooled
+            and per horizon step.
         """
-        check_is_fitted(self, "net_")
-        data = self._read(df)
-        check_length(data, self.input_len + self.horizon)
-        stride = self.horizon if stride is None else int(stride)
-        first = self._origin_rows(data, start)
-        starts = window_starts(data.offsets, self.input_len, self.horizon, stride,
-                               target_from=first)
-        if starts.size == 0:
-            raise DataError(f"no complete forecast after start={start!r}: every series ends "
-                            f"less than horizon={self.horizon} steps after it")
-        loc, spread = self._stats_for(data)
-        series = np.searchsorted(data.offsets, starts, side="right") - 1
-        scaled = self._scaled(data)
-        ds = WindowDataset.from_series(data, self.input_len, self.horizon, starts=starts,
-                                       values=scaled)
-        preds, actual = [], []
-        with torch.inference_mode():
-            for batch in make_loader(ds, 1024):
-                fut = batch.future if batch.future.shape[-1] else None
-                preds.append(self.net_(batch.inputs, fut).numpy())
-        n_t = len(self.target_names_)
-        out = np.concatenate(preds)  # [B, H, C, Q]
-        out = out * spread[series][:, None, :n_t, None] + loc[series][:, None, :n_t, None]
-        idx = starts[:, None] + self.input_len + np.arange(self.horizon)  # [B, H] rows
-        actual = data.values[idx][..., :n_t]  # [B, H, C]
-        point = out[..., self._median_index()]  # [B, H, C]
-        metrics = self._metrics(data, first, series, actual, point, season)
-        frame = self._frame([data.ids[i] for i in series],
-                            [data.times[s + self.input_len - 1] for s in starts], out)
-        frame.insert(1 if self.roles_["id_col"] is not None else 0, "origin",
-                     np.repeat(np.asarray([data.times[s + self.input_len - 1]
-                                           for s in starts]), self.horizon))
-        for j, name in enumerate(self.target_names_):
-            frame[f"{name}_actual"] = actual[..., j].reshape(-1)
-        return Backtest(frame, metrics)
+        return historical_forecasts(self, df, start=start, stride=stride, season=season,
+                                    retrain=retrain, stacklevel=3)
+
+    def backtest(self, df: pd.DataFrame, *, start: float | int | Any = 0.8,
+                 stride: int | None = None, season: int = 1,
+                 retrain: bool | int = True) -> Backtest:
+        """Out-of-sample backtest with metrics per horizon step (Darts' ``backtest``,
+        NeuralForecast's ``cross_validation``).
+
+        The same backtest as :meth:`historical_forecasts`, with ``retrain=True`` by
+        default (one fit per origin: see there for the cost and ``retrain=k``).
+        ``Backtest.forecasts`` comes in NeuralForecast's layout: ``unique_id`` (the
+        series id; for a wide frame the target's name; with several targets of a
+        long frame ``"<id>/<target>"``), ``ds``, ``cutoff`` (the origin), ``y`` (the
+        actual value) and ``tsrnn`` (the forecast; the median with quantiles, which
+        add ``tsrnn_q<level>`` columns). ``Backtest.step_metrics`` has the metrics
+        of each horizon step, ``Backtest.metrics`` those over all of them.
+        """
+        return backtest(self, df, start=start, stride=stride, season=season,
+                        retrain=retrain, stacklevel=3)
 
     def _median_index(self) -> int:
         levels = self._quantile_levels()
         return 0 if not levels else int(np.argmin(np.abs(np.asarray(levels) - 0.5)))
-
-    def _origin_rows(self, data: SeriesData, start) -> np.ndarray:
-        lengths = data.lengths
-        if isinstance(start, float):
-            if not 0 < start < 1:
-                raise ValueError(f"start as a fraction must be in (0, 1), got {start}")
-            rows = np.floor(lengths * start).astype(np.int64)
-        elif isinstance(start, int | np.integer) and not isinstance(start, bool):
-            rows = np.full(len(lengths), int(start), dtype=np.int64)
-        elif isinstance(data.times, pd.DatetimeIndex):
-            try:
-                when = pd.Timestamp(start)
-            except (ValueError, TypeError):
-                raise ValueError(f"start must be a fraction of each series, a row count or a "
-                                 f"timestamp, got {start!r}") from None
-            if (when.tz is None) != (data.times.tz is None):
-                raise ValueError(f"start={start!r} and the series' times disagree on having "
-                                 "a timezone")
-            rows = np.array([data.series_times(i).searchsorted(when)
-                             for i in range(data.n_series)], dtype=np.int64)
-        else:
-            raise ValueError(f"start must be a fraction of each series or a row count (the "
-                             f"series have integer times), got {start!r}")
-        return np.maximum(rows, self.input_len)
-
-    def _metrics(self, data, first, series, actual, point, season):
-        """Pooled metrics; MASE scales each series (and target) by its own in-sample
-        naive error, then averages over series."""
-        from tsrnn.metrics import forecast_metrics, mase
-
-        metrics = forecast_metrics(actual, point)
-        n_t = len(self.target_names_)
-        per_series = []
-        for i in np.unique(series):
-            history = data.series(i)[: first[i], :n_t]  # what the first forecast saw
-            try:
-                per_series.append(mase(actual[series == i], point[series == i],
-                                       y_train=history, season=season))
-            except ValueError:  # too short, or a constant history: no scale
-                continue
-        metrics["mase"] = float(np.mean(per_series)) if per_series else float("nan")
-        return metrics
 
     # -------------------------------------------------------------- persistence
     # save() and load() come from SeriesEstimator; these say what a file holds.

@@ -3,7 +3,9 @@ against a label column."""
 
 from __future__ import annotations
 
+import argparse
 import sys
+import warnings
 from pathlib import Path
 
 from tsrnn.cli._options import UsageError, _start, common_options
@@ -23,6 +25,7 @@ EXAMPLES = """\
 examples (s1.tsrnn and detector.tsrnn: as the forecast and detect examples make them):
   tsrnn evaluate sensors-wide.csv --model s1.tsrnn            # backtest from 80% on
   tsrnn evaluate sensors-wide.csv --model s1.tsrnn --start 2024-04-01 --out metrics.csv
+  tsrnn evaluate sensors-wide.csv --model s1.tsrnn --retrain 4   # out of sample: refits
   tsrnn evaluate sensors.csv --model detector.tsrnn --label-col is_anomaly
   tsrnn evaluate csvs/ --model s1.tsrnn --out metrics.csv   # one row per file
 
@@ -49,12 +52,28 @@ def add_parser(command) -> None:
                    "fraction of each series (default 0.8), a row count or a timestamp")
     p.add_argument("--stride", type=int, help="steps between backtest origins (default: the "
                    "horizon)")
+    p.add_argument("--retrain", nargs="?", const=True, default=False, type=_retrain,
+                   metavar="K", help="forecasters: refit a copy of the model on the rows "
+                   "before each origin (one full training each), or with K every K origins; "
+                   "without it the saved model forecasts every origin, in-sample where it "
+                   "was trained on them")
     p.add_argument("--online", action="store_true", help="detectors: score from the past "
                    "only")
     p.add_argument("--out", type=Path, help="also write the metrics to this CSV ('-': standard "
                    "output), one row per "
                    "input file")
     p.set_defaults(run=run_evaluate)
+
+
+def _retrain(text: str) -> int:
+    try:
+        k = int(text)
+    except ValueError:
+        k = 0
+    if k < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer K (refit every K "
+                                         f"origins), or no value to refit at each, got {text!r}")
+    return k
 
 
 def run_evaluate(args) -> int:
@@ -71,6 +90,8 @@ def run_evaluate(args) -> int:
                          "anomalies")
     if not is_detector and args.label_col is not None:
         raise UsageError("--label-col is for detectors; this model is a forecaster")
+    if is_detector and args.retrain:
+        raise UsageError("--retrain is for forecasters; this model is a detector")
     if args.out is not None and not to_stdout:
         if not args.out.parent.is_dir():
             raise FileNotFoundError(f"--out {args.out}: folder {args.out.parent} does not "
@@ -96,20 +117,26 @@ def run_evaluate(args) -> int:
 
 
 def _evaluate_forecaster(run: _Run, path: Path) -> dict:
-    import warnings
 
+    from tsrnn.backtest import InSampleBacktestWarning
     from tsrnn.files import read_table
     from tsrnn.metrics import UndefinedMetricWarning
 
     df = read_table(path)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UndefinedMetricWarning)
+        warnings.simplefilter("always", InSampleBacktestWarning)
         backtest = _regular(run, path, lambda extra: _use(
             run.model, extra,
-            lambda m: m.historical_forecasts(df, start=run.args.start,
-                                             stride=run.args.stride)))
-    for w in caught:  # MAPE left out zeros: a warning about this file, in the CLI's words
-        if issubclass(w.category, UndefinedMetricWarning):
+            lambda m: m.historical_forecasts(df, start=run.args.start, stride=run.args.stride,
+                                             retrain=run.args.retrain)))
+    for w in caught:
+        if isinstance(w.message, InSampleBacktestWarning):
+            n, total = w.message.n_in_sample, w.message.n_origins
+            run.warn(path, f"{n} of the {total} backtest origins forecast values the model "
+                     f"was trained on (up to {w.message.training_end}): in-sample errors. "
+                     "Use --retrain, or a model trained on data before --start")
+        elif issubclass(w.category, UndefinedMetricWarning):  # MAPE left out zeros
             run.warn(path, str(w.message))
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
