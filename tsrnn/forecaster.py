@@ -229,7 +229,7 @@ class Forecaster(SeriesEstimator):
     # ------------------------------------------------------------------ fitting
     def fit(
         self,
-        df: pd.DataFrame,
+        df: pd.DataFrame | pd.Series,
         *,
         target: Hashable | Sequence[Hashable] | None = None,
         time_col: Hashable | None = None,
@@ -237,7 +237,10 @@ class Forecaster(SeriesEstimator):
         past_covariates: Sequence[Hashable] | None = None,
         future_covariates: Sequence[Hashable] | None = None,
     ) -> Forecaster:
-        """Train on a wide or long DataFrame (see :class:`tsrnn.data.SeriesData`).
+        """Train on a wide or long DataFrame, or a Series (see
+        :meth:`tsrnn.data.SeriesData.from_dataframe` for the shapes and the default
+        column roles: a Series' index is its time axis and its name the target; a
+        NeuralForecast frame ``unique_id, ds, y`` forecasts ``y`` only).
 
         Returns
         -------
@@ -335,39 +338,63 @@ class Forecaster(SeriesEstimator):
         return int(self.segment_len)
 
     # --------------------------------------------------------------- predicting
-    def predict(self, df: pd.DataFrame | None = None, *,
-                future: pd.DataFrame | None = None) -> pd.DataFrame:
-        """Forecast the next ``horizon`` steps of every series.
+    def predict(self, df: pd.DataFrame | pd.Series | None = None, *,
+                future: pd.DataFrame | None = None, steps: int | None = None) -> pd.DataFrame:
+        """Forecast the next ``horizon`` steps (or the first ``steps``) of every series.
 
         Parameters
         ----------
         df
-            Forecast from the end of this frame (same columns as at fit; new series
-            ids are fine for a global model). Default: from the end of the training
-            data.
+            Forecast from the end of this frame or Series (same columns as at fit;
+            new series ids are fine for a global model). Default: from the end of
+            the training data.
         future
             Known-future covariates over the horizon, when the model uses them: the
             time column (and id column) plus the ``future_covariates`` columns, for
-            the ``horizon`` steps after each series' end.
+            the ``horizon`` steps after each series' end. The whole horizon even
+            with fewer ``steps``: the network forecasts it all at once.
+        steps
+            Return only the first ``steps`` forecast steps, ``1 <= steps <=
+            horizon``. Default: the whole horizon. The model forecasts at most
+            ``horizon`` steps at once: for longer forecasts, fit with a longer one.
 
         Returns
         -------
         pandas.DataFrame
-            ``horizon`` rows per series: the id column (long frames), the time
-            column, then one column per target, in original units. With quantiles,
-            one column per target and quantile, named ``<target>_q<level>``.
+            ``steps`` (default ``horizon``) rows per series: the id column (long
+            frames), the time column, then one column per target, in original
+            units. With quantiles, one column per target and quantile, named
+            ``<target>_q<level>``.
         """
         check_is_fitted(self, "net_")
+        steps = self._steps(steps)
         ids, context, ends, loc, spread = self._context(df)
         fut = self._future_values(future, ids, ends, loc, spread)
+        out = self._forecast(context, fut, loc, spread)
+        return self._frame(ids, ends, out[:, :steps])
+
+    def _steps(self, steps) -> int:
+        if steps is None:
+            return self.horizon
+        if not is_integer(steps) or steps < 1:
+            raise ValueError(f"steps must be a positive integer, got {steps!r}")
+        if steps > self.horizon:
+            raise ValueError(f"steps={steps} is beyond the model's horizon={self.horizon}: it "
+                             f"forecasts at most {self.horizon} steps at once. For longer "
+                             f"forecasts fit a model with horizon={steps}")
+        return int(steps)
+
+    def _forecast(self, context: np.ndarray, fut: np.ndarray | None, loc: np.ndarray,
+                  spread: np.ndarray) -> np.ndarray:
+        """Forecasts ``[S, H, C, Q]`` in original units from contexts ``[S, L, F]`` in
+        original units and scaled known-future covariates ``[S, H, F_future]``."""
         with torch.inference_mode():
-            scaled = (context - loc[:, None, :]) / spread[:, None, :]
+            scaled = (context - loc[:, None, :]) / spread[:, None, :]  # [S, L, F]
             out = self.net_(torch.from_numpy(scaled.astype(np.float32)),
                             None if fut is None else torch.from_numpy(fut))
         out = out.numpy()  # [S, H, C, Q]
         n_t = len(self.target_names_)
-        out = out * spread[:, None, :n_t, None] + loc[:, None, :n_t, None]
-        return self._frame(ids, ends, out)
+        return out * spread[:, None, :n_t, None] + loc[:, None, :n_t, None]
 
     def _context(self, df):
         """Inputs of the forecast from the end of each series, in original units."""
@@ -425,7 +452,7 @@ class Forecaster(SeriesEstimator):
         s, h, c, q = out.shape
         time_name = self.roles_["time_col"] or "timestamp"
         frame = pd.DataFrame(out.reshape(s * h, c * q), columns=self._column_names())
-        stamps = [self._future_index(end) for end in ends]
+        stamps = [self._future_index(end)[:h] for end in ends]
         frame.insert(0, time_name, stamps[0].append(stamps[1:]) if s > 1 else stamps[0])
         if self.roles_["id_col"] is not None:
             frame.insert(0, self.roles_["id_col"], np.repeat(np.asarray(ids, dtype=object), h))
