@@ -277,7 +277,7 @@ def test_predict_needs_input_len_rows():
         model.predict(_wide().iloc[:10])
 
 
-# ------------------------------------------------------------- predict(steps=)
+# -------------------------------------------------------- predict(steps=), score
 @pytest.fixture(scope="module")
 def wide_model():
     df = _wide()
@@ -308,6 +308,49 @@ def test_predict_fewer_steps_of_many_series():
 def test_predict_steps_out_of_range(wide_model, steps, error, match):
     with pytest.raises(error, match=match):
         wide_model[1].predict(steps=steps)
+
+
+def test_score_is_minus_the_mae_of_each_series_last_horizon(wide_model):
+    df, model = wide_model
+    forecast = model.predict(df.iloc[:-HORIZON])["y_q0.5"].to_numpy()
+    expected = -metrics.mae(df["y"].iloc[-HORIZON:], forecast)
+    assert model.score(df) == pytest.approx(expected, rel=1e-6)
+    assert model.score(df["y"]) == model.score(df)
+
+
+def test_score_of_many_series_uses_future_covariates_from_the_frame():
+    df = _long()
+    df["hour"] = pd.to_datetime(df["timestamp"]).dt.hour.astype(float)
+    model = _forecaster().fit(df, target="y", future_covariates=["hour"], **LONG)
+    errors = []
+    for _, rows in df.groupby("series", sort=False):
+        head, tail = rows.iloc[:-HORIZON], rows.iloc[-HORIZON:]
+        out = model.predict(head, future=tail[["series", "timestamp", "hour"]])
+        errors.append(np.abs(out["y"].to_numpy() - tail["y"].to_numpy()))
+    assert model.score(df) == pytest.approx(-np.mean(errors), rel=1e-5)
+
+
+def test_score_says_what_length_it_needs(wide_model):
+    df, model = wide_model
+    with pytest.raises(DataError, match=r"fewer than input_len \+ horizon = 20.*test_size >= 20"):
+        model.score(df.iloc[:19])
+    with pytest.raises(ValueError, match="pass y=None"):
+        model.score(df, df["y"])
+
+
+def test_grid_search_and_cross_val_score_with_a_time_series_split():
+    from sklearn.model_selection import GridSearchCV, TimeSeriesSplit, cross_val_score
+
+    df = _wide(160)
+    cv = TimeSeriesSplit(n_splits=2, test_size=TINY["input_len"] + HORIZON)
+    search = GridSearchCV(_forecaster(max_epochs=1), {"hidden_size": [4, 8]}, cv=cv,
+                          error_score="raise").fit(df)
+    scores = search.cv_results_["mean_test_score"]
+    assert len(scores) == 2 and np.all(np.isfinite(scores)) and np.all(scores < 0)
+    assert search.best_params_["hidden_size"] == [4, 8][int(np.argmax(scores))]
+    assert search.best_estimator_.predict().shape == (HORIZON, 2)
+    folds = cross_val_score(_forecaster(max_epochs=1), df["y"], cv=cv, error_score="raise")
+    assert folds.shape == (2,) and np.all(np.isfinite(folds)) and np.all(folds < 0)
 
 
 @pytest.mark.parametrize(

@@ -396,6 +396,63 @@ class Forecaster(SeriesEstimator):
         n_t = len(self.target_names_)
         return out * spread[:, None, :n_t, None] + loc[:, None, :n_t, None]
 
+    def score(self, X: pd.DataFrame | pd.Series, y: None = None) -> float:
+        """Negative mean absolute error of forecasting the end of each series of ``X``:
+        higher is better, as scikit-learn's model selection expects.
+
+        Each series' last ``horizon`` steps are forecast from the ``input_len`` steps
+        before them (known-future covariates over the horizon come from ``X``
+        itself), and compared with what ``X`` holds there, in original units. The
+        score depends only on the model and ``X``, so it is out of sample whenever
+        ``X`` comes after the training data. That makes ``GridSearchCV`` and
+        ``cross_val_score`` work on a frame ordered by time with
+        ``sklearn.model_selection.TimeSeriesSplit(test_size=n)``, ``n >= input_len +
+        horizon`` rows (per series): each fold fits on the rows before its test
+        rows and scores the test rows' last ``horizon`` steps. With quantiles, the
+        median (the level nearest 0.5) is scored.
+
+        Parameters
+        ----------
+        X
+            A frame (or Series) with the columns seen at fit; every series at least
+            ``input_len + horizon`` rows long.
+        y
+            Must be None: the targets are columns of ``X``. It is there because
+            scikit-learn passes one when it has one.
+
+        Returns
+        -------
+        float
+            ``-MAE`` over every series, horizon step and target.
+        """
+        from tsrnn.metrics import mae
+
+        check_is_fitted(self, "net_")
+        if y is not None:
+            raise ValueError("score takes the targets from X's columns (target= at fit): "
+                             "pass y=None")
+        data = self._read(X)
+        length, h = self.input_len + self.horizon, self.horizon
+        try:
+            check_length(data, length)
+        except DataError as exc:
+            raise DataError(f"{exc}: score() forecasts the last horizon steps of each series "
+                            f"from the input_len steps before them (with TimeSeriesSplit, "
+                            f"pass test_size >= {length})") from None
+        ends = data.offsets[1:]
+        context = np.stack([data.values[e - length : e - h] for e in ends])  # [S, L, F]
+        later = np.stack([data.values[e - h : e] for e in ends])  # [S, H, F]
+        loc, spread = self._stats_for(data)
+        n_future = len(self.roles_["future_covariates"])
+        fut = None
+        if n_future:
+            fut = ((later[..., -n_future:] - loc[:, None, -n_future:])
+                   / spread[:, None, -n_future:]).astype(np.float32)  # [S, H, F_future]
+        out = self._forecast(context, fut, loc, spread)  # [S, H, C, Q]
+        levels = self._quantile_levels()
+        point = out[..., int(np.argmin(np.abs(np.asarray(levels) - 0.5))) if levels else 0]
+        return -float(mae(later[..., : len(self.target_names_)], point))
+
     def _context(self, df):
         """Inputs of the forecast from the end of each series, in original units."""
         if df is None:
