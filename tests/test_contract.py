@@ -171,6 +171,7 @@ def _forecaster_needs_fit(future=None) -> dict[str, Call]:
         "predict": lambda est, df, path: est.predict(future=future),
         "predict(df)": lambda est, df, path: est.predict(df, future=future),
         "historical_forecasts": lambda est, df, path: est.historical_forecasts(df),
+        "score": lambda est, df, path: est.score(df),
         "save": lambda est, df, path: est.save(path),
     }
 

@@ -109,6 +109,52 @@ def test_integer_time(step):
     assert model.freq_ == step
 
 
+def test_series_in_forecasts_out():
+    series = _wide()["y"].rename("load")
+    model = _forecaster().fit(series)
+    out = model.predict()
+    assert list(out.columns) == ["timestamp", "load"] and model.target_names_ == ["load"]
+    assert (out["timestamp"] == _after(series.index[-1], HORIZON, "h")).all()
+    pd.testing.assert_frame_equal(model.predict(series), out)
+    pd.testing.assert_frame_equal(model.predict(series.to_frame()), out)
+    # The same numbers as the one-column frame.
+    frame_model = _forecaster().fit(series.to_frame())
+    pd.testing.assert_frame_equal(frame_model.predict(), out)
+
+
+def test_monthly_period_index():
+    n = 120
+    periods = pd.period_range("2010-01", periods=n, freq="M")
+    model = _forecaster().fit(pd.DataFrame({"y": _sine(n, period=12)}, index=periods))
+    out = model.predict()
+    assert model.freq_ == pd.offsets.MonthBegin()
+    assert list(out["timestamp"]) == list(pd.date_range("2020-01-01", periods=HORIZON,
+                                                        freq="MS"))
+    unnamed = pd.Series(_sine(n, period=12), index=periods)
+    assert list(_forecaster().fit(unnamed).predict().columns) == ["timestamp", "y"]
+
+
+def _neuralforecast(n=80) -> pd.DataFrame:
+    times = pd.date_range("2024-01-01", periods=n, freq="D")
+    return pd.DataFrame({
+        "unique_id": np.repeat(["a", "b"], n), "ds": np.tile(times, 2),
+        "y": np.r_[_sine(n, period=7), _sine(n, period=7, level=5, seed=1)],
+        "price": np.linspace(0, 1, 2 * n),
+    })
+
+
+def test_neuralforecast_frame_forecasts_y_only():
+    df = _neuralforecast()
+    with pytest.warns(UserWarning, match=r"\['price'\] are left out.*past_covariates"):
+        model = _forecaster().fit(df)
+    assert model.target_names_ == ["y"] and model.n_features_in_ == 1
+    out = model.predict()
+    assert list(out.columns) == ["unique_id", "ds", "y"]
+    assert list(out["unique_id"]) == ["a"] * HORIZON + ["b"] * HORIZON
+    with_price = _forecaster().fit(df, past_covariates=["price"])
+    assert with_price.target_names_ == ["y"] and with_price.n_features_in_ == 2
+
+
 @pytest.mark.parametrize("channel_independent", [True, False])
 def test_multivariate_target(channel_independent):
     df = _wide(y1=_sine(200), y2=_sine(200, level=5, seed=1), y3=_sine(200, period=12))
@@ -229,6 +275,82 @@ def test_predict_needs_input_len_rows():
     model = _forecaster().fit(_wide())
     with pytest.raises(DataError, match="input_len"):
         model.predict(_wide().iloc[:10])
+
+
+# -------------------------------------------------------- predict(steps=), score
+@pytest.fixture(scope="module")
+def wide_model():
+    df = _wide()
+    return df, _forecaster(quantiles=[0.1, 0.5, 0.9]).fit(df)
+
+
+@pytest.mark.parametrize("steps", [1, 3, HORIZON])
+def test_predict_fewer_steps_is_the_first_steps_of_the_horizon(wide_model, steps):
+    df, model = wide_model
+    full = model.predict(df)
+    pd.testing.assert_frame_equal(model.predict(df, steps=steps), full.iloc[:steps])
+    pd.testing.assert_frame_equal(model.predict(steps=steps), full.iloc[:steps])
+
+
+def test_predict_fewer_steps_of_many_series():
+    df = _long()
+    model = _forecaster().fit(df, **LONG)
+    full, two = model.predict(), model.predict(steps=2)
+    pd.testing.assert_frame_equal(
+        two, full.groupby("series", sort=False).head(2).reset_index(drop=True))
+
+
+@pytest.mark.parametrize(("steps", "error", "match"), [
+    (HORIZON + 1, ValueError, rf"steps=5 is beyond the model's horizon={HORIZON}.*horizon=5"),
+    (0, ValueError, "steps must be a positive integer, got 0"),
+    (2.5, ValueError, "steps must be a positive integer"),
+])
+def test_predict_steps_out_of_range(wide_model, steps, error, match):
+    with pytest.raises(error, match=match):
+        wide_model[1].predict(steps=steps)
+
+
+def test_score_is_minus_the_mae_of_each_series_last_horizon(wide_model):
+    df, model = wide_model
+    forecast = model.predict(df.iloc[:-HORIZON])["y_q0.5"].to_numpy()
+    expected = -metrics.mae(df["y"].iloc[-HORIZON:], forecast)
+    assert model.score(df) == pytest.approx(expected, rel=1e-6)
+    assert model.score(df["y"]) == model.score(df)
+
+
+def test_score_of_many_series_uses_future_covariates_from_the_frame():
+    df = _long()
+    df["hour"] = pd.to_datetime(df["timestamp"]).dt.hour.astype(float)
+    model = _forecaster().fit(df, target="y", future_covariates=["hour"], **LONG)
+    errors = []
+    for _, rows in df.groupby("series", sort=False):
+        head, tail = rows.iloc[:-HORIZON], rows.iloc[-HORIZON:]
+        out = model.predict(head, future=tail[["series", "timestamp", "hour"]])
+        errors.append(np.abs(out["y"].to_numpy() - tail["y"].to_numpy()))
+    assert model.score(df) == pytest.approx(-np.mean(errors), rel=1e-5)
+
+
+def test_score_says_what_length_it_needs(wide_model):
+    df, model = wide_model
+    with pytest.raises(DataError, match=r"fewer than input_len \+ horizon = 20.*test_size >= 20"):
+        model.score(df.iloc[:19])
+    with pytest.raises(ValueError, match="pass y=None"):
+        model.score(df, df["y"])
+
+
+def test_grid_search_and_cross_val_score_with_a_time_series_split():
+    from sklearn.model_selection import GridSearchCV, TimeSeriesSplit, cross_val_score
+
+    df = _wide(160)
+    cv = TimeSeriesSplit(n_splits=2, test_size=TINY["input_len"] + HORIZON)
+    search = GridSearchCV(_forecaster(max_epochs=1), {"hidden_size": [4, 8]}, cv=cv,
+                          error_score="raise").fit(df)
+    scores = search.cv_results_["mean_test_score"]
+    assert len(scores) == 2 and np.all(np.isfinite(scores)) and np.all(scores < 0)
+    assert search.best_params_["hidden_size"] == [4, 8][int(np.argmax(scores))]
+    assert search.best_estimator_.predict().shape == (HORIZON, 2)
+    folds = cross_val_score(_forecaster(max_epochs=1), df["y"], cv=cv, error_score="raise")
+    assert folds.shape == (2,) and np.all(np.isfinite(folds)) and np.all(folds < 0)
 
 
 @pytest.mark.parametrize(

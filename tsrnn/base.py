@@ -118,8 +118,9 @@ class SeriesEstimator(BaseEstimator):
         for name in [k for k in vars(self) if k.endswith("_") and not k.startswith("_")]:
             delattr(self, name)
 
-    def _read(self, df: pd.DataFrame) -> SeriesData:
-        """Validate a frame with the column roles, frequency and timezone seen at fit."""
+    def _read(self, df: pd.DataFrame | pd.Series) -> SeriesData:
+        """Validate a frame (or Series) with the column roles, frequency and timezone
+        seen at fit."""
         roles = self.roles_
         data = SeriesData.from_dataframe(
             df, time_col=roles["time_col"], id_col=roles["id_col"], target=roles["target"],

@@ -211,7 +211,7 @@ class Forecaster(SeriesEstimator):
     # ------------------------------------------------------------------ fitting
     def fit(
         self,
-        df: pd.DataFrame,
+        df: pd.DataFrame | pd.Series,
         *,
         target: Hashable | Sequence[Hashable] | None = None,
         time_col: Hashable | None = None,
@@ -219,7 +219,10 @@ class Forecaster(SeriesEstimator):
         past_covariates: Sequence[Hashable] | None = None,
         future_covariates: Sequence[Hashable] | None = None,
     ) -> Forecaster:
-        """Train on a wide or long DataFrame (see :class:`tsrnn.data.SeriesData`).
+        """Train on a wide or long DataFrame, or a Series (see
+        :meth:`tsrnn.data.SeriesData.from_dataframe` for the shapes and the default
+        column roles: a Series' index is its time axis and its name the target; a
+        NeuralForecast frame ``unique_id, ds, y`` forecasts ``y`` only).
 
         Returns
         -------
@@ -317,39 +320,120 @@ class Forecaster(SeriesEstimator):
         return int(self.segment_len)
 
     # --------------------------------------------------------------- predicting
-    def predict(self, df: pd.DataFrame | None = None, *,
-                future: pd.DataFrame | None = None) -> pd.DataFrame:
-        """Forecast the next ``horizon`` steps of every series.
+    def predict(self, df: pd.DataFrame | pd.Series | None = None, *,
+                future: pd.DataFrame | None = None, steps: int | None = None) -> pd.DataFrame:
+        """Forecast the next ``horizon`` steps (or the first ``steps``) of every series.
 
         Parameters
         ----------
         df
-            Forecast from the end of this frame (same columns as at fit; new series
-            ids are fine for a global model). Default: from the end of the training
-            data.
+            Forecast from the end of this frame or Series (same columns as at fit;
+            new series ids are fine for a global model). Default: from the end of
+            the training data.
         future
             Known-future covariates over the horizon, when the model uses them: the
             time column (and id column) plus the ``future_covariates`` columns, for
-            the ``horizon`` steps after each series' end.
+            the ``horizon`` steps after each series' end. The whole horizon even
+            with fewer ``steps``: the network forecasts it all at once.
+        steps
+            Return only the first ``steps`` forecast steps, ``1 <= steps <=
+            horizon``. Default: the whole horizon. The model forecasts at most
+            ``horizon`` steps at once: for longer forecasts, fit with a longer one.
 
         Returns
         -------
         pandas.DataFrame
-            ``horizon`` rows per series: the id column (long frames), the time
-            column, then one column per target, in original units. With quantiles,
-            one column per target and quantile, named ``<target>_q<level>``.
+            ``steps`` (default ``horizon``) rows per series: the id column (long
+            frames), the time column, then one column per target, in original
+            units. With quantiles, one column per target and quantile, named
+            ``<target>_q<level>``.
         """
         check_is_fitted(self, "net_")
+        steps = self._steps(steps)
         ids, context, ends, loc, spread = self._context(df)
         fut = self._future_values(future, ids, ends, loc, spread)
+        out = self._forecast(context, fut, loc, spread)
+        return self._frame(ids, ends, out[:, :steps])
+
+    def _steps(self, steps) -> int:
+        if steps is None:
+            return self.horizon
+        if not is_integer(steps) or steps < 1:
+            raise ValueError(f"steps must be a positive integer, got {steps!r}")
+        if steps > self.horizon:
+            raise ValueError(f"steps={steps} is beyond the model's horizon={self.horizon}: it "
+                             f"forecasts at most {self.horizon} steps at once. For longer "
+                             f"forecasts fit a model with horizon={steps}")
+        return int(steps)
+
+    def _forecast(self, context: np.ndarray, fut: np.ndarray | None, loc: np.ndarray,
+                  spread: np.ndarray) -> np.ndarray:
+        """Forecasts ``[S, H, C, Q]`` in original units from contexts ``[S, L, F]`` in
+        original units and scaled known-future covariates ``[S, H, F_future]``."""
         with torch.inference_mode():
-            scaled = (context - loc[:, None, :]) / spread[:, None, :]
+            scaled = (context - loc[:, None, :]) / spread[:, None, :]  # [S, L, F]
             out = self.net_(torch.from_numpy(scaled.astype(np.float32)),
                             None if fut is None else torch.from_numpy(fut))
         out = out.numpy()  # [S, H, C, Q]
         n_t = len(self.target_names_)
-        out = out * spread[:, None, :n_t, None] + loc[:, None, :n_t, None]
-        return self._frame(ids, ends, out)
+        return out * spread[:, None, :n_t, None] + loc[:, None, :n_t, None]
+
+    def score(self, X: pd.DataFrame | pd.Series, y: None = None) -> float:
+        """Negative mean absolute error of forecasting the end of each series of ``X``:
+        higher is better, as scikit-learn's model selection expects.
+
+        Each series' last ``horizon`` steps are forecast from the ``input_len`` steps
+        before them (known-future covariates over the horizon come from ``X``
+        itself), and compared with what ``X`` holds there, in original units. The
+        score depends only on the model and ``X``, so it is out of sample whenever
+        ``X`` comes after the training data. That makes ``GridSearchCV`` and
+        ``cross_val_score`` work on a frame ordered by time with
+        ``sklearn.model_selection.TimeSeriesSplit(test_size=n)``, ``n >= input_len +
+        horizon`` rows (per series): each fold fits on the rows before its test
+        rows and scores the test rows' last ``horizon`` steps. With quantiles, the
+        median (the level nearest 0.5) is scored.
+
+        Parameters
+        ----------
+        X
+            A frame (or Series) with the columns seen at fit; every series at least
+            ``input_len + horizon`` rows long.
+        y
+            Must be None: the targets are columns of ``X``. It is there because
+            scikit-learn passes one when it has one.
+
+        Returns
+        -------
+        float
+            ``-MAE`` over every series, horizon step and target.
+        """
+        from tsrnn.metrics import mae
+
+        check_is_fitted(self, "net_")
+        if y is not None:
+            raise ValueError("score takes the targets from X's columns (target= at fit): "
+                             "pass y=None")
+        data = self._read(X)
+        length, h = self.input_len + self.horizon, self.horizon
+        try:
+            check_length(data, length)
+        except DataError as exc:
+            raise DataError(f"{exc}: score() forecasts the last horizon steps of each series "
+                            f"from the input_len steps before them (with TimeSeriesSplit, "
+                            f"pass test_size >= {length})") from None
+        ends = data.offsets[1:]
+        context = np.stack([data.values[e - length : e - h] for e in ends])  # [S, L, F]
+        later = np.stack([data.values[e - h : e] for e in ends])  # [S, H, F]
+        loc, spread = self._stats_for(data)
+        n_future = len(self.roles_["future_covariates"])
+        fut = None
+        if n_future:
+            fut = ((later[..., -n_future:] - loc[:, None, -n_future:])
+                   / spread[:, None, -n_future:]).astype(np.float32)  # [S, H, F_future]
+        out = self._forecast(context, fut, loc, spread)  # [S, H, C, Q]
+        levels = self._quantile_levels()
+        point = out[..., int(np.argmin(np.abs(np.asarray(levels) - 0.5))) if levels else 0]
+        return -float(mae(later[..., : len(self.target_names_)], point))
 
     def _context(self, df):
         """Inputs of the forecast from the end of each series, in original units."""
@@ -407,7 +491,7 @@ class Forecaster(SeriesEstimator):
         s, h, c, q = out.shape
         time_name = self.roles_["time_col"] or "timestamp"
         frame = pd.DataFrame(out.reshape(s * h, c * q), columns=self._column_names())
-        stamps = [self._future_index(end) for end in ends]
+        stamps = [self._future_index(end)[:h] for end in ends]
         frame.insert(0, time_name, stamps[0].append(stamps[1:]) if s > 1 else stamps[0])
         if self.roles_["id_col"] is not None:
             frame.insert(0, self.roles_["id_col"], np.repeat(np.asarray(ids, dtype=object), h))

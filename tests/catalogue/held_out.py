@@ -161,7 +161,17 @@ bad("detector-fit-one-series-of-3-rows", _fit(lambda ctx: pd.concat([
     _long(ctx), _long(ctx, n=3).assign(sensor="tiny")]), est="d", **LONG), "tiny")
 bad("fit-long-shuffled-rows", _fit(lambda ctx: _long(ctx).sample(frac=1, random_state=0),
                                    **LONG), ("order", "sorted", "increasing", "after"))
-bad("fit-series-not-frame", lambda ctx: ctx.forecaster().fit(ctx.wide()["y"]), "DataFrame")
+
+
+def _series_forecast(result, ctx):
+    model, out = result
+    assert model.target_names_ == ["y"] and list(out.columns) == ["timestamp", "y"], out
+    assert np.isfinite(out["y"]).all(), out
+
+
+# A pandas Series is one of the inputs issue 15 asks for: its index is the time axis.
+good("fit-series-not-frame", lambda ctx: (lambda m: (m, m.predict()))(
+    ctx.forecaster().fit(ctx.wide()["y"])), _series_forecast)
 bad("detector-fit-array", lambda ctx: ctx.detector().fit(ctx.wide().to_numpy()), "DataFrame")
 bad("score-array", lambda ctx: ctx.fitted_detector.decision_function(ctx.wide().to_numpy()),
     "DataFrame")

@@ -157,12 +157,131 @@ def test_non_string_column_names_are_recorded_as_strings():
     np.testing.assert_array_equal(data.values[:, 0], [3.0, 4.0])
 
 
+# ------------------------------------------------- Series, periods, NeuralForecast
+def test_series_index_is_the_time_axis_and_its_name_the_target():
+    series = pd.Series([1.0, 2.0, 3.0], index=_hourly(3), name="load")
+    data = from_dataframe(series)
+    assert data.target_names == ("load",) and data.time_col is None and data.ids == [None]
+    assert data.times.equals(_hourly(3)) and data.freq == pd.offsets.Hour()
+    np.testing.assert_array_equal(data.values, [[1], [2], [3]])
+
+
+@pytest.mark.parametrize("index", [pd.RangeIndex(3), pd.Index([10, 20, 30])],
+                         ids=["RangeIndex", "integers"])
+def test_unnamed_series_is_y_over_integer_times(index):
+    data = from_dataframe(pd.Series([1.0, 2.0, 3.0], index=index))
+    assert data.target_names == ("y",)
+    np.testing.assert_array_equal(data.times, index)
+    assert data.freq == index[1] - index[0]
+
+
+def test_series_named_like_a_time_column_is_still_the_target():
+    data = from_dataframe(pd.Series([1.0, 2.0, 3.0], index=_hourly(3), name="date"))
+    assert data.target_names == ("date",) and data.times.equals(_hourly(3))
+
+
+def test_series_with_a_period_index():
+    series = pd.Series([1.0, 2.0, 3.0], index=pd.period_range("2024-01", periods=3, freq="M"))
+    data = from_dataframe(series)
+    assert list(data.times) == list(pd.date_range("2024-01-01", periods=3, freq="MS"))
+    assert data.freq == pd.offsets.MonthBegin()
+
+
+def test_series_index_that_is_not_time_is_refused():
+    series = pd.Series([1.0, 2.0], index=["2024-01-01", "2024-01-02"])
+    with pytest.raises(DataError, match=r"a Series' index is its time axis.*pd.to_datetime"):
+        from_dataframe(series)
+
+
+def test_series_has_no_time_column():
+    with pytest.raises(DataError, match="a Series has no time column 'ds'"):
+        from_dataframe(pd.Series([1.0, 2.0], index=_hourly(2)), time_col="ds")
+
+
+@pytest.mark.parametrize(("freq", "offset"), [
+    ("M", pd.offsets.MonthBegin()), ("Q", pd.offsets.QuarterBegin(startingMonth=1)),
+    ("W-SUN", pd.offsets.Week(weekday=0)), ("D", pd.offsets.Day()), ("h", pd.offsets.Hour()),
+])
+def test_period_index_is_the_time_axis_with_its_frequency_kept(freq, offset):
+    periods = pd.period_range("2024-01-01", periods=4, freq=freq)
+    frame = pd.DataFrame({"y": [1.0, 2.0, 3.0, 4.0]}, index=periods)
+    data = from_dataframe(frame)
+    assert data.times.equals(pd.DatetimeIndex(periods.to_timestamp()))
+    assert data.freq == offset
+    assert data.time_col is None
+
+
+def test_period_frequency_is_kept_where_too_few_rows_to_infer_it():
+    frame = pd.DataFrame({"y": [1.0, 2.0]}, index=pd.period_range("2024-01", periods=2, freq="M"))
+    assert from_dataframe(frame).freq == pd.offsets.MonthBegin()
+
+
+def test_a_missing_period_is_a_gap():
+    periods = pd.PeriodIndex(["2024-01", "2024-02", "2024-04"], freq="M")
+    with pytest.raises(DataError, match="gap from 2024-02-01"):
+        from_dataframe(pd.DataFrame({"y": [1.0, 2.0, 3.0]}, index=periods))
+
+
+def test_period_column_is_detected_as_the_time_column():
+    frame = pd.DataFrame({"month": pd.period_range("2024-01", periods=3, freq="M"),
+                          "sales": [1.0, 2.0, 3.0]})
+    data = from_dataframe(frame)
+    assert data.time_col == "month" and data.target_names == ("sales",)
+    assert data.times[0] == pd.Timestamp("2024-01-01") and data.freq == pd.offsets.MonthBegin()
+
+
+def _neuralforecast(**extra) -> pd.DataFrame:
+    times = pd.date_range("2024-01-01", periods=3, freq="D")
+    return pd.DataFrame({"unique_id": ["a"] * 3 + ["b"] * 3, "ds": list(times) * 2,
+                         "y": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0], **extra})
+
+
+def test_neuralforecast_frame_is_recognised():
+    data = from_dataframe(_neuralforecast())
+    assert (data.id_col, data.time_col, data.target_names) == ("unique_id", "ds", ("y",))
+    assert data.ids == ["a", "b"] and data.freq == pd.offsets.Day()
+
+
+def test_neuralforecast_frame_leaves_other_columns_out_and_says_how_to_use_them():
+    frame = _neuralforecast(price=[9.0] * 6, promo=[0, 1] * 3)
+    with pytest.warns(UserWarning, match=r"columns \['price', 'promo'\] are left out.*"
+                                         r"past_covariates=\['price', 'promo'\]"):
+        data = from_dataframe(frame)
+    assert data.target_names == ("y",) and data.past_names == ()
+    np.testing.assert_array_equal(data.values.ravel(), frame["y"])
+
+
+def test_neuralforecast_frame_with_its_other_columns_named_is_silent(recwarn):
+    frame = _neuralforecast(price=[9.0] * 6, promo=[0, 1] * 3)
+    data = from_dataframe(frame, past_covariates=["price"], future_covariates=["promo"])
+    assert data.target_names == ("y",) and data.feature_names == ("y", "price", "promo")
+    data = from_dataframe(frame, id_col="unique_id", time_col="ds", target=["y", "price"],
+                          past_covariates=["promo"])
+    assert data.target_names == ("y", "price")
+    assert not recwarn.list
+
+
+def test_another_id_col_means_the_general_rules():
+    # The user's id_col is not NeuralForecast's: every other column is a target again.
+    frame = _neuralforecast(store=["s1"] * 3 + ["s2"] * 3)
+    with pytest.raises(DataError, match="column 'unique_id' is not numeric"):
+        from_dataframe(frame, id_col="store")
+    data = from_dataframe(frame.drop(columns="unique_id"), id_col="store")
+    assert (data.id_col, data.time_col, data.target_names) == ("store", "ds", ("y",))
+
+
+def test_wide_frame_still_makes_every_numeric_column_a_target(recwarn):
+    frame = pd.DataFrame({"ds": _hourly(3), "y": [1.0, 2.0, 3.0], "x": [0.0, 1.0, 0.0]})
+    assert from_dataframe(frame).target_names == ("y", "x")
+    assert not recwarn.list
+
+
 # ---------------------------------------------------------------- bad input
 def test_not_a_dataframe_raises_type_error():
-    with pytest.raises(TypeError, match="ndarray"):
+    with pytest.raises(TypeError, match="DataFrame or Series, got ndarray"):
         from_dataframe(np.zeros((3, 2)))
-    with pytest.raises(TypeError, match="Series"):
-        from_dataframe(pd.Series([1.0, 2.0]))
+    with pytest.raises(TypeError, match="got list"):
+        from_dataframe([1.0, 2.0])
 
 
 @pytest.mark.parametrize("frame", [pd.DataFrame(), pd.DataFrame({"y": []}),

@@ -1,10 +1,10 @@
 """DataFrames in: the one place where user input is validated.
 
-`SeriesData.from_dataframe` turns a wide frame (one series) or a long frame (many
-series stacked, with an id column) into one float32 array with every series stacked
-row-wise. Every later step (windowing, splitting, scaling, the estimators) works on
-that array and trusts it: no NaN, no inf, sorted unique timestamps at a regular
-frequency, numeric columns only.
+`SeriesData.from_dataframe` turns a wide frame (one series), a long frame (many
+series stacked, with an id column) or a pandas Series into one float32 array with
+every series stacked row-wise. Every later step (windowing, splitting, scaling, the
+estimators) works on that array and trusts it: no NaN, no inf, sorted unique
+timestamps at a regular frequency, numeric columns only.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ __all__ = ["DataError", "SeriesData", "check_length"]
 
 # Column names we accept as the time column when the user names none.
 _TIME_NAMES = ("timestamp", "date", "datetime", "time", "ds")
+# NeuralForecast's long format: series id, time, target.
+_NEURALFORECAST = ("unique_id", "ds", "y")
 
 Fill = Literal["ffill", "interpolate"]
 
@@ -126,7 +128,7 @@ class SeriesData:
     @classmethod
     def from_dataframe(
         cls,
-        df: pd.DataFrame,
+        df: pd.DataFrame | pd.Series,
         *,
         time_col: Hashable | None = None,
         id_col: Hashable | None = None,
@@ -137,24 +139,35 @@ class SeriesData:
         freq: str | pd.DateOffset | int | None = None,
         resample: bool = False,
     ) -> SeriesData:
-        """Validate a wide or long DataFrame and stack its series.
+        """Validate a wide or long DataFrame (or a Series) and stack its series.
 
         Parameters
         ----------
         df
-            Wide: one series, with a ``DatetimeIndex`` or a time column, and numeric
-            columns. Long: many series stacked, told apart by ``id_col``. Rows of one
-            series need not be contiguous, but must be in time order.
+            Wide: one series, with a ``DatetimeIndex``, a ``PeriodIndex`` or a time
+            column, and numeric columns. Long: many series stacked, told apart by
+            ``id_col``. Rows of one series need not be contiguous, but must be in
+            time order. A pandas ``Series`` is one series: its index is the time
+            axis (a ``DatetimeIndex``, a ``PeriodIndex`` or integers) and its name
+            (``"y"`` when it has none) the target column.
         time_col
-            Column holding the timestamps. Default: the ``DatetimeIndex`` if there is
-            one, else the only datetime column, else a column called ``timestamp``,
-            ``date``, ``datetime``, ``time`` or ``ds``, else the integer index
-            (a frame without timestamps).
+            Column holding the timestamps. Default: the ``DatetimeIndex`` or
+            ``PeriodIndex`` if there is one, else the only datetime (or period)
+            column, else a column called ``timestamp``, ``date``, ``datetime``,
+            ``time`` or ``ds``, else the integer index (a frame without timestamps).
+            Periods become the timestamps of their start, and their frequency is
+            kept (``freq`` defaults to it: monthly periods give ``"MS"``).
         id_col
             Column identifying each series of a long frame. Default: a wide frame.
         target
             Column(s) to forecast or score. Default: every column that has no other
-            role.
+            role, except in a NeuralForecast long frame: one with columns
+            ``unique_id``, ``ds`` and ``y`` is read with ``id_col="unique_id"``,
+            ``time_col="ds"`` and ``target="y"`` (unless ``time_col`` or ``id_col``
+            name other columns). Its other columns are left out with a
+            ``UserWarning`` naming them, never made targets: pass them as
+            ``past_covariates=`` or ``future_covariates=`` (or name every target
+            with ``target=``) to use them.
         past_covariates
             Columns known only up to the present.
         future_covariates
@@ -181,8 +194,11 @@ class SeriesData:
             mixed timezone-aware and naive timestamps. The message names the column,
             series or row at fault.
         """
+        from_series = isinstance(df, pd.Series)
+        if from_series:
+            df = _series_frame(df, time_col)
         if not isinstance(df, pd.DataFrame):
-            raise TypeError(f"expected a pandas DataFrame, got {type(df).__name__}")
+            raise TypeError(f"expected a pandas DataFrame or Series, got {type(df).__name__}")
         if df.shape[0] == 0 or df.shape[1] == 0:
             raise DataError(f"the DataFrame is empty (shape {df.shape})")
         if fill not in (None, "ffill", "interpolate"):
@@ -200,9 +216,14 @@ class SeriesData:
                             "time_col= and id_col=")
 
         _check_columns_exist(df, [c for c in (time_col, id_col) if c is not None])
-        if time_col is None:
+        if target is None and (nf := _neuralforecast_roles(df, time_col, id_col)):
+            time_col, id_col, target = nf
+            _warn_left_out(df, nf, past_covariates, future_covariates)
+        if time_col is None and not from_series:  # a Series' time axis is its index
             time_col = _default_time_col(df)
         times, positions = _parse_times(df, time_col)
+        if freq is None:
+            freq = _period_freq(df, time_col)
 
         codes, ids = _series_codes(df, id_col)
         targets, past, future = _resolve_roles(df, time_col, id_col, target, past_covariates,
@@ -274,11 +295,51 @@ def _check_columns_exist(df: pd.DataFrame, cols: Sequence[Hashable]) -> None:
             raise DataError(f"column {col!r} is not in the DataFrame{hint} Columns: {have}")
 
 
+def _series_frame(series: pd.Series, time_col) -> pd.DataFrame:
+    """A Series as a one-column frame: its index the time axis, its name the target."""
+    if time_col is not None:
+        raise DataError(f"a Series has no time column {time_col!r}: its index is its time "
+                        "axis. Pass a DataFrame with that column, or leave time_col out")
+    index = series.index
+    if not (isinstance(index, pd.DatetimeIndex | pd.PeriodIndex | pd.MultiIndex)
+            or pd.api.types.is_integer_dtype(index.dtype)):
+        raise DataError(f"a Series' index is its time axis, and this one has dtype "
+                        f"{index.dtype}: make it a DatetimeIndex (s.index = "
+                        "pd.to_datetime(s.index)), a PeriodIndex or integers")
+    return series.to_frame(name="y" if series.name is None else series.name)
+
+
+def _neuralforecast_roles(df: pd.DataFrame, time_col, id_col) -> tuple | None:
+    """``(time_col, id_col, target)`` of a NeuralForecast long frame whose target the
+    user left out; None for any other frame."""
+    id_name, time_name, target_name = _NEURALFORECAST
+    if not all(c in df.columns for c in _NEURALFORECAST):
+        return None
+    if time_col not in (None, time_name) or id_col not in (None, id_name):
+        return None
+    return time_name, id_name, target_name
+
+
+def _warn_left_out(df: pd.DataFrame, roles: tuple, past, future) -> None:
+    """In a NeuralForecast frame only ``y`` is the target: say which columns that
+    leaves out, rather than make them targets behind the user's back."""
+    named = {*roles, *_as_list(past), *_as_list(future)}
+    left = [c for c in df.columns if c not in named]
+    if left:
+        warnings.warn(
+            f"a NeuralForecast-style frame (unique_id, ds, y): only 'y' is the target, so "
+            f"columns {left} are left out. To use them pass past_covariates={left} (known "
+            f"only up to the present) or future_covariates={left} (known over the horizon "
+            f"too), or name every target with target=",
+            UserWarning, stacklevel=4)
+
+
 def _default_time_col(df: pd.DataFrame) -> Hashable | None:
     """None means: use the index."""
-    if isinstance(df.index, pd.DatetimeIndex):
+    if isinstance(df.index, pd.DatetimeIndex | pd.PeriodIndex):
         return None
-    datetime_cols = [c for c in df.columns if isinstance(df[c].dtype, pd.DatetimeTZDtype)
+    datetime_cols = [c for c in df.columns if isinstance(df[c].dtype, pd.DatetimeTZDtype
+                                                         | pd.PeriodDtype)
                      or pd.api.types.is_datetime64_any_dtype(df[c].dtype)]
     if len(datetime_cols) == 1:
         return datetime_cols[0]
@@ -296,7 +357,9 @@ def _parse_times(df: pd.DataFrame, time_col) -> tuple[pd.Index, np.ndarray]:
     positions = np.arange(len(df))
     if time_col is None:
         index = df.index
-        if isinstance(index, pd.DatetimeIndex):
+        if isinstance(index, pd.PeriodIndex):
+            raw, label = pd.Series(index.to_timestamp(), index=positions), "the index"
+        elif isinstance(index, pd.DatetimeIndex):
             raw, label = pd.Series(index, index=positions), "the index"
         elif pd.api.types.is_integer_dtype(index.dtype):
             return pd.Index(index.to_numpy(dtype=np.int64)), positions
@@ -310,6 +373,8 @@ def _parse_times(df: pd.DataFrame, time_col) -> tuple[pd.Index, np.ndarray]:
         # Before the dtype checks: a gap turns an integer column into floats (or
         # leaves pd.NA in a nullable one), and the message should name the row.
         _check_no_missing_time(raw, label)
+        if isinstance(raw.dtype, pd.PeriodDtype):
+            raw = raw.dt.to_timestamp()
         if pd.api.types.is_integer_dtype(raw.dtype):
             return pd.Index(raw.to_numpy(dtype=np.int64)), positions
         if pd.api.types.is_bool_dtype(raw.dtype) or pd.api.types.is_float_dtype(raw.dtype):
@@ -341,6 +406,16 @@ def _parse_times(df: pd.DataFrame, time_col) -> tuple[pd.Index, np.ndarray]:
             # Older pandas returns object dtype for mixed offsets instead of raising.
             raw = pd.to_datetime(raw, format="mixed", utc=True)
     return pd.DatetimeIndex(raw), positions
+
+
+def _period_freq(df: pd.DataFrame, time_col) -> pd.DateOffset | None:
+    """The timestamp frequency of periods (monthly periods start at "MS"), so that it
+    is kept rather than inferred; None when the times are not periods."""
+    dtype = df.index.dtype if time_col is None else df[time_col].dtype
+    if not isinstance(dtype, pd.PeriodDtype):
+        return None
+    start = df.index[0] if time_col is None else df[time_col].iloc[0]
+    return pd.period_range(start, periods=3, freq=dtype.freq).to_timestamp().freq
 
 
 def _check_no_missing_time(raw: pd.Series, label: str) -> None:
