@@ -8,8 +8,8 @@ of sequence classification) import torch.
 from importlib import import_module
 
 _EXPORTS = {
-    "DataError": "frames",
-    "GapError": "frames",
+    "DataError": "errors",
+    "GapError": "errors",
     "SeriesData": "frames",
     "check_length": "frames",
     "make_windows": "windowing",

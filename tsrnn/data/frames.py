@@ -18,27 +18,23 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from tsrnn.data.errors import DataError, _describe_row, _where
+from tsrnn.data.time_axis import (
+    _check_order,
+    _check_regular,
+    _default_time_col,
+    _parse_times,
+    _period_freq,
+    _resample,
+    _resolve_freq,
+)
+
 __all__ = ["DataError", "SeriesData", "check_length"]
 
-# Column names we accept as the time column when the user names none.
-_TIME_NAMES = ("timestamp", "date", "datetime", "time", "ds")
 # NeuralForecast's long format: series id, time, target.
 _NEURALFORECAST = ("unique_id", "ds", "y")
 
 Fill = Literal["ffill", "interpolate"]
-
-
-class DataError(ValueError):
-    """Bad input data. The message names the column, series or row at fault."""
-
-
-class GapError(DataError):
-    """Timestamps off the series' regular grid. ``detail`` says where, without the
-    advice, so that an interface can give its own (a flag instead of a parameter)."""
-
-    def __init__(self, detail: str, advice: str):
-        super().__init__(f"{detail}. {advice}")
-        self.detail = detail
 
 
 @dataclass(frozen=True, eq=False)
@@ -277,15 +273,6 @@ def check_length(data: SeriesData, min_length: int, what: str = "input_len + hor
         )
 
 
-# ---------------------------------------------------------------------- helpers
-def _describe_row(pos: int, time) -> str:
-    return f"row {pos} ({time})" if time is not None else f"row {pos}"
-
-
-def _where(ids: list, id_col, code: int) -> str:
-    return "" if id_col is None else f" in series {ids[code]!r}"
-
-
 def _check_columns_exist(df: pd.DataFrame, cols: Sequence[Hashable]) -> None:
     have = [str(c) for c in df.columns]
     for col in cols:
@@ -332,118 +319,6 @@ def _warn_left_out(df: pd.DataFrame, roles: tuple, past, future) -> None:
             f"only up to the present) or future_covariates={left} (known over the horizon "
             f"too), or name every target with target=",
             UserWarning, stacklevel=4)
-
-
-def _default_time_col(df: pd.DataFrame) -> Hashable | None:
-    """None means: use the index."""
-    if isinstance(df.index, pd.DatetimeIndex | pd.PeriodIndex):
-        return None
-    datetime_cols = [c for c in df.columns if isinstance(df[c].dtype, pd.DatetimeTZDtype
-                                                         | pd.PeriodDtype)
-                     or pd.api.types.is_datetime64_any_dtype(df[c].dtype)]
-    if len(datetime_cols) == 1:
-        return datetime_cols[0]
-    if len(datetime_cols) > 1:
-        raise DataError(f"several datetime columns {datetime_cols}: pass time_col= to pick one")
-    lower = {str(c).lower(): c for c in df.columns}
-    for name in _TIME_NAMES:
-        if name in lower:
-            return lower[name]
-    return None
-
-
-def _parse_times(df: pd.DataFrame, time_col) -> tuple[pd.Index, np.ndarray]:
-    """Timestamps of every row, plus each row's position in ``df`` (for messages)."""
-    positions = np.arange(len(df))
-    if time_col is None:
-        index = df.index
-        if isinstance(index, pd.PeriodIndex):
-            raw, label = pd.Series(index.to_timestamp(), index=positions), "the index"
-        elif isinstance(index, pd.DatetimeIndex):
-            raw, label = pd.Series(index, index=positions), "the index"
-        elif pd.api.types.is_integer_dtype(index.dtype):
-            return pd.Index(index.to_numpy(dtype=np.int64)), positions
-        else:
-            raise DataError(
-                "no timestamps found: pass time_col=, use a DatetimeIndex, or an integer "
-                f"index (the index has dtype {index.dtype})"
-            )
-    else:
-        raw, label = df[time_col].reset_index(drop=True), f"time column {time_col!r}"
-        # Before the dtype checks: a gap turns an integer column into floats (or
-        # leaves pd.NA in a nullable one), and the message should name the row.
-        _check_no_missing_time(raw, label)
-        if isinstance(raw.dtype, pd.PeriodDtype):
-            raw = raw.dt.to_timestamp()
-        if pd.api.types.is_integer_dtype(raw.dtype):
-            return pd.Index(raw.to_numpy(dtype=np.int64)), positions
-        if pd.api.types.is_bool_dtype(raw.dtype) or pd.api.types.is_float_dtype(raw.dtype):
-            raise DataError(f"{label} has dtype {raw.dtype}; expected timestamps or integers")
-
-    _check_no_missing_time(raw, label)
-    if not (pd.api.types.is_datetime64_any_dtype(raw.dtype)
-            or isinstance(raw.dtype, pd.DatetimeTZDtype)):
-        _check_mixed_tz(raw, label)
-        try:
-            with warnings.catch_warnings():
-                # pandas 2.x only warns about mixed UTC offsets (3.x raises): make
-                # both take the branch below.
-                warnings.simplefilter("error", FutureWarning)
-                raw = pd.to_datetime(raw, format="mixed")
-        except (ValueError, TypeError, FutureWarning) as exc:
-            message = str(exc).lower()
-            if any(word in message for word in ("timezone", "time zone", "offset")):
-                # Every timestamp is aware (checked above), with several UTC offsets,
-                # as local time across a DST change has: compare them in UTC.
-                raw = pd.to_datetime(raw, format="mixed", utc=True)
-            else:
-                parsed = pd.to_datetime(raw, errors="coerce", format="mixed")
-                bad = np.flatnonzero(parsed.isna().to_numpy())
-                pos = int(bad[0]) if bad.size else None
-                where = f" at row {pos}: {raw.iloc[pos]!r}" if pos is not None else f": {exc}"
-                raise DataError(f"{label} is not a timestamp{where}") from None
-        if not pd.api.types.is_datetime64_any_dtype(raw.dtype):
-            # Older pandas returns object dtype for mixed offsets instead of raising.
-            raw = pd.to_datetime(raw, format="mixed", utc=True)
-    return pd.DatetimeIndex(raw), positions
-
-
-def _period_freq(df: pd.DataFrame, time_col) -> pd.DateOffset | None:
-    """The timestamp frequency of periods (monthly periods start at "MS"), so that it
-    is kept rather than inferred; None when the times are not periods."""
-    dtype = df.index.dtype if time_col is None else df[time_col].dtype
-    if not isinstance(dtype, pd.PeriodDtype):
-        return None
-    start = df.index[0] if time_col is None else df[time_col].iloc[0]
-    return pd.period_range(start, periods=3, freq=dtype.freq).to_timestamp().freq
-
-
-def _check_no_missing_time(raw: pd.Series, label: str) -> None:
-    if raw.isna().any():
-        pos = int(np.flatnonzero(raw.isna().to_numpy())[0])
-        raise DataError(f"{label} has a missing timestamp at row {pos}")
-
-
-def _check_mixed_tz(raw: pd.Series, label: str) -> None:
-    """Timezone-aware next to naive timestamps: pandas' own error names no row."""
-    aware = np.array([_is_aware(x) for x in raw.to_numpy()])
-    if aware.any() and not aware.all():
-        first_aware = int(np.flatnonzero(aware)[0])
-        first_naive = int(np.flatnonzero(~aware)[0])
-        raise DataError(
-            f"{label} mixes timezone-aware and naive timestamps: row {first_aware} "
-            f"({raw.iloc[first_aware]}) has a timezone, row {first_naive} "
-            f"({raw.iloc[first_naive]}) has none. Localize them all, or none."
-        )
-
-
-def _is_aware(x) -> bool:
-    if isinstance(x, str):
-        try:
-            x = pd.Timestamp(x)
-        except (ValueError, TypeError):
-            return False
-    return getattr(x, "tzinfo", None) is not None
 
 
 def _series_codes(df: pd.DataFrame, id_col) -> tuple[np.ndarray, list]:
@@ -539,149 +414,6 @@ def _check_float32(col, column: np.ndarray) -> None:
             f"as {np.abs(finite).max():.3g}: float32, in which tsrnn computes, keeps 7 digits "
             f"(steps of {resolution:.3g} there), so the variation would be lost. Subtract an "
             f"offset first, e.g. df[{col!r}] - df[{col!r}].min()")
-
-
-def _ticks(times: pd.Index) -> np.ndarray:
-    """Timestamps as int64 nanoseconds (integer times as they are)."""
-    if isinstance(times, pd.DatetimeIndex):
-        return times.as_unit("ns").asi8
-    return times.to_numpy(dtype=np.int64)
-
-
-def _check_order(times: pd.Index, offsets, ids, id_col, positions,
-                 duplicates_ok: bool = False, time_col=None) -> None:
-    t = _ticks(times)
-    step = np.diff(t)
-    inside = np.ones(len(step), dtype=bool)
-    inside[offsets[1:-1] - 1] = False  # the step from one series into the next
-    checks = [((step < 0) & inside, "unsorted")]
-    if not duplicates_ok:
-        checks.append(((step == 0) & inside, "duplicate"))
-    for bad, what in checks:
-        if bad.any():
-            k = int(np.flatnonzero(bad)[0]) + 1
-            code = int(np.searchsorted(offsets, k, side="right") - 1)
-            where = _where(ids, id_col, code)
-            if what == "unsorted":
-                column = "the index" if time_col is None else repr(time_col)
-                raise DataError(
-                    f"timestamps in {column} are not sorted{where}: row {positions[k]} "
-                    f"({times[k]}) comes after row {positions[k - 1]} ({times[k - 1]}). Sort "
-                    "the frame by time first (or, if the text has mixed date formats such "
-                    "as day-first and month-first, parse it yourself)."
-                )
-            raise DataError(
-                f"duplicate timestamp {times[k]}{where}: rows {positions[k - 1]} and "
-                f"{positions[k]}"
-            )
-
-
-def _resolve_freq(times: pd.Index, offsets, freq):
-    datetime = isinstance(times, pd.DatetimeIndex)
-    if freq is not None:
-        try:
-            return pd.tseries.frequencies.to_offset(freq) if datetime else int(freq)
-        except (ValueError, TypeError):
-            kind = "a pandas frequency such as '5min' or 'h'" if datetime else \
-                "an integer step, as the time column holds integers"
-            raise ValueError(f"freq must be {kind}, got {freq!r}") from None
-    if datetime:
-        # pandas names calendar frequencies ("MS", "B") that no fixed step can, but
-        # it gives up on a whole series with one gap. So vote over short runs taken
-        # across every series: a gap spoils only the runs that straddle it.
-        votes: dict = {}
-        for t in _short_runs(times, offsets):
-            with warnings.catch_warnings():
-                # pandas 3.1 warns that infer_freq will return an offset, not a
-                # string; to_offset below takes either.
-                warnings.simplefilter("ignore")
-                inferred = pd.infer_freq(t)
-            if inferred is not None:
-                key = pd.tseries.frequencies.to_offset(inferred).freqstr
-                votes[key] = votes.get(key, 0) + 1
-        if votes:
-            return pd.tseries.frequencies.to_offset(max(votes, key=votes.get))
-    # Irregular data: the most common step is the intended one, the rest are gaps.
-    steps = np.diff(_ticks(times))[_inside_steps(offsets)]
-    steps = steps[steps > 0]
-    if steps.size == 0:
-        return None
-    values, counts = np.unique(steps, return_counts=True)
-    if datetime:
-        return pd.tseries.frequencies.to_offset(pd.Timedelta(int(values[np.argmax(counts)]),
-                                                             unit="ns"))
-    return int(values[np.argmax(counts)])
-
-
-def _short_runs(times: pd.DatetimeIndex, offsets, run: int = 5, most: int = 64):
-    """Up to ``most`` runs of ``run`` consecutive timestamps, spread over all series."""
-    starts = [np.arange(offsets[i], offsets[i + 1] - run + 1) for i in range(len(offsets) - 1)]
-    starts = np.concatenate(starts) if starts else np.empty(0, dtype=np.int64)
-    if starts.size == 0:  # every series is shorter than a run: use each whole
-        return [times[offsets[i] : offsets[i + 1]] for i in range(len(offsets) - 1)
-                if offsets[i + 1] - offsets[i] >= 3]
-    pick = starts[np.linspace(0, starts.size - 1, min(most, starts.size)).astype(np.int64)]
-    return [times[k : k + run] for k in pick]
-
-
-def _inside_steps(offsets) -> np.ndarray:
-    inside = np.ones(offsets[-1] - 1, dtype=bool)
-    inside[offsets[1:-1] - 1] = False
-    return inside
-
-
-def _expected_times(t0, n: int, freq) -> pd.Index:
-    if isinstance(freq, int):
-        return pd.Index(t0 + freq * np.arange(n, dtype=np.int64))
-    return pd.date_range(t0, periods=n, freq=freq)
-
-
-def _check_regular(times, offsets, ids, id_col, freq) -> None:
-    if freq is None:
-        return
-    candidates = range(len(offsets) - 1)
-    if isinstance(freq, int | pd.offsets.Tick):
-        # Fixed steps: one vectorised pass finds the series with a gap, if any.
-        t = _ticks(times)
-        step = freq if isinstance(freq, int) else freq.nanos
-        bad = np.flatnonzero((np.diff(t) != step) & _inside_steps(offsets))
-        candidates = np.searchsorted(offsets, bad[:1] + 1, side="right") - 1
-    for code in candidates:
-        t = times[offsets[code] : offsets[code + 1]]
-        if len(t) < 2:
-            continue
-        expected = _expected_times(t[0], len(t), freq)
-        mismatch = np.flatnonzero(np.asarray(expected != t))
-        if mismatch.size:
-            k = int(mismatch[0])
-            freq_name = freq if isinstance(freq, int) else freq.freqstr
-            raise GapError(
-                f"irregular timestamps{_where(ids, id_col, code)}: a gap from {t[k - 1]} to "
-                f"{t[k]}, where the frequency is {freq_name!r} (expected {expected[k]})",
-                "Pass resample=True (with fill=) to put the series on a regular grid, "
-                "or freq= if the frequency was inferred wrongly."
-            )
-
-
-def _resample(values, times, offsets, freq):
-    if freq is None:
-        return values, times, offsets
-    parts, stamps, counts = [], [], []
-    for code in range(len(offsets) - 1):
-        rows = slice(offsets[code], offsets[code + 1])
-        frame = pd.DataFrame(values[rows], index=times[rows])
-        if isinstance(freq, int):
-            grid = pd.Index(np.arange(times[rows][0], times[rows][-1] + 1, freq))
-            frame = frame.groupby((frame.index - grid[0]) // freq * freq + grid[0]).mean()
-            frame = frame.reindex(grid)
-        else:
-            frame = frame.resample(freq).mean()
-        parts.append(frame.to_numpy(dtype=np.float32))
-        stamps.append(frame.index)
-        counts.append(len(frame))
-    new_times = stamps[0].append(stamps[1:]) if len(stamps) > 1 else stamps[0]
-    new_offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    return np.concatenate(parts), new_times, new_offsets
 
 
 def _handle_missing(values, times, offsets, ids, id_col, names, positions, fill, resampled):
