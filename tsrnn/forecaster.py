@@ -12,7 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from tsrnn import persistence
 from tsrnn._checks import is_integer, is_number
-from tsrnn.backtest import Backtest, backtest, historical_forecasts
+from tsrnn.backtest import Backtest, ForecastEvaluation
 from tsrnn.base import SeriesEstimator, seed_everything
 from tsrnn.data import (
     DataError,
@@ -30,7 +30,7 @@ from tsrnn.nn.seq2seq import Seq2SeqNet
 __all__ = ["Backtest", "Forecaster"]
 
 
-class Forecaster(SeriesEstimator):
+class Forecaster(ForecastEvaluation, SeriesEstimator):
     """Recurrent forecaster: one global model for one or many series.
 
     Parameters
@@ -378,63 +378,6 @@ class Forecaster(SeriesEstimator):
         n_t = len(self.target_names_)
         return out * spread[:, None, :n_t, None] + loc[:, None, :n_t, None]
 
-    def score(self, X: pd.DataFrame | pd.Series, y: None = None) -> float:
-        """Negative mean absolute error of forecasting the end of each series of ``X``:
-        higher is better, as scikit-learn's model selection expects.
-
-        Each series' last ``horizon`` steps are forecast from the ``input_len`` steps
-        before them (known-future covariates over the horizon come from ``X``
-        itself), and compared with what ``X`` holds there, in original units. The
-        score depends only on the model and ``X``, so it is out of sample whenever
-        ``X`` comes after the training data. That makes ``GridSearchCV`` and
-        ``cross_val_score`` work on a frame ordered by time with
-        ``sklearn.model_selection.TimeSeriesSplit(test_size=n)``, ``n >= input_len +
-        horizon`` rows (per series): each fold fits on the rows before its test
-        rows and scores the test rows' last ``horizon`` steps. With quantiles, the
-        median (the level nearest 0.5) is scored.
-
-        Parameters
-        ----------
-        X
-            A frame (or Series) with the columns seen at fit; every series at least
-            ``input_len + horizon`` rows long.
-        y
-            Must be None: the targets are columns of ``X``. It is there because
-            scikit-learn passes one when it has one.
-
-        Returns
-        -------
-        float
-            ``-MAE`` over every series, horizon step and target.
-        """
-        from tsrnn.metrics import mae
-
-        check_is_fitted(self, "net_")
-        if y is not None:
-            raise ValueError("score takes the targets from X's columns (target= at fit): "
-                             "pass y=None")
-        data = self._read(X)
-        length, h = self.input_len + self.horizon, self.horizon
-        try:
-            check_length(data, length)
-        except DataError as exc:
-            raise DataError(f"{exc}: score() forecasts the last horizon steps of each series "
-                            f"from the input_len steps before them (with TimeSeriesSplit, "
-                            f"pass test_size >= {length})") from None
-        ends = data.offsets[1:]
-        context = np.stack([data.values[e - length : e - h] for e in ends])  # [S, L, F]
-        later = np.stack([data.values[e - h : e] for e in ends])  # [S, H, F]
-        loc, spread = self._stats_for(data)
-        n_future = len(self.roles_["future_covariates"])
-        fut = None
-        if n_future:
-            fut = ((later[..., -n_future:] - loc[:, None, -n_future:])
-                   / spread[:, None, -n_future:]).astype(np.float32)  # [S, H, F_future]
-        out = self._forecast(context, fut, loc, spread)  # [S, H, C, Q]
-        levels = self._quantile_levels()
-        point = out[..., int(np.argmin(np.abs(np.asarray(levels) - 0.5))) if levels else 0]
-        return -float(mae(later[..., : len(self.target_names_)], point))
-
     def _context(self, df):
         """Inputs of the forecast from the end of each series, in original units."""
         if df is None:
@@ -520,65 +463,6 @@ class Forecaster(SeriesEstimator):
             weights = self.net_.attention_weights(torch.from_numpy(scaled),
                                                   None if fut is None else torch.from_numpy(fut))
         return weights.numpy()
-
-    # ---------------------------------------------------------------- backtest
-    def historical_forecasts(self, df: pd.DataFrame, *, start: float | int | Any = 0.8,
-                             stride: int | None = None, season: int = 1,
-                             retrain: bool | int = False) -> Backtest:
-        """Rolling-origin backtest on ``df`` (Darts' ``historical_forecasts``).
-
-        Parameters
-        ----------
-        df
-            Frame with the columns seen at fit.
-        start
-            First forecast origin: a fraction of each series' length (float), a row
-            count (int), or a timestamp. Each forecast sees only rows before its
-            first step.
-        stride
-            Steps between origins; default ``horizon`` (non-overlapping forecasts).
-        season
-            Seasonal lag of the naive forecast that scales MASE (1: repeat-last).
-        retrain
-            False: every forecast comes from this fitted model. Where that model
-            was trained on the forecast values (``df`` overlaps the data it was
-            fitted on, up to ``context_end_``) the errors are in-sample, and an
-            :class:`~tsrnn.backtest.InSampleBacktestWarning` says so. True: refit a
-            clone (same parameters and ``random_state``) on every series' rows up
-            to each origin time, then forecast from it; this costs one full fit per
-            distinct origin time, e.g. ``0.2 * rows / horizon`` fits for
-            ``start=0.8`` and the default stride. An integer ``k``: refit every
-            ``k`` origins, the refitted model forecasting those ``k``; ``k`` at
-            least the number of origins fits once, on the data before the first
-            (NeuralForecast's ``cross_validation`` without ``refit``). This model's
-            own fit is used only for its column roles.
-
-        Returns
-        -------
-        Backtest
-            The forecasts with actuals, and their metrics in original units, pooled
-            and per horizon step.
-        """
-        return historical_forecasts(self, df, start=start, stride=stride, season=season,
-                                    retrain=retrain, stacklevel=3)
-
-    def backtest(self, df: pd.DataFrame, *, start: float | int | Any = 0.8,
-                 stride: int | None = None, season: int = 1,
-                 retrain: bool | int = True) -> Backtest:
-        """Out-of-sample backtest with metrics per horizon step (Darts' ``backtest``,
-        NeuralForecast's ``cross_validation``).
-
-        The same backtest as :meth:`historical_forecasts`, with ``retrain=True`` by
-        default (one fit per origin: see there for the cost and ``retrain=k``).
-        ``Backtest.forecasts`` comes in NeuralForecast's layout: ``unique_id`` (the
-        series id; for a wide frame the target's name; with several targets of a
-        long frame ``"<id>/<target>"``), ``ds``, ``cutoff`` (the origin), ``y`` (the
-        actual value) and ``tsrnn`` (the forecast; the median with quantiles, which
-        add ``tsrnn_q<level>`` columns). ``Backtest.step_metrics`` has the metrics
-        of each horizon step, ``Backtest.metrics`` those over all of them.
-        """
-        return backtest(self, df, start=start, stride=stride, season=season,
-                        retrain=retrain, stacklevel=3)
 
     def _median_index(self) -> int:
         levels = self._quantile_levels()
