@@ -44,7 +44,6 @@ from tsrnn.nn.next_step import NextStepNet
 from tsrnn.stateful import next_step_errors, train_next_step
 from tsrnn.stateful_stream import StatefulStream
 from tsrnn.streaming import AnomalyStream, StreamResult
-from tsrnn.thresholds import pot_threshold, quantile_threshold
 
 __all__ = ["AnomalyDetector", "AnomalyStream", "StreamResult"]
 
@@ -367,28 +366,6 @@ class AnomalyDetector(ErrorsToScores, DetectorFile, SeriesEstimator):
                                                    online=online, window=self.likelihood_window)
         self.decision_scores_ = in_frame_order(
             self._finish(errors, valid, data, False, self._breaches(data)), data)
-        self._set_threshold()
-        return self
-
-    def _set_threshold(self) -> None:
-        """``threshold_`` and ``labels_`` from ``decision_scores_``, for the
-        post-processing they were made with."""
-        if self.threshold == "pot":
-            self.threshold_ = pot_threshold(self.decision_scores_, risk=self.risk)
-        else:
-            self.threshold_ = quantile_threshold(self.decision_scores_, self.contamination)
-        self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)
-        self.threshold_scoring_ = self._scoring_settings()
-
-    def fit_threshold(self, df: pd.DataFrame) -> AnomalyDetector:
-        """Set ``threshold_`` (and ``decision_scores_``, ``labels_``) again from the
-        scores of ``df`` under the current post-processing, without retraining the
-        networks: after ``set_params(alerts=True)``, say. Pass the training frame,
-        as the fit's threshold came from it (``threshold``, ``contamination`` and
-        ``risk`` apply as in :meth:`fit`)."""
-        check_is_fitted(self, "net_")
-        self._check_params()
-        self.decision_scores_ = self.decision_function(df).to_numpy(dtype=np.float64)
         self._set_threshold()
         return self
 

@@ -6,10 +6,18 @@ give the same numbers."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+import pandas as pd
+from sklearn.utils.validation import check_is_fitted
 
 from tsrnn.data import SeriesData
 from tsrnn.likelihood import RangeWatch, ScoreFilter, post_process, range_breaches
+from tsrnn.thresholds import pot_threshold, quantile_threshold
+
+if TYPE_CHECKING:
+    from tsrnn.detector import AnomalyDetector
 
 NEW_SERIES_WARMUP = 100  # points that scale a series unseen at fit (see _warmup)
 SCORING = ("alerts", "smoothing", "normalize_errors", "likelihood_window",
@@ -18,7 +26,7 @@ SCORING = ("alerts", "smoothing", "normalize_errors", "likelihood_window",
 
 class ErrorsToScores:
     """A mixin of :class:`tsrnn.AnomalyDetector`: its fitted error scales, priors and
-    value ranges, read as scores."""
+    value ranges, read as scores, and the threshold on those scores."""
 
     @property
     def _warmup(self) -> int:
@@ -130,3 +138,25 @@ class ErrorsToScores:
                              f"({'; '.join(changed)}): fit_threshold(training frame) sets it for "
                              "these settings, or set them back; "
                              "decision_function gives the scores either way")
+
+    def _set_threshold(self) -> None:
+        """``threshold_`` and ``labels_`` from ``decision_scores_``, for the
+        post-processing they were made with."""
+        if self.threshold == "pot":
+            self.threshold_ = pot_threshold(self.decision_scores_, risk=self.risk)
+        else:
+            self.threshold_ = quantile_threshold(self.decision_scores_, self.contamination)
+        self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)
+        self.threshold_scoring_ = self._scoring_settings()
+
+    def fit_threshold(self, df: pd.DataFrame) -> AnomalyDetector:
+        """Set ``threshold_`` (and ``decision_scores_``, ``labels_``) again from the
+        scores of ``df`` under the current post-processing, without retraining the
+        networks: after ``set_params(alerts=True)``, say. Pass the training frame,
+        as the fit's threshold came from it (``threshold``, ``contamination`` and
+        ``risk`` apply as in :meth:`fit`)."""
+        check_is_fitted(self, "net_")
+        self._check_params()
+        self.decision_scores_ = self.decision_function(df).to_numpy(dtype=np.float64)
+        self._set_threshold()
+        return self
