@@ -4,6 +4,8 @@ Trainer behaviour common to every estimator (early stopping, best weights) is
 checked through the estimators in their own test files.
 """
 
+import io
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -191,3 +193,46 @@ def test_a_damaged_checkpoint_is_one_line_that_names_it(tmp_path, name, damage):
     with pytest.raises(ValueError, match=match) as err:
         _resume(tmp_path, name)
     assert str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+class _Terminal(io.StringIO):
+    """Standard error as a terminal: what a user at a shell sees."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(("verbose", "shown"), [("auto", True), (True, True), (False, False)])
+def test_a_fit_in_a_terminal_shows_one_clean_bar(monkeypatch, verbose, shown):
+    from tsrnn import Forecaster
+
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    frame = pd.DataFrame({"y": np.sin(np.arange(200) / 5)})
+    Forecaster(input_len=16, horizon=4, hidden_size=8, max_epochs=3, accelerator="cpu",
+               random_state=0, verbose=verbose).fit(frame)
+    text = terminal.getvalue()
+    if not shown:
+        assert text == ""
+        return
+    assert "training" in text and "3/3" in text and "val_loss=" in text
+    for chatter in ("GPU available", "TPU available", "LOCAL_RANK", "Tip", "💡", "Trainer"):
+        assert chatter not in text
+
+
+def test_outside_a_terminal_auto_shows_nothing(capsys):
+    from tsrnn import Forecaster
+
+    frame = pd.DataFrame({"y": np.sin(np.arange(200) / 5)})
+    Forecaster(input_len=16, horizon=4, hidden_size=8, max_epochs=2, accelerator="cpu",
+               random_state=0).fit(frame)  # verbose="auto"; pytest's stderr is no terminal
+    captured = capsys.readouterr()
+    assert captured.err == "" and captured.out == ""
+
+
+def test_verbose_takes_true_false_or_auto():
+    from tsrnn import Forecaster
+
+    frame = pd.DataFrame({"y": np.sin(np.arange(200) / 5)})
+    with pytest.raises(ValueError, match="verbose must be True or False, got 'yes'"):
+        Forecaster(input_len=16, horizon=4, verbose="yes").fit(frame)

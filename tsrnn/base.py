@@ -13,7 +13,7 @@ from tsrnn._training_checks import check_training
 from tsrnn.data import DataError, Scaler, SeriesData
 
 BOOLEAN_PARAMS = ("bidirectional", "layer_norm", "learn_initial_state", "channel_independent",
-                  "verbose", "resample", "normalize_errors", "alerts")
+                  "resample", "normalize_errors", "alerts")
 
 __all__ = ["SeriesEstimator", "in_frame_order", "index_of", "seed_everything"]
 
@@ -43,6 +43,8 @@ class SeriesEstimator(BaseEstimator):
             raise ValueError(f"cell must be 'rnn', 'lstm' or 'gru', got {self.cell!r}")
         for name in (*positive, "hidden_size", "num_layers", "batch_size", "max_epochs"):
             self._check_integer(name, 1)
+        if self.verbose != "auto":
+            check_bool(self.verbose, "verbose")  # else True, False or "auto"
         for name in BOOLEAN_PARAMS:  # a string such as "no" would read as true
             if hasattr(self, name):
                 check_bool(getattr(self, name), name)

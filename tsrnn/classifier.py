@@ -78,7 +78,9 @@ class SequenceClassifier(ClassifierMixin, SeriesEstimator):
     accelerator, devices, precision
         Passed to Lightning: ``"auto"`` uses CUDA when present.
     verbose
-        Show a progress bar while training.
+        ``"auto"`` (default): one progress bar over epochs, with the losses, on
+        standard error when it is a terminal; True: always; False: never. Never
+        Lightning's own bars, banners or tips.
     log_dir
         Write Lightning CSV logs there; None writes nothing.
     random_state
@@ -133,7 +135,7 @@ class SequenceClassifier(ClassifierMixin, SeriesEstimator):
         accelerator: str = "auto",
         devices: Any = "auto",
         precision: Any = "32-true",
-        verbose: bool = False,
+        verbose: bool | str = "auto",
         log_dir: str | None = None,
         random_state: int | None = None,
         trainer_kwargs: dict | None = None,

@@ -249,7 +249,7 @@ class AnomalyDetector(ErrorsToScores, DetectorFile, SeriesEstimator):
         accelerator: str = "auto",
         devices: Any = "auto",
         precision: Any = "32-true",
-        verbose: bool = False,
+        verbose: bool | str = "auto",
         log_dir: str | None = None,
         random_state: int | None = None,
         trainer_kwargs: dict | None = None,

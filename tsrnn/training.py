@@ -225,7 +225,7 @@ class EpochProgress(Callback):
 class _FitOptions(NamedTuple):
     checkpoint_dir: Path | None
     resume: bool
-    progress: bool
+    progress: bool | None
     member: int | None = None  # inside an ensemble's fit: which member trains
 
 
@@ -234,7 +234,7 @@ _FIT_OPTIONS: ContextVar[_FitOptions | None] = ContextVar("tsrnn_fit_options", d
 
 @contextmanager
 def fit_options(*, checkpoint_dir: str | os.PathLike | None = None, resume: bool = False,
-                progress: bool = False) -> Iterator[None]:
+                progress: bool | None = None) -> Iterator[None]:
     """Settings for every fit inside the block, whatever the estimator.
 
     They are run settings, not model parameters, so they stay out of
@@ -253,7 +253,8 @@ def fit_options(*, checkpoint_dir: str | os.PathLike | None = None, resume: bool
         that cannot be read, holds code or holds another network's shape raises a
         ``ValueError`` naming it.
     progress
-        Show a progress bar over epochs on stderr.
+        Show a progress bar over epochs on stderr (True), or none (False); None
+        leaves it to each estimator's ``verbose``.
 
     Examples
     --------
@@ -320,15 +321,24 @@ def mark_finished(net: torch.nn.Module, summary: dict) -> None:
         torch.save({"state_dict": net.state_dict(), "summary": summary}, f)
 
 
+def _wants_progress(verbose: bool | str) -> bool:
+    """``verbose``: True shows the epoch bar, False nothing, ``"auto"`` the bar when
+    standard error is a terminal (not in logs, pipes or notebooks' captured output)."""
+    if verbose == "auto":
+        isatty = getattr(sys.stderr, "isatty", None)
+        return bool(isatty and isatty())
+    return bool(verbose)
+
+
 @contextmanager
-def _quiet(verbose: bool):
-    """Silence Lightning's start-up chatter and advice that does not apply here."""
+def _quiet():
+    """Silence Lightning's start-up chatter (GPU/TPU banners, tips) and advice that
+    does not apply here: what a fit shows is tsrnn's epoch bar, or nothing."""
     loggers = [logging.getLogger(n) for n in ("pytorch_lightning", "lightning.pytorch",
                                               "lightning.fabric", "lightning_fabric")]
     levels = [lg.level for lg in loggers]
-    if not verbose:
-        for lg in loggers:
-            lg.setLevel(logging.ERROR)
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
     try:
         with warnings.catch_warnings():
             # Worker processes cost more than they save for in-memory windows.
@@ -377,7 +387,8 @@ def fit_module(
     callbacks.extend(extra.pop("callbacks", None) or [])  # added to ours, not instead
     run = _FIT_OPTIONS.get()
     ckpt_path = None
-    if run is not None and run.progress:
+    if (run.progress if run is not None and run.progress is not None
+            else _wants_progress(verbose)):
         callbacks.append(EpochProgress())
     if run is not None and run.checkpoint_dir is not None:
         checkpoint = LastCheckpoint(run.checkpoint_dir)
@@ -400,13 +411,13 @@ def fit_module(
         callbacks=callbacks,
         logger=logger,
         enable_checkpointing=any(isinstance(c, Checkpoint) for c in callbacks),
-        enable_progress_bar=verbose,
-        enable_model_summary=verbose,
+        enable_progress_bar=False,  # tsrnn's own bar (EpochProgress), or none
+        enable_model_summary=False,
         num_sanity_val_steps=0,
         default_root_dir=log_dir,
     )
     options.update(extra)
-    with _quiet(verbose):
+    with _quiet():
         trainer = pl.Trainer(**options)
         # weights_only explicitly: TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD in the environment
         # would otherwise make torch unpickle whatever the checkpoint holds.
