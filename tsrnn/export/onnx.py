@@ -50,6 +50,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from tsrnn import persistence
 from tsrnn.files import atomic_write
 
 __all__ = ["OnnxModel", "export_onnx", "load_onnx"]
@@ -178,7 +179,7 @@ def _common_meta(est, kind: str) -> dict:
         "kind": kind, "estimator": type(est).__name__, "params": _plain(est.get_params()),
         "target_names": _plain(list(est.target_names_)),
         "feature_names": _plain(list(est.feature_names_in_)),
-        "freq": _plain(est.freq_),
+        "freq": persistence.freq_to_plain(est.freq_),
         "scaling": {"series": _plain(list(est.ids_)), "loc": _plain(est.scaler_loc_),
                     "spread": _plain(est.scaler_spread_)},
     }
@@ -293,7 +294,12 @@ def export_onnx(estimator, path: str | os.PathLike) -> dict:
     """
     from sklearn.utils.validation import check_is_fitted
 
+    from tsrnn.base import SeriesEstimator
+
     onnx = _require("onnx")
+    if not isinstance(estimator, SeriesEstimator):
+        raise TypeError(f"cannot export {type(estimator).__name__} to ONNX: expected a "
+                        "fitted Forecaster or AnomalyDetector")
     check_is_fitted(estimator, "net_")
     graph, args, names, out_names, meta, axes = _graph(estimator)
     dynamic = {name: {axes.get(name, 0): "batch"} for name in [*names, *out_names]}
