@@ -235,3 +235,34 @@ def test_core_never_imports_onnx():
     loaded = set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                                 check=True).stdout.split())
     assert not loaded & {"onnx", "onnxruntime", "onnxscript"}
+
+
+# ------------------------------------------------------------------ the command
+def test_export_command(tmp_path, capsys):
+    from tsrnn.cli import main
+
+    model = _fit_forecaster("lstm", {})
+    model.save(tmp_path / "m.tsrnn")
+    out = tmp_path / "m.onnx"
+    assert main(["export", "--model", str(tmp_path / "m.tsrnn"), "--out", str(out)]) == 0
+    assert "wrote" in capsys.readouterr().out
+    onnx_model = load_onnx(out)
+    loc, spread = onnx_model.scaling(model.ids_[0])
+    got = onnx_model.run(values=model.context_, loc=loc[None], spread=spread[None])
+    np.testing.assert_allclose(got["forecast"][0, :, :, 0],
+                               model.predict()[["a", "b"]].to_numpy(), **TOL)
+
+
+@pytest.mark.parametrize("args, flag", [
+    (["--model", "missing.tsrnn", "--out", "m.onnx"], "--model missing.tsrnn"),
+    (["--model", "m.tsrnn", "--out", "m.txt"], "--out m.txt"),
+    (["--model", "m.tsrnn", "--out", "nofolder/m.onnx"], "--out nofolder/m.onnx"),
+    (["--out", "m.onnx"], "--model"),
+])
+def test_export_command_errors_name_the_flag(tmp_path, monkeypatch, capsys, args, flag):
+    from tsrnn.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m.tsrnn").write_bytes(b"not a model")
+    assert main(["export", *args]) in (1, 2)
+    assert flag in capsys.readouterr().err
