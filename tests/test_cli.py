@@ -293,7 +293,8 @@ def test_a_config_for_another_task_is_refused(tmp_path, capsys):
     assert "is a detect config" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("command", ["forecast", "detect", "train", "evaluate", "stream"])
+@pytest.mark.parametrize("command", ["forecast", "detect", "train", "evaluate", "stream",
+                                     "export"])
 def test_pipeline_scripts_are_the_same_commands(command, capsys):
     import importlib
 
@@ -519,7 +520,7 @@ def test_debug_shows_the_traceback(tmp_path):
 
 
 def test_help_of_every_command_shows_an_example(capsys):
-    for command in ("forecast", "detect", "train", "evaluate", "stream", "datasets"):
+    for command in ("forecast", "detect", "train", "evaluate", "stream", "export", "datasets"):
         assert main([command, "--help"]) == 0
         assert f"tsrnn {command}" in capsys.readouterr().out.split("\nexamples")[1]
 

@@ -234,13 +234,19 @@ class ForecastNet(nn.Module):
 
     def _to_units(self, targets, covariates, future):
         """Channel independence: ``[B, T, C]`` -> ``[B*C, T, 1 + n_cov]``."""
+        # No empty covariate tensors: ONNX's Reshape reads a 0 in a shape as "keep
+        # this axis", so an exported graph would mishandle them.
         if not self.channel_independent:
+            if not self.n_covariates:
+                return targets, future
             return torch.cat([targets, covariates], dim=-1), future
         batch, steps, channels = targets.shape
         per_channel = targets.transpose(1, 2).reshape(batch * channels, steps, 1)  # [B*C, T, 1]
-        cov = covariates.repeat_interleave(channels, dim=0)  # [B*C, T, n_cov]
         if future is not None:
-            future = future.repeat_interleave(channels, dim=0)  # [B*C, H, n_future]
+            future = _repeat_rows(future, channels)  # [B*C, H, n_future]
+        if not self.n_covariates:
+            return per_channel, future
+        cov = _repeat_rows(covariates, channels)  # [B*C, T, n_cov]
         return torch.cat([per_channel, cov], dim=-1), future
 
     def _segments(self, x: torch.Tensor, n_segments: int) -> torch.Tensor:
@@ -275,7 +281,7 @@ class ForecastNet(nn.Module):
             fut = self._pad_end(future, m * self.segment_len)  # [N, m*s, n_future]
             step_in = step_in + self.future_embed(fut.reshape(n, m, -1))
         step_in = step_in.reshape(n * m, 1, -1)  # [N*m, 1, W]
-        h0 = summary.repeat_interleave(m, dim=0)[None]  # [1, N*m, W]
+        h0 = _repeat_rows(summary, m)[None]  # [1, N*m, W]
         init = (h0, torch.zeros_like(h0)) if self.encoder.cell == "lstm" else h0
         dec, _ = self.decoder(step_in, init)  # [N*m, 1, W]
         out = self.head(self.head_dropout(dec[:, 0]))  # [N*m, s*U*Q]
@@ -318,3 +324,10 @@ class ForecastNet(nn.Module):
         steps = F.softplus(out[..., 1:])
         return torch.cat([out[..., :1], out[..., :1] + steps.cumsum(dim=-1)], dim=-1)
 
+
+
+def _repeat_rows(x: torch.Tensor, times: int) -> torch.Tensor:
+    """``x.repeat_interleave(times, dim=0)``, written as a view and a reshape: the
+    ONNX exporter turns ``repeat_interleave`` into a graph fixed to the traced batch."""
+    rest = x.shape[1:]
+    return x[:, None].expand(-1, times, *rest).reshape(x.shape[0] * times, *rest)  # [B*t, ...]
