@@ -435,7 +435,7 @@ def test_historical_forecasts_match_predict(backtest_setup):
 
 def test_historical_forecast_metrics_match_tsrnn_metrics(backtest_setup):
     df, model = backtest_setup
-    bt = model.historical_forecasts(df, start=200, stride=2)
+    bt = model.historical_forecasts(df, start=200, stride=2, season=1)
     actual, pred = bt.forecasts["y_actual"], bt.forecasts["y"]
     expected = metrics.forecast_metrics(actual, pred, y_train=df["y"].iloc[:200])
     assert bt.metrics.keys() == expected.keys()
@@ -445,6 +445,10 @@ def test_historical_forecast_metrics_match_tsrnn_metrics(backtest_setup):
     with_season = model.historical_forecasts(df, start=200, stride=2, season=7).metrics
     assert with_season["mase"] == pytest.approx(
         metrics.mase(actual, pred, y_train=df["y"].iloc[:200], season=7), rel=1e-6)
+    # season="auto" (the default) is the fitted season_: 7 for daily data
+    assert model.season_ == 7
+    auto = model.historical_forecasts(df, start=200, stride=2).metrics
+    assert auto["mase"] == pytest.approx(with_season["mase"], rel=1e-9)
 
 
 def test_backtest_mape_is_percent_and_leaves_out_zero_actuals(backtest_setup):
@@ -482,7 +486,7 @@ def test_historical_forecast_mase_of_several_targets_matches_tsrnn_metrics():
     fc = model.historical_forecasts(df, start=200).forecasts
     bt = model.historical_forecasts(df, start=200)
     expected = metrics.mase(fc[["a_actual", "b_actual"]], fc[["a", "b"]],
-                            y_train=df[["a", "b"]].iloc[:200])
+                            y_train=df[["a", "b"]].iloc[:200], season=model.season_)
     assert bt.metrics["mase"] == pytest.approx(expected, rel=1e-6)
 
 

@@ -211,7 +211,11 @@ INCONSISTENT = {
         lambda p: p["fitted"].update(context=p["fitted"]["context"][:, :6].clone()),
         r"'context' has shape \(1, 6, 2\), expected \(1, 12, 2\)"),
     "input_len unlike the weights": (
-        lambda p: p["params"].update(input_len=6), "weight"),
+        lambda p: p["params"].update(input_len=6),
+        "fitted 'sizes' input_len=12 differs from its parameter input_len=6"),
+    "sizes unlike the weights": (
+        lambda p: p["fitted"].update(sizes={"input_len": 6, "horizon": 3, "season": 1}),
+        "differs from its parameter"),
     "scaling of another column count": (
         lambda p: p["fitted"].update(scaler_loc=torch.zeros(1, 3, dtype=torch.float64)),
         r"'scaler_loc' has shape \(1, 3\), expected \(1, 2\)"),

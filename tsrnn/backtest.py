@@ -76,47 +76,48 @@ class InSampleBacktestWarning(UserWarning):
 
 
 def historical_forecasts(model, df: pd.DataFrame, *, start: float | int | Any = 0.8,
-                         stride: int | None = None, season: int = 1,
+                         stride: int | None = None, season: int | str = "auto",
                          retrain: bool | int = False, stacklevel: int = 2) -> Backtest:
     """Rolling-origin backtest of the fitted ``model`` on ``df``; see
     :meth:`tsrnn.Forecaster.historical_forecasts`."""
     check_is_fitted(model, "net_")
     every = _refit_every(retrain)
     data = model._read(df)
-    check_length(data, model.input_len + model.horizon)
-    stride = model.horizon if stride is None else int(stride)
+    check_length(data, model.input_len_ + model.horizon_)
+    stride = model.horizon_ if stride is None else int(stride)
     first = _origin_rows(model, data, start)
-    starts = window_starts(data.offsets, model.input_len, model.horizon, stride,
+    season = _season(model, data, first, season)
+    starts = window_starts(data.offsets, model.input_len_, model.horizon_, stride,
                            target_from=first)
     if starts.size == 0:
         raise DataError(f"no complete forecast after start={start!r}: every series ends "
-                        f"less than horizon={model.horizon} steps after it")
+                        f"less than horizon={model.horizon_} steps after it")
     series = np.searchsorted(data.offsets, starts, side="right") - 1
-    origins = data.times[starts + model.input_len - 1]
+    origins = data.times[starts + model.input_len_ - 1]
     if every:
         out = _refit_forecasts(model, data, starts, series, origins, every)
     else:
         _warn_in_sample(model, data, starts, series, stacklevel + 1)
         out = _forecast(model, data, starts, series)
     n_t = len(model.target_names_)
-    idx = starts[:, None] + model.input_len + np.arange(model.horizon)  # [B, H] rows
+    idx = starts[:, None] + model.input_len_ + np.arange(model.horizon_)  # [B, H] rows
     actual = data.values[idx][..., :n_t]  # [B, H, C]
     point = out[..., model._median_index()]  # [B, H, C]
     metrics = _metrics(model, data, first, series, actual, point, season)
     steps = pd.DataFrame(
         [_metrics(model, data, first, series, actual[:, [h]], point[:, [h]], season)
-         for h in range(model.horizon)],
-        index=pd.RangeIndex(1, model.horizon + 1, name="step"))
+         for h in range(model.horizon_)],
+        index=pd.RangeIndex(1, model.horizon_ + 1, name="step"))
     frame = model._frame([data.ids[i] for i in series], list(origins), out)
     frame.insert(1 if model.roles_["id_col"] is not None else 0, "origin",
-                 np.repeat(np.asarray(origins), model.horizon))
+                 np.repeat(np.asarray(origins), model.horizon_))
     for j, name in enumerate(model.target_names_):
         frame[f"{name}_actual"] = actual[..., j].reshape(-1)
     return Backtest(frame, metrics, steps)
 
 
 def backtest(model, df: pd.DataFrame, *, start: float | int | Any = 0.8,
-             stride: int | None = None, season: int = 1, retrain: bool | int = True,
+             stride: int | None = None, season: int | str = "auto", retrain: bool | int = True,
              stacklevel: int = 2) -> Backtest:
     """:func:`historical_forecasts`, with its forecasts in NeuralForecast's
     ``cross_validation`` layout; see :meth:`tsrnn.Forecaster.backtest`."""
@@ -131,7 +132,7 @@ def _forecast(model, data: SeriesData, starts: np.ndarray, series: np.ndarray) -
     original units."""
     loc, spread = model._stats_for(data)
     scaled = model._scaled(data)
-    ds = WindowDataset.from_series(data, model.input_len, model.horizon, starts=starts,
+    ds = WindowDataset.from_series(data, model.input_len_, model.horizon_, starts=starts,
                                    values=scaled)
     preds = []
     with torch.inference_mode():
@@ -173,7 +174,10 @@ def _refit_forecasts(model, data: SeriesData, starts, series, origins: pd.Index,
         pick = np.flatnonzero(serves == g)
         train = _frame_until(model, data, cutoff, needed=np.unique(series[pick]))
         try:
-            refit = clone(model).fit(train, **_fit_columns(model))
+            # The refits keep the sizes this model chose: the windows are cut for them.
+            refit = clone(model).set_params(input_len=model.input_len_,
+                                            horizon=model.horizon_)
+            refit = refit.fit(train, **_fit_columns(model))
         except DataError as err:
             raise DataError(f"retrain: refitting on the rows up to the origin {cutoff}: "
                             f"{err}") from None
@@ -190,7 +194,7 @@ def _frame_until(model, data: SeriesData, cutoff, needed: np.ndarray) -> pd.Data
     this refit needs them: then the backtest starts too early."""
     keep = np.asarray(data.times <= cutoff)
     kept = np.add.reduceat(keep.astype(np.int64), data.offsets[:-1])  # [S] rows
-    minimum = model.input_len + model.horizon
+    minimum = model.input_len_ + model.horizon_
     short = [i for i in needed if kept[i] < minimum]
     if short:
         i = short[0]
@@ -222,7 +226,7 @@ def _warn_in_sample(model, data: SeriesData, starts, series, stacklevel: int) ->
     was fitted on (``context_end_``, the last training time of each series, which
     model files keep). Series unseen at fit are not checked."""
     known = model._series_positions()
-    targets = data.times[starts + model.input_len]  # each forecast's first step
+    targets = data.times[starts + model.input_len_]  # each forecast's first step
     inside = np.zeros(len(starts), dtype=bool)
     ends = []
     for i, sid in enumerate(data.ids):
@@ -292,7 +296,16 @@ def _origin_rows(model, data: SeriesData, start) -> np.ndarray:
     else:
         raise ValueError(f"start must be a fraction of each series or a row count (the "
                          f"series have integer times), got {start!r}")
-    return np.maximum(rows, model.input_len)
+    return np.maximum(rows, model.input_len_)
+
+
+def _season(model, data: SeriesData, first: np.ndarray, season) -> int:
+    """``season="auto"``: the fitted ``season_`` when every series has more rows than
+    that before its first origin (else the seasonal naive has no scale: 1)."""
+    if season != "auto":
+        return season
+    fitted = int(getattr(model, "season_", 1))
+    return fitted if bool(np.all(first > fitted)) else 1
 
 
 def _metrics(model, data, first, series, actual, point, season):
@@ -354,7 +367,7 @@ class ForecastEvaluation:
             raise ValueError("score takes the targets from X's columns (target= at fit): "
                              "pass y=None")
         data = self._read(X)
-        length, h = self.input_len + self.horizon, self.horizon
+        length, h = self.input_len_ + self.horizon_, self.horizon_
         try:
             check_length(data, length)
         except DataError as exc:
@@ -377,7 +390,7 @@ class ForecastEvaluation:
 
     # ---------------------------------------------------------------- backtest
     def historical_forecasts(self, df: pd.DataFrame, *, start: float | int | Any = 0.8,
-                             stride: int | None = None, season: int = 1,
+                             stride: int | None = None, season: int | str = "auto",
                              retrain: bool | int = False) -> Backtest:
         """Rolling-origin backtest on ``df`` (Darts' ``historical_forecasts``).
 
@@ -393,6 +406,9 @@ class ForecastEvaluation:
             Steps between origins; default ``horizon`` (non-overlapping forecasts).
         season
             Seasonal lag of the naive forecast that scales MASE (1: repeat-last).
+            ``"auto"``: the fitted ``season_`` (12 for monthly data, 24 for hourly,
+            1 for integer times), or 1 where a series has no more than that many
+            rows before its first origin.
         retrain
             False: every forecast comes from this fitted model. Where that model
             was trained on the forecast values (``df`` overlaps the data it was
@@ -417,7 +433,7 @@ class ForecastEvaluation:
                                     retrain=retrain, stacklevel=3)
 
     def backtest(self, df: pd.DataFrame, *, start: float | int | Any = 0.8,
-                 stride: int | None = None, season: int = 1,
+                 stride: int | None = None, season: int | str = "auto",
                  retrain: bool | int = True) -> Backtest:
         """Out-of-sample backtest with metrics per horizon step (Darts' ``backtest``,
         NeuralForecast's ``cross_validation``).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Hashable, Sequence
 from typing import Any
 
@@ -12,6 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from tsrnn import persistence
 from tsrnn._checks import is_integer, is_number
+from tsrnn.auto import AUTO, AutoSizeWarning, auto_sizes
 from tsrnn.backtest import Backtest, ForecastEvaluation
 from tsrnn.base import SeriesEstimator, seed_everything
 from tsrnn.data import (
@@ -21,7 +23,11 @@ from tsrnn.data import (
     WindowDataset,
     check_length,
     chronological_split,
+    split_borders,
+    window_starts,
 )
+from tsrnn.data.split import Split
+from tsrnn.data.split import _part_rows as part_rows
 from tsrnn.model_checks import build_net, fitted_array, fitted_value
 from tsrnn.nn.attention import ATTENTIONS
 from tsrnn.nn.forecast import ForecastNet
@@ -39,9 +45,11 @@ class Forecaster(ForecastEvaluation, SeriesEstimator):
         ``"rnn"`` (Elman), ``"lstm"`` or ``"gru"``. GRU is lighter than LSTM and
         usually as accurate; the Elman RNN loses long-range information.
     input_len
-        Steps of history each forecast sees.
+        Steps of history each forecast sees; ``"auto"``: a few seasons of the data's
+        frequency, cut to what the shortest series allows (see :mod:`tsrnn.auto`).
     horizon
-        Steps forecast at once.
+        Steps forecast at once; ``"auto"``: M4's horizon for the data's frequency
+        (monthly 18, weekly 13, daily 14, hourly 48, ...; see :mod:`tsrnn.auto`).
     model
         ``"rnn"``: a recurrent encoder with a forecasting head (see ``strategy``).
         ``"seq2seq"``: an encoder-decoder; the recurrent decoder unrolls the horizon
@@ -125,6 +133,11 @@ class Forecaster(ForecastEvaluation, SeriesEstimator):
         Target columns.
     freq_
         The data's frequency.
+    input_len_, horizon_, season_
+        The sizes used: ``input_len`` and ``horizon`` as given, or what ``"auto"``
+        chose; ``season_`` is the frequency's calendar cycle in steps (12 for
+        monthly data, 24 for hourly, 1 for integer times), the season backtests use
+        for MASE with ``season="auto"``.
     training_summary_
         Epochs run, best epoch and best validation loss.
     """
@@ -132,8 +145,8 @@ class Forecaster(ForecastEvaluation, SeriesEstimator):
     def __init__(
         self,
         cell: str = "gru",
-        input_len: int = 96,
-        horizon: int = 24,
+        input_len: int | str = "auto",
+        horizon: int | str = "auto",
         *,
         model: str = "rnn",
         attention: str | None = "bahdanau",
@@ -230,26 +243,26 @@ class Forecaster(ForecastEvaluation, SeriesEstimator):
         -------
         self
         """
-        self._check_params()
         self._forget()
+        self._check_params()
         data = SeriesData.from_dataframe(
             df, time_col=time_col, id_col=id_col, target=target,
             past_covariates=past_covariates, future_covariates=future_covariates,
             fill=self.fill, resample=self.resample, freq=self.freq,
         )
-        check_length(data, self.input_len + self.horizon)
+        validate = self._set_sizes(data)
+        length, horizon = self.input_len_, self.horizon_
+        check_length(data, length + horizon)
         seed = seed_everything(self.random_state)
-        val_size = self.val_size
-        split = chronological_split(data, self.input_len, self.horizon,
-                                    val_size=val_size, test_size=0)
+        split = self._split(data, validate)
         scaler = Scaler(self.scaler).fit(data.values, data.offsets, fit_rows=split.train_end)
         scaled = scaler.transform(data.values, data.offsets)
 
         net = self._make_net(data.values.shape[1], data.n_targets, len(data.future_names))
-        train = WindowDataset.from_series(data, self.input_len, self.horizon,
-                                          starts=split.train, values=scaled)
-        val = WindowDataset.from_series(data, self.input_len, self.horizon,
-                                        starts=split.val, values=scaled)
+        train = WindowDataset.from_series(data, length, horizon, starts=split.train,
+                                          values=scaled)
+        val = WindowDataset.from_series(data, length, horizon, starts=split.val,
+                                        values=scaled)
         from tsrnn.training import ForecastingModule  # imports Lightning
 
         net, summary = self._train(
@@ -260,13 +273,58 @@ class Forecaster(ForecastEvaluation, SeriesEstimator):
         self._set_fitted(net, data, scaler, summary)
         return self
 
+    def _auto(self) -> bool:
+        return AUTO in (self.input_len, self.horizon)
+
+    def _set_sizes(self, data: SeriesData) -> bool:
+        """``input_len_``, ``horizon_`` and ``season_``: the rule of :mod:`tsrnn.auto`
+        for ``"auto"`` ones, the integers as given. Returns False when the rule left
+        no room for a validation part."""
+        sizes = auto_sizes(data.freq, data.lengths, self.input_len, self.horizon,
+                           self._val_rows)
+        self.input_len_, self.horizon_, self.season_ = (sizes.input_len, sizes.horizon,
+                                                        sizes.season)
+        if not sizes.validate:
+            warnings.warn(AutoSizeWarning(
+                f"the shortest series ({int(data.lengths.min())} rows) is too short for "
+                f"input_len='auto' with a validation part of horizon={self.horizon_} rows: "
+                f"training on every row with input_len={self.input_len_}, no validation "
+                f"and no early stopping (all max_epochs={self.max_epochs})"), stacklevel=3)
+        self._segment_len()  # an integer segment_len must fit the chosen input
+        return sizes.validate
+
+    def _val_rows(self, n: int, horizon: int) -> int:
+        """Validation rows of a series of ``n`` rows: ``val_size`` of them, and with
+        ``"auto"`` sizes at least one horizon (else no window would validate)."""
+        rows = int(part_rows(self.val_size, np.array([n]), "val_size")[0])
+        return max(rows, horizon) if rows and self._auto() else rows
+
+    def _split(self, data: SeriesData, validate: bool) -> Split:
+        """Train and validation windows; with ``"auto"`` sizes each validation part
+        holds at least one horizon where the series is long enough for it."""
+        length, horizon = self.input_len_, self.horizon_
+        val_size = self.val_size if validate else 0
+        if not (self._auto() and validate):
+            return chronological_split(data, length, horizon, val_size=val_size, test_size=0)
+        borders = split_borders(data.lengths, val_size=val_size, test_size=0)
+        n = data.lengths
+        roomy = (n - horizon >= length + horizon) & (borders[:, 2] > borders[:, 1])
+        borders[:, 1] = np.where(roomy, np.minimum(borders[:, 1], n - horizon), borders[:, 1])
+        train = window_starts(data.offsets, length, horizon, target_to=borders[:, 1])
+        val = window_starts(data.offsets, length, horizon, target_from=borders[:, 1],
+                            target_to=borders[:, 2])
+        if train.size == 0:
+            raise DataError(f"no training window: every series' training part is shorter "
+                            f"than input_len + horizon = {length + horizon} rows")
+        return Split(train=train, val=val, test=val[:0], borders=borders)
+
     def _set_fitted(self, net, data: SeriesData, scaler: Scaler, summary: dict) -> None:
         self.net_ = net
         self._remember(data, scaler)
         # The short context predict() needs without a frame: the last input_len rows
         # of each series, never the training frame itself.
         ends = data.offsets[1:]
-        self.context_ = np.stack([data.values[e - self.input_len : e] for e in ends])
+        self.context_ = np.stack([data.values[e - self.input_len_ : e] for e in ends])
         self.context_end_ = [data.times[e - 1] for e in ends]
         self.training_summary_ = summary
 
@@ -282,10 +340,10 @@ class Forecaster(ForecastEvaluation, SeriesEstimator):
             window_norm=self.window_norm, n_quantiles=max(1, len(self._quantile_levels())),
         )
         if self.model == "seq2seq":
-            return Seq2SeqNet(n_features, n_targets, self.input_len, self.horizon,
+            return Seq2SeqNet(n_features, n_targets, self.input_len_, self.horizon_,
                               attention=self.attention, teacher_forcing=self.teacher_forcing,
                               **options)
-        return ForecastNet(n_features, n_targets, self.input_len, self.horizon,
+        return ForecastNet(n_features, n_targets, self.input_len_, self.horizon_,
                            strategy=self.strategy, **options)
 
     def _check_params(self) -> None:
@@ -294,7 +352,8 @@ class Forecaster(ForecastEvaluation, SeriesEstimator):
         if self.attention not in (*ATTENTIONS, None):
             raise ValueError(f"attention must be one of {ATTENTIONS} or None, "
                              f"got {self.attention!r}")
-        self._check_common("input_len", "horizon")
+        self._check_common(*[name for name in ("input_len", "horizon")
+                             if getattr(self, name) != AUTO])
         self._quantile_levels()
         self._segment_len()
 
@@ -312,11 +371,17 @@ class Forecaster(ForecastEvaluation, SeriesEstimator):
         return levels
 
     def _segment_len(self) -> int:
+        """The segment length for the fitted input (before fit, an ``"auto"`` input
+        only bounds an integer segment_len from below)."""
+        length = getattr(self, "input_len_", None)
+        if length is None:
+            length = None if self.input_len == AUTO else self.input_len
         if self.segment_len == "auto":
             # About four segments per window, each at most two days of hourly data:
             # on ETTh1 this beat both single steps and SegRNN's 48-step segments.
-            return max(1, min(48, self.input_len // 4))
-        if not is_integer(self.segment_len) or not 1 <= self.segment_len <= self.input_len:
+            return max(1, min(48, (length or 4) // 4))
+        if not is_integer(self.segment_len) or not 1 <= self.segment_len <= (
+                length or self.segment_len):
             raise ValueError(f"segment_len must be 'auto' or an integer in [1, input_len], "
                              f"got {self.segment_len!r}")
         return int(self.segment_len)
@@ -359,12 +424,12 @@ class Forecaster(ForecastEvaluation, SeriesEstimator):
 
     def _steps(self, steps) -> int:
         if steps is None:
-            return self.horizon
+            return self.horizon_
         if not is_integer(steps) or steps < 1:
             raise ValueError(f"steps must be a positive integer, got {steps!r}")
-        if steps > self.horizon:
-            raise ValueError(f"steps={steps} is beyond the model's horizon={self.horizon}: it "
-                             f"forecasts at most {self.horizon} steps at once. For longer "
+        if steps > self.horizon_:
+            raise ValueError(f"steps={steps} is beyond the model's horizon={self.horizon_}: "
+                             f"it forecasts at most {self.horizon_} steps at once. For longer "
                              f"forecasts fit a model with horizon={steps}")
         return int(steps)
 
@@ -386,9 +451,9 @@ class Forecaster(ForecastEvaluation, SeriesEstimator):
             return (self.ids_, self.context_, self.context_end_, self.scaler_loc_,
                     self.scaler_spread_)
         data = self._read(df)
-        check_length(data, self.input_len, what="input_len")
+        check_length(data, self.input_len_, what="input_len")
         ends = data.offsets[1:]
-        context = np.stack([data.values[e - self.input_len : e] for e in ends])
+        context = np.stack([data.values[e - self.input_len_ : e] for e in ends])
         loc, spread = self._stats_for(data)
         return list(data.ids), context, [data.times[e - 1] for e in ends], loc, spread
 
@@ -399,13 +464,13 @@ class Forecaster(ForecastEvaluation, SeriesEstimator):
         if future is None:
             raise ValueError(
                 f"this model uses known-future covariates {self.roles_['future_covariates']}: "
-                f"pass future= with their values for the {self.horizon} steps after each "
+                f"pass future= with their values for the {self.horizon_} steps after each "
                 "series' end"
             )
         time_col, id_col = self.roles_["time_col"], self.roles_["id_col"]
         cols = self.roles_["future_covariates"]
         frame = future if time_col is None else future.set_index(time_col)
-        out = np.empty((len(ids), self.horizon, n_future), dtype=np.float32)
+        out = np.empty((len(ids), self.horizon_, n_future), dtype=np.float32)
         for i, (sid, end) in enumerate(zip(ids, ends, strict=True)):
             rows = frame if id_col is None else frame[frame[id_col] == sid]
             steps = self._future_index(end)
@@ -413,7 +478,7 @@ class Forecaster(ForecastEvaluation, SeriesEstimator):
             if len(missing):
                 who = "" if id_col is None else f" of series {sid!r}"
                 raise DataError(f"future= lacks {list(cols)} at {missing[0]}{who} "
-                                f"({len(missing)} of the {self.horizon} horizon steps)")
+                                f"({len(missing)} of the {self.horizon_} horizon steps)")
             values = rows.loc[steps, cols].to_numpy(dtype=np.float32)
             if not np.isfinite(values).all():
                 raise DataError(f"future= has missing or infinite values in {list(cols)}")
@@ -422,8 +487,8 @@ class Forecaster(ForecastEvaluation, SeriesEstimator):
 
     def _future_index(self, end) -> pd.Index:
         if isinstance(self.freq_, int | np.integer):
-            return pd.Index(end + self.freq_ * np.arange(1, self.horizon + 1))
-        return pd.date_range(end, periods=self.horizon + 1, freq=self.freq_)[1:]
+            return pd.Index(end + self.freq_ * np.arange(1, self.horizon_ + 1))
+        return pd.date_range(end, periods=self.horizon_ + 1, freq=self.freq_)[1:]
 
     def _column_names(self) -> list[str]:
         levels = self._quantile_levels()
@@ -478,12 +543,15 @@ class Forecaster(ForecastEvaluation, SeriesEstimator):
             "context": torch.from_numpy(self.context_),
             "context_end": [persistence.time_to_plain(t) for t in self.context_end_],
             "training_summary": self.training_summary_,
+            "sizes": {"input_len": self.input_len_, "horizon": self.horizon_,
+                      "season": self.season_},
             "net_shape": {"n_features": self.net_.n_features,
                           "n_targets": self.net_.n_targets, "n_future": self.net_.n_future},
         }
 
     def _restore(self, state: dict, weights: dict) -> None:
         self._restore_roles(state)
+        self._restore_sizes(state)
         shape = fitted_value(state, "net_shape", dict)
         sizes = (self.n_features_in_, len(self.target_names_),
                  len(self.roles_["future_covariates"]))
@@ -492,9 +560,28 @@ class Forecaster(ForecastEvaluation, SeriesEstimator):
         self.net_ = build_net(lambda: self._make_net(*sizes), weights).eval()
         n_series = len(self.ids_)
         self.context_ = fitted_array(state, "context",
-                                     (n_series, self.input_len, self.n_features_in_))
+                                     (n_series, self.input_len_, self.n_features_in_))
         ends = fitted_value(state, "context_end", list)
         if len(ends) != n_series or not all(isinstance(t, str | int) for t in ends):
             raise ValueError(f"fitted 'context_end' is not one time per series ({n_series})")
         self.context_end_ = [persistence.time_from_plain(t) for t in ends]
         self.training_summary_ = fitted_value(state, "training_summary", dict)
+
+    def _restore_sizes(self, state: dict) -> None:
+        """The fitted sizes; files from before ``"auto"`` sizes hold integers in their
+        parameters and no season (1)."""
+        if "sizes" not in state:
+            if AUTO in (self.input_len, self.horizon):
+                raise ValueError("fitted 'sizes' missing for input_len or horizon 'auto'")
+            self.input_len_, self.horizon_, self.season_ = int(self.input_len), \
+                int(self.horizon), 1
+            return
+        sizes = fitted_value(state, "sizes", dict)
+        values = [sizes.get(k) for k in ("input_len", "horizon", "season")]
+        if not all(is_integer(v) and v >= 1 for v in values):
+            raise ValueError(f"fitted 'sizes' {sizes} are not positive integers")
+        for name, value in zip(("input_len", "horizon"), values, strict=False):
+            if getattr(self, name) not in (AUTO, value):
+                raise ValueError(f"fitted 'sizes' {name}={value} differs from its parameter "
+                                 f"{name}={getattr(self, name)}")
+        self.input_len_, self.horizon_, self.season_ = (int(v) for v in values)

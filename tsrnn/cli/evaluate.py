@@ -129,7 +129,8 @@ def _evaluate_forecaster(run: _Run, path: Path) -> dict:
         backtest = _regular(run, path, lambda extra: _use(
             run.model, extra,
             lambda m: m.historical_forecasts(df, start=run.args.start, stride=run.args.stride,
-                                             retrain=run.args.retrain)))
+                                             retrain=run.args.retrain,
+                                             season=1)))  # the label's m=1
     for w in caught:
         if isinstance(w.message, InSampleBacktestWarning):
             n, total = w.message.n_in_sample, w.message.n_origins

@@ -60,8 +60,12 @@ def add_parser(command) -> None:
     p.add_argument("--holdout", action="store_true", help="hold out the last horizon steps "
                    "of each series, forecast them and add <target>_actual columns")
     g = p.add_argument_group("forecaster")
-    g.add_argument("--input-len", type=int, help="steps of history each forecast sees")
-    g.add_argument("--horizon", type=int, help="steps to forecast")
+    g.add_argument("--input-len", type=int,
+                   help="steps of history each forecast sees (default: a few seasons of the "
+                   "data's frequency, cut to fit the shortest series)")
+    g.add_argument("--horizon", type=int,
+                   help="steps to forecast (default: M4's for the data's frequency: monthly "
+                   "18, weekly 13, daily 14, hourly 48, ...)")
     g.add_argument("--quantiles", type=_floats, metavar="Q[,Q...]",
                    help="forecast these quantiles, e.g. 0.1,0.5,0.9")
     p.set_defaults(run=run_forecast)
@@ -89,7 +93,7 @@ def _forecast_file(run: _Run, path: Path) -> dict:
     history, held = df, None
     if args.holdout:
         id_col = model.roles_["id_col"] if model else run.columns["id_col"]
-        horizon = model.horizon if model else Forecaster(**run.params).horizon
+        horizon = model.horizon_ if model else _horizon(Forecaster(**run.params), df, run.columns)
         history, held = _split_last(df, id_col, horizon)
     if model is None:
         run.say(f"training a forecaster on {path} ({len(history):,} rows)")
@@ -108,7 +112,7 @@ def _forecast_file(run: _Run, path: Path) -> dict:
         fig = plot_forecast(forecast, _history_frame(history, model),
                             target=model.target_names_[0],
                             time_col=roles["time_col"] or "timestamp", id_col=roles["id_col"],
-                            history_len=3 * model.horizon)
+                            history_len=3 * model.horizon_)
         _save_figure(fig, run.output(args.plot, path, ".png"))
     if args.plot_attention is not None:
         if model.model != "seq2seq" or model.attention is None:
@@ -156,3 +160,16 @@ def _history_frame(df, model):
         frame.insert(0, roles["id_col"], df[roles["id_col"]].to_numpy())
     frame.insert(0, roles["time_col"] or "timestamp", _times(df, roles["time_col"]))
     return frame
+
+
+def _horizon(model, df, columns: dict) -> int:
+    """The horizon ``model`` will fit with on ``df``: ``"auto"`` resolved by
+    :func:`tsrnn.auto.frequency_rule` from the data's frequency."""
+    if model.horizon != "auto":
+        return int(model.horizon)
+    from tsrnn.auto import frequency_rule
+    from tsrnn.data import SeriesData
+
+    data = SeriesData.from_dataframe(df, **columns, fill=model.fill, resample=model.resample,
+                                     freq=model.freq)
+    return frequency_rule(data.freq)[1]

@@ -1,0 +1,171 @@
+"""Forecasting across frequencies: ETTh1 (hourly, long horizon) and M4 weekly.
+
+- **ETTh1**: as ``benchmarks/ett.py``: 7 channels, input 96, horizon 96, the
+  standard 12/4/4-month protocol, MSE / MAE on the standardized scale over every
+  stride-1 test window. The protocol fixes the sizes, so they are integers here.
+- **M4 weekly**: the 359 series, horizon 13, one global ``Forecaster()`` with its
+  defaults (``input_len`` and ``horizon`` ``"auto"``: chosen from the weekly
+  frequency and the shortest series, see ``tsrnn/auto.py``), fitted once on all
+  training series, forecasting the 13 weeks after each. Scored with M4's sMAPE,
+  MASE (seasonality 1) and OWA (``tsrnn.metrics``), beside our own Naive2 and the
+  published Naive2, Theta, ES-RNN and best weekly entries.
+
+Each dataset's fit time is reported; ``--seeds N`` repeats every fit with seeds
+0..N-1 (``--first-seed`` moves the start) and reports the mean and the spread (min to max).
+
+    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/forecast_suite.py --seeds 1
+
+Reads ../shared/data/ett/ETTh1.csv and ../shared/data/m4/Weekly-{train,test}.csv
+(or --data / $TSRNN_DATA_DIR).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+WEEKLY_HORIZON = 13
+# Published M4 weekly figures: sMAPE, MASE, OWA (../shared/data/README.md).
+M4_WEEKLY = {
+    "Naive2 (published)": (9.161, 2.777, 1.000),
+    "Theta (published)": (9.093, 2.637, 0.971),
+    "ES-RNN, M4 winner (published)": (7.817, 2.356, 0.851),
+    "best weekly entry (published)": (6.582, 2.107, 0.739),
+}
+ETT_PUBLISHED = {"SegRNN (paper)": 0.368, "DLinear (paper)": 0.386}
+
+
+def read_m4(folder: Path) -> tuple[list[np.ndarray], np.ndarray]:
+    """Training series (each its own length) and the ``[359, 13]`` test values."""
+    train = pd.read_csv(folder / "Weekly-train.csv", index_col=0)
+    test = pd.read_csv(folder / "Weekly-test.csv", index_col=0)
+    series = [row.dropna().to_numpy(dtype=np.float64) for _, row in train.iterrows()]
+    return series, test.loc[train.index].to_numpy(dtype=np.float64)
+
+
+def m4_frame(series: list[np.ndarray]) -> pd.DataFrame:
+    """A NeuralForecast long frame ``unique_id, ds, y``. M4 gives no dates: every
+    series ends in the same week (only the weekly step matters to the model)."""
+    parts = [pd.DataFrame({"unique_id": f"W{i + 1}",
+                           "ds": pd.date_range(end="2017-12-31", periods=len(y), freq="W"),
+                           "y": y}) for i, y in enumerate(series)]
+    return pd.concat(parts, ignore_index=True)
+
+
+def m4_scores(pred: np.ndarray, test: np.ndarray, series: list[np.ndarray],
+              naive2_scores: tuple[float, float] | None) -> tuple[float, float, float]:
+    from tsrnn.metrics import m4_mase, m4_smape, owa
+
+    smape = m4_smape(test, pred)
+    mase = m4_mase(test, pred, y_train=series, season=1)
+    ref = naive2_scores or (smape, mase)
+    return smape, mase, owa(smape, mase, smape_naive2=ref[0], mase_naive2=ref[1])
+
+
+def run_m4(folder: Path, seed: int, params: dict) -> tuple[np.ndarray, float, dict]:
+    from tsrnn import Forecaster
+
+    series, _ = read_m4(folder)
+    frame = m4_frame(series)
+    model = Forecaster(random_state=seed, **params)
+    started = time.perf_counter()
+    model.fit(frame)
+    seconds = time.perf_counter() - started
+    forecast = model.predict()  # 13 rows per series, in ids_ order
+    pred = forecast.pivot(index="unique_id", columns="ds", values="y")
+    pred = pred.loc[[f"W{i + 1}" for i in range(len(series))]].to_numpy()
+    info = {"input_len": model.input_len_, "horizon": model.horizon_,
+            "epochs": model.training_summary_["epochs"]}
+    return pred, seconds, info
+
+
+def run_ett(folder: Path, seed: int, params: dict) -> tuple[float, float, float, int]:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from ett import CHANNELS, fit_and_score
+
+    from tsrnn.datasets import load_ett
+    from tsrnn.metrics import UndefinedMetricWarning
+
+    df = load_ett("ETTh1", path=folder / "ett", download=False)
+    with warnings.catch_warnings():  # MAPE's zeros: the suite reports MSE and MAE only
+        warnings.simplefilter("ignore", UndefinedMetricWarning)
+        return fit_and_score(df, CHANNELS, "gru", 96, 96, params, seed)
+
+
+def _spread(values: list[float]) -> str:
+    if len(values) == 1:
+        return f"{values[0]:.3f}"
+    return f"{np.mean(values):.3f} ({min(values):.3f}-{max(values):.3f})"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path,
+                        default=Path(os.environ.get("TSRNN_DATA_DIR", SHARED)))
+    parser.add_argument("--seeds", type=int, default=1, help="fits per dataset (seeds 0..N-1)")
+    parser.add_argument("--first-seed", type=int, default=0, help="seeds start here")
+    parser.add_argument("--skip", default="", help="comma-separated: ett, m4")
+    args = parser.parse_args(argv)
+    skip = set(filter(None, args.skip.split(",")))
+    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+    rows = []  # (dataset, method, measures, fit seconds, note)
+
+    if "ett" not in skip:
+        mse, mae, secs = [], [], []
+        for seed in seeds:
+            m, a, s, epochs = run_ett(args.data, seed, {})
+            mse.append(m)
+            mae.append(a)
+            secs.append(s)
+            print(f"ETTh1 seed {seed}: MSE {m:.4f} MAE {a:.4f} fit {s:.0f} s, {epochs} epochs",
+                  flush=True)
+        rows.append(("ETTh1 h96", "tsrnn GRU, input 96", f"MSE {_spread(mse)}  MAE "
+                     f"{_spread(mae)}", f"{np.mean(secs):.0f}", f"{len(seeds)} seed(s)"))
+        for name, value in ETT_PUBLISHED.items():
+            rows.append(("ETTh1 h96", name, f"MSE {value:.3f}", "", ""))
+
+    if "m4" not in skip:
+        from tsrnn.metrics import M4_SEASONALITY, naive2
+
+        folder = args.data / "m4"
+        series, test = read_m4(folder)
+        own = np.stack([naive2(y, WEEKLY_HORIZON, season=M4_SEASONALITY["weekly"])
+                        for y in series])
+        n2 = m4_scores(own, test, series, None)[:2]
+        rows.append(("M4 weekly", "Naive2 (ours)", f"sMAPE {n2[0]:.3f}  MASE {n2[1]:.3f}  "
+                     "OWA 1.000", "", ""))
+        scores, secs, info = [], [], {}
+        for seed in seeds:
+            pred, s, info = run_m4(folder, seed, {})
+            scores.append(m4_scores(pred, test, series, n2))
+            secs.append(s)
+            print(f"M4 weekly seed {seed}: sMAPE {scores[-1][0]:.3f} MASE {scores[-1][1]:.3f} "
+                  f"OWA {scores[-1][2]:.3f} fit {s:.0f} s, {info}", flush=True)
+        cols = list(zip(*scores, strict=True))
+        rows.append(("M4 weekly", "tsrnn Forecaster() defaults",
+                     f"sMAPE {_spread(cols[0])}  MASE {_spread(cols[1])}  OWA "
+                     f"{_spread(cols[2])}", f"{np.mean(secs):.0f}",
+                     f"input_len={info.get('input_len')} horizon={info.get('horizon')}, "
+                     f"{len(seeds)} seed(s)"))
+        for name, (sm, ma, ow) in M4_WEEKLY.items():
+            rows.append(("M4 weekly", name, f"sMAPE {sm:.3f}  MASE {ma:.3f}  OWA {ow:.3f}",
+                         "", ""))
+
+    print()
+    print("| dataset | method | accuracy | fit s | note |")
+    print("|---|---|---|---|---|")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
