@@ -133,6 +133,16 @@ class ForecastingModule(pl.LightningModule):
                                                                T_max=max(1, self.max_epochs))
         return {"optimizer": optimizer, "lr_scheduler": scheduler}
 
+    def _chunk_step(self, optimizer, loss: torch.Tensor) -> None:
+        """One optimizer step on one chunk's loss, for the modules that optimise by
+        hand (truncated BPTT: a step per chunk), clipping as the Trainer would."""
+        optimizer.zero_grad()
+        self.manual_backward(loss)
+        if self.gradient_clip is not None:
+            self.clip_gradients(optimizer, gradient_clip_val=self.gradient_clip,
+                                gradient_clip_algorithm="norm")
+        optimizer.step()
+
 
 class ReconstructionModule(ForecastingModule):
     """Loss and optimizer for an autoencoder: rebuild the input windows."""
@@ -478,12 +488,7 @@ class ClassificationModule(ForecastingModule):
             if n == 0:
                 continue  # nothing ends here: the chunk only carries the state on
             loss = classification_loss(logits, targets)
-            optimizer.zero_grad()
-            self.manual_backward(loss)
-            if self.gradient_clip is not None:
-                self.clip_gradients(optimizer, gradient_clip_val=self.gradient_clip,
-                                    gradient_clip_algorithm="norm")
-            optimizer.step()
+            self._chunk_step(optimizer, loss)
             total, count = total + loss.detach() * n, count + n
         if count:
             previous, seen = self._sums.get("train_loss", (0.0, 0))
@@ -539,12 +544,7 @@ class NextStepModule(ForecastingModule):
             loss, n = self._next_step_loss(pred, x, start, zero, batch.train_end)
             if n == 0:
                 continue
-            optimizer.zero_grad()
-            self.manual_backward(loss)
-            if self.gradient_clip is not None:
-                self.clip_gradients(optimizer, gradient_clip_val=self.gradient_clip,
-                                    gradient_clip_algorithm="norm")
-            optimizer.step()
+            self._chunk_step(optimizer, loss)
             total, count = total + loss.detach() * n, count + n
         if count:
             previous, seen = self._sums.get("train_loss", (0.0, 0))
