@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .core import Behaviour, Case, CliResult, Error
+from .core import Behaviour, Case, CliResult, Error, denied_writes
 
 SUITE = "bad_inputs"
 CASES: list[Case] = []
@@ -497,23 +497,10 @@ def _unwritable_out(ctx):
     folder = ctx.tmp() / "locked"
     folder.mkdir()
     folder.chmod(0o555)
-    real_open, real_access = os.open, os.access
-
-    def deny_open(path, flags, *a, **kw):
-        if flags & os.O_CREAT and Path(path).parent == folder:
-            raise PermissionError(13, "Permission denied", str(path))
-        return real_open(path, flags, *a, **kw)
-
-    def deny_access(path, mode, *a, **kw):
-        if Path(path) == folder and mode & os.W_OK:
-            return False
-        return real_access(path, mode, *a, **kw)
-
-    os.open, os.access = deny_open, deny_access
     try:
-        return ctx.cli("forecast", ctx.sensors_csv, *FC, "--out", folder / "f.csv")
+        with denied_writes(folder):
+            return ctx.cli("forecast", ctx.sensors_csv, *FC, "--out", folder / "f.csv")
     finally:
-        os.open, os.access = real_open, real_access
         folder.chmod(0o755)
 
 

@@ -338,3 +338,41 @@ def run_all(cases, root: Path | None = None) -> list[Outcome]:
             return [classify(case, ctx) for case in cases]
         finally:
             os.chdir(cwd)
+
+
+@contextlib.contextmanager
+def denied_writes(folder: Path):
+    """Inside the block no file can be created in ``folder``, and a write-access
+    check of it says no: what a non-root user meets in a folder not theirs (as
+    root every folder is writable)."""
+    real_open, real_access = os.open, os.access
+
+    def deny_open(path, flags, *a, **kw):
+        if flags & os.O_CREAT and Path(path).parent == folder:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, flags, *a, **kw)
+
+    def deny_access(path, mode, *a, **kw):
+        if Path(path) == folder and mode & os.W_OK:
+            return False
+        return real_access(path, mode, *a, **kw)
+
+    os.open, os.access = deny_open, deny_access
+    try:
+        yield
+    finally:
+        os.open, os.access = real_open, real_access
+
+
+def folder_with_a_bad_file(ctx, command: str, model, bad: str):
+    """A folder run of ``command`` with ``--model``: three sensors files, the middle
+    one replaced by the text ``bad``. Returns the CLI result and the output folder."""
+    folder = ctx.tmp()
+    inputs = folder / "in"
+    inputs.mkdir()
+    for k in range(3):
+        ctx.sensors(seed=k).drop(columns="is_anomaly").to_csv(inputs / f"f{k}.csv",
+                                                               index=False)
+    (inputs / "f1.csv").write_text(bad)
+    return ctx.cli(command, inputs, "--model", model, "--out", folder / "out", "-q"), \
+        folder / "out"

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from .core import Behaviour, Case, CliResult
+from .core import Behaviour, Case, CliResult, folder_with_a_bad_file
 
 SUITE = "faults"
 CASES: list[Case] = []
@@ -186,15 +186,8 @@ held("ctrl-c-in-a-folder-run-keeps-finished-files", _folder_interrupt, _folder_i
 
 
 def _folder_bad_file(ctx):
-    folder = ctx.tmp()
-    inputs = folder / "in"
-    inputs.mkdir()
-    for k in range(3):
-        ctx.sensors(seed=k).drop(columns="is_anomaly").to_csv(inputs / f"f{k}.csv",
-                                                               index=False)
-    (inputs / "f1.csv").write_text("timestamp,sensor,value\n2024-01-01,s0,abc\n")
-    return ctx.cli("forecast", inputs, "--model", ctx.forecaster_file, "--out",
-                   folder / "out", "-q"), folder / "out"
+    return folder_with_a_bad_file(ctx, "forecast", ctx.forecaster_file,
+                                  "timestamp,sensor,value\n2024-01-01,s0,abc\n")
 
 
 def _folder_bad_file_check(result, ctx):

@@ -25,7 +25,7 @@ import pandas as pd
 import torch
 
 from .bad_inputs import DT, FAST, FC, GOOD_LINES, GOOD_TOML, _config
-from .core import Behaviour, Case, CliResult, Error
+from .core import Behaviour, Case, CliResult, Error, denied_writes, folder_with_a_bad_file
 from .faults import _hidden, patched
 from .model_files import NAME, _limited, _write
 
@@ -732,25 +732,10 @@ safe("fifo-as-model-file[read_model]", *_special_model("fifo"), slow=True)
 def _unwritable_save(ctx):
     folder = ctx.tmp() / "locked"
     folder.mkdir()
-    real_open, real_access = os.open, os.access
-
-    def deny_open(path, flags, *a, **kw):
-        if flags & os.O_CREAT and Path(path).parent == folder:
-            raise PermissionError(13, "Permission denied", str(path))
-        return real_open(path, flags, *a, **kw)
-
-    def deny_access(path, mode, *a, **kw):
-        if Path(path) == folder and mode & os.W_OK:
-            return False
-        return real_access(path, mode, *a, **kw)
-
     out = ctx.tmp()
-    os.open, os.access = deny_open, deny_access
-    try:
+    with denied_writes(folder):
         res = ctx.cli("forecast", ctx.sensors_csv, *FC, "--out", out / "f.csv",
                       "--save-model", folder / "m.tsrnn")
-    finally:
-        os.open, os.access = real_open, real_access
     return res, out, folder
 
 
@@ -852,15 +837,7 @@ held("out-of-memory-in-training", _oom_in_training, _oom_check)
 
 
 def _detect_folder_bad_file(ctx):
-    folder = ctx.tmp()
-    inputs = folder / "in"
-    inputs.mkdir()
-    for k in range(3):
-        ctx.sensors(seed=k).drop(columns="is_anomaly").to_csv(inputs / f"f{k}.csv",
-                                                               index=False)
-    (inputs / "f1.csv").write_text("timestamp,sensor,value\n")
-    return ctx.cli("detect", inputs, "--model", ctx.detector_file, "--out",
-                   folder / "out", "-q"), folder / "out"
+    return folder_with_a_bad_file(ctx, "detect", ctx.detector_file, "timestamp,sensor,value\n")
 
 
 def _detect_folder_check(result, ctx):
