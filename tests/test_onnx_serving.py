@@ -49,14 +49,18 @@ np.save(sys.argv[3], namespace[sys.argv[4]])
 '''
 
 
-def _run_without(python: str, script: Path, blocked: list[str], name: str) -> np.ndarray:
-    """Run ``script`` in ``python`` with ``blocked`` unimportable; its variable ``name``."""
+def _run_without(python: str, script: Path, blocked: list[str], name: str, *,
+                 with_tsrnn: bool = True) -> np.ndarray:
+    """Run ``script`` in ``python`` with ``blocked`` unimportable; its variable ``name``.
+    ``with_tsrnn``: this checkout on the path (else nothing: a bare venv)."""
     runner = script.parent / "runner.py"
     runner.write_text(RUNNER)
     out = script.parent / f"{name}.npy"
     import tsrnn  # this checkout's, not whichever the interpreter would find from the folder
 
-    env = {**os.environ, "PYTHONPATH": str(Path(tsrnn.__file__).parents[1])}
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    if with_tsrnn:
+        env["PYTHONPATH"] = str(Path(tsrnn.__file__).parents[1])
     done = subprocess.run([python, str(runner), str(script), ",".join(blocked), str(out), name],
                           cwd=script.parent, capture_output=True, text=True, timeout=300,
                           env=env)
@@ -164,12 +168,14 @@ def test_readme_serving_in_a_venv_with_only_onnxruntime_pandas_numpy(tmp_path):
     if pip.returncode:
         last = (pip.stderr.strip().splitlines() or ["no output"])[-1]
         pytest.skip(f"pip could not install onnxruntime, pandas, numpy (offline?): {last}")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     absent = subprocess.run([python, "-c", "import importlib.util as u; "
                              "print(u.find_spec('torch'), u.find_spec('tsrnn'))"],
-                            capture_output=True, text=True, check=True)
+                            capture_output=True, text=True, check=True, env=env, cwd=tmp_path)
     assert absent.stdout.split() == ["None", "None"]
     folder = tmp_path / "serve"
     folder.mkdir()
     expected = _serving_folder(folder)
-    _check_forecast(_run_without(python, folder / "serve.py", [], "forecast"), expected)
+    _check_forecast(_run_without(python, folder / "serve.py", [], "forecast", with_tsrnn=False),
+                    expected)
     assert json.loads((folder / "forecaster.onnx.json").read_text())["kind"] == "forecast"
