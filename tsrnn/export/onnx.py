@@ -3,12 +3,15 @@
 :func:`export_onnx` writes one ONNX graph per estimator, and beside it a JSON
 sidecar ``<path>.json`` (also stored in the graph's ``metadata_props`` under
 ``"tsrnn"``) with what a runtime needs: the graph's inputs and outputs, the
-target names, each fitted series' scaling statistics, the lengths, the frequency
-and, for a detector, the threshold and error scales.
+tsrnn version, the parameters, the target names, each fitted series' scaling
+statistics, the lengths, the frequency and, for a detector, the threshold, error
+scales, likelihood priors and value ranges (what :mod:`tsrnn.export.scores`
+needs).
 
-Every graph takes values in original units and a per-series ``loc`` and
-``spread`` (the sidecar's ``scaling`` for a fitted series): the scaling is inside
-the graph. The batch (series) axis is dynamic.
+Every graph takes values in original units: the scaling is inside the graph.
+A forecaster's and a detector's take a per-series ``loc`` and ``spread`` (the
+sidecar's ``scaling`` for a fitted series); a classifier's scaling is one for
+all sequences, a constant of the graph. The batch (series) axis is dynamic.
 
 What each estimator exports
 ---------------------------
