@@ -246,6 +246,16 @@ def test_wrong_inputs_are_one_line_errors(tmp_path):
         onnx_model.scaling("nope")
 
 
+def test_files_that_are_not_graphs(tmp_path):
+    with pytest.raises(FileNotFoundError, match="missing.onnx: no such file"):
+        load_onnx(tmp_path / "missing.onnx")
+    (tmp_path / "bad.onnx").write_bytes(b"not a graph")
+    with pytest.raises(ValueError, match="bad.onnx is not an ONNX graph onnxruntime can open") \
+            as info:
+        load_onnx(tmp_path / "bad.onnx")
+    assert "\n" not in str(info.value)
+
+
 def test_unfitted_and_unsupported(tmp_path):
     from sklearn.exceptions import NotFittedError
 

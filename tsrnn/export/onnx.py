@@ -388,8 +388,14 @@ class OnnxModel:
         if threads is not None:
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(os.fspath(path), options,
-                                            providers=["CPUExecutionProvider"])
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"{path}: no such file")
+        try:
+            self.session = ort.InferenceSession(os.fspath(path), options,
+                                                providers=["CPUExecutionProvider"])
+        except Exception as err:  # onnxruntime's own classes, raised from C++
+            raise ValueError(f"{path} is not an ONNX graph onnxruntime can open: "
+                             f"{_first_line(err)}") from None
         props = self.session.get_modelmeta().custom_metadata_map
         if META_KEY not in props:
             raise ValueError(f"{path} has no tsrnn metadata: not written by tsrnn's export_onnx")
@@ -443,9 +449,13 @@ class OnnxModel:
         try:
             out = self.session.run(names, feeds)
         except Exception as err:  # onnxruntime's own classes, raised from C++
-            first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-            raise ValueError(f"{self.path}: onnxruntime failed: {first}") from None
+            raise ValueError(f"{self.path}: onnxruntime failed: {_first_line(err)}") from None
         return dict(zip(names, out, strict=True))
+
+
+def _first_line(err: Exception) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
 
 
 def _as_input(path: str, name: str, value, onnx_type: str | None) -> np.ndarray:
