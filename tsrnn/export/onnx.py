@@ -312,7 +312,7 @@ def _classify_graph(clf):
 
 
 def _example(name: str, shape: list) -> torch.Tensor:
-    """An input to trace with: dynamic axes at sizes no fixed axis has."""
+    """An input to trace with, zeros (spread: ones); its dynamic axes are marked as such."""
     sizes = [{"batch": 2, "steps": 5}.get(s, s) for s in shape]
     if name == "tokens":
         return torch.zeros(sizes, dtype=torch.long)
