@@ -52,6 +52,14 @@ class ShareBatches(Callback):
     def __init__(self, train_sampler, val_sampler=None):
         self.samplers = [s for s in (train_sampler, val_sampler) if s is not None]
 
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        # Parts of a batch differ by one window when it does not divide evenly:
+        # weigh each by its size (see ForecastingModule.share).
+        sampler, world = self.samplers[0], trainer.world_size
+        size = min(sampler.batch_size, sampler.n - batch_idx * sampler.batch_size)
+        own = size // world + (trainer.global_rank < size % world)  # as tensor_split cuts
+        pl_module.share = own * world / size
+
     def setup(self, trainer, pl_module, stage):
         for sampler in self.samplers:
             sampler.rank, sampler.world = trainer.global_rank, trainer.world_size

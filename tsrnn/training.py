@@ -110,8 +110,18 @@ class ForecastingModule(pl.LightningModule):
         if count:
             self.log(name, total / count, prog_bar=True)
 
+    # This process's share of a distributed step's batch (tsrnn.ddp.ShareBatches):
+    # DDP averages the processes' gradients, and a part of b windows out of n
+    # counts b * processes / n so that the average is the whole batch's mean.
+    share = 1.0
+
     def training_step(self, batch, batch_idx):
         loss = self._loss(batch)
+        if self.share != 1.0:
+            if self.share == 0.0:  # a repeated window, only there to keep steps equal
+                return loss * 0.0
+            self._accumulate("train_loss", loss, batch)
+            return loss * self.share
         self._accumulate("train_loss", loss, batch)
         return loss
 
