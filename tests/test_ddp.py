@@ -78,6 +78,11 @@ def test_distributed_and_a_trainer_strategy_are_refused_together():
         model.fit(_series(), id_col="id", time_col="t")
 
 
+def test_ddp_on_cpus_needs_a_number_of_devices():
+    with pytest.raises(ValueError, match="devices='auto' is one process on CPUs: set devices"):
+        Forecaster(**SETTINGS, distributed="ddp").fit(_series(), id_col="id", time_col="t")
+
+
 def test_a_notebook_gets_a_clear_error(monkeypatch):
     monkeypatch.setattr(sys, "ps1", ">>> ", raising=False)
     for value in ("ddp", "ddp_spawn"):
@@ -96,12 +101,13 @@ def test_ddp_without_a_script_to_run_again_points_to_ddp_spawn(monkeypatch):
 
 def test_what_ddp_cannot_train_is_refused():
     with pytest.raises(ValueError, match="distributed='ddp' does not train stateful=True"):
-        AnomalyDetector(window=8, stateful=True, distributed="ddp").fit(
+        AnomalyDetector(window=8, stateful=True, devices=2, distributed="ddp").fit(
             _series().drop(columns="id"), time_col="t")
     X = np.random.default_rng(0).normal(size=(8, 5, 1)).astype(np.float32)
     with pytest.raises(ValueError, match="distributed='ddp_spawn' does not train with "
                                          "tbptt_steps"):
-        SequenceClassifier(tbptt_steps=2, distributed="ddp_spawn").fit(X, [0, 1] * 4)
+        SequenceClassifier(tbptt_steps=2, devices=2, distributed="ddp_spawn").fit(
+            X, [0, 1] * 4)
 
 
 # ------------------------------------------------------------- two processes
@@ -117,6 +123,34 @@ def test_ddp_spawn_matches_one_process_and_returns_the_model():
     assert two.training_summary_["best_val_loss"] == pytest.approx(
         one.training_summary_["best_val_loss"], rel=1e-5)
     np.testing.assert_allclose(two.predict()["y"], one.predict()["y"], atol=1e-5)
+
+
+
+class _PowerCut(Callback):
+    def on_train_epoch_end(self, trainer, pl_module):
+        if trainer.current_epoch == 1:
+            raise RuntimeError("power cut")
+
+
+@pytest.mark.slow
+def test_ddp_spawn_resumes_where_it_stopped(tmp_path):
+    """A training killed after its second epoch, in a spawned process, is one line
+    naming that process; resumed from the first process's checkpoint it ends with
+    the uninterrupted training's weights."""
+    from tsrnn.training import fit_options
+
+    df = _series()
+    ddp = dict(devices=2, distributed="ddp_spawn")
+    whole = Forecaster(**SETTINGS, **ddp).fit(df, id_col="id", time_col="t")
+    with fit_options(checkpoint_dir=tmp_path), pytest.raises(
+            RuntimeError, match=r"^training process [01] failed: RuntimeError: power cut$"):
+        Forecaster(**SETTINGS, **ddp, trainer_kwargs={"callbacks": [_PowerCut()]}).fit(
+            df, id_col="id", time_col="t")
+    assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]
+    with fit_options(checkpoint_dir=tmp_path, resume=True):
+        resumed = Forecaster(**SETTINGS, **ddp).fit(df, id_col="id", time_col="t")
+    assert resumed.training_summary_ == whole.training_summary_
+    np.testing.assert_array_equal(resumed.predict()["y"], whole.predict()["y"])
 
 
 SCRIPT = '''\

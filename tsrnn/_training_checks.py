@@ -119,6 +119,9 @@ def check_distributed(estimator: Any) -> None:
     if "strategy" in (estimator.trainer_kwargs or {}):
         raise ValueError(f"distributed={value!r} and trainer_kwargs['strategy'] both choose "
                          "Lightning's strategy: pass one of them")
+    if estimator.devices == "auto" and not _gpus(estimator.accelerator):
+        raise ValueError(f"distributed={value!r} with devices='auto' is one process on CPUs: "
+                         "set devices to the number of processes, e.g. devices=2")
     if _interactive():
         raise ValueError(
             f"distributed={value!r} cannot start training processes from a notebook or an "
@@ -130,6 +133,15 @@ def check_distributed(estimator: Any) -> None:
             "distributed='ddp' runs the script again in each extra process, but this "
             "program has no script file or module to run (python -c, or code read from "
             "standard input): put the fit in a script, or use distributed='ddp_spawn'")
+
+
+def _gpus(accelerator: Any) -> bool:
+    """Whether Lightning's ``devices="auto"`` means the GPUs (all of them) rather
+    than one CPU process."""
+    import torch
+
+    return accelerator in ("gpu", "cuda") or (accelerator == "auto"
+                                              and torch.cuda.is_available())
 
 
 def _interactive() -> bool:

@@ -78,13 +78,9 @@ class SequenceClassifier(ClassifierMixin, SeriesEstimator):
     accelerator, devices, precision
         Passed to Lightning: ``"auto"`` uses CUDA when present.
     distributed
-        None trains in this process; ``"ddp"`` or ``"ddp_spawn"`` trains on
-        ``devices`` processes (or GPUs) with Lightning's strategy of that name, each
-        taking ``batch_size / devices`` windows of every batch, so the result
-        matches one process with the same ``batch_size``. ``"ddp"`` runs the script
-        again in each extra process, ``"ddp_spawn"`` starts them from ``fit``; the
-        fitted model is in the calling process either way, and only the first
-        process writes files. See the README's "Training on several processes".
+        Train on ``devices`` processes with Lightning's ``"ddp"`` or
+        ``"ddp_spawn"``, as for :class:`tsrnn.Forecaster`; refused with
+        ``tbptt_steps``.
     verbose
         ``"auto"`` (default): one progress bar over epochs, with the losses, on
         standard error when it is a terminal; True: always; False: never. Never

@@ -22,6 +22,8 @@ The checks of ``distributed`` are in :mod:`tsrnn._training_checks`, and
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -103,6 +105,24 @@ def trainer_options(distributed: str, train_loader, val_loader, best) -> dict[st
     # Lightning's would deal out whole batches and change the batch size.
     return {"strategy": strategy(distributed), "use_distributed_sampler": False,
             "callbacks": callbacks}
+
+
+@contextmanager
+def process_errors() -> Iterator[None]:
+    """An error in a process ``ddp_spawn`` started, as one line naming the process
+    and the error, not torch's wrapper around the process's whole traceback."""
+    from torch.multiprocessing import ProcessExitedException, ProcessRaisedException
+
+    try:
+        yield
+    except ProcessRaisedException as err:
+        lines = [line for line in str(err).strip().splitlines() if line.strip()]
+        raise RuntimeError(f"training process {err.error_index} failed: "
+                           f"{lines[-1] if lines else 'no message'}") from None
+    except ProcessExitedException as err:
+        how = err.signal_name or f"exit code {err.exit_code}"
+        raise RuntimeError(f"training process {err.error_index} ended with {how} (out of "
+                           "memory, or killed?)") from None
 
 
 def wait_for_processes_at_exit(trainer) -> None:

@@ -485,8 +485,10 @@ def fit_module(
         # weights_only explicitly: TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD in the environment
         # would otherwise make torch unpickle whatever the checkpoint holds.
         try:
-            trainer.fit(module, train_loader, val_loader, ckpt_path=ckpt_path,
-                        weights_only=True)
+            with (ddp.process_errors() if distributed == "ddp_spawn"
+                  else contextlib.nullcontext()):
+                trainer.fit(module, train_loader, val_loader, ckpt_path=ckpt_path,
+                            weights_only=True)
         except SystemExit:
             # Lightning answers Ctrl+C by cleaning up and calling sys.exit(1), and
             # leaves Ctrl+C ignored: a caller of fit() should see the interrupt it made.
