@@ -117,13 +117,9 @@ class ForecastingModule(pl.LightningModule):
 
     def training_step(self, batch, batch_idx):
         loss = self._loss(batch)
-        if self.share != 1.0:
-            if self.share == 0.0:  # a repeated window, only there to keep steps equal
-                return loss * 0.0
+        if self.share:  # 0: a repeated window, only there to keep the steps equal
             self._accumulate("train_loss", loss, batch)
-            return loss * self.share
-        self._accumulate("train_loss", loss, batch)
-        return loss
+        return loss if self.share == 1.0 else loss * self.share
 
     def validation_step(self, batch, batch_idx):
         self._accumulate("val_loss", self._loss(batch), batch)
