@@ -12,8 +12,9 @@ CPU with the gloo backend, one torch thread per process:
   process, and so should the validation loss.
 
 Time per epoch is the median of the epochs' wall times inside the Trainer (the
-processes' start-up excluded, shown apart); compare ratios within one run, this
-machine is noisy. Each configuration runs in a fresh Python process
+processes' start-up excluded, shown apart), then the median over ``--repeats``
+runs of each configuration, taken in turn; compare ratios within one run, this
+machine is noisy. The validation loss is the first run's (every run gives it). Each configuration runs in a fresh Python process
 (``scale.py --run NAME``): Lightning's ``ddp`` runs that command again for the
 second process.
 
@@ -84,24 +85,38 @@ def fit_once(name: str, epochs: int, out: Path) -> None:
                                    "val_loss": model.training_summary_["best_val_loss"]}))
 
 
+def _run_once(name: str, epochs: int) -> dict:
+    """One configuration in a fresh process: its epoch times and validation loss,
+    and its wall time in all."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "result.json"
+        command = [sys.executable, __file__, "--run", name, "--epochs", str(epochs),
+                   "--out", str(out)]
+        started = time.perf_counter()
+        subprocess.run(command, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+        wall = time.perf_counter() - started
+        return {**json.loads(out.read_text()), "wall": wall}
+
+
 def ddp(args) -> list[dict]:
     """DDP one process against two: time per epoch and final validation loss."""
+    # Round robin over the configurations, so that a busy spell of the machine
+    # falls on all of them alike; each figure is the median over the repeats.
+    results: dict[str, list[dict]] = {name: [] for name in DDP_RUNS}
+    for _ in range(args.repeats):
+        for name in DDP_RUNS:
+            results[name].append(_run_once(name, args.epochs))
     rows = []
-    for name in DDP_RUNS:
-        with tempfile.TemporaryDirectory() as tmp:
-            out = Path(tmp) / "result.json"
-            command = [sys.executable, __file__, "--run", name, "--epochs", str(args.epochs),
-                       "--out", str(out)]
-            started = time.perf_counter()
-            subprocess.run(command, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
-            wall = time.perf_counter() - started
-            result = json.loads(out.read_text())
-        epoch = statistics.median(result["seconds"])
-        rows.append({"run": name, "processes": DDP_RUNS[name].get("devices", 1),
-                     "batch per process": SETTINGS["batch_size"]
-                     // DDP_RUNS[name].get("devices", 1),
-                     "s/epoch": epoch, "start-up s": wall - sum(result["seconds"]),
-                     "final val loss": f"{result['val_loss']:.6f}"})
+    for name, runs in results.items():
+        epochs = [statistics.median(r["seconds"]) for r in runs]
+        devices = DDP_RUNS[name].get("devices", 1)
+        rows.append({"run": name, "processes": devices,
+                     "batch per process": SETTINGS["batch_size"] // devices,
+                     "s/epoch": statistics.median(epochs),
+                     "s/epoch range": f"{min(epochs):.3g}-{max(epochs):.3g}",
+                     "start-up s": statistics.median(r["wall"] - sum(r["seconds"])
+                                                     for r in runs),
+                     "final val loss": f"{runs[0]['val_loss']:.6f}"})
     base = rows[0]["s/epoch"]
     for row in rows:
         row["speed-up"] = base / row["s/epoch"]
@@ -126,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sections", nargs="+", choices=list(SECTIONS),
                         default=list(SECTIONS))
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="runs of each configuration (the median is shown)")
     parser.add_argument("--run", choices=list(DDP_RUNS), help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)

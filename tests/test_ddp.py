@@ -111,9 +111,10 @@ def test_what_ddp_cannot_train_is_refused():
 
 
 # ------------------------------------------------------------- two processes
-def test_ddp_spawn_matches_one_process_and_returns_the_model():
+def test_ddp_spawn_matches_one_process_and_returns_the_model(tmp_path, monkeypatch):
     """ddp_spawn trains in two spawned processes; the weights, the training
-    summary and the forecasts come back to this process."""
+    summary and the forecasts come back to this process, and no file is left."""
+    monkeypatch.chdir(tmp_path)
     df = _series()
     one = Forecaster(**SETTINGS).fit(df, id_col="id", time_col="t")
     two = Forecaster(**SETTINGS, devices=2, distributed="ddp_spawn").fit(
@@ -123,6 +124,7 @@ def test_ddp_spawn_matches_one_process_and_returns_the_model():
     assert two.training_summary_["best_val_loss"] == pytest.approx(
         one.training_summary_["best_val_loss"], rel=1e-5)
     np.testing.assert_allclose(two.predict()["y"], one.predict()["y"], atol=1e-5)
+    assert not any(tmp_path.iterdir())
 
 
 
