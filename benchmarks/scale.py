@@ -14,9 +14,9 @@ CPU with the gloo backend, one torch thread per process:
 Time per epoch is the median of the epochs' wall times inside the Trainer (the
 processes' start-up excluded, shown apart), then the median over ``--repeats``
 runs of each configuration, taken in turn; compare ratios within one run, this
-machine is noisy. The validation loss is the first run's (every run gives it). Each configuration runs in a fresh Python process
-(``scale.py --run NAME``): Lightning's ``ddp`` runs that command again for the
-second process.
+machine is noisy. The validation loss is the first run's (every run gives it).
+Each configuration runs in a fresh Python process (``scale.py --run NAME``):
+Lightning's ``ddp`` runs that command again for the second process.
 
 A section is a function ``name(args) -> list[dict]`` in :data:`SECTIONS`, with
 its rows printed as one table; ``--sections ddp`` runs only that one.
