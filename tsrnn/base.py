@@ -104,6 +104,7 @@ class SeriesEstimator(BaseEstimator):
             patience=self.patience, gradient_clip=self.gradient_clip,
             accelerator=self.accelerator, devices=self.devices, precision=self.precision,
             verbose=self.verbose, log_dir=self.log_dir, trainer_kwargs=self.trainer_kwargs,
+            distributed=self.distributed,
         )
         return module.net.cpu().eval(), summary
 

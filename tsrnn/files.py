@@ -21,14 +21,23 @@ import pandas as pd
 
 from tsrnn.data import DataError
 
-__all__ = ["atomic_write", "check_writable", "read_csv", "read_model", "read_table",
-           "write_csv"]
+__all__ = ["atomic_write", "check_writable", "is_main_process", "read_csv", "read_model",
+           "read_table", "write_csv"]
 
 
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def is_main_process() -> bool:
+    """False in the processes of a distributed training other than its first
+    (rank 0): with ``distributed="ddp"`` (or torchrun) every process runs the whole
+    script, and only the first one writes model files and checkpoints."""
+    import torch.distributed as dist
+
+    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
 
 
 @contextmanager
