@@ -262,9 +262,16 @@ def read_model(path: str | os.PathLike):
     naming the file for anything else that is not a sound model file (see
     :func:`tsrnn.persistence.load`).
     """
+    from tsrnn import persistence
+
+    return model_of_payload(persistence.read(path), path)
+
+
+def model_of_payload(payload: dict, path: str | os.PathLike):
+    """The forecaster or detector of a verified model file payload (see
+    :func:`read_model`); errors name ``path``."""
     from tsrnn import AnomalyDetector, Forecaster, persistence
 
-    payload = persistence.read(path)
     kinds = {"Forecaster": Forecaster, "AnomalyDetector": AnomalyDetector}
     if payload["estimator"] not in kinds:
         raise ValueError(f"{path} is not a tsrnn forecaster or detector model file")
