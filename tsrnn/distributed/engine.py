@@ -13,7 +13,7 @@ and check them as any model file is checked, so no fitted weights are pickled.
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import io
 import math
 from collections.abc import Callable, Iterator, Sequence
@@ -24,8 +24,14 @@ ENGINES = ("auto", "local", "ray")
 RAY_HINT = "pip install 'tsrnn[ray]'"
 
 
-def has_ray() -> bool:
-    return importlib.util.find_spec("ray") is not None
+def installed(module: str) -> bool:
+    """Whether ``module`` imports (it is imported to find out: only done when the
+    answer picks the engine that then imports it anyway)."""
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return False
+    return True
 
 
 def require_ray():
@@ -43,7 +49,7 @@ def resolve_engine(engine: str, address: str | None) -> str:
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
     if engine == "auto":
-        engine = "ray" if address is not None or has_ray() else "local"
+        engine = "ray" if address is not None or installed("ray") else "local"
     if address is not None and engine != "ray":
         raise ValueError(f"address={address!r} names a Ray cluster: it needs engine='ray'")
     if engine == "ray":

@@ -201,18 +201,17 @@ def tune(df: pd.DataFrame, space: dict, *, params: dict | None = None,
 
 
 def _engine(engine: str, address: str | None) -> str:
-    import importlib.util
+    from tsrnn.distributed.engine import installed
 
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
-    have_ray = importlib.util.find_spec("ray") is not None
     if engine == "auto":
-        engine = "ray" if have_ray or address is not None else "optuna"
+        engine = "ray" if address is not None or installed("ray") else "optuna"
     if address is not None and engine != "ray":
         raise ValueError(f"address={address!r} names a Ray cluster: it needs engine='ray'")
-    if engine == "ray" and not have_ray:
+    if engine == "ray" and not installed("ray"):
         raise ImportError(f"engine='ray' needs Ray: {RAY_HINT}")
-    if engine == "optuna" and importlib.util.find_spec("optuna") is None:
+    if engine == "optuna" and not installed("optuna"):
         raise ImportError("searching without Ray needs Optuna: pip install 'tsrnn[tune]' "
                           f"(or Ray: {RAY_HINT})")
     return engine
