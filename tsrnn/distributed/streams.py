@@ -35,9 +35,12 @@ class PartitionedStream:
     With Ray each partition is an actor in its own process (on any node of the
     cluster) that holds the state of its series; :meth:`update` and
     :meth:`update_frame` split a batch by partition, send each part to its actor,
-    and put the results back in the input's order. The scores are those of one
-    stream in one process (each series' state depends on its own points only);
-    ``engine="local"`` runs the partitions in this process, with the same results.
+    and put the results back in the input's order. Each series' state depends on
+    its own points only, so the scores are those of one stream in one process, to
+    float32 rounding (numpy's float32 products round a row differently in batches
+    of other sizes, as one stream's do when its series come in other groups).
+    ``engine="local"`` runs the same partitions in this process: the same results,
+    bit for bit.
 
     Every partition checks its points as one stream does. The form of the input is
     checked here, before any partition sees it; a point a partition refuses (a
