@@ -1,14 +1,9 @@
 """Shared set-up of the tsrnn.distributed tests: one local Ray for the session
 (starting one costs seconds), and small fitted models."""
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="session")
@@ -16,9 +11,9 @@ def ray_cluster():
     """A local Ray with two CPUs, shut down after the session."""
     ray = pytest.importorskip("ray", reason="Ray is not installed: pip install "
                               "'tsrnn[ray]' (make test installs it)")
-    # Ray's workers are new processes: they must import this checkout's tsrnn.
-    os.environ["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)
+    # Ray's workers import this checkout's tsrnn through PYTHONPATH (tests/conftest.py).
+    if ray.is_initialized():  # one an earlier test left running (map_series leaves it)
+        ray.shutdown()
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
              logging_level="ERROR")
     yield ray

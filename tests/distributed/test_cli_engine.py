@@ -140,6 +140,7 @@ def test_a_training_config_takes_no_space(tune_dir, capsys):
     assert "unknown key 'space'" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_tune_on_ray_runs_the_same_trials(ray_cluster, tune_dir):
     pytest.importorskip("optuna")
     config = str(tune_dir / "tune.toml")

@@ -42,6 +42,7 @@ def test_files_and_parquet_partitions(ray_cluster, forecaster, fleet, tmp_path):
     pd.testing.assert_frame_equal(on_ray.results[names[2]], expected)
 
 
+@pytest.mark.slow
 def test_fit_predict_fits_a_clone_per_series(ray_cluster, forecaster, fleet):
     from sklearn.base import clone
 
