@@ -30,6 +30,7 @@ def _close(got: pd.DataFrame, want: pd.DataFrame) -> None:
     np.testing.assert_allclose(got["score"], want["score"], rtol=1e-6, atol=1e-9)
 
 
+@pytest.mark.slow  # starts three actors (processes importing torch): about 15 s
 def test_ray_partitions_score_as_one_stream(ray_cluster, detector, live):
     one = detector.stream()
     local = PartitionedStream(detector, 3, engine="local")
@@ -76,9 +77,9 @@ def test_partition_of_is_stable_across_processes():
     here = [partition_of(s, 4) for s in ids]
     code = (f"from tsrnn.distributed import partition_of\n"
             f"print([partition_of(s, 4) for s in {ids!r}])")
-    for seed in ("1", "2"):  # Python's own hash of a string changes with the seed
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                             check=True, env={**os.environ, "PYTHONHASHSEED": seed}).stdout
-        assert out.strip() == str(here)
+    # Python's own hash of a string changes with the seed (this process has a random one).
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env={**os.environ, "PYTHONHASHSEED": "1"}).stdout
+    assert out.strip() == str(here)
     assert set(here) == {0, 1, 2, 3}
     assert partition_of(np.int64(7), 4) == partition_of(7, 4)

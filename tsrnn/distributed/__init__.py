@@ -7,22 +7,9 @@ function here runs on it; every function also runs in this process, with the sam
 results, without it. The estimators never import this package.
 """
 
-from importlib import import_module
+from tsrnn.distributed.fleet import FailedItemsError, MapResult, map_series
+from tsrnn.distributed.streams import PartitionedStream, partition_of
+from tsrnn.distributed.tuning import TuneResult, tune
 
-_EXPORTS = {"map_series": "fleet", "MapResult": "fleet", "FailedItemsError": "fleet",
-            "PartitionedStream": "streams", "partition_of": "streams",
-            "tune": "tuning", "TuneResult": "tuning"}
-
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        value = getattr(import_module(f"{__name__}.{_EXPORTS[name]}"), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__():
-    return __all__
+__all__ = ["FailedItemsError", "MapResult", "PartitionedStream", "TuneResult", "map_series",
+           "partition_of", "tune"]

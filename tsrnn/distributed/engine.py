@@ -20,7 +20,6 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-ENGINES = ("auto", "local", "ray")
 RAY_HINT = "pip install 'tsrnn[ray]'"
 
 
@@ -43,13 +42,14 @@ def require_ray():
     return ray
 
 
-def resolve_engine(engine: str, address: str | None) -> str:
-    """``'local'`` or ``'ray'``: ``'auto'`` is Ray when it is installed, else this
-    process; an address names a Ray cluster, so it needs Ray."""
-    if engine not in ENGINES:
-        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+def resolve_engine(engine: str, address: str | None, alone: str = "local") -> str:
+    """``alone`` (the engine without Ray) or ``'ray'``: ``'auto'`` is Ray when it is
+    installed, else ``alone``; an address names a Ray cluster, so it needs Ray."""
+    engines = ("auto", alone, "ray")
+    if engine not in engines:
+        raise ValueError(f"engine must be one of {engines}, got {engine!r}")
     if engine == "auto":
-        engine = "ray" if address is not None or installed("ray") else "local"
+        engine = "ray" if address is not None or installed("ray") else alone
     if address is not None and engine != "ray":
         raise ValueError(f"address={address!r} names a Ray cluster: it needs engine='ray'")
     if engine == "ray":

@@ -17,7 +17,6 @@ from tsrnn.distributed.engine import RAY_HINT, _attempt, ray_session
 __all__ = ["TuneResult", "check_space", "draw_trials", "tune"]
 
 METRICS = ("mse", "mae", "rmse", "mape", "smape", "mase")
-ENGINES = ("auto", "ray", "optuna")
 MAX_TRIALS = 10_000
 MAX_CHOICES = 1_000
 
@@ -201,16 +200,9 @@ def tune(df: pd.DataFrame, space: dict, *, params: dict | None = None,
 
 
 def _engine(engine: str, address: str | None) -> str:
-    from tsrnn.distributed.engine import installed
+    from tsrnn.distributed.engine import installed, resolve_engine
 
-    if engine not in ENGINES:
-        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
-    if engine == "auto":
-        engine = "ray" if address is not None or installed("ray") else "optuna"
-    if address is not None and engine != "ray":
-        raise ValueError(f"address={address!r} names a Ray cluster: it needs engine='ray'")
-    if engine == "ray" and not installed("ray"):
-        raise ImportError(f"engine='ray' needs Ray: {RAY_HINT}")
+    engine = resolve_engine(engine, address, alone="optuna")
     if engine == "optuna" and not installed("optuna"):
         raise ImportError("searching without Ray needs Optuna: pip install 'tsrnn[tune]' "
                           f"(or Ray: {RAY_HINT})")
