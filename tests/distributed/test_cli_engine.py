@@ -150,3 +150,20 @@ def test_tune_on_ray_runs_the_same_trials(ray_cluster, tune_dir):
     pd.testing.assert_frame_equal(pd.read_csv(tune_dir / "ray.csv"),
                                   pd.read_csv(tune_dir / "optuna.csv"))
     assert np.isfinite(pd.read_csv(tune_dir / "ray.csv")["mae"]).all()
+
+
+def test_the_config_in_tune_help_is_valid(tmp_path, capsys):
+    from tsrnn import Forecaster
+    from tsrnn.cli._config import read_config
+    from tsrnn.cli.tune import TUNE_KEYS
+    from tsrnn.distributed.tuning import check_space
+
+    assert main(["tune", "--help"]) == 0
+    text = capsys.readouterr().out
+    block = text.split("\ntune.toml (", 1)[1].split("\n", 1)[1].split("\n\n", 1)[0]
+    path = tmp_path / "tune.toml"
+    path.write_text("\n".join(line[2:] for line in block.splitlines()) + "\n")
+    config = read_config(path, more={"space": None, "tune": TUNE_KEYS})
+    space = check_space(config["space"], set(Forecaster().get_params()))
+    assert set(space) == {"hidden_size", "lr", "num_layers"}
+    assert set(config["tune"]) == TUNE_KEYS and config["model"]["horizon"] == 12
