@@ -38,3 +38,19 @@ def test_shipped_bytes_are_never_unpickled(pickled_code):
     assert not marker.exists()
     with pytest.raises(ValueError, match="not a tsrnn model file"):
         model_from_bytes(b"not a model")
+
+
+def test_a_dead_worker_fails_its_items_in_one_line(ray_cluster):
+    import operator
+    import os
+
+    from tsrnn.distributed.engine import run_each
+
+    if not hasattr(operator, "call"):
+        pytest.skip("operator.call is Python 3.11's")
+    # operator.call(os._exit, 3): the worker process ends, as a killed one would.
+    outcomes = run_each(operator.call, os._exit, [3], engine="ray")
+    assert len(outcomes) == 1 and outcomes[0][0] is False
+    reason = outcomes[0][1]
+    assert reason.startswith("the Ray worker failed: ")
+    assert "\n" not in reason and "Traceback" not in reason
