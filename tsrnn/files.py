@@ -254,9 +254,9 @@ def _first_line(err: BaseException) -> str:
     return text.splitlines()[0] if text else type(err).__name__
 
 
-def read_model(path: str | os.PathLike):
-    """Load a model file written by ``Forecaster.save`` or ``AnomalyDetector.save``,
-    whichever it holds.
+def read_model(path: str | os.PathLike, *, classifier: bool = False):
+    """Load a model file written by ``Forecaster.save`` or ``AnomalyDetector.save``
+    (or, with ``classifier``, ``SequenceClassifier.save``), whichever it holds.
 
     Raises ``FileNotFoundError`` for a missing file and a one-line ``ValueError``
     naming the file for anything else that is not a sound model file (see
@@ -264,15 +264,18 @@ def read_model(path: str | os.PathLike):
     """
     from tsrnn import persistence
 
-    return model_of_payload(persistence.read(path), path)
+    return model_of_payload(persistence.read(path), path, classifier=classifier)
 
 
-def model_of_payload(payload: dict, path: str | os.PathLike):
-    """The forecaster or detector of a verified model file payload (see
-    :func:`read_model`); errors name ``path``."""
-    from tsrnn import AnomalyDetector, Forecaster, persistence
+def model_of_payload(payload: dict, path: str | os.PathLike, *, classifier: bool = False):
+    """The estimator of a verified model file payload (see :func:`read_model`);
+    errors name ``path``."""
+    from tsrnn import AnomalyDetector, Forecaster, SequenceClassifier, persistence
 
     kinds = {"Forecaster": Forecaster, "AnomalyDetector": AnomalyDetector}
+    if classifier:
+        kinds["SequenceClassifier"] = SequenceClassifier
     if payload["estimator"] not in kinds:
-        raise ValueError(f"{path} is not a tsrnn forecaster or detector model file")
+        what = "forecaster, detector or classifier" if classifier else "forecaster or detector"
+        raise ValueError(f"{path} is not a tsrnn {what} model file")
     return persistence.build(kinds[payload["estimator"]], payload, path)
