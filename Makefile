@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch first, pinned: an unpinned torch pulls a multi-GB CUDA build.
 	$(BIN)/python -m pip install --quiet $(TORCH)
-	$(BIN)/python -m pip install --quiet -e ".[dev,plot,parquet,mqtt,onnx]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,plot,parquet,mqtt,onnx,ray,tune]"
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -10,6 +10,14 @@ import pytest
 # imported, so subprocesses (the command-line tests) inherit it too.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+# Ray's workers (tests/distributed, the README's Ray section) are new processes that
+# start in other folders: they find this checkout's tsrnn only through an absolute
+# PYTHONPATH entry (``PYTHONPATH=.`` would name their own folder).
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(
+    [_ROOT, *(os.path.abspath(p) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep)
+              if p)]))
+
 
 class _PickledCode:
     """Unpickles as a call that creates ``marker``: stands for the code a hostile

@@ -271,9 +271,16 @@ def read_model(path: str | os.PathLike, *, classifier: bool = False):
     naming the file for anything else that is not a sound model file (see
     :func:`tsrnn.persistence.load`).
     """
+    from tsrnn import persistence
+
+    return model_of_payload(persistence.read(path), path, classifier=classifier)
+
+
+def model_of_payload(payload: dict, path: str | os.PathLike, *, classifier: bool = False):
+    """The estimator of a verified model file payload (see :func:`read_model`);
+    errors name ``path``."""
     from tsrnn import AnomalyDetector, Forecaster, SequenceClassifier, persistence
 
-    payload = persistence.read(path)
     kinds = {"Forecaster": Forecaster, "AnomalyDetector": AnomalyDetector}
     if classifier:
         kinds["SequenceClassifier"] = SequenceClassifier

@@ -19,7 +19,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from tsrnn.cli import datasets, detect, evaluate, export, forecast, stream, train
+from tsrnn.cli import datasets, detect, evaluate, export, forecast, stream, train, tune
 from tsrnn.cli._options import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"tsrnn {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     command = functools.partial(add_command, commands)
-    for module in (forecast, detect, train, evaluate, stream, export, datasets):
+    for module in (forecast, detect, train, tune, evaluate, stream, export, datasets):
         module.add_parser(command)
     return parser
 

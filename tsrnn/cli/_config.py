@@ -14,9 +14,11 @@ CONFIG_KEYS = {"task": None, "data": {"path", "time_col", "id_col", "target"},
                "model": None, "output": {"model"}}
 
 
-def read_config(path: Path) -> dict:
-    """Read a TOML or YAML run config and check its keys; relative data and model
+def read_config(path: Path, more: dict | None = None) -> dict:
+    """Read a TOML, YAML or JSON run config and check its keys (``more``: tables a
+    command takes beyond :data:`CONFIG_KEYS`, as they are); relative data and model
     paths become relative to the config file's folder."""
+    keys = {**CONFIG_KEYS, **(more or {})}
     if not path.is_file():
         raise FileNotFoundError(f"config file {path} not found")
     suffix = path.suffix.lower()
@@ -43,15 +45,23 @@ def read_config(path: Path) -> dict:
             config = yaml.safe_load(text) or {}
         except yaml.YAMLError as err:
             raise ValueError(f"{path} is not valid YAML: {_one_line(err)}") from None
+    elif suffix == ".json":
+        import json
+
+        try:
+            config = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path} is not valid JSON: {err}") from None
     else:
-        raise ValueError(f"config {path} must end in .toml, .yaml or .yml")
+        raise ValueError(f"config {path} must end in .toml, .yaml, .yml or .json")
     if not isinstance(config, dict):
         raise ValueError(f"{path} must hold a table of keys (task, [data], [model], [output])")
     for key, value in config.items():
-        if key not in CONFIG_KEYS:
-            raise ValueError(f"{path}: unknown key {key!r}{_did_you_mean(key, CONFIG_KEYS)}; "
-                             "expected task, [data], [model], [output]")
-        allowed = CONFIG_KEYS[key]
+        if key not in keys:
+            expected = ", ".join(["task", *(f"[{k}]" for k in keys if k != "task")])
+            raise ValueError(f"{path}: unknown key {key!r}{_did_you_mean(key, keys)}; "
+                             f"expected {expected}")
+        allowed = keys[key]
         if key != "task" and not isinstance(value, dict):
             raise ValueError(f"{path}: {key} must be a table ([{key}])")
         for inner in value if allowed else ():

@@ -6,10 +6,10 @@ import contextlib
 from pathlib import Path
 
 from tsrnn.cli._config import _training_flags
+from tsrnn.cli._engine import engine_options, for_each_file
 from tsrnn.cli._options import column_options, common_options, training_options
 from tsrnn.cli._runs import (
     _fit,
-    _for_each_file,
     _prepare,
     _print_metrics,
     _regular,
@@ -43,7 +43,7 @@ called anomaly_score and predicted_label.
 def add_parser(command) -> None:
     """Add ``tsrnn detect`` through ``command`` (:func:`add_command` bound to the
     subparsers)."""
-    parents = [common_options(), column_options(), training_options()]
+    parents = [common_options(), column_options(), training_options(), engine_options()]
     p = command("detect", "Score every row of a CSV file (or of every CSV file in a folder) "
                 "for anomalies: a score and a 0/1 label per row.", parents, EXAMPLES)
     p.add_argument("data", type=Path, help="CSV file, or a folder of CSV files")
@@ -74,7 +74,7 @@ def run_detect(args) -> int:
     flags = _training_flags(args, window=args.window, contamination=args.contamination,
                             threshold=args.threshold, alerts=args.alerts)
     run = _prepare(args, "detect", flags)
-    results = _for_each_file(run, lambda path: _detect_file(run, path), "scoring")
+    results = for_each_file(run, _detect_file, "scoring")
     if not run.folder and results[0]["result"] == "ok":
         r = results[0]
         run.say(f"wrote {r['detail']} ({r['rows']} rows, {r['flagged']} flagged)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tsrnn.cli._config import _training_flags
+from tsrnn.cli._engine import engine_options, for_each_file
 from tsrnn.cli._options import (
     _floats,
     column_options,
@@ -13,7 +14,6 @@ from tsrnn.cli._options import (
 )
 from tsrnn.cli._runs import (
     _fit,
-    _for_each_file,
     _prepare,
     _regular,
     _Run,
@@ -43,7 +43,7 @@ examples (on the sample data; `tsrnn datasets list` shows it):
 def add_parser(command) -> None:
     """Add ``tsrnn forecast`` through ``command`` (:func:`add_command` bound to the
     subparsers)."""
-    parents = [common_options(), column_options(), training_options()]
+    parents = [common_options(), column_options(), training_options(), engine_options()]
     p = command("forecast", "Forecast the steps after the end of each series of a CSV file "
                 "(or of every CSV file in a folder).", parents, EXAMPLES)
     p.add_argument("data", type=Path, help="CSV file, or a folder of CSV files")
@@ -76,7 +76,7 @@ def run_forecast(args) -> int:
     flags = _training_flags(args, input_len=args.input_len, horizon=args.horizon,
                             quantiles=args.quantiles)
     run = _prepare(args, "forecast", flags)
-    results = _for_each_file(run, lambda path: _forecast_file(run, path), "forecasting")
+    results = for_each_file(run, _forecast_file, "forecasting")
     for r in results:
         if r["result"] == "ok" and not run.folder:
             run.say(f"wrote {r['detail']} ({r['rows']} rows)")
