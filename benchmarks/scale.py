@@ -1,5 +1,5 @@
-"""Scaling: training on one process against two with Lightning's DDP. Prints a
-table; not a test.
+"""Scaling: DDP training on one process against two, and Ray fan-out and streams.
+Prints tables; not a test.
 
 DDP section: the Forecaster on ETTh1 (7 channels, the first 12 months; input 96,
 horizon 24, hidden 128, batch 256, 3 epochs, no early stopping, seed 0), on the
@@ -19,7 +19,8 @@ Each configuration runs in a fresh Python process (``scale.py --run NAME``):
 Lightning's ``ddp`` runs that command again for the second process.
 
 A section is a function ``name(args) -> list[dict]`` in :data:`SECTIONS`, with
-its rows printed as one table; ``--sections ddp`` runs only that one.
+its rows printed as one table; ``--sections ddp`` runs only that one. The ``ray``
+section is ``benchmarks/scale_ray.py`` (Ray fan-out and partitioned streams).
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/scale.py
 """
@@ -123,7 +124,16 @@ def ddp(args) -> list[dict]:
     return rows
 
 
-SECTIONS = {"ddp": ddp}
+def ray(args) -> None:
+    """Ray fan-out over 1,000 series and partitioned streams on 1, 2 and 4 actors
+    (benchmarks/scale_ray.py, which prints its own tables)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import scale_ray
+
+    scale_ray.main([])
+
+
+SECTIONS = {"ddp": ddp, "ray": ray}
 
 
 def _table(rows: list[dict]) -> str:
@@ -151,7 +161,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     for name in args.sections:
         print(f"\n{name}: {SECTIONS[name].__doc__}")
-        print(_table(SECTIONS[name](args)), flush=True)
+        rows = SECTIONS[name](args)
+        if rows is not None:  # the ray section prints its own tables
+            print(_table(rows), flush=True)
     return 0
 
 
