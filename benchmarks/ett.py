@@ -61,6 +61,13 @@ def seasonal_naive(x: np.ndarray, horizon: int, season: int = 24) -> np.ndarray:
 
 def fit_and_score(df, columns, cell, input_len, horizon, params, seed):
     """Fit a Forecaster on train (+ validation for early stopping); score on test."""
+    err, seconds, epochs = fit_and_forecast(df, columns, cell, input_len, horizon, params, seed)
+    return float((err**2).mean()), float(np.abs(err).mean()), seconds, epochs
+
+
+def fit_and_forecast(df, columns, cell, input_len, horizon, params, seed):
+    """The test windows' forecasts ``[windows, horizon, channels]`` standardized with
+    the training part's statistics, minus the truth; the fit seconds and epochs."""
     from tsrnn import Forecaster
 
     model = Forecaster(cell, input_len=input_len, horizon=horizon, val_size=VAL,
@@ -78,8 +85,7 @@ def fit_and_score(df, columns, cell, input_len, horizon, params, seed):
     err = (pred - actual) / std
     n_windows = TEST - horizon + 1
     assert pred.shape[0] == n_windows, (pred.shape, n_windows)
-    epochs = model.training_summary_["epochs"]
-    return float((err**2).mean()), float(np.abs(err).mean()), seconds, epochs
+    return err, seconds, model.training_summary_["epochs"]
 
 
 def main(argv: list[str] | None = None) -> int:

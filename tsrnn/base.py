@@ -15,7 +15,7 @@ from tsrnn.data import DataError, Scaler, SeriesData
 BOOLEAN_PARAMS = ("bidirectional", "layer_norm", "learn_initial_state", "channel_independent",
                   "resample", "normalize_errors", "alerts")
 
-__all__ = ["SeriesEstimator", "in_frame_order", "index_of", "seed_everything"]
+__all__ = ["SeriesEstimator", "in_frame_order", "index_of", "member_seed", "seed_everything"]
 
 
 def seed_everything(random_state: int | None) -> int:
@@ -26,6 +26,14 @@ def seed_everything(random_state: int | None) -> int:
         seed = int(random_state)
     torch.manual_seed(seed)
     return seed
+
+
+def member_seed(seed: int, k: int) -> int:
+    """Ensemble member ``k``'s seed: ``seed`` itself for the first (so one member is
+    the single model), then independent draws from ``(seed, k)``."""
+    if k == 0:
+        return seed
+    return int(np.random.SeedSequence([seed, k]).generate_state(1)[0] % 2**31)
 
 
 class SeriesEstimator(BaseEstimator):

@@ -18,7 +18,7 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 from tsrnn._checks import check_bool, is_number
-from tsrnn.base import SeriesEstimator, in_frame_order, index_of, seed_everything
+from tsrnn.base import SeriesEstimator, in_frame_order, index_of, member_seed, seed_everything
 from tsrnn.data import (
     Scaler,
     SeriesData,
@@ -47,14 +47,6 @@ from tsrnn.streaming import AnomalyStream, StreamResult
 
 __all__ = ["AnomalyDetector", "AnomalyStream", "StreamResult"]
 
-
-
-def _member_seed(seed: int, k: int) -> int:
-    """Ensemble member ``k``'s seed: ``seed`` itself for the first (so one member is
-    the single model), then independent draws from ``(seed, k)``."""
-    if k == 0:
-        return seed
-    return int(np.random.SeedSequence([seed, k]).generate_state(1)[0] % 2**31)
 
 
 MAX_WINDOW = 1 << 16  # a window is memory per series in a stream: refuse absurd ones
@@ -330,21 +322,21 @@ class AnomalyDetector(ErrorsToScores, DetectorFile, SeriesEstimator):
         task = ReconstructionModule if self.score == "reconstruction" else ForecastingModule
         members, summaries = [], []
         for k in range(self.n_models):
-            member_seed = _member_seed(seed, k)  # its initial weights and shuffling
-            torch.manual_seed(member_seed)
+            seed_k = member_seed(seed, k)  # its initial weights and shuffling
+            torch.manual_seed(seed_k)
             net = self._make_member(data.n_targets)
             with member_options(k) if self.n_models > 1 else contextlib.nullcontext():
                 summary = finished_member(net)  # resuming: done before the interruption
                 if summary is None and self.stateful:
                     net, summary = train_next_step(self, net, data, inputs, split.train_end,
-                                                   member_seed)
+                                                   seed_k)
                     mark_finished(net, summary)
                 elif summary is None:
                     net, summary = self._train(
                         lambda monitor, net=net: task(net, loss="mse", lr=self.lr,
                                                       max_epochs=self.max_epochs,
                                                       monitor=monitor),
-                        train, val, member_seed)
+                        train, val, seed_k)
                     mark_finished(net, summary)
             members.append(net.eval())
             summaries.append(summary)
