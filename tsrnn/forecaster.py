@@ -30,6 +30,7 @@ from tsrnn.data.split import Split
 from tsrnn.data.split import _part_rows as part_rows
 from tsrnn.model_checks import build_net, fitted_array, fitted_value
 from tsrnn.nn.attention import ATTENTIONS
+from tsrnn.nn.ensemble import MedianEnsemble, members_of
 from tsrnn.nn.forecast import ForecastNet
 from tsrnn.nn.seq2seq import Seq2SeqNet
 
@@ -115,6 +116,13 @@ class Forecaster(ForecastEvaluation, SeriesEstimator):
         Lightning's own bars, banners or tips.
     log_dir
         Write Lightning CSV logs there; None writes nothing.
+    n_models
+        Networks trained from different seeds (the first from ``random_state``, the
+        others drawn from it), whose forecasts are combined by their median
+        (:class:`tsrnn.nn.MedianEnsemble`), each quantile level apart, so quantiles
+        still never cross. It shrinks the spread over seeds, at ``n_models`` times
+        the cost of training and forecasting (see the README's forecasting
+        figures). Member ``k`` is the network a single fit with its seed trains.
     random_state
         Seed for weights and shuffling: the same seed on the same machine gives the
         same forecasts.
@@ -126,7 +134,8 @@ class Forecaster(ForecastEvaluation, SeriesEstimator):
     Attributes
     ----------
     net_
-        The fitted :class:`tsrnn.nn.ForecastNet` (a plain ``nn.Module``).
+        The fitted :class:`tsrnn.nn.ForecastNet` (a plain ``nn.Module``), or with
+        ``n_models > 1`` the :class:`tsrnn.nn.MedianEnsemble` of them.
     n_features_in_, feature_names_in_
         Input columns seen at fit (targets, past, future covariates).
     target_names_
@@ -139,8 +148,11 @@ class Forecaster(ForecastEvaluation, SeriesEstimator):
         monthly data, 24 for hourly, 1 for integer times), the season backtests use
         for MASE with ``season="auto"``.
     training_summary_
-        Epochs run, best epoch and best validation loss.
+        Epochs run, best epoch and best validation loss (of the first member, with
+        every member's under ``"members"`` when ``n_models > 1``).
     """
+
+    _ensemble = MedianEnsemble  # forecasts: the median of the members' forecasts
 
     def __init__(
         self,
@@ -181,6 +193,7 @@ class Forecaster(ForecastEvaluation, SeriesEstimator):
         precision: Any = "32-true",
         verbose: bool | str = "auto",
         log_dir: str | None = None,
+        n_models: int = 1,
         random_state: int | None = None,
         trainer_kwargs: dict | None = None,
     ):
@@ -220,6 +233,7 @@ class Forecaster(ForecastEvaluation, SeriesEstimator):
         self.precision = precision
         self.verbose = verbose
         self.log_dir = log_dir
+        self.n_models = n_models
         self.random_state = random_state
         self.trainer_kwargs = trainer_kwargs
 
@@ -258,18 +272,20 @@ class Forecaster(ForecastEvaluation, SeriesEstimator):
         scaler = Scaler(self.scaler).fit(data.values, data.offsets, fit_rows=split.train_end)
         scaled = scaler.transform(data.values, data.offsets)
 
-        net = self._make_net(data.values.shape[1], data.n_targets, len(data.future_names))
         train = WindowDataset.from_series(data, length, horizon, starts=split.train,
                                           values=scaled)
         val = WindowDataset.from_series(data, length, horizon, starts=split.val,
                                         values=scaled)
         from tsrnn.training import ForecastingModule  # imports Lightning
 
-        net, summary = self._train(
-            lambda monitor: ForecastingModule(
+        net, summary = self._fit_members(
+            lambda: self._make_net(data.values.shape[1], data.n_targets,
+                                   len(data.future_names)),
+            lambda net, seed_k: self._train(lambda monitor: ForecastingModule(
                 net, loss=self.loss, quantiles=self._quantile_levels(), lr=self.lr,
                 lr_scheduler=self.lr_scheduler, max_epochs=self.max_epochs, monitor=monitor),
-            train, val, seed)
+                train, val, seed_k),
+            seed)
         self._set_fitted(net, data, scaler, summary)
         return self
 
@@ -354,6 +370,7 @@ class Forecaster(ForecastEvaluation, SeriesEstimator):
                              f"got {self.attention!r}")
         self._check_common(*[name for name in ("input_len", "horizon")
                              if getattr(self, name) != AUTO])
+        self._check_integer("n_models", 1)
         self._quantile_levels()
         self._segment_len()
 
@@ -521,15 +538,16 @@ class Forecaster(ForecastEvaluation, SeriesEstimator):
             over them.
         """
         check_is_fitted(self, "net_")
-        if not isinstance(self.net_, Seq2SeqNet) or self.net_.attention is None:
+        net = members_of(self.net_)[0]
+        if not isinstance(net, Seq2SeqNet) or net.attention is None:
             raise ValueError("attention_weights needs model='seq2seq' with attention set")
         ids, context, ends, loc, spread = self._context(df)
         fut = self._future_values(future, ids, ends, loc, spread)
         scaled = ((context - loc[:, None, :]) / spread[:, None, :]).astype(np.float32)
-        with torch.inference_mode():
-            weights = self.net_.attention_weights(torch.from_numpy(scaled),
-                                                  None if fut is None else torch.from_numpy(fut))
-        return weights.numpy()
+        inputs = (torch.from_numpy(scaled), None if fut is None else torch.from_numpy(fut))
+        with torch.inference_mode():  # an ensemble's: its members' mean, rows still sum to 1
+            weights = torch.stack([m.attention_weights(*inputs) for m in members_of(self.net_)])
+        return weights.mean(dim=0).numpy()
 
     def _median_index(self) -> int:
         levels = self._quantile_levels()
@@ -545,8 +563,8 @@ class Forecaster(ForecastEvaluation, SeriesEstimator):
             "training_summary": self.training_summary_,
             "sizes": {"input_len": self.input_len_, "horizon": self.horizon_,
                       "season": self.season_},
-            "net_shape": {"n_features": self.net_.n_features,
-                          "n_targets": self.net_.n_targets, "n_future": self.net_.n_future},
+            "net_shape": {k: getattr(members_of(self.net_)[0], k)
+                          for k in ("n_features", "n_targets", "n_future")},
         }
 
     def _restore(self, state: dict, weights: dict) -> None:
@@ -557,7 +575,8 @@ class Forecaster(ForecastEvaluation, SeriesEstimator):
                  len(self.roles_["future_covariates"]))
         if tuple(shape.get(k) for k in ("n_features", "n_targets", "n_future")) != sizes:
             raise ValueError(f"fitted 'net_shape' {shape} does not match its column roles")
-        self.net_ = build_net(lambda: self._make_net(*sizes), weights).eval()
+        self.net_ = build_net(lambda: self._assemble(
+            [self._make_net(*sizes) for _ in range(self.n_models)]), weights).eval()
         n_series = len(self.ids_)
         self.context_ = fitted_array(state, "context",
                                      (n_series, self.input_len_, self.n_features_in_))
