@@ -15,6 +15,7 @@ from tsrnn._checks import check_bool, check_integer
 from tsrnn._training_checks import check_training
 from tsrnn.data import DataError, Scaler, SeriesData
 from tsrnn.nn.ensemble import MeanEnsemble
+from tsrnn.summary import Summary
 
 BOOLEAN_PARAMS = ("bidirectional", "layer_norm", "learn_initial_state", "channel_independent",
                   "resample", "normalize_errors", "alerts")
@@ -110,6 +111,25 @@ class SeriesEstimator(BaseEstimator):
             verbose=self.verbose, log_dir=self.log_dir, trainer_kwargs=self.trainer_kwargs,
         )
         return module.net.cpu().eval(), summary
+
+    def summary(self) -> Summary:
+        """What the fitted model chose and how its training went: series, targets,
+        frequency, the sizes (marked ``(auto)`` where ``"auto"`` chose them),
+        calendar cycles, network and parameter count, epochs run, best validation
+        loss and whether early stopping ended it.
+
+        Returns
+        -------
+        tsrnn.summary.Summary
+            A dict of those entries (the ones that apply); printed, or shown at a
+            prompt, it reads as aligned lines: ``print(model.summary())``.
+        """
+        from sklearn.utils.validation import check_is_fitted
+
+        from tsrnn.summary import summarize
+
+        check_is_fitted(self)
+        return summarize(self)
 
     def _fit_members(self, make_member, train_member, seed: int):
         """The ``n_models`` networks of a fit, combined by :meth:`_assemble`.
