@@ -88,6 +88,18 @@ def fit_and_forecast(df, columns, cell, input_len, horizon, params, seed):
     return err, seconds, model.training_summary_["epochs"]
 
 
+def parse_sets(items: list[str]) -> dict:
+    """``--set NAME=VALUE`` options as Forecaster parameters (a bare word: a string)."""
+    params = {}
+    for item in items:
+        key, _, raw = item.partition("=")
+        try:
+            params[key] = ast.literal_eval(raw)
+        except (ValueError, SyntaxError):
+            params[key] = raw
+    return params
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--path", type=Path, default=None)
@@ -107,13 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     horizons = [int(h) for h in args.horizons.split(",")]
     if args.univariate and args.horizons == parser.get_default("horizons"):
         horizons = [24, 96]
-    params = {}
-    for item in args.set:
-        key, _, raw = item.partition("=")
-        try:
-            params[key] = ast.literal_eval(raw)
-        except (ValueError, SyntaxError):
-            params[key] = raw
+    params = parse_sets(args.set)
     L = args.input_len
 
     kind = "univariate OT" if args.univariate else "multivariate (7 channels)"

@@ -120,7 +120,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--first-seed", type=int, default=0,
                         help="the ensemble's random_state (its first member's seed)")
     parser.add_argument("--skip", default="", help="comma-separated: ett, m4")
+    parser.add_argument("--set", action="append", default=[],
+                        help="Forecaster parameter for every fit, e.g. --set calendar=auto")
     args = parser.parse_args(argv)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from ett import parse_sets
+
+    params = parse_sets(args.set)
+    if params:
+        print(f"Forecaster parameters set: {params}", flush=True)
     skip = set(filter(None, args.skip.split(",")))
     from tsrnn.base import member_seed
 
@@ -131,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     if "ett" not in skip:
         errors, secs = [], []
         for seed in seeds:
-            err, s, epochs = run_ett(args.data, seed, {})
+            err, s, epochs = run_ett(args.data, seed, params)
             errors.append(err)
             secs.append(s)
             print(f"ETTh1 seed {seed}: MSE {(err**2).mean():.4f} MAE {np.abs(err).mean():.4f} "
@@ -159,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
                      "OWA 1.000", "", ""))
         scores, preds, secs, info = [], [], [], {}
         for seed in seeds:
-            pred, s, info = run_m4(folder, seed, {})
+            pred, s, info = run_m4(folder, seed, params)
             scores.append(m4_scores(pred, test, series, n2))
             preds.append(pred)
             secs.append(s)

@@ -26,8 +26,16 @@ from tsrnn.data import (
     split_borders,
     window_starts,
 )
+from tsrnn.data.calendar import calendar_names, check_calendar
 from tsrnn.data.split import Split
 from tsrnn.data.split import _part_rows as part_rows
+from tsrnn.forecast_calendar import (
+    forecast_cycles,
+    horizon_calendar,
+    pad_stats,
+    with_calendar,
+    without_calendar,
+)
 from tsrnn.model_checks import build_net, fitted_array, fitted_value
 from tsrnn.nn.attention import ATTENTIONS
 from tsrnn.nn.ensemble import MedianEnsemble, members_of
@@ -102,6 +110,12 @@ class Forecaster(ForecastEvaluation, SeriesEstimator):
         Clip the global gradient norm to this value; None disables it.
     lr_scheduler
         None, ``"plateau"`` (halve on a validation plateau) or ``"cosine"``.
+    calendar
+        Calendar inputs, known-future covariates the model gets without being
+        given them: ``"auto"`` picks cycles by the data's frequency (hourly: day and
+        week; daily: week and year; weekly to quarterly: year; none for yearly
+        data and integer times; see :mod:`tsrnn.forecast_calendar`), None uses
+        none, or name cycles out of ``"day"``, ``"week"``, ``"year"``.
     fill, resample
         How to handle missing values and irregular timestamps; see
         :meth:`tsrnn.data.SeriesData.from_dataframe`.
@@ -142,6 +156,8 @@ class Forecaster(ForecastEvaluation, SeriesEstimator):
         Target columns.
     freq_
         The data's frequency.
+    calendar_
+        The calendar cycles used (a tuple; empty: none).
     input_len_, horizon_, season_
         The sizes used: ``input_len`` and ``horizon`` as given, or what ``"auto"``
         chose; ``season_`` is the frequency's calendar cycle in steps (12 for
@@ -185,6 +201,7 @@ class Forecaster(ForecastEvaluation, SeriesEstimator):
         val_size: float | int = 0.1,
         gradient_clip: float | None = 1.0,
         lr_scheduler: str | None = None,
+        calendar: str | Sequence[str] | None = None,
         fill: str | None = None,
         resample: bool = False,
         freq: str | int | None = None,
@@ -225,6 +242,7 @@ class Forecaster(ForecastEvaluation, SeriesEstimator):
         self.val_size = val_size
         self.gradient_clip = gradient_clip
         self.lr_scheduler = lr_scheduler
+        self.calendar = calendar
         self.fill = fill
         self.resample = resample
         self.freq = freq
@@ -270,7 +288,11 @@ class Forecaster(ForecastEvaluation, SeriesEstimator):
         seed = seed_everything(self.random_state)
         split = self._split(data, validate)
         scaler = Scaler(self.scaler).fit(data.values, data.offsets, fit_rows=split.train_end)
-        scaled = scaler.transform(data.values, data.offsets)
+        self.calendar_ = forecast_cycles(self.calendar, data.freq)
+        data, user_data = with_calendar(data, self.calendar_), data
+        loc, spread = pad_stats(scaler.loc_, scaler.spread_, self.calendar_)
+        scaled = ((data.values - np.repeat(loc, data.lengths, axis=0))
+                  / np.repeat(spread, data.lengths, axis=0)).astype(np.float32)
 
         train = WindowDataset.from_series(data, length, horizon, starts=split.train,
                                           values=scaled)
@@ -287,6 +309,7 @@ class Forecaster(ForecastEvaluation, SeriesEstimator):
                 train, val, seed_k),
             seed)
         self._set_fitted(net, data, scaler, summary)
+        self._remember(user_data, scaler)  # the user's columns, not the calendar's
         return self
 
     def _auto(self) -> bool:
@@ -373,6 +396,7 @@ class Forecaster(ForecastEvaluation, SeriesEstimator):
         self._check_integer("n_models", 1)
         self._quantile_levels()
         self._segment_len()
+        check_calendar(self.calendar)
 
     def _quantile_levels(self) -> list[float]:
         if self.quantiles is None:
@@ -465,8 +489,8 @@ class Forecaster(ForecastEvaluation, SeriesEstimator):
     def _context(self, df):
         """Inputs of the forecast from the end of each series, in original units."""
         if df is None:
-            return (self.ids_, self.context_, self.context_end_, self.scaler_loc_,
-                    self.scaler_spread_)
+            return (self.ids_, self.context_, self.context_end_,
+                    *pad_stats(self.scaler_loc_, self.scaler_spread_, self.calendar_))
         data = self._read(df)
         check_length(data, self.input_len_, what="input_len")
         ends = data.offsets[1:]
@@ -474,10 +498,22 @@ class Forecaster(ForecastEvaluation, SeriesEstimator):
         loc, spread = self._stats_for(data)
         return list(data.ids), context, [data.times[e - 1] for e in ends], loc, spread
 
+    def _read(self, df: pd.DataFrame | pd.Series) -> SeriesData:
+        """The frame as at fit, with the calendar columns the network reads."""
+        return with_calendar(super()._read(df), self.calendar_)
+
+    def _stats_for(self, data: SeriesData) -> tuple[np.ndarray, np.ndarray]:
+        stats = super()._stats_for(without_calendar(data, self.calendar_))
+        return pad_stats(*stats, self.calendar_)
+
     def _future_values(self, future, ids, ends, loc, spread):
+        """Scaled known-future inputs over the horizon ``[S, H, F_future]``: the
+        user's covariates from ``future``, then the calendar's."""
+        cal = (horizon_calendar([self._future_index(e) for e in ends], self.calendar_)
+               if self.calendar_ else None)
         n_future = len(self.roles_["future_covariates"])
         if n_future == 0:
-            return None
+            return cal
         if future is None:
             raise ValueError(
                 f"this model uses known-future covariates {self.roles_['future_covariates']}: "
@@ -488,6 +524,7 @@ class Forecaster(ForecastEvaluation, SeriesEstimator):
         cols = self.roles_["future_covariates"]
         frame = future if time_col is None else future.set_index(time_col)
         out = np.empty((len(ids), self.horizon_, n_future), dtype=np.float32)
+        cols_at = slice(self.n_features_in_ - n_future, self.n_features_in_)
         for i, (sid, end) in enumerate(zip(ids, ends, strict=True)):
             rows = frame if id_col is None else frame[frame[id_col] == sid]
             steps = self._future_index(end)
@@ -499,8 +536,8 @@ class Forecaster(ForecastEvaluation, SeriesEstimator):
             values = rows.loc[steps, cols].to_numpy(dtype=np.float32)
             if not np.isfinite(values).all():
                 raise DataError(f"future= has missing or infinite values in {list(cols)}")
-            out[i] = (values - loc[i, -n_future:]) / spread[i, -n_future:]
-        return out
+            out[i] = (values - loc[i, cols_at]) / spread[i, cols_at]
+        return out if cal is None else np.concatenate([out, cal], axis=-1)
 
     def _future_index(self, end) -> pd.Index:
         if isinstance(self.freq_, int | np.integer):
@@ -561,6 +598,7 @@ class Forecaster(ForecastEvaluation, SeriesEstimator):
             "context": torch.from_numpy(self.context_),
             "context_end": [persistence.time_to_plain(t) for t in self.context_end_],
             "training_summary": self.training_summary_,
+            "calendar": list(self.calendar_),
             "sizes": {"input_len": self.input_len_, "horizon": self.horizon_,
                       "season": self.season_},
             "net_shape": {k: getattr(members_of(self.net_)[0], k)
@@ -570,16 +608,22 @@ class Forecaster(ForecastEvaluation, SeriesEstimator):
     def _restore(self, state: dict, weights: dict) -> None:
         self._restore_roles(state)
         self._restore_sizes(state)
+        # Files from before calendar inputs: none.
+        calendar = state.get("calendar", [])
+        if not isinstance(calendar, list) or check_calendar(calendar) != tuple(calendar):
+            raise ValueError("fitted 'calendar' is not a list of calendar cycles")
+        self.calendar_ = tuple(calendar)
+        n_cal = len(calendar_names(self.calendar_))
         shape = fitted_value(state, "net_shape", dict)
-        sizes = (self.n_features_in_, len(self.target_names_),
-                 len(self.roles_["future_covariates"]))
+        sizes = (self.n_features_in_ + n_cal, len(self.target_names_),
+                 len(self.roles_["future_covariates"]) + n_cal)
         if tuple(shape.get(k) for k in ("n_features", "n_targets", "n_future")) != sizes:
             raise ValueError(f"fitted 'net_shape' {shape} does not match its column roles")
         self.net_ = build_net(lambda: self._assemble(
             [self._make_net(*sizes) for _ in range(self.n_models)]), weights).eval()
         n_series = len(self.ids_)
         self.context_ = fitted_array(state, "context",
-                                     (n_series, self.input_len_, self.n_features_in_))
+                                     (n_series, self.input_len_, sizes[0]))
         ends = fitted_value(state, "context_end", list)
         if len(ends) != n_series or not all(isinstance(t, str | int) for t in ends):
             raise ValueError(f"fitted 'context_end' is not one time per series ({n_series})")
