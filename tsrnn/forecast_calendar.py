@@ -82,5 +82,6 @@ def pad_stats(loc: np.ndarray, spread: np.ndarray,
 
 
 def horizon_calendar(times: list[pd.DatetimeIndex], cycles: tuple[str, ...]) -> np.ndarray:
-    """``[S, H, 2C]`` float32: the calendar columns of each series' horizon steps."""
+    """``[S, T, 2C]`` float32: the calendar columns of each series' ``T`` times (its
+    horizon steps, or its context's)."""
     return np.stack([calendar_features(t, cycles) for t in times])

@@ -308,8 +308,7 @@ class Forecaster(ForecastEvaluation, SeriesEstimator):
                 lr_scheduler=self.lr_scheduler, max_epochs=self.max_epochs, monitor=monitor),
                 train, val, seed_k),
             seed)
-        self._set_fitted(net, data, scaler, summary)
-        self._remember(user_data, scaler)  # the user's columns, not the calendar's
+        self._set_fitted(net, user_data, scaler, summary)  # the user's columns only
         return self
 
     def _auto(self) -> bool:
@@ -489,7 +488,13 @@ class Forecaster(ForecastEvaluation, SeriesEstimator):
     def _context(self, df):
         """Inputs of the forecast from the end of each series, in original units."""
         if df is None:
-            return (self.ids_, self.context_, self.context_end_,
+            context = self.context_
+            if self.calendar_:
+                times = [pd.date_range(end=end, periods=self.input_len_, freq=self.freq_)
+                         for end in self.context_end_]
+                context = np.concatenate([context, horizon_calendar(times, self.calendar_)],
+                                         axis=-1)  # [S, L, F + 2C]
+            return (self.ids_, context, self.context_end_,
                     *pad_stats(self.scaler_loc_, self.scaler_spread_, self.calendar_))
         data = self._read(df)
         check_length(data, self.input_len_, what="input_len")
@@ -623,7 +628,7 @@ class Forecaster(ForecastEvaluation, SeriesEstimator):
             [self._make_net(*sizes) for _ in range(self.n_models)]), weights).eval()
         n_series = len(self.ids_)
         self.context_ = fitted_array(state, "context",
-                                     (n_series, self.input_len_, sizes[0]))
+                                     (n_series, self.input_len_, self.n_features_in_))
         ends = fitted_value(state, "context_end", list)
         if len(ends) != n_series or not all(isinstance(t, str | int) for t in ends):
             raise ValueError(f"fitted 'context_end' is not one time per series ({n_series})")
