@@ -26,6 +26,7 @@ Reads ../shared/data/ett/ETTh1.csv and ../shared/data/m4/Weekly-{train,test}.csv
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -111,6 +112,21 @@ def _spread(values: list[float]) -> str:
     return f"{np.mean(values):.3f} ({min(values):.3f}-{max(values):.3f})"
 
 
+def _cached(cache: Path | None, name: str, fit):
+    """``fit()``'s ``(forecasts, seconds, info)``, kept in ``cache/name.npz`` (our own
+    files: read without pickle) and read from there when present."""
+    if cache is None:
+        return fit()
+    path = cache / f"{name}.npz"
+    if path.exists():
+        with np.load(path, allow_pickle=False) as f:
+            return f["out"], float(f["seconds"]), json.loads(str(f["info"]))
+    out, seconds, info = fit()
+    cache.mkdir(parents=True, exist_ok=True)
+    np.savez(path, out=out, seconds=seconds, info=json.dumps(info, default=int))
+    return out, seconds, info
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path,
@@ -120,6 +136,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--first-seed", type=int, default=0,
                         help="the ensemble's random_state (its first member's seed)")
     parser.add_argument("--skip", default="", help="comma-separated: ett, m4")
+    parser.add_argument("--members", type=int, nargs="+", metavar="K",
+                        help="fit only these members (0..N-1), e.g. one per process with "
+                        "--cache, then run again without --members for the table")
+    parser.add_argument("--cache", type=Path, help="keep each fit's forecasts in this folder "
+                        "and reuse them (a run split over processes)")
     parser.add_argument("--set", action="append", default=[],
                         help="Forecaster parameter for every fit, e.g. --set calendar=auto")
     args = parser.parse_args(argv)
@@ -133,13 +154,17 @@ def main(argv: list[str] | None = None) -> int:
     from tsrnn.base import member_seed
 
     seeds = [member_seed(args.first_seed, k) for k in range(args.seeds)]
+    if args.members is not None:
+        seeds = [seeds[k] for k in args.members]
+    tag = "".join(f"-{k}={v}" for k, v in sorted(params.items()))
     ensemble = f"median of the {len(seeds)} (n_models={len(seeds)})"
     rows = []  # (dataset, method, measures, fit seconds, note)
 
     if "ett" not in skip:
         errors, secs = [], []
         for seed in seeds:
-            err, s, epochs = run_ett(args.data, seed, params)
+            err, s, epochs = _cached(args.cache, f"ett-{seed}{tag}",
+                                     lambda seed=seed: run_ett(args.data, seed, params))
             errors.append(err)
             secs.append(s)
             print(f"ETTh1 seed {seed}: MSE {(err**2).mean():.4f} MAE {np.abs(err).mean():.4f} "
@@ -167,7 +192,8 @@ def main(argv: list[str] | None = None) -> int:
                      "OWA 1.000", "", ""))
         scores, preds, secs, info = [], [], [], {}
         for seed in seeds:
-            pred, s, info = run_m4(folder, seed, params)
+            pred, s, info = _cached(args.cache, f"m4-{seed}{tag}",
+                                    lambda seed=seed: run_m4(folder, seed, params))
             scores.append(m4_scores(pred, test, series, n2))
             preds.append(pred)
             secs.append(s)
