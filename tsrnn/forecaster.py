@@ -27,6 +27,7 @@ from tsrnn.data import (
     window_starts,
 )
 from tsrnn.data.calendar import calendar_names, check_calendar
+from tsrnn.data.scaling import scale
 from tsrnn.data.split import Split
 from tsrnn.data.split import _part_rows as part_rows
 from tsrnn.forecast_calendar import (
@@ -291,8 +292,8 @@ class Forecaster(ForecastEvaluation, SeriesEstimator):
         self.calendar_ = forecast_cycles(self.calendar, data.freq)
         data, user_data = with_calendar(data, self.calendar_), data
         loc, spread = pad_stats(scaler.loc_, scaler.spread_, self.calendar_)
-        scaled = ((data.values - np.repeat(loc, data.lengths, axis=0))
-                  / np.repeat(spread, data.lengths, axis=0)).astype(np.float32)
+        scaled = scale(data.values, np.repeat(loc, data.lengths, axis=0),
+                       np.repeat(spread, data.lengths, axis=0))  # calendar columns as they are
 
         train = WindowDataset.from_series(data, length, horizon, starts=split.train,
                                           values=scaled)
