@@ -61,6 +61,13 @@ def seasonal_naive(x: np.ndarray, horizon: int, season: int = 24) -> np.ndarray:
 
 def fit_and_score(df, columns, cell, input_len, horizon, params, seed):
     """Fit a Forecaster on train (+ validation for early stopping); score on test."""
+    err, seconds, epochs = fit_and_forecast(df, columns, cell, input_len, horizon, params, seed)
+    return float((err**2).mean()), float(np.abs(err).mean()), seconds, epochs
+
+
+def fit_and_forecast(df, columns, cell, input_len, horizon, params, seed):
+    """The test windows' forecasts ``[windows, horizon, channels]`` standardized with
+    the training part's statistics, minus the truth; the fit seconds and epochs."""
     from tsrnn import Forecaster
 
     model = Forecaster(cell, input_len=input_len, horizon=horizon, val_size=VAL,
@@ -78,8 +85,19 @@ def fit_and_score(df, columns, cell, input_len, horizon, params, seed):
     err = (pred - actual) / std
     n_windows = TEST - horizon + 1
     assert pred.shape[0] == n_windows, (pred.shape, n_windows)
-    epochs = model.training_summary_["epochs"]
-    return float((err**2).mean()), float(np.abs(err).mean()), seconds, epochs
+    return err, seconds, model.training_summary_["epochs"]
+
+
+def parse_sets(items: list[str]) -> dict:
+    """``--set NAME=VALUE`` options as Forecaster parameters (a bare word: a string)."""
+    params = {}
+    for item in items:
+        key, _, raw = item.partition("=")
+        try:
+            params[key] = ast.literal_eval(raw)
+        except (ValueError, SyntaxError):
+            params[key] = raw
+    return params
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -101,13 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     horizons = [int(h) for h in args.horizons.split(",")]
     if args.univariate and args.horizons == parser.get_default("horizons"):
         horizons = [24, 96]
-    params = {}
-    for item in args.set:
-        key, _, raw = item.partition("=")
-        try:
-            params[key] = ast.literal_eval(raw)
-        except (ValueError, SyntaxError):
-            params[key] = raw
+    params = parse_sets(args.set)
     L = args.input_len
 
     kind = "univariate OT" if args.univariate else "multivariate (7 channels)"

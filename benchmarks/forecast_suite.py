@@ -10,10 +10,14 @@
   MASE (seasonality 1) and OWA (``tsrnn.metrics``), beside our own Naive2 and the
   published Naive2, Theta, ES-RNN and best weekly entries.
 
-Each dataset's fit time is reported; ``--seeds N`` repeats every fit with seeds
-0..N-1 (``--first-seed`` moves the start) and reports the mean and the spread (min to max).
+Each dataset's fit time is reported. ``--seeds N`` fits N times, with the seeds
+of the N members of ``Forecaster(n_models=N, random_state=S)`` (``S`` is
+``--first-seed``, default 0; the first member's seed is ``S`` itself), and reports
+the mean and the spread (min to max) of the single fits, then the ensemble: the
+median of their forecasts is exactly what ``n_models=N`` forecasts (each member
+trains as the single fit with its seed does), and costs the sum of their fit times.
 
-    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/forecast_suite.py --seeds 1
+    OMP_NUM_THREADS=1 .venv/bin/python benchmarks/forecast_suite.py --seeds 5
 
 Reads ../shared/data/ett/ETTh1.csv and ../shared/data/m4/Weekly-{train,test}.csv
 (or --data / $TSRNN_DATA_DIR).
@@ -22,6 +26,7 @@ Reads ../shared/data/ett/ETTh1.csv and ../shared/data/m4/Weekly-{train,test}.csv
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -87,9 +92,10 @@ def run_m4(folder: Path, seed: int, params: dict) -> tuple[np.ndarray, float, di
     return pred, seconds, info
 
 
-def run_ett(folder: Path, seed: int, params: dict) -> tuple[float, float, float, int]:
+def run_ett(folder: Path, seed: int, params: dict) -> tuple[np.ndarray, float, int]:
+    """The standardized test errors ``[windows, 96, 7]``, fit seconds and epochs."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from ett import CHANNELS, fit_and_score
+    from ett import CHANNELS, fit_and_forecast
 
     from tsrnn.datasets import load_ett
     from tsrnn.metrics import UndefinedMetricWarning
@@ -97,7 +103,7 @@ def run_ett(folder: Path, seed: int, params: dict) -> tuple[float, float, float,
     df = load_ett("ETTh1", path=folder / "ett", download=False)
     with warnings.catch_warnings():  # MAPE's zeros: the suite reports MSE and MAE only
         warnings.simplefilter("ignore", UndefinedMetricWarning)
-        return fit_and_score(df, CHANNELS, "gru", 96, 96, params, seed)
+        return fit_and_forecast(df, CHANNELS, "gru", 96, 96, params, seed)
 
 
 def _spread(values: list[float]) -> str:
@@ -106,29 +112,71 @@ def _spread(values: list[float]) -> str:
     return f"{np.mean(values):.3f} ({min(values):.3f}-{max(values):.3f})"
 
 
+def _cached(cache: Path | None, name: str, fit):
+    """``fit()``'s ``(forecasts, seconds, info)``, kept in ``cache/name.npz`` (our own
+    files: read without pickle) and read from there when present."""
+    if cache is None:
+        return fit()
+    path = cache / f"{name}.npz"
+    if path.exists():
+        with np.load(path, allow_pickle=False) as f:
+            return f["out"], float(f["seconds"]), json.loads(str(f["info"]))
+    out, seconds, info = fit()
+    cache.mkdir(parents=True, exist_ok=True)
+    np.savez(path, out=out, seconds=seconds, info=json.dumps(info, default=int))
+    return out, seconds, info
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path,
                         default=Path(os.environ.get("TSRNN_DATA_DIR", SHARED)))
-    parser.add_argument("--seeds", type=int, default=1, help="fits per dataset (seeds 0..N-1)")
-    parser.add_argument("--first-seed", type=int, default=0, help="seeds start here")
+    parser.add_argument("--seeds", type=int, default=1,
+                        help="fits per dataset: the seeds of an n_models=N ensemble's members")
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="the ensemble's random_state (its first member's seed)")
     parser.add_argument("--skip", default="", help="comma-separated: ett, m4")
+    parser.add_argument("--members", type=int, nargs="+", metavar="K",
+                        help="fit only these members (0..N-1), e.g. one per process with "
+                        "--cache, then run again without --members for the table")
+    parser.add_argument("--cache", type=Path, help="keep each fit's forecasts in this folder "
+                        "and reuse them (a run split over processes)")
+    parser.add_argument("--set", action="append", default=[],
+                        help="Forecaster parameter for every fit, e.g. --set calendar=auto")
     args = parser.parse_args(argv)
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from ett import parse_sets
+
+    params = parse_sets(args.set)
+    if params:
+        print(f"Forecaster parameters set: {params}", flush=True)
     skip = set(filter(None, args.skip.split(",")))
-    seeds = list(range(args.first_seed, args.first_seed + args.seeds))
+    from tsrnn.base import member_seed
+
+    seeds = [member_seed(args.first_seed, k) for k in range(args.seeds)]
+    if args.members is not None:
+        seeds = [seeds[k] for k in args.members]
+    tag = "".join(f"-{k}={v}" for k, v in sorted(params.items()))
+    ensemble = f"median of the {len(seeds)} (n_models={len(seeds)})"
     rows = []  # (dataset, method, measures, fit seconds, note)
 
     if "ett" not in skip:
-        mse, mae, secs = [], [], []
+        errors, secs = [], []
         for seed in seeds:
-            m, a, s, epochs = run_ett(args.data, seed, {})
-            mse.append(m)
-            mae.append(a)
+            err, s, epochs = _cached(args.cache, f"ett-{seed}{tag}",
+                                     lambda seed=seed: run_ett(args.data, seed, params))
+            errors.append(err)
             secs.append(s)
-            print(f"ETTh1 seed {seed}: MSE {m:.4f} MAE {a:.4f} fit {s:.0f} s, {epochs} epochs",
-                  flush=True)
+            print(f"ETTh1 seed {seed}: MSE {(err**2).mean():.4f} MAE {np.abs(err).mean():.4f} "
+                  f"fit {s:.0f} s, {epochs} epochs", flush=True)
+        mse = [float((e**2).mean()) for e in errors]
+        mae = [float(np.abs(e).mean()) for e in errors]
         rows.append(("ETTh1 h96", "tsrnn GRU, input 96", f"MSE {_spread(mse)}  MAE "
                      f"{_spread(mae)}", f"{np.mean(secs):.0f}", f"{len(seeds)} seed(s)"))
+        if len(seeds) > 1:
+            err = np.median(np.stack(errors), axis=0)  # the truth is the same for each
+            rows.append(("ETTh1 h96", ensemble, f"MSE {(err**2).mean():.3f}  MAE "
+                         f"{np.abs(err).mean():.3f}", f"{np.sum(secs):.0f}", ""))
         for name, value in ETT_PUBLISHED.items():
             rows.append(("ETTh1 h96", name, f"MSE {value:.3f}", "", ""))
 
@@ -142,10 +190,12 @@ def main(argv: list[str] | None = None) -> int:
         n2 = m4_scores(own, test, series, None)[:2]
         rows.append(("M4 weekly", "Naive2 (ours)", f"sMAPE {n2[0]:.3f}  MASE {n2[1]:.3f}  "
                      "OWA 1.000", "", ""))
-        scores, secs, info = [], [], {}
+        scores, preds, secs, info = [], [], [], {}
         for seed in seeds:
-            pred, s, info = run_m4(folder, seed, {})
+            pred, s, info = _cached(args.cache, f"m4-{seed}{tag}",
+                                    lambda seed=seed: run_m4(folder, seed, params))
             scores.append(m4_scores(pred, test, series, n2))
+            preds.append(pred)
             secs.append(s)
             print(f"M4 weekly seed {seed}: sMAPE {scores[-1][0]:.3f} MASE {scores[-1][1]:.3f} "
                   f"OWA {scores[-1][2]:.3f} fit {s:.0f} s, {info}", flush=True)
@@ -155,6 +205,10 @@ def main(argv: list[str] | None = None) -> int:
                      f"{_spread(cols[2])}", f"{np.mean(secs):.0f}",
                      f"input_len={info.get('input_len')} horizon={info.get('horizon')}, "
                      f"{len(seeds)} seed(s)"))
+        if len(seeds) > 1:
+            sm, ma, ow = m4_scores(np.median(np.stack(preds), axis=0), test, series, n2)
+            rows.append(("M4 weekly", ensemble, f"sMAPE {sm:.3f}  MASE {ma:.3f}  OWA {ow:.3f}",
+                         f"{np.sum(secs):.0f}", ""))
         for name, (sm, ma, ow) in M4_WEEKLY.items():
             rows.append(("M4 weekly", name, f"sMAPE {sm:.3f}  MASE {ma:.3f}  OWA {ow:.3f}",
                          "", ""))

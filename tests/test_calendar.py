@@ -113,7 +113,7 @@ def test_no_cycles_give_no_columns(times, cycles):
     assert f.shape == (7, 0) and f.dtype == np.float32
 
 
-@pytest.mark.parametrize("cycles", [["month"], ["day", "year"], ["Day"]])
+@pytest.mark.parametrize("cycles", [["month"], ["day", "season"], ["Day"]])
 def test_an_unknown_cycle_is_an_error(cycles):
     with pytest.raises(ValueError, match="unknown calendar cycle"):
         calendar_features(pd.date_range(MONDAY, periods=3, freq="h"), cycles)
@@ -132,9 +132,20 @@ def test_calendar_names():
 @pytest.mark.parametrize("tz", [None, "Europe/Berlin"])
 def test_calendar_row_equals_calendar_features(tz):
     times = pd.date_range(MONDAY, periods=40, freq="317min", tz=tz)
-    f = calendar_features(times, ["day", "week"])
+    f = calendar_features(times, ["day", "week", "year"])
     for t, row in zip(times, f, strict=True):
-        np.testing.assert_array_equal(calendar_row(t, ["day", "week"]), row)
+        np.testing.assert_array_equal(calendar_row(t, ["day", "week", "year"]), row)
+
+
+@pytest.mark.parametrize(("stamp", "phase"), [
+    ("2023-01-01", 0.0), ("2023-07-02 12:00", 0.5),  # day 183.5 of 365
+    ("2024-07-02", 0.5),  # a leap year: day 183 of 366
+    ("2024-12-31 12:00", 365.5 / 366),
+])
+def test_the_year_cycle_is_the_fraction_of_its_own_year(stamp, phase):
+    sin, cos = calendar_features(pd.DatetimeIndex([stamp]), ["year"])[0]
+    np.testing.assert_allclose([sin, cos], [np.sin(2 * np.pi * phase),
+                                            np.cos(2 * np.pi * phase)], atol=1e-6)
 
 
 # --- resolve_calendar --------------------------------------------------------

@@ -100,11 +100,12 @@ def test_forecast_plot_and_saved_model(tmp_path):
     data = _write(_sensors(spike=None), tmp_path / "d.csv")
     args = ["forecast", str(data), *FORECAST, "--out", str(tmp_path / "f.csv"),
             "--plot", str(tmp_path / "f.png"), "--save-model", str(tmp_path / "m.tsrnn"),
-            "--cell", "lstm"]
+            "--cell", "lstm", "--n-models", "2"]
     assert main(args) == 0
     assert (tmp_path / "f.png").read_bytes().startswith(b"\x89PNG")
     model = Forecaster.load(tmp_path / "m.tsrnn")
-    assert (model.cell, model.hidden_size, model.horizon) == ("lstm", 8, 4)
+    assert (model.cell, model.hidden_size, model.horizon, model.n_models) == ("lstm", 8, 4, 2)
+    assert len(model.training_summary_["members"]) == 2
 
 
 def test_forecast_draws_seq2seq_attention(tmp_path):

@@ -162,7 +162,7 @@ def _long_forecaster(**params) -> Forecaster:
         **TINY, "cell": "rnn", "num_layers": 2, "strategy": "recursive", "segment_len": 4,
         "quantiles": [0.1, 0.5, 0.9], "channel_independent": False,
         "window_norm": "standard", "scaler": "minmax", "learn_initial_state": True,
-        **params,
+        "n_models": 2, "calendar": "auto", **params,
     })
 
 

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from tsrnn import Forecaster, metrics
+from tsrnn.base import member_seed
 from tsrnn.data import DataError
 
 TINY = dict(input_len=16, horizon=4, hidden_size=8, max_epochs=2, batch_size=32,
@@ -501,7 +502,7 @@ def test_historical_forecast_mase_of_several_targets_matches_tsrnn_metrics():
         {"bidirectional": True, "strategy": "recursive"}, {"window_norm": "xyz"},
         {"scaler": "xyz"}, {"loss": "xyz"}, {"lr_scheduler": "xyz"}, {"fill": "xyz"},
         {"nonlinearity": "xyz"}, {"dropout": 1.0}, {"recurrent_dropout": -0.1},
-        {"val_size": 1.5},
+        {"val_size": 1.5}, {"n_models": 0}, {"n_models": 1.5},
     ],
     ids=lambda p: ",".join(f"{k}={v!r}" for k, v in p.items()),
 )
@@ -510,6 +511,52 @@ def test_invalid_params_raise_at_fit_not_init(params):
     with pytest.raises(ValueError, match=next(iter(params))):
         model.fit(_wide())
     assert not hasattr(model, "net_")
+
+
+# ------------------------------------------------------------------ ensembles
+def test_n_models_forecasts_the_median_of_its_members_fitted_alone():
+    """Member k is the single fit with member_seed(random_state, k), so the
+    ensemble of an odd count forecasts exactly the median of those fits (the
+    forecast suite reports the ensemble from its single fits on this ground)."""
+    df, levels = _wide(), dict(quantiles=[0.1, 0.5, 0.9])
+    train = df.iloc[:170]
+    ensemble = _forecaster(n_models=3, **levels).fit(train)
+    singles = [_forecaster(random_state=member_seed(0, k), **levels).fit(train)
+               for k in range(3)]
+    columns = ["y_q0.1", "y_q0.5", "y_q0.9"]
+    each = np.stack([s.predict()[columns].to_numpy() for s in singles])  # [members, H, Q]
+    assert not np.allclose(each[0], each[1])  # the members differ
+    forecast = ensemble.predict()[columns].to_numpy()
+    np.testing.assert_array_equal(forecast, np.median(each, axis=0))
+    assert (np.diff(forecast, axis=1) >= 0).all()  # quantiles never cross
+    assert len(ensemble.training_summary_["members"]) == 3
+    backtests = [m.historical_forecasts(df, start=170).forecasts[columns].to_numpy()
+                 for m in (ensemble, *singles)]
+    np.testing.assert_array_equal(backtests[0], np.median(backtests[1:], axis=0))
+
+
+def test_an_even_ensemble_forecasts_the_mean_of_its_two_middle_members(tmp_path):
+    df = _wide()
+    ensemble = _forecaster(n_models=2).fit(df)
+    singles = [_forecaster(random_state=member_seed(0, k)).fit(df).predict()["y"].to_numpy()
+               for k in range(2)]
+    np.testing.assert_allclose(ensemble.predict()["y"].to_numpy(), np.mean(singles, axis=0),
+                               rtol=1e-6)
+    ensemble.save(tmp_path / "two.tsrnn")
+    loaded = Forecaster.load(tmp_path / "two.tsrnn")
+    pd.testing.assert_frame_equal(loaded.predict(), ensemble.predict())
+
+
+def test_an_ensembles_attention_is_its_members_mean():
+    df = _wide()
+    options = dict(model="seq2seq", attention="luong", segment_len=1)
+    ensemble = _forecaster(n_models=2, **options).fit(df)
+    singles = [_forecaster(random_state=member_seed(0, k), **options).fit(df)
+               for k in range(2)]
+    weights = ensemble.attention_weights()
+    np.testing.assert_allclose(weights.sum(-1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(weights, np.mean([s.attention_weights() for s in singles], 0),
+                               rtol=1e-5, atol=1e-7)
 
 
 # ------------------------------------------------------------ quiet and clean

@@ -111,6 +111,23 @@ def test_each_member_of_an_ensemble_resumes_from_its_own_checkpoint(tmp_path):
         torch.testing.assert_close(resumed.net_.state_dict()[name], value, rtol=0, atol=0)
 
 
+def test_a_forecaster_ensemble_keeps_and_resumes_each_member(tmp_path):
+    def forecaster(callback):
+        return Forecaster(input_len=16, horizon=4, hidden_size=8, max_epochs=2, n_models=2,
+                          accelerator="cpu", random_state=0,
+                          trainer_kwargs={"callbacks": [callback]})
+
+    with fit_options(checkpoint_dir=tmp_path):
+        first = forecaster(_Epochs()).fit(_frame())
+    assert (tmp_path / "member-0" / "finished.pt").exists()
+    assert (tmp_path / "member-1" / "finished.pt").exists()
+    again = _Epochs()
+    with fit_options(checkpoint_dir=tmp_path, resume=True):
+        resumed = forecaster(again).fit(_frame())
+    assert again.started == []  # both members were done: nothing trains again
+    pd.testing.assert_frame_equal(resumed.predict(), first.predict())
+
+
 def test_a_resumed_fit_equals_the_uninterrupted_one(tmp_path):
     # Shuffling and dropout both draw random numbers: a resumed fit must continue
     # with the draws the uninterrupted one made, not start them over.

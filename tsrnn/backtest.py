@@ -378,7 +378,7 @@ class ForecastEvaluation:
         context = np.stack([data.values[e - length : e - h] for e in ends])  # [S, L, F]
         later = np.stack([data.values[e - h : e] for e in ends])  # [S, H, F]
         loc, spread = self._stats_for(data)
-        n_future = len(self.roles_["future_covariates"])
+        n_future = len(data.future_names)  # the covariates', then any calendar columns
         fut = None
         if n_future:
             fut = ((later[..., -n_future:] - loc[:, None, -n_future:])

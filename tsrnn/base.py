@@ -3,19 +3,24 @@ per-series scaling statistics, and seeding."""
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pandas as pd
 import torch
 from sklearn.base import BaseEstimator
+from torch import nn
 
 from tsrnn._checks import check_bool, check_integer
 from tsrnn._training_checks import check_training
 from tsrnn.data import DataError, Scaler, SeriesData
+from tsrnn.nn.ensemble import MeanEnsemble
+from tsrnn.summary import Summary
 
 BOOLEAN_PARAMS = ("bidirectional", "layer_norm", "learn_initial_state", "channel_independent",
                   "resample", "normalize_errors", "alerts")
 
-__all__ = ["SeriesEstimator", "in_frame_order", "index_of", "seed_everything"]
+__all__ = ["SeriesEstimator", "in_frame_order", "index_of", "member_seed", "seed_everything"]
 
 
 def seed_everything(random_state: int | None) -> int:
@@ -26,6 +31,14 @@ def seed_everything(random_state: int | None) -> int:
         seed = int(random_state)
     torch.manual_seed(seed)
     return seed
+
+
+def member_seed(seed: int, k: int) -> int:
+    """Ensemble member ``k``'s seed: ``seed`` itself for the first (so one member is
+    the single model), then independent draws from ``(seed, k)``."""
+    if k == 0:
+        return seed
+    return int(np.random.SeedSequence([seed, k]).generate_state(1)[0] % 2**31)
 
 
 class SeriesEstimator(BaseEstimator):
@@ -107,6 +120,61 @@ class SeriesEstimator(BaseEstimator):
             distributed=self.distributed,
         )
         return module.net.cpu().eval(), summary
+
+    def summary(self) -> Summary:
+        """What the fitted model chose and how its training went: series, targets,
+        frequency, the sizes (marked ``(auto)`` where ``"auto"`` chose them),
+        calendar cycles, network and parameter count, epochs run, best validation
+        loss and whether early stopping ended it.
+
+        Returns
+        -------
+        tsrnn.summary.Summary
+            A dict of those entries (the ones that apply); printed, or shown at a
+            prompt, it reads as aligned lines: ``print(model.summary())``.
+        """
+        from sklearn.utils.validation import check_is_fitted
+
+        from tsrnn.summary import summarize
+
+        check_is_fitted(self)
+        return summarize(self)
+
+    def _fit_members(self, make_member, train_member, seed: int):
+        """The ``n_models`` networks of a fit, combined by :meth:`_assemble`.
+
+        Member ``k`` is built by ``make_member()`` and trained by
+        ``train_member(net, seed_k) -> (net, summary)`` from
+        ``seed_k = member_seed(seed, k)``: the same network a single fit with
+        ``random_state=seed_k`` trains. Each member keeps its own checkpoint and
+        resumes on its own (:func:`tsrnn.training.member_options`). Returns the
+        network and the training summary: the first member's, with every member's
+        under ``"members"``.
+        """
+        from tsrnn.training import finished_member, mark_finished, member_options
+
+        members, summaries = [], []
+        for k in range(self.n_models):
+            seed_k = member_seed(seed, k)  # its initial weights and shuffling
+            torch.manual_seed(seed_k)
+            net = make_member()
+            with member_options(k) if self.n_models > 1 else contextlib.nullcontext():
+                summary = finished_member(net)  # resuming: done before the interruption
+                if summary is None:
+                    net, summary = train_member(net, seed_k)
+                    mark_finished(net, summary)
+            members.append(net.eval())
+            summaries.append(summary)
+        summary = summaries[0] if len(summaries) == 1 else {**summaries[0],
+                                                            "members": summaries}
+        return self._assemble(members), summary
+
+    # How an estimator's ensemble answers: the mean of its members' outputs.
+    _ensemble = MeanEnsemble
+
+    def _assemble(self, members: list[nn.Module]) -> nn.Module:
+        """One network, or the ensemble of several (in eval mode)."""
+        return members[0] if len(members) == 1 else self._ensemble(members).eval()
 
     def _remember(self, data: SeriesData, scaler: Scaler) -> None:
         self.roles_ = {

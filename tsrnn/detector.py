@@ -7,7 +7,6 @@ points; ``predict`` gives 1 for an anomaly and 0 for a normal point.
 
 from __future__ import annotations
 
-import contextlib
 import numbers
 from collections.abc import Hashable, Sequence
 from typing import Any
@@ -47,14 +46,6 @@ from tsrnn.streaming import AnomalyStream, StreamResult
 
 __all__ = ["AnomalyDetector", "AnomalyStream", "StreamResult"]
 
-
-
-def _member_seed(seed: int, k: int) -> int:
-    """Ensemble member ``k``'s seed: ``seed`` itself for the first (so one member is
-    the single model), then independent draws from ``(seed, k)``."""
-    if k == 0:
-        return seed
-    return int(np.random.SeedSequence([seed, k]).generate_state(1)[0] % 2**31)
 
 
 MAX_WINDOW = 1 << 16  # a window is memory per series in a stream: refuse absurd ones
@@ -322,38 +313,20 @@ class AnomalyDetector(ErrorsToScores, DetectorFile, SeriesEstimator):
         if not self.stateful:
             train = self._windows(data, inputs, split.train)
             val = self._windows(data, inputs, split.val)
-        from tsrnn.training import (  # Lightning
-            ForecastingModule,
-            ReconstructionModule,
-            finished_member,
-            mark_finished,
-            member_options,
-        )
+        from tsrnn.training import ForecastingModule, ReconstructionModule  # Lightning
 
         task = ReconstructionModule if self.score == "reconstruction" else ForecastingModule
-        members, summaries = [], []
-        for k in range(self.n_models):
-            member_seed = _member_seed(seed, k)  # its initial weights and shuffling
-            torch.manual_seed(member_seed)
-            net = self._make_member(data.n_targets)
-            with member_options(k) if self.n_models > 1 else contextlib.nullcontext():
-                summary = finished_member(net)  # resuming: done before the interruption
-                if summary is None and self.stateful:
-                    net, summary = train_next_step(self, net, data, inputs, split.train_end,
-                                                   member_seed)
-                    mark_finished(net, summary)
-                elif summary is None:
-                    net, summary = self._train(
-                        lambda monitor, net=net: task(net, loss="mse", lr=self.lr,
-                                                      max_epochs=self.max_epochs,
-                                                      monitor=monitor),
-                        train, val, member_seed)
-                    mark_finished(net, summary)
-            members.append(net.eval())
-            summaries.append(summary)
-        self.net_ = members[0] if len(members) == 1 else MeanEnsemble(members).eval()
-        self.training_summary_ = (summaries[0] if len(summaries) == 1
-                                  else {**summaries[0], "members": summaries})
+
+        def train_member(net, seed_k):
+            if self.stateful:
+                return train_next_step(self, net, data, inputs, split.train_end, seed_k)
+            return self._train(lambda monitor: task(net, loss="mse", lr=self.lr,
+                                                    max_epochs=self.max_epochs,
+                                                    monitor=monitor),
+                               train, val, seed_k)
+
+        self.net_, self.training_summary_ = self._fit_members(
+            lambda: self._make_member(data.n_targets), train_member, seed)
         self.value_range_ = np.stack(
             [np.stack([data.series(i).min(axis=0), data.series(i).max(axis=0)], axis=-1)
              for i in range(data.n_series)]).astype(np.float64)  # [S, F, 2]
@@ -420,9 +393,7 @@ class AnomalyDetector(ErrorsToScores, DetectorFile, SeriesEstimator):
 
     def _make_net(self, n_targets: int):
         """The fitted network's shape: one member, or ``n_models`` averaged."""
-        if self.n_models == 1:
-            return self._make_member(n_targets)
-        return MeanEnsemble([self._make_member(n_targets) for _ in range(self.n_models)])
+        return self._assemble([self._make_member(n_targets) for _ in range(self.n_models)])
 
     def _make_member(self, n_targets: int):
         # The calendar columns (set calendar_ first) follow the targets. The network

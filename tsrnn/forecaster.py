@@ -26,10 +26,20 @@ from tsrnn.data import (
     split_borders,
     window_starts,
 )
+from tsrnn.data.calendar import calendar_names, check_calendar
+from tsrnn.data.scaling import scale
 from tsrnn.data.split import Split
 from tsrnn.data.split import _part_rows as part_rows
+from tsrnn.forecast_calendar import (
+    forecast_cycles,
+    horizon_calendar,
+    pad_stats,
+    with_calendar,
+    without_calendar,
+)
 from tsrnn.model_checks import build_net, fitted_array, fitted_value
 from tsrnn.nn.attention import ATTENTIONS
+from tsrnn.nn.ensemble import MedianEnsemble, members_of
 from tsrnn.nn.forecast import ForecastNet
 from tsrnn.nn.seq2seq import Seq2SeqNet
 
@@ -101,6 +111,12 @@ class Forecaster(ForecastEvaluation, SeriesEstimator):
         Clip the global gradient norm to this value; None disables it.
     lr_scheduler
         None, ``"plateau"`` (halve on a validation plateau) or ``"cosine"``.
+    calendar
+        Calendar inputs, known-future covariates the model gets without being
+        given them: ``"auto"`` picks cycles by the data's frequency (hourly: day and
+        week; daily: week and year; weekly to quarterly: year; none for yearly
+        data and integer times; see :mod:`tsrnn.forecast_calendar`), None uses
+        none, or name cycles out of ``"day"``, ``"week"``, ``"year"``.
     fill, resample
         How to handle missing values and irregular timestamps; see
         :meth:`tsrnn.data.SeriesData.from_dataframe`.
@@ -123,6 +139,13 @@ class Forecaster(ForecastEvaluation, SeriesEstimator):
         Lightning's own bars, banners or tips.
     log_dir
         Write Lightning CSV logs there; None writes nothing.
+    n_models
+        Networks trained from different seeds (the first from ``random_state``, the
+        others drawn from it), whose forecasts are combined by their median
+        (:class:`tsrnn.nn.MedianEnsemble`), each quantile level apart, so quantiles
+        still never cross. It shrinks the spread over seeds, at ``n_models`` times
+        the cost of training and forecasting (see the README's forecasting
+        figures). Member ``k`` is the network a single fit with its seed trains.
     random_state
         Seed for weights and shuffling: the same seed on the same machine gives the
         same forecasts.
@@ -134,21 +157,27 @@ class Forecaster(ForecastEvaluation, SeriesEstimator):
     Attributes
     ----------
     net_
-        The fitted :class:`tsrnn.nn.ForecastNet` (a plain ``nn.Module``).
+        The fitted :class:`tsrnn.nn.ForecastNet` (a plain ``nn.Module``), or with
+        ``n_models > 1`` the :class:`tsrnn.nn.MedianEnsemble` of them.
     n_features_in_, feature_names_in_
         Input columns seen at fit (targets, past, future covariates).
     target_names_
         Target columns.
     freq_
         The data's frequency.
+    calendar_
+        The calendar cycles used (a tuple; empty: none).
     input_len_, horizon_, season_
         The sizes used: ``input_len`` and ``horizon`` as given, or what ``"auto"``
         chose; ``season_`` is the frequency's calendar cycle in steps (12 for
         monthly data, 24 for hourly, 1 for integer times), the season backtests use
         for MASE with ``season="auto"``.
     training_summary_
-        Epochs run, best epoch and best validation loss.
+        Epochs run, best epoch and best validation loss (of the first member, with
+        every member's under ``"members"`` when ``n_models > 1``).
     """
+
+    _ensemble = MedianEnsemble  # forecasts: the median of the members' forecasts
 
     def __init__(
         self,
@@ -181,6 +210,7 @@ class Forecaster(ForecastEvaluation, SeriesEstimator):
         val_size: float | int = 0.1,
         gradient_clip: float | None = 1.0,
         lr_scheduler: str | None = None,
+        calendar: str | Sequence[str] | None = None,
         fill: str | None = None,
         resample: bool = False,
         freq: str | int | None = None,
@@ -190,6 +220,7 @@ class Forecaster(ForecastEvaluation, SeriesEstimator):
         precision: Any = "32-true",
         verbose: bool | str = "auto",
         log_dir: str | None = None,
+        n_models: int = 1,
         random_state: int | None = None,
         trainer_kwargs: dict | None = None,
     ):
@@ -221,6 +252,7 @@ class Forecaster(ForecastEvaluation, SeriesEstimator):
         self.val_size = val_size
         self.gradient_clip = gradient_clip
         self.lr_scheduler = lr_scheduler
+        self.calendar = calendar
         self.fill = fill
         self.resample = resample
         self.freq = freq
@@ -230,6 +262,7 @@ class Forecaster(ForecastEvaluation, SeriesEstimator):
         self.precision = precision
         self.verbose = verbose
         self.log_dir = log_dir
+        self.n_models = n_models
         self.random_state = random_state
         self.trainer_kwargs = trainer_kwargs
 
@@ -266,21 +299,27 @@ class Forecaster(ForecastEvaluation, SeriesEstimator):
         seed = seed_everything(self.random_state)
         split = self._split(data, validate)
         scaler = Scaler(self.scaler).fit(data.values, data.offsets, fit_rows=split.train_end)
-        scaled = scaler.transform(data.values, data.offsets)
+        self.calendar_ = forecast_cycles(self.calendar, data.freq)
+        data, user_data = with_calendar(data, self.calendar_), data
+        loc, spread = pad_stats(scaler.loc_, scaler.spread_, self.calendar_)
+        scaled = scale(data.values, np.repeat(loc, data.lengths, axis=0),
+                       np.repeat(spread, data.lengths, axis=0))  # calendar columns as they are
 
-        net = self._make_net(data.values.shape[1], data.n_targets, len(data.future_names))
         train = WindowDataset.from_series(data, length, horizon, starts=split.train,
                                           values=scaled)
         val = WindowDataset.from_series(data, length, horizon, starts=split.val,
                                         values=scaled)
         from tsrnn.training import ForecastingModule  # imports Lightning
 
-        net, summary = self._train(
-            lambda monitor: ForecastingModule(
+        net, summary = self._fit_members(
+            lambda: self._make_net(data.values.shape[1], data.n_targets,
+                                   len(data.future_names)),
+            lambda net, seed_k: self._train(lambda monitor: ForecastingModule(
                 net, loss=self.loss, quantiles=self._quantile_levels(), lr=self.lr,
                 lr_scheduler=self.lr_scheduler, max_epochs=self.max_epochs, monitor=monitor),
-            train, val, seed)
-        self._set_fitted(net, data, scaler, summary)
+                train, val, seed_k),
+            seed)
+        self._set_fitted(net, user_data, scaler, summary)  # the user's columns only
         return self
 
     def _auto(self) -> bool:
@@ -364,8 +403,10 @@ class Forecaster(ForecastEvaluation, SeriesEstimator):
                              f"got {self.attention!r}")
         self._check_common(*[name for name in ("input_len", "horizon")
                              if getattr(self, name) != AUTO])
+        self._check_integer("n_models", 1)
         self._quantile_levels()
         self._segment_len()
+        check_calendar(self.calendar)
 
     def _quantile_levels(self) -> list[float]:
         if self.quantiles is None:
@@ -458,8 +499,14 @@ class Forecaster(ForecastEvaluation, SeriesEstimator):
     def _context(self, df):
         """Inputs of the forecast from the end of each series, in original units."""
         if df is None:
-            return (self.ids_, self.context_, self.context_end_, self.scaler_loc_,
-                    self.scaler_spread_)
+            context = self.context_
+            if self.calendar_:
+                times = [pd.date_range(end=end, periods=self.input_len_, freq=self.freq_)
+                         for end in self.context_end_]
+                context = np.concatenate([context, horizon_calendar(times, self.calendar_)],
+                                         axis=-1)  # [S, L, F + 2C]
+            return (self.ids_, context, self.context_end_,
+                    *pad_stats(self.scaler_loc_, self.scaler_spread_, self.calendar_))
         data = self._read(df)
         check_length(data, self.input_len_, what="input_len")
         ends = data.offsets[1:]
@@ -467,10 +514,22 @@ class Forecaster(ForecastEvaluation, SeriesEstimator):
         loc, spread = self._stats_for(data)
         return list(data.ids), context, [data.times[e - 1] for e in ends], loc, spread
 
+    def _read(self, df: pd.DataFrame | pd.Series) -> SeriesData:
+        """The frame as at fit, with the calendar columns the network reads."""
+        return with_calendar(super()._read(df), self.calendar_)
+
+    def _stats_for(self, data: SeriesData) -> tuple[np.ndarray, np.ndarray]:
+        stats = super()._stats_for(without_calendar(data, self.calendar_))
+        return pad_stats(*stats, self.calendar_)
+
     def _future_values(self, future, ids, ends, loc, spread):
+        """Scaled known-future inputs over the horizon ``[S, H, F_future]``: the
+        user's covariates from ``future``, then the calendar's."""
+        cal = (horizon_calendar([self._future_index(e) for e in ends], self.calendar_)
+               if self.calendar_ else None)
         n_future = len(self.roles_["future_covariates"])
         if n_future == 0:
-            return None
+            return cal
         if future is None:
             raise ValueError(
                 f"this model uses known-future covariates {self.roles_['future_covariates']}: "
@@ -481,6 +540,7 @@ class Forecaster(ForecastEvaluation, SeriesEstimator):
         cols = self.roles_["future_covariates"]
         frame = future if time_col is None else future.set_index(time_col)
         out = np.empty((len(ids), self.horizon_, n_future), dtype=np.float32)
+        cols_at = slice(self.n_features_in_ - n_future, self.n_features_in_)
         for i, (sid, end) in enumerate(zip(ids, ends, strict=True)):
             rows = frame if id_col is None else frame[frame[id_col] == sid]
             steps = self._future_index(end)
@@ -492,8 +552,8 @@ class Forecaster(ForecastEvaluation, SeriesEstimator):
             values = rows.loc[steps, cols].to_numpy(dtype=np.float32)
             if not np.isfinite(values).all():
                 raise DataError(f"future= has missing or infinite values in {list(cols)}")
-            out[i] = (values - loc[i, -n_future:]) / spread[i, -n_future:]
-        return out
+            out[i] = (values - loc[i, cols_at]) / spread[i, cols_at]
+        return out if cal is None else np.concatenate([out, cal], axis=-1)
 
     def _future_index(self, end) -> pd.Index:
         if isinstance(self.freq_, int | np.integer):
@@ -531,15 +591,16 @@ class Forecaster(ForecastEvaluation, SeriesEstimator):
             over them.
         """
         check_is_fitted(self, "net_")
-        if not isinstance(self.net_, Seq2SeqNet) or self.net_.attention is None:
+        net = members_of(self.net_)[0]
+        if not isinstance(net, Seq2SeqNet) or net.attention is None:
             raise ValueError("attention_weights needs model='seq2seq' with attention set")
         ids, context, ends, loc, spread = self._context(df)
         fut = self._future_values(future, ids, ends, loc, spread)
         scaled = ((context - loc[:, None, :]) / spread[:, None, :]).astype(np.float32)
-        with torch.inference_mode():
-            weights = self.net_.attention_weights(torch.from_numpy(scaled),
-                                                  None if fut is None else torch.from_numpy(fut))
-        return weights.numpy()
+        inputs = (torch.from_numpy(scaled), None if fut is None else torch.from_numpy(fut))
+        with torch.inference_mode():  # an ensemble's: its members' mean, rows still sum to 1
+            weights = torch.stack([m.attention_weights(*inputs) for m in members_of(self.net_)])
+        return weights.mean(dim=0).numpy()
 
     def _median_index(self) -> int:
         levels = self._quantile_levels()
@@ -553,21 +614,29 @@ class Forecaster(ForecastEvaluation, SeriesEstimator):
             "context": torch.from_numpy(self.context_),
             "context_end": [persistence.time_to_plain(t) for t in self.context_end_],
             "training_summary": self.training_summary_,
+            "calendar": list(self.calendar_),
             "sizes": {"input_len": self.input_len_, "horizon": self.horizon_,
                       "season": self.season_},
-            "net_shape": {"n_features": self.net_.n_features,
-                          "n_targets": self.net_.n_targets, "n_future": self.net_.n_future},
+            "net_shape": {k: getattr(members_of(self.net_)[0], k)
+                          for k in ("n_features", "n_targets", "n_future")},
         }
 
     def _restore(self, state: dict, weights: dict) -> None:
         self._restore_roles(state)
         self._restore_sizes(state)
+        # Files from before calendar inputs: none.
+        calendar = state.get("calendar", [])
+        if not isinstance(calendar, list) or check_calendar(calendar) != tuple(calendar):
+            raise ValueError("fitted 'calendar' is not a list of calendar cycles")
+        self.calendar_ = tuple(calendar)
+        n_cal = len(calendar_names(self.calendar_))
         shape = fitted_value(state, "net_shape", dict)
-        sizes = (self.n_features_in_, len(self.target_names_),
-                 len(self.roles_["future_covariates"]))
+        sizes = (self.n_features_in_ + n_cal, len(self.target_names_),
+                 len(self.roles_["future_covariates"]) + n_cal)
         if tuple(shape.get(k) for k in ("n_features", "n_targets", "n_future")) != sizes:
             raise ValueError(f"fitted 'net_shape' {shape} does not match its column roles")
-        self.net_ = build_net(lambda: self._make_net(*sizes), weights).eval()
+        self.net_ = build_net(lambda: self._assemble(
+            [self._make_net(*sizes) for _ in range(self.n_models)]), weights).eval()
         n_series = len(self.ids_)
         self.context_ = fitted_array(state, "context",
                                      (n_series, self.input_len_, self.n_features_in_))

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from tsrnn.data import SeriesData, make_loader
-from tsrnn.nn.ensemble import MeanEnsemble
+from tsrnn.nn.ensemble import members_of
 
 __all__ = ["SeriesBatch", "SeriesBatches", "next_step_errors", "train_next_step"]
 
@@ -92,7 +92,7 @@ def next_step_errors(net: nn.Module, data: SeriesData, inputs: np.ndarray, n_tar
     input columns) of stacked series, each series run once from its start, and
     which steps have one ``[N]``: not the first ``warm_up`` of each series. An
     ensemble's errors are the mean of its members'."""
-    members = list(net.members) if isinstance(net, MeanEnsemble) else [net]
+    members = members_of(net)
     errors = np.zeros((len(inputs), n_targets))
     ds = SeriesBatches(inputs, data.offsets, np.zeros(data.n_series, dtype=np.int64))
     for group in _groups(data.lengths):

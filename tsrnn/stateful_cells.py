@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit
 
-from tsrnn.nn.ensemble import MeanEnsemble
+from tsrnn.nn.ensemble import members_of
 
 __all__ = ["Cells"]
 
@@ -20,7 +20,7 @@ class Cells:
     ``[M, ...]``, and one step of them for a batch of series."""
 
     def __init__(self, net, n_targets: int):
-        members = list(net.members) if isinstance(net, MeanEnsemble) else [net]
+        members = members_of(net)
         enc = members[0].encoder
         self.kind, self.layers, self.hidden = enc.cell, enc.num_layers, enc.hidden_size
         self.members, self.inputs = len(members), enc.input_size

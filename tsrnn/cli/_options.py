@@ -102,6 +102,9 @@ def training_options() -> argparse.ArgumentParser:
     g.add_argument("--cell", choices=["rnn", "lstm", "gru"], help="recurrent cell")
     g.add_argument("--hidden-size", type=int, help="units of the recurrent layer")
     g.add_argument("--epochs", type=int, dest="max_epochs", help="training epochs at most")
+    g.add_argument("--n-models", type=int, dest="n_models",
+                   help="an ensemble of this many networks from different seeds (forecasts: "
+                   "their median; scores: their mean)")
     g.add_argument("--seed", type=int, dest="random_state",
                    help="random seed (default 0: the same run gives the same model)")
     g.add_argument("--devices", type=_devices, metavar="N", help="processes (CPUs) or GPUs "

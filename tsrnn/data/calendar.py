@@ -1,4 +1,4 @@
-"""Calendar inputs: where each timestamp falls in its day and its week.
+"""Calendar inputs: where each timestamp falls in its day, its week and its year.
 
 Many sensor series repeat daily or weekly. A window of recent steps cannot tell
 the 09:00 rise from an anomalous one unless the model also knows the hour, and a
@@ -18,9 +18,13 @@ __all__ = ["CYCLES", "calendar_features", "calendar_names", "calendar_row", "che
            "resolve_calendar"]
 
 # Cycle name -> its length. Day and week are the cycles of human activity that
-# sub-daily and daily sensor data show; longer ones rarely have the two full
-# cycles of training data a model needs to learn them.
-CYCLES = {"day": pd.Timedelta(days=1), "week": pd.Timedelta(days=7)}
+# sub-daily and daily sensor data show; the year is the season of daily, weekly
+# and monthly data (a forecaster's global model learns it across series).
+CYCLES = {"day": pd.Timedelta(days=1), "week": pd.Timedelta(days=7),
+          "year": pd.Timedelta(days=365.2425)}
+# The detector's "auto" looks at day and week only: one sensor's history rarely
+# holds the two full years a yearly cycle would need.
+DETECTOR_CYCLES = ("day", "week")
 # A cycle is used only if the training data cover it this many times: with fewer,
 # later phases would be ones the model never saw.
 MIN_CYCLES = 2
@@ -44,7 +48,9 @@ def calendar_features(times: pd.Index, cycles: Sequence[str]) -> np.ndarray:
     if not isinstance(times, pd.DatetimeIndex):
         raise ValueError(_NEEDS_TIMESTAMPS)
     seconds = (times.hour * 3600 + times.minute * 60 + times.second).to_numpy(np.float64)
-    return _features(seconds, times.day_of_week.to_numpy(np.float64), cycles)
+    return _features(seconds, times.day_of_week.to_numpy(np.float64),
+                     times.day_of_year.to_numpy(np.float64),
+                     365.0 + times.is_leap_year.astype(np.float64), cycles)
 
 
 def calendar_row(t: pd.Timestamp, cycles: Sequence[str]) -> np.ndarray:
@@ -52,10 +58,13 @@ def calendar_row(t: pd.Timestamp, cycles: Sequence[str]) -> np.ndarray:
     :func:`calendar_features` gives, without building an index (the stream's
     per-point cost)."""
     seconds = np.array([t.hour * 3600 + t.minute * 60 + t.second], dtype=np.float64)
-    return _features(seconds, np.array([t.day_of_week], dtype=np.float64), cycles)[0]
+    return _features(seconds, np.array([t.day_of_week], dtype=np.float64),
+                     np.array([t.day_of_year], dtype=np.float64),
+                     np.array([365.0 + t.is_leap_year]), cycles)[0]
 
 
-def _features(seconds: np.ndarray, day_of_week: np.ndarray, cycles) -> np.ndarray:
+def _features(seconds: np.ndarray, day_of_week: np.ndarray, day_of_year: np.ndarray,
+              year_days: np.ndarray, cycles) -> np.ndarray:
     day = seconds / 86400.0
     columns = []
     for cycle in cycles:
@@ -63,6 +72,8 @@ def _features(seconds: np.ndarray, day_of_week: np.ndarray, cycles) -> np.ndarra
             phase = day
         elif cycle == "week":
             phase = (day_of_week + day) / 7.0
+        elif cycle == "year":
+            phase = (day_of_year - 1 + day) / year_days
         else:
             raise ValueError(f"unknown calendar cycle {cycle!r}; known: {list(CYCLES)}")
         columns += [np.sin(2 * np.pi * phase), np.cos(2 * np.pi * phase)]
@@ -95,7 +106,7 @@ def check_calendar(calendar) -> tuple[str, ...] | None:
 def resolve_calendar(calendar, times: pd.Index, offsets: np.ndarray, freq) -> tuple[str, ...]:
     """The cycles to use: ``calendar`` checked, or chosen from the data if ``"auto"``.
 
-    ``"auto"`` takes each cycle that is longer than the data's step (for
+    ``"auto"`` takes each of day and week that is longer than the data's step (for
     frequencies without a fixed step, such as business days or months, the
     median spacing) and that the longest training series covers at least twice;
     none for data without timestamps.
@@ -110,8 +121,8 @@ def resolve_calendar(calendar, times: pd.Index, offsets: np.ndarray, freq) -> tu
     bounds = [(a, b) for a, b in zip(offsets[:-1], offsets[1:], strict=True) if b > a]
     span = max(times[b - 1] - times[a] for a, b in bounds)
     step = _step(freq, times, bounds)
-    return tuple(name for name, length in CYCLES.items()
-                 if step is not None and step < length and span >= MIN_CYCLES * length)
+    return tuple(name for name in DETECTOR_CYCLES
+                 if step is not None and step < CYCLES[name] and span >= MIN_CYCLES * CYCLES[name])
 
 
 def _step(freq, times: pd.DatetimeIndex, bounds) -> pd.Timedelta | None:

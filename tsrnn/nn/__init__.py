@@ -3,8 +3,9 @@
 from tsrnn.nn.autoencoder import RecurrentAutoencoder
 from tsrnn.nn.classify import OUTPUTS, SequenceNet
 from tsrnn.nn.encoder import CELLS, RecurrentEncoder
-from tsrnn.nn.ensemble import MeanEnsemble
+from tsrnn.nn.ensemble import MeanEnsemble, MedianEnsemble
 from tsrnn.nn.forecast import STRATEGIES, WINDOW_NORMS, ForecastNet, WindowNorm
 
 __all__ = ["CELLS", "OUTPUTS", "STRATEGIES", "WINDOW_NORMS", "ForecastNet",
-           "MeanEnsemble", "RecurrentAutoencoder", "RecurrentEncoder", "SequenceNet", "WindowNorm"]
+           "MeanEnsemble", "MedianEnsemble", "RecurrentAutoencoder", "RecurrentEncoder",
+           "SequenceNet", "WindowNorm"]
