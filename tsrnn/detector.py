@@ -36,7 +36,6 @@ from tsrnn.data.calendar import (
 )
 from tsrnn.detector_files import DetectorFile
 from tsrnn.detector_scores import ErrorsToScores
-from tsrnn.error_stats import error_scales, likelihood_priors
 from tsrnn.nn.autoencoder import RecurrentAutoencoder
 from tsrnn.nn.ensemble import MeanEnsemble
 from tsrnn.nn.forecast import ForecastNet
@@ -104,9 +103,12 @@ class AnomalyDetector(ErrorsToScores, DetectorFile, SeriesEstimator):
     contamination
         Expected fraction of anomalies, for ``threshold="quantile"``.
     threshold
-        ``"quantile"``: the training scores' ``1 - contamination`` quantile.
-        ``"pot"``: peaks over threshold (extreme-value theory) at ``risk``; needs no
-        contamination guess.
+        ``"quantile"``: the ``1 - contamination`` quantile of the online scores of
+        the training frame's validation rows (each series' last ``val_size``,
+        which the networks never fitted: new points look like them, where the
+        rows they fitted score lower; a series with fewer than 20 such rows
+        gives all its rows). ``"pot"``: peaks over threshold (extreme-value
+        theory) at ``risk`` on the training scores; needs no contamination guess.
     risk
         For ``"pot"``: the probability that a normal score exceeds the threshold.
     alerts
@@ -354,19 +356,7 @@ class AnomalyDetector(ErrorsToScores, DetectorFile, SeriesEstimator):
         self.value_range_ = np.stack(
             [np.stack([data.series(i).min(axis=0), data.series(i).max(axis=0)], axis=-1)
              for i in range(data.n_series)]).astype(np.float64)  # [S, F, 2]
-        errors, valid = self._step_errors(data, inputs, online=False)  # [N, F], [N]
-        # Forecast errors are online either way: one pass serves both priors.
-        online = ((errors, valid) if self.score == "forecast" or self.stateful
-                  else self._step_errors(data, inputs, online=True))
-        self.error_scale_ = error_scales(data, split.train_end, offline=(errors, valid),
-                                         online=online)
-        errors = self._normalised(errors, data, online=False)
-        online = (self._normalised(online[0], data, online=True), online[1])
-        self.likelihood_prior_ = likelihood_priors(data, offline=(errors, valid),
-                                                   online=online, window=self.likelihood_window)
-        self.decision_scores_ = in_frame_order(
-            self._finish(errors, valid, data, False, self._breaches(data)), data)
-        self._set_threshold()
+        self._learn_scoring(data, inputs, split.train_end)
         return self
 
     def _check_params(self) -> None:
