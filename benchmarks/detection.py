@@ -183,10 +183,9 @@ def _fit_tsrnn(case: Case, model: dict, seed: int, cache: Path | None):
     det = AnomalyDetector(random_state=seed, **case.params, **model)
     if cache is None:
         return det.fit(case.train, **case.fit_kwargs)
+    params = sorted((k, v) for k, v in det.get_params().items() if k not in POST)
     key = hashlib.sha256(pd.util.hash_pandas_object(case.train).to_numpy().tobytes()
-                         + repr((sorted((k, v) for k, v in det.get_params().items() if k not in POST),
-                                case.fit_kwargs))
-                         .encode()).hexdigest()[:20]
+                         + repr((params, case.fit_kwargs)).encode()).hexdigest()[:20]
     path = cache / f"{key}.pt"
     if path.exists():  # the networks as trained; what fit learns from their errors, anew
         det = AnomalyDetector.load(path)

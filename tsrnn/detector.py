@@ -165,8 +165,10 @@ class AnomalyDetector(ErrorsToScores, DetectorFile, SeriesEstimator):
         far ones. None: off. (On NAB it adds 7 to 11 points.)
     normalize_errors
         True (default): each target's squared error is divided by its typical
-        size on that series' training steps (the median, as a multiple of the
-        chi-square median), so every sensor is weighed by its own noise (a
+        size on that series' validation steps (the median, as a multiple of the
+        chi-square median, and at least 1% of the target's training variance:
+        a quantized sensor that sat still there is not weighed a million times
+        over the others), so every sensor is weighed by its own noise (a
         closely predicted sensor's surprise counts as much as a noisy one's) and
         the raw score means the same on every series: about 1 on normal steps.
         A series unseen at fit gets the median over the training series.
@@ -201,6 +203,11 @@ class AnomalyDetector(ErrorsToScores, DetectorFile, SeriesEstimator):
     value_range_
         ``[series, targets, 2]``: each training series' low and high per target,
         where the range check starts.
+    longest_run_
+        ``[series + 1, targets]``: each training series' (then the longest over
+        them, for series unseen at fit) longest run of a target's value staying
+        exactly the same. A longer run when scoring raises that target's error
+        (the stuck-sensor check, :mod:`tsrnn.stuck`; not with ``stateful=True``).
     error_scale_
         ``[series + 1, 2, targets]``: for each training series, then all pooled
         (for series unseen at fit), for offline then online scores, the typical
@@ -508,7 +515,7 @@ class AnomalyDetector(ErrorsToScores, DetectorFile, SeriesEstimator):
         errors, valid = self._step_errors(data, self._inputs(data, self._scaled(data)), online)
         if online or self.stateful:  # stateful scores are online either way
             self._unseen_warming_up(valid, data)
-        errors = self._normalised(errors, data, online)
+        errors = self._with_stuck(self._normalised(errors, data, online), valid, data)
         breaches = self._breaches(data)
         score = self._finish(errors, valid, data, online, breaches)
         total = errors.sum(axis=1, keepdims=True)

@@ -12,10 +12,11 @@ import numpy as np
 import pandas as pd
 from sklearn.utils.validation import check_is_fitted
 
-from tsrnn.data import SeriesData, chronological_split
 from tsrnn.base import in_frame_order
+from tsrnn.data import SeriesData, chronological_split
 from tsrnn.error_stats import error_scales, held_out_rows, likelihood_priors, target_variances
 from tsrnn.likelihood import RangeWatch, ScoreFilter, post_process, range_breaches
+from tsrnn.stuck import StuckWatch, longest_runs, run_lengths, stuck_errors
 from tsrnn.thresholds import pot_threshold, quantile_threshold
 
 if TYPE_CHECKING:
@@ -159,10 +160,41 @@ class ErrorsToScores:
         online = (self._normalised(online[0], data, online=True), online[1])
         self.likelihood_prior_ = likelihood_priors(data, offline=(errors, valid),
                                                    online=online, window=self.likelihood_window)
+        self.longest_run_ = self._longest_runs(data)
         breaches = self._breaches(data)
         self.decision_scores_ = in_frame_order(
             self._finish(errors, valid, data, False, breaches), data)
         self._set_threshold(self._held_out_scores(data, *online, train_end, breaches))
+
+    def _longest_runs(self, data: SeriesData) -> np.ndarray:
+        """``[series + 1, F]``: each training series' longest run of unchanged values
+        per target, then the longest of them (for series unseen at fit)."""
+        runs = np.stack([longest_runs(data.values[a:b, :data.n_targets])
+                         for a, b in zip(data.offsets[:-1], data.offsets[1:], strict=True)])
+        return np.vstack([runs, runs.max(axis=0)])
+
+    def _longest_run_of(self, i: int | None) -> np.ndarray | None:
+        """Series ``i``'s training record of unchanged values (None: no stuck check,
+        as for ``stateful=True`` and model files from before it)."""
+        if self.stateful or getattr(self, "longest_run_", None) is None:
+            return None
+        return self.longest_run_[-1 if i is None else i]
+
+    def _with_stuck(self, errors: np.ndarray, valid: np.ndarray, data: SeriesData) -> np.ndarray:
+        """Normalised errors ``[N, F]``, each target's raised on its scored steps to
+        what its run of unchanged values says (:mod:`tsrnn.stuck`)."""
+        known = self._series_positions()
+        out = errors.copy()
+        for sid, a, b in zip(data.ids, data.offsets[:-1], data.offsets[1:], strict=True):
+            longest = self._longest_run_of(known.get(sid))
+            if longest is not None:
+                stuck = stuck_errors(run_lengths(data.values[a:b, :data.n_targets]), longest)
+                out[a:b] = np.where(valid[a:b, None], np.maximum(out[a:b], stuck), out[a:b])
+        return out
+
+    def _stuck_watch(self, i: int | None) -> StuckWatch | None:
+        longest = self._longest_run_of(i)
+        return None if longest is None else StuckWatch(longest)
 
     def _held_out_scores(self, data: SeriesData, errors: np.ndarray, valid: np.ndarray,
                          train_end: np.ndarray, breaches: np.ndarray | None) -> np.ndarray:
@@ -195,8 +227,8 @@ class ErrorsToScores:
         data = self._read(df)
         errors, valid = self._step_errors(data, self._inputs(data, self._scaled(data)), True)
         self._unseen_warming_up(valid, data)
-        self._set_threshold(self._held_out_scores(data, self._normalised(errors, data, True),
-                                                  valid, self._train_end(data),
+        errors = self._with_stuck(self._normalised(errors, data, True), valid, data)
+        self._set_threshold(self._held_out_scores(data, errors, valid, self._train_end(data),
                                                   self._breaches(data)))
         return self
 
