@@ -16,8 +16,8 @@ to it, by a detector fitted on earlier rows only):
   (nothing is injected there), the rest scored.
 
 Ranking metrics (ROC-AUC, PR-AUC, VUS-PR, best F1) are per file, then averaged
-over the files with an anomaly. At each detector's own ``threshold_`` (fitted on
-its training scores), range precision and recall (Tatbul et al.) per file,
+over the files with an anomaly. At each detector's own ``threshold_`` (fitted at
+fit on the training frame, see ``threshold``), range precision and recall (Tatbul et al.) per file,
 averaged, and for SKAB the leaderboard's F1, false-alarm rate (FAR) and
 missed-alarm rate (MAR) over all scored rows pooled. On the sensors, the share of
 each anomaly kind's incidents caught at a 1% false-alarm rate on the normal rows.

@@ -682,7 +682,8 @@ def test_range_check_stream_equals_batch_at_the_edges():
     det = _detector(fill="ffill", range_tolerance=0.0, alerts=True, cooldown=0).fit(_wide())
     low, high = det.value_range_[0, 0]
     df = _wide(40, seed=3)
-    df["b"] = det.value_range_[0, 1].mean()  # b stays inside its range
+    # b stays inside its range, and moves (a constant b is a stuck sensor)
+    df["b"] = det.value_range_[0, 1].mean() + 0.01 * np.sin(np.arange(len(df)))
     df.iloc[1, 0] = 2 * high - low  # out of range while the window warms up
     df.iloc[12, 0] = np.inf
     df.iloc[15, 0] = np.nextafter(low, -np.inf)  # below low, but low as a float32
