@@ -41,8 +41,10 @@ from cli_lines import command_lines, run_command
 README = Path(__file__).resolve().parents[1] / "README.md"
 RUN = {"python", "bash", "sh"}
 SHOWN = {"text", "toml", "yaml", "csv", "json"}
-NOT_RUN = 3  # `make demo` / `make test`; the detection benchmark (minutes per seed);
-# `tsrnn stream --mqtt` (needs a broker: tests/test_mqtt.py runs it against one)
+NOT_RUN = 5  # `make demo` / `make test`; the detection benchmark (minutes per seed);
+# `tsrnn stream --mqtt` (needs a broker: tests/test_mqtt.py runs it against one);
+# a distributed="ddp" script, which Lightning runs again, and torchrun and srun over
+# several machines (tests/test_ddp.py runs ddp scripts on two local processes)
 MARK = re.compile(r"<!--\s*not run by tests:\s*(?P<reason>\S.*?)\s*-->")
 FENCE = re.compile(r"^(?P<indent> *)```(?P<lang>[^`\s]*)\s*$")
 SHORT = {"max_epochs": 1, "limit_train_batches": 2, "limit_val_batches": 1}

@@ -1,11 +1,13 @@
 """Checks of the training settings every estimator shares (learning rate, gradient
-clipping, early stopping, seed, hardware, and the escape hatch to Lightning's
-Trainer): each bad value is named here, before Lightning would fail on it with a
+clipping, early stopping, seed, hardware, several processes, and the escape hatch
+to Lightning's Trainer): each bad value is named here, before Lightning would fail on it with a
 message about its own internals."""
 
 from __future__ import annotations
 
 import difflib
+import os
+import sys
 from typing import Any
 
 from tsrnn._checks import check_fraction, check_integer, check_positive, is_integer
@@ -14,6 +16,7 @@ ACCELERATORS = ("auto", "cpu", "gpu", "cuda", "mps", "tpu")
 PRECISIONS = ("32-true", "32", 32, "64-true", "64", 64, "16-mixed", "16-true", "16", 16,
               "bf16-mixed", "bf16-true", "bf16", "transformer-engine",
               "transformer-engine-float16")
+DISTRIBUTED = (None, "ddp", "ddp_spawn")
 
 
 def check_training(estimator: Any) -> None:
@@ -34,6 +37,7 @@ def check_training(estimator: Any) -> None:
     _check_accelerator(estimator.accelerator)
     _check_devices(estimator.devices)
     _check_trainer_kwargs(estimator.trainer_kwargs)
+    check_distributed(estimator)
 
 
 def _check_accelerator(accelerator: Any) -> None:
@@ -102,3 +106,55 @@ def _check_trainer_kwargs(kwargs: Any) -> None:
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise ValueError(f"trainer_kwargs: {key!r} is not a Lightning Trainer argument"
                              f"{hint}")
+
+
+def check_distributed(estimator: Any) -> None:
+    """``distributed``: one of :data:`DISTRIBUTED`, and a program Lightning can
+    start more processes of (see :mod:`tsrnn.ddp`)."""
+    value = getattr(estimator, "distributed", None)
+    if value is None:
+        return
+    if value not in DISTRIBUTED:
+        raise ValueError(f"distributed must be None, 'ddp' or 'ddp_spawn', got {value!r}")
+    if "strategy" in (estimator.trainer_kwargs or {}):
+        raise ValueError(f"distributed={value!r} and trainer_kwargs['strategy'] both choose "
+                         "Lightning's strategy: pass one of them")
+    if estimator.devices == "auto" and not _gpus(estimator.accelerator):
+        raise ValueError(f"distributed={value!r} with devices='auto' is one process on CPUs: "
+                         "set devices to the number of processes, e.g. devices=2")
+    if _interactive():
+        raise ValueError(
+            f"distributed={value!r} cannot start training processes from a notebook or an "
+            "interactive session (Lightning's 'ddp' runs a script again, and 'ddp_spawn' "
+            "processes cannot import what a notebook defines): put the fit in a script and "
+            "run it with `python script.py` (or torchrun)")
+    if value == "ddp" and not _script_to_rerun():
+        raise ValueError(
+            "distributed='ddp' runs the script again in each extra process, but this "
+            "program has no script file or module to run (python -c, or code read from "
+            "standard input): put the fit in a script, or use distributed='ddp_spawn'")
+
+
+def _gpus(accelerator: Any) -> bool:
+    """Whether Lightning's ``devices="auto"`` means the GPUs (all of them) rather
+    than one CPU process."""
+    import torch
+
+    return accelerator in ("gpu", "cuda") or (accelerator == "auto"
+                                              and torch.cuda.is_available())
+
+
+def _interactive() -> bool:
+    # Lightning's own test (a REPL or `python -i`), and Jupyter's kernel, which sets
+    # neither.
+    return hasattr(sys, "ps1") or bool(sys.flags.interactive) or "ipykernel" in sys.modules
+
+
+def _script_to_rerun() -> bool:
+    """Whether Lightning can start this program again: a ``python -m`` module or a
+    script file (what its ``ddp`` launcher runs in each extra process)."""
+    import __main__
+
+    if getattr(__main__, "__spec__", None) is not None:
+        return True
+    return bool(sys.argv) and os.path.isfile(sys.argv[0])

@@ -78,6 +78,14 @@ class SeriesEstimator(BaseEstimator):
 
         return persistence.load(cls, path)
 
+    def to_onnx(self, path) -> dict:
+        """Write the fitted model as an ONNX graph, and its metadata beside it
+        (``path.json``), for serving with onnxruntime alone; returns the metadata.
+        See :func:`tsrnn.export.export_onnx` (``pip install 'tsrnn[onnx]'``)."""
+        from tsrnn.export.onnx import export_onnx  # the optional extra, only when asked
+
+        return export_onnx(self, path)
+
     def _train(self, make_module, train, val, seed: int):
         """Train a LightningModule on window datasets with this estimator's settings.
 
@@ -96,6 +104,7 @@ class SeriesEstimator(BaseEstimator):
             patience=self.patience, gradient_clip=self.gradient_clip,
             accelerator=self.accelerator, devices=self.devices, precision=self.precision,
             verbose=self.verbose, log_dir=self.log_dir, trainer_kwargs=self.trainer_kwargs,
+            distributed=self.distributed,
         )
         return module.net.cpu().eval(), summary
 

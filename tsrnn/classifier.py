@@ -77,6 +77,10 @@ class SequenceClassifier(ClassifierMixin, SeriesEstimator):
         Clip the global gradient norm to this value; None disables it.
     accelerator, devices, precision
         Passed to Lightning: ``"auto"`` uses CUDA when present.
+    distributed
+        Train on ``devices`` processes with Lightning's ``"ddp"`` or
+        ``"ddp_spawn"``, as for :class:`tsrnn.Forecaster`; refused with
+        ``tbptt_steps``.
     verbose
         ``"auto"`` (default): one progress bar over epochs, with the losses, on
         standard error when it is a terminal; True: always; False: never. Never
@@ -134,6 +138,7 @@ class SequenceClassifier(ClassifierMixin, SeriesEstimator):
         gradient_clip: float | None = 1.0,
         accelerator: str = "auto",
         devices: Any = "auto",
+        distributed: str | None = None,
         precision: Any = "32-true",
         verbose: bool | str = "auto",
         log_dir: str | None = None,
@@ -160,6 +165,7 @@ class SequenceClassifier(ClassifierMixin, SeriesEstimator):
         self.gradient_clip = gradient_clip
         self.accelerator = accelerator
         self.devices = devices
+        self.distributed = distributed
         self.precision = precision
         self.verbose = verbose
         self.log_dir = log_dir
@@ -262,6 +268,7 @@ class SequenceClassifier(ClassifierMixin, SeriesEstimator):
             gradient_clip=None if tbptt else self.gradient_clip,
             accelerator=self.accelerator, devices=self.devices, precision=self.precision,
             verbose=self.verbose, log_dir=self.log_dir, trainer_kwargs=self.trainer_kwargs,
+            distributed=self.distributed,
         )
         return module.net.cpu().eval(), summary
 
@@ -285,6 +292,11 @@ class SequenceClassifier(ClassifierMixin, SeriesEstimator):
             if self.bidirectional:
                 raise ValueError("tbptt_steps needs bidirectional=False: the backward "
                                  "direction would need steps from later chunks")
+            if self.distributed is not None:
+                # Each process would take its own number of chunk steps (its
+                # sequences' lengths), and DDP needs them equal.
+                raise ValueError(f"distributed={self.distributed!r} does not train with "
+                                 "tbptt_steps: use tbptt_steps=None or distributed=None")
         if self.scaler not in ("standard", "minmax", "robust", None):
             raise ValueError(f"scaler must be 'standard', 'minmax', 'robust' or None, got "
                              f"{self.scaler!r}")

@@ -179,9 +179,10 @@ class AnomalyDetector(ErrorsToScores, DetectorFile, SeriesEstimator):
         ``"standard"`` on NAB, SKAB and the sensors over three seeds),
         ``"standard"``, ``"minmax"`` or None.
     lr, batch_size, max_epochs, patience, val_size, gradient_clip, fill,
-    resample, freq, accelerator, devices, precision, verbose, log_dir, random_state,
-    trainer_kwargs
-        As for :class:`tsrnn.Forecaster`.
+    resample, freq, accelerator, devices, distributed, precision, verbose, log_dir,
+    random_state, trainer_kwargs
+        As for :class:`tsrnn.Forecaster`; ``distributed`` trains each network of an
+        ensemble on the processes in turn, and is refused with ``stateful=True``.
 
     Attributes
     ----------
@@ -257,6 +258,7 @@ class AnomalyDetector(ErrorsToScores, DetectorFile, SeriesEstimator):
         freq: str | int | None = None,
         accelerator: str = "auto",
         devices: Any = "auto",
+        distributed: str | None = None,
         precision: Any = "32-true",
         verbose: bool | str = "auto",
         log_dir: str | None = None,
@@ -297,6 +299,7 @@ class AnomalyDetector(ErrorsToScores, DetectorFile, SeriesEstimator):
         self.freq = freq
         self.accelerator = accelerator
         self.devices = devices
+        self.distributed = distributed
         self.precision = precision
         self.verbose = verbose
         self.log_dir = log_dir
@@ -393,6 +396,11 @@ class AnomalyDetector(ErrorsToScores, DetectorFile, SeriesEstimator):
         if self.stateful and self.bidirectional:
             raise ValueError("stateful=True needs bidirectional=False: a stateful score "
                              "only ever reads the past")
+        if self.stateful and self.distributed is not None:
+            # Each process would take its own number of truncated-BPTT steps, and
+            # DDP needs them equal.
+            raise ValueError(f"distributed={self.distributed!r} does not train "
+                             "stateful=True networks: use distributed=None")
 
     def _check_scoring(self) -> None:
         """The parameters that may change after fit (they only post-process the

@@ -21,14 +21,23 @@ import pandas as pd
 
 from tsrnn.data import DataError
 
-__all__ = ["atomic_write", "check_writable", "read_csv", "read_model", "read_table",
-           "write_csv"]
+__all__ = ["atomic_write", "check_writable", "is_main_process", "read_csv", "read_model",
+           "read_table", "write_csv"]
 
 
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def is_main_process() -> bool:
+    """False in the processes of a distributed training other than its first
+    (rank 0): with ``distributed="ddp"`` (or torchrun) every process runs the whole
+    script, and only the first one writes model files and checkpoints."""
+    import torch.distributed as dist
+
+    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
 
 
 @contextmanager
@@ -254,18 +263,21 @@ def _first_line(err: BaseException) -> str:
     return text.splitlines()[0] if text else type(err).__name__
 
 
-def read_model(path: str | os.PathLike):
-    """Load a model file written by ``Forecaster.save`` or ``AnomalyDetector.save``,
-    whichever it holds.
+def read_model(path: str | os.PathLike, *, classifier: bool = False):
+    """Load a model file written by ``Forecaster.save`` or ``AnomalyDetector.save``
+    (or, with ``classifier``, ``SequenceClassifier.save``), whichever it holds.
 
     Raises ``FileNotFoundError`` for a missing file and a one-line ``ValueError``
     naming the file for anything else that is not a sound model file (see
     :func:`tsrnn.persistence.load`).
     """
-    from tsrnn import AnomalyDetector, Forecaster, persistence
+    from tsrnn import AnomalyDetector, Forecaster, SequenceClassifier, persistence
 
     payload = persistence.read(path)
     kinds = {"Forecaster": Forecaster, "AnomalyDetector": AnomalyDetector}
+    if classifier:
+        kinds["SequenceClassifier"] = SequenceClassifier
     if payload["estimator"] not in kinds:
-        raise ValueError(f"{path} is not a tsrnn forecaster or detector model file")
+        what = "forecaster, detector or classifier" if classifier else "forecaster or detector"
+        raise ValueError(f"{path} is not a tsrnn {what} model file")
     return persistence.build(kinds[payload["estimator"]], payload, path)

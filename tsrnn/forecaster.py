@@ -109,6 +109,14 @@ class Forecaster(ForecastEvaluation, SeriesEstimator):
         it from the timestamps. With ``resample=True``, the grid to put them on.
     accelerator, devices, precision
         Passed to Lightning: ``"auto"`` uses CUDA when present.
+    distributed
+        None trains in this process; ``"ddp"`` or ``"ddp_spawn"`` trains on
+        ``devices`` processes (or GPUs) with Lightning's strategy of that name, each
+        taking ``batch_size / devices`` windows of every batch, so the result
+        matches one process with the same ``batch_size``. ``"ddp"`` runs the script
+        again in each extra process, ``"ddp_spawn"`` starts them from ``fit``; the
+        fitted model is in the calling process either way, and only the first
+        process writes files. See the README's "Training on several processes".
     verbose
         ``"auto"`` (default): one progress bar over epochs, with the losses, on
         standard error when it is a terminal; True: always; False: never. Never
@@ -178,6 +186,7 @@ class Forecaster(ForecastEvaluation, SeriesEstimator):
         freq: str | int | None = None,
         accelerator: str = "auto",
         devices: Any = "auto",
+        distributed: str | None = None,
         precision: Any = "32-true",
         verbose: bool | str = "auto",
         log_dir: str | None = None,
@@ -217,6 +226,7 @@ class Forecaster(ForecastEvaluation, SeriesEstimator):
         self.freq = freq
         self.accelerator = accelerator
         self.devices = devices
+        self.distributed = distributed
         self.precision = precision
         self.verbose = verbose
         self.log_dir = log_dir

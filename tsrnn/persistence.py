@@ -56,9 +56,12 @@ def _plain(value: Any, where: str) -> Any:
 
 
 def save(estimator, path: str | os.PathLike) -> None:
-    """Write atomically: a crash never leaves a half-written model file."""
-    from tsrnn.files import atomic_write
+    """Write atomically: a crash never leaves a half-written model file. In a
+    distributed training's other processes, nothing: the first one writes it."""
+    from tsrnn.files import atomic_write, is_main_process
 
+    if not is_main_process():
+        return
     with atomic_write(path, "wb") as f:
         torch.save(payload_of(estimator), f)
 

@@ -102,14 +102,24 @@ class ForecastingModule(pl.LightningModule):
         self._sums[name] = (total + loss.detach() * n, count + n)
 
     def _log_epoch(self, name: str) -> None:
-        total, count = self._sums.pop(name, (None, 0))
+        total, count = self._sums.pop(name, (0.0, 0))
+        if self.trainer.world_size > 1:  # every process logs the loss over all of them
+            both = torch.tensor([float(total), count], dtype=torch.float64,
+                                device=self.device)
+            total, count = self.trainer.strategy.reduce(both, reduce_op="sum").float()
         if count:
             self.log(name, total / count, prog_bar=True)
 
+    # This process's share of a distributed step's batch (tsrnn.ddp.ShareBatches):
+    # DDP averages the processes' gradients, and a part of b windows out of n
+    # counts b * processes / n so that the average is the whole batch's mean.
+    share = 1.0
+
     def training_step(self, batch, batch_idx):
         loss = self._loss(batch)
-        self._accumulate("train_loss", loss, batch)
-        return loss
+        if self.share:  # 0: a repeated window, only there to keep the steps equal
+            self._accumulate("train_loss", loss, batch)
+        return loss if self.share == 1.0 else loss * self.share
 
     def validation_step(self, batch, batch_idx):
         self._accumulate("val_loss", self._loss(batch), batch)
@@ -200,10 +210,13 @@ class LastCheckpoint(Checkpoint):
     def on_train_epoch_end(self, trainer, pl_module):
         # A Checkpoint subclass runs after the module's and early stopping's epoch-end
         # hooks, so the saved state includes this epoch's losses and patience count.
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Every process takes part in saving; the first one alone writes.
+        if trainer.is_global_zero:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.tmp")
         trainer.save_checkpoint(tmp)
-        os.replace(tmp, self.path)
+        if trainer.is_global_zero:
+            os.replace(tmp, self.path)
 
 
 class EpochProgress(Callback):
@@ -213,7 +226,8 @@ class EpochProgress(Callback):
         from tqdm import tqdm
 
         self.bar = tqdm(total=trainer.max_epochs, initial=trainer.current_epoch,
-                        desc="training", unit="epoch", file=sys.stderr, dynamic_ncols=True)
+                        desc="training", unit="epoch", file=sys.stderr, dynamic_ncols=True,
+                        disable=not trainer.is_global_zero)  # one bar for all processes
 
     def on_train_epoch_start(self, trainer, pl_module):
         self._show_losses(trainer)
@@ -321,10 +335,11 @@ def finished_member(net: torch.nn.Module) -> dict | None:
 def mark_finished(net: torch.nn.Module, summary: dict) -> None:
     """Inside :func:`member_options`: keep a trained member's final weights, so a
     resumed run skips it."""
+    from tsrnn.files import atomic_write, is_main_process
+
     run = _FIT_OPTIONS.get()
-    if run is None or run.member is None:
+    if run is None or run.member is None or not is_main_process():
         return
-    from tsrnn.files import atomic_write
 
     run.checkpoint_dir.mkdir(parents=True, exist_ok=True)
     with atomic_write(run.checkpoint_dir / _FINISHED, "wb") as f:
@@ -344,25 +359,47 @@ def _wants_progress(verbose: bool | str) -> bool:
 def _quiet():
     """Silence Lightning's start-up chatter (GPU/TPU banners, tips) and advice that
     does not apply here: what a fit shows is tsrnn's epoch bar, or nothing."""
-    loggers = [logging.getLogger(n) for n in ("pytorch_lightning", "lightning.pytorch",
-                                              "lightning.fabric", "lightning_fabric")]
+    loggers = [logging.getLogger(n) for n in _LIGHTNING_LOGGERS]
     levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(logging.ERROR)
     try:
         with warnings.catch_warnings():
-            # Worker processes cost more than they save for in-memory windows.
-            warnings.filterwarnings("ignore", ".*does not have many workers.*")
-            warnings.filterwarnings("ignore", ".*GPU available but not used.*")
-            # Training without a validation part (val_size=0) is a supported choice.
-            warnings.filterwarnings("ignore", ".*validation_step.* but have no .*val_dataloader.*")
-            warnings.filterwarnings("ignore", ".*number of training batches.*smaller than "
-                                    "the logging interval.*")
-            warnings.filterwarnings("ignore", ".*`isinstance\\(treespec, LeafSpec\\)`.*")
+            _silence()
             yield
     finally:
         for lg, level in zip(loggers, levels, strict=True):
             lg.setLevel(level)
+
+
+_LIGHTNING_LOGGERS = ("pytorch_lightning", "lightning.pytorch", "lightning.fabric",
+                      "lightning_fabric")
+
+
+def _silence() -> None:
+    for name in _LIGHTNING_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)
+    # Worker processes cost more than they save for in-memory windows.
+    warnings.filterwarnings("ignore", ".*does not have many workers.*")
+    warnings.filterwarnings("ignore", ".*GPU available but not used.*")
+    # Training without a validation part (val_size=0) is a supported choice.
+    warnings.filterwarnings("ignore", ".*validation_step.* but have no .*val_dataloader.*")
+    warnings.filterwarnings("ignore", ".*number of training batches.*smaller than "
+                            "the logging interval.*")
+    warnings.filterwarnings("ignore", ".*`isinstance\\(treespec, LeafSpec\\)`.*")
+    # Distributed: the epoch losses are summed over the processes before they are
+    # logged (ForecastingModule._log_epoch), which is what sync_dist would do.
+    warnings.filterwarnings("ignore", ".*use `self.log\\(.*sync_dist=True\\)`.*")
+
+
+class Quiet(Callback):
+    """:func:`_quiet` in the processes ``ddp_spawn`` starts: they receive this
+    callback pickled, before Lightning says anything there."""
+
+    def __init__(self):
+        self.quiet = True  # pickle calls __setstate__ only for a non-empty state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        _silence()
 
 
 def fit_module(
@@ -379,9 +416,14 @@ def fit_module(
     verbose: bool = False,
     log_dir: str | None = None,
     trainer_kwargs: dict | None = None,
+    distributed: str | None = None,
 ) -> dict[str, Any]:
     """Train ``module`` with early stopping on ``val_loss`` (when there is a
     validation loader), restoring the best weights. Returns a summary.
+
+    ``distributed``: ``"ddp"`` or ``"ddp_spawn"`` trains on ``devices`` processes
+    with Lightning's strategy of that name (see :mod:`tsrnn.ddp`); the trained
+    weights end up in ``module`` in the calling process either way.
 
     Callbacks in ``trainer_kwargs`` are added to tsrnn's own. Checkpoints, resuming
     and a progress bar come from an enclosing :func:`fit_options` block.
@@ -395,6 +437,12 @@ def fit_module(
             callbacks.append(EarlyStopping("val_loss", patience=patience, mode="min"))
     extra = dict(trainer_kwargs or {})
     callbacks.extend(extra.pop("callbacks", None) or [])  # added to ours, not instead
+    several: dict[str, Any] = {}
+    if distributed is not None:
+        from tsrnn import ddp
+
+        several = ddp.trainer_options(distributed, train_loader, val_loader, best)
+        callbacks.extend([*several.pop("callbacks"), Quiet()])
     run = _FIT_OPTIONS.get()
     ckpt_path = None
     if (run.progress if run is not None and run.progress is not None
@@ -425,6 +473,7 @@ def fit_module(
         enable_model_summary=False,
         num_sanity_val_steps=0,
         default_root_dir=log_dir,
+        **several,
     )
     options.update(extra)
     with _quiet():
@@ -432,8 +481,10 @@ def fit_module(
         # weights_only explicitly: TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD in the environment
         # would otherwise make torch unpickle whatever the checkpoint holds.
         try:
-            trainer.fit(module, train_loader, val_loader, ckpt_path=ckpt_path,
-                        weights_only=True)
+            with (ddp.process_errors() if distributed == "ddp_spawn"
+                  else contextlib.nullcontext()):
+                trainer.fit(module, train_loader, val_loader, ckpt_path=ckpt_path,
+                            weights_only=True)
         except SystemExit:
             # Lightning answers Ctrl+C by cleaning up and calling sys.exit(1), and
             # leaves Ctrl+C ignored: a caller of fit() should see the interrupt it made.
@@ -442,6 +493,10 @@ def fit_module(
             with contextlib.suppress(ValueError):  # only the main thread may set it
                 signal.signal(signal.SIGINT, signal.default_int_handler)
             raise KeyboardInterrupt from None
+    if distributed == "ddp":
+        ddp.wait_for_processes_at_exit(trainer)
+    if distributed == "ddp_spawn":
+        return ddp.spawn_summary(trainer, best is not None)
     return {
         "epochs": trainer.current_epoch,
         "best_epoch": None if best is None else best.best_epoch,

@@ -136,7 +136,9 @@ def _training_flags_given(args, flags: dict) -> bool:
 
 def _training_flags(args, **more) -> dict:
     """The estimator parameters the shared training options (--cell, --hidden-size,
-    --epochs, --seed, --resample, --fill, --freq) set, plus a command's own."""
+    --epochs, --seed, --devices, --distributed, --resample, --fill, --freq) set, plus
+    a command's own."""
     return {"cell": args.cell, "hidden_size": args.hidden_size,
             "max_epochs": args.max_epochs, "random_state": args.random_state,
+            "devices": args.devices, "distributed": args.distributed,
             "resample": args.resample, "fill": args.fill, "freq": args.freq, **more}

@@ -32,6 +32,23 @@ def _floats(text: str) -> list[float]:
             f"expected numbers like 0.1,0.5,0.9, got {text!r}") from None
 
 
+def _devices(text: str) -> Any:
+    """``auto``, a number of devices (processes on CPUs), -1 for all, or GPU
+    indices like 0,1."""
+    if text == "auto":
+        return text
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) == 1 and (values[0] >= 1 or values[0] == -1):
+        return values[0]
+    if len(values) > 1 and all(v >= 0 for v in values):
+        return values
+    raise argparse.ArgumentTypeError(f"expected auto, a number of devices >= 1 (-1: all) or "
+                                     f"device indices like 0,1, got {text!r}")
+
+
 def _start(text: str) -> Any:
     """A backtest start: a row count, a fraction, or a timestamp."""
     for kind in (int, float):
@@ -87,6 +104,11 @@ def training_options() -> argparse.ArgumentParser:
     g.add_argument("--epochs", type=int, dest="max_epochs", help="training epochs at most")
     g.add_argument("--seed", type=int, dest="random_state",
                    help="random seed (default 0: the same run gives the same model)")
+    g.add_argument("--devices", type=_devices, metavar="N", help="processes (CPUs) or GPUs "
+                   "to train on, with --distributed (default: auto, one process)")
+    g.add_argument("--distributed", choices=["ddp", "ddp_spawn"], help="train on --devices "
+                   "processes with Lightning's DDP: ddp runs this command again in each, "
+                   "ddp_spawn starts them from inside it")
     return training
 
 

@@ -17,7 +17,12 @@ from tsrnn.cli._options import EXIT_FAILED, EXIT_OK, TASKS, UsageError, _one_lin
 
 
 def _fit(model, df, columns: dict, *, progress: bool, checkpoint_dir=None, resume=False):
-    """Train ``model`` on ``df``; Lightning is imported here, by the first fit."""
+    """Train ``model`` on ``df``; Lightning is imported here, by the first fit.
+
+    With ``--distributed ddp`` Lightning runs the command again in each extra
+    process; those end here, once they have trained: the first process writes
+    the outputs."""
+    from tsrnn.files import is_main_process
     from tsrnn.training import fit_options
 
     try:
@@ -29,6 +34,8 @@ def _fit(model, df, columns: dict, *, progress: bool, checkpoint_dir=None, resum
             hint = (f"the last finished epoch is kept in {checkpoint_dir}; run the same "
                     "command with --resume to continue from it")
         raise KeyboardInterrupt(hint) from None
+    if not is_main_process():
+        raise SystemExit(EXIT_OK)
     return model
 
 
@@ -264,6 +271,9 @@ def _prepare(args, task: str, flags: dict) -> _Run:
             raise UsageError(f"{args.config} is a {config['task']} config, not {task}")
         run.params = _params(args, task, config, flags)
         run.columns = _columns(args, config)
+        if folder and run.params.get("distributed") == "ddp":
+            raise UsageError("--distributed ddp runs the command again in each process, "
+                             "for one training: for a folder use --distributed ddp_spawn")
     _check_destinations(run, {
         "--out": (args.out, ".csv"), "--plot": (args.plot, ".png"),
         "--plot-attention": (getattr(args, "plot_attention", None), ".attention.png"),

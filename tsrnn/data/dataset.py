@@ -161,6 +161,13 @@ class BatchIndices(Sampler):
     torch's ``RandomSampler`` turns its permutation into a Python list, which for
     ten million windows costs more memory than the data; this keeps one int64
     tensor instead.
+
+    In a distributed training (:mod:`tsrnn.ddp` sets ``rank`` and ``world``), each
+    of the ``world`` processes takes its own part of every batch, about
+    ``batch_size / world`` windows, so the processes together train on the batches
+    one process would. A part that would be empty (a last batch of fewer windows
+    than processes) repeats the batch's last window when shuffling (training: every
+    process must take the same number of steps), and is left out otherwise.
     """
 
     def __init__(self, n: int, batch_size: int, *, shuffle: bool = False,
@@ -169,19 +176,32 @@ class BatchIndices(Sampler):
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.n, self.batch_size = n, batch_size
         self.shuffle, self.drop_last = shuffle, drop_last
+        self.rank, self.world = 0, 1
         self.generator = None
         if seed is not None:
             self.generator = torch.Generator()
             self.generator.manual_seed(int(seed))
 
-    def __len__(self) -> int:
+    def _batches(self) -> int:
         full, rest = divmod(self.n, self.batch_size)
         return full + (rest > 0 and not self.drop_last)
+
+    def __len__(self) -> int:
+        batches = self._batches()
+        last = self.n - (batches - 1) * self.batch_size if batches else 0
+        skipped = not self.shuffle and 0 < last <= self.rank  # its part of the last is empty
+        return batches - skipped
 
     def __iter__(self):
         if self.shuffle:
             order = torch.randperm(self.n, generator=self.generator)
         else:
             order = torch.arange(self.n)
-        for k in range(len(self)):
-            yield order[k * self.batch_size : (k + 1) * self.batch_size]
+        for k in range(self._batches()):
+            batch = order[k * self.batch_size : (k + 1) * self.batch_size]
+            if self.world > 1:
+                part = batch.tensor_split(self.world)[self.rank]  # [~batch_size / world]
+                if not len(part) and not self.shuffle:
+                    continue
+                batch = part if len(part) else batch[-1:]
+            yield batch

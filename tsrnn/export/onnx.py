@@ -3,12 +3,15 @@
 :func:`export_onnx` writes one ONNX graph per estimator, and beside it a JSON
 sidecar ``<path>.json`` (also stored in the graph's ``metadata_props`` under
 ``"tsrnn"``) with what a runtime needs: the graph's inputs and outputs, the
-target names, each fitted series' scaling statistics, the lengths, the frequency
-and, for a detector, the threshold and error scales.
+tsrnn version, the parameters, the target names, each fitted series' scaling
+statistics, the lengths, the frequency and, for a detector, the threshold, error
+scales, likelihood priors and value ranges (what :mod:`tsrnn.export.scores`
+needs).
 
-Every graph takes values in original units and a per-series ``loc`` and
-``spread`` (the sidecar's ``scaling`` for a fitted series): the scaling is inside
-the graph. The batch (series) axis is dynamic.
+Every graph takes values in original units: the scaling is inside the graph.
+A forecaster's and a detector's take a per-series ``loc`` and ``spread`` (the
+sidecar's ``scaling`` for a fitted series); a classifier's scaling is one for
+all sequences, a constant of the graph. The batch (series) axis is dynamic.
 
 What each estimator exports
 ---------------------------
@@ -34,7 +37,18 @@ What each estimator exports
     scaled units), the new ``pred``, ``h`` (and ``c``). Start a series from
     zeros; as in :class:`tsrnn.stateful_stream.StatefulStream`, an error
     counts once ``window`` steps have been read.
-``SequenceClassifier`` is not exported yet.
+``SequenceClassifier``
+    ``values [B, steps, F]`` in original units (the fitted scaling is a
+    constant of the graph; token ids instead: ``tokens [B, steps]``, int64)
+    -> ``proba [B, classes]`` (``output="last"``) or ``[B, steps, classes]``
+    (``"sequence"``), columns in the order of the sidecar's ``classes``. Both
+    the batch and the time axis are dynamic; the sequences of one call share
+    a length (run others in separate calls), and start from a zero state.
+
+:class:`OnnxModel` runs a graph with its inputs checked first (a wrong name,
+shape or dtype is a one-line ``ValueError``), and
+:func:`tsrnn.export.scores.detector_scores` turns a detector's errors into its
+scores with numpy alone.
 """
 
 from __future__ import annotations
@@ -155,6 +169,22 @@ class StepGraph(nn.Module):
         return (*outputs, torch.stack(cs)) if self.lstm else outputs
 
 
+class ClassifyGraph(nn.Module):
+    """A classifier's network with its fitted scaling as constants and the
+    softmax: values in original units (or token ids) -> class probabilities."""
+
+    def __init__(self, net: nn.Module, loc=None, spread=None):
+        super().__init__()
+        self.net, self.scaled = net, loc is not None
+        if self.scaled:
+            self.register_buffer("loc", torch.as_tensor(loc, dtype=torch.float32))  # [F]
+            self.register_buffer("spread", torch.as_tensor(spread, dtype=torch.float32))
+
+    def forward(self, values):
+        x = (values - self.loc) / self.spread if self.scaled else values  # [B, T, F]
+        return self.net(x).softmax(dim=-1)  # [B, C] or [B, T, C]
+
+
 # ------------------------------------------------------------------- metadata
 def _plain(value: Any) -> Any:
     """JSON-able: arrays as lists, other objects as their text."""
@@ -177,6 +207,12 @@ def _common_meta(est, kind: str) -> dict:
     return {
         "format": "tsrnn-onnx/1", "tsrnn_version": __version__, "torch_version": torch.__version__,
         "kind": kind, "estimator": type(est).__name__, "params": _plain(est.get_params()),
+    }
+
+
+def _series_meta(est) -> dict:
+    """What a forecaster and a detector share: names, frequency, per-series scaling."""
+    return {
         "target_names": _plain(list(est.target_names_)),
         "feature_names": _plain(list(est.feature_names_in_)),
         "freq": persistence.freq_to_plain(est.freq_),
@@ -186,38 +222,36 @@ def _common_meta(est, kind: str) -> dict:
 
 
 # --------------------------------------------------------------------- export
-def _graph(est) -> tuple[nn.Module, tuple, list[str], list[str], dict, dict]:
-    """The module to export, example inputs, names, dynamic axes and metadata."""
+def _graph(est) -> tuple[nn.Module, dict]:
+    """The module to export and the metadata, whose ``inputs`` and ``outputs``
+    name the graph's arrays in order, with their shapes (a name: a dynamic axis)."""
     from tsrnn.classifier import SequenceClassifier
     from tsrnn.detector import AnomalyDetector
     from tsrnn.forecaster import Forecaster
 
     if isinstance(est, Forecaster):
-        n_t = len(est.target_names_)
-        n_f = len(est.roles_["future_covariates"])
-        net = _exportable(est.net_)
-        graph = ForecastGraph(net, n_t, n_f)
-        b, f = 2, est.n_features_in_
-        args = [torch.zeros(b, est.input_len, f), torch.zeros(b, f), torch.ones(b, f)]
-        names = ["values", "loc", "spread"]
-        if n_f:
-            args.append(torch.zeros(b, est.horizon, n_f))
-            names.append("future")
-        levels = est._quantile_levels()
-        meta = _common_meta(est, "forecast")
-        meta.update(input_len=est.input_len, horizon=est.horizon, quantiles=levels or None,
-                    future_covariates=_plain(est.roles_["future_covariates"]),
-                    inputs={"values": ["batch", est.input_len, f], "loc": ["batch", f],
-                            "spread": ["batch", f]}
-                    | ({"future": ["batch", est.horizon, n_f]} if n_f else {}),
-                    outputs={"forecast": ["batch", est.horizon, n_t, max(1, len(levels))]})
-        return graph, tuple(args), names, ["forecast"], meta, {}
+        return _forecast_graph(est)
     if isinstance(est, AnomalyDetector):
         return _detector_graph(est)
     if isinstance(est, SequenceClassifier):
-        raise NotImplementedError("ONNX export of a SequenceClassifier is not supported yet")
+        return _classify_graph(est)
     raise TypeError(f"cannot export {type(est).__name__} to ONNX: expected a fitted "
-                    "Forecaster or AnomalyDetector")
+                    "Forecaster, AnomalyDetector or SequenceClassifier")
+
+
+def _forecast_graph(est):
+    n_t, f = len(est.target_names_), est.n_features_in_
+    n_f = len(est.roles_["future_covariates"])
+    length, horizon = est.input_len_, est.horizon_  # fitted: the parameters may be "auto"
+    levels = est._quantile_levels()
+    inputs = {"values": ["batch", length, f], "loc": ["batch", f], "spread": ["batch", f]}
+    if n_f:
+        inputs["future"] = ["batch", horizon, n_f]
+    meta = _common_meta(est, "forecast") | _series_meta(est)
+    meta.update(input_len=length, horizon=horizon, quantiles=levels or None,
+                future_covariates=_plain(est.roles_["future_covariates"]), inputs=inputs,
+                outputs={"forecast": ["batch", horizon, n_t, max(1, len(levels))]})
+    return ForecastGraph(_exportable(est.net_), n_t, n_f), meta
 
 
 def _detector_graph(det):
@@ -228,51 +262,61 @@ def _detector_graph(det):
     net = _exportable(det.net_)
     members = _members(net)
     meta = _common_meta(det, "detector_step" if det.stateful else "detector_window")
+    meta |= _series_meta(det)
     meta.update(window=det.window, threshold=float(det.threshold_),
                 calendar=list(det.calendar_), time_zone=det.time_zone_,
                 error_scale=_plain(det.error_scale_), n_members=len(members),
-                error_scale_layout="[series + 1 (last: pooled), offline/online, targets]")
-    b = 2
+                error_scale_layout="[series + 1 (last: pooled), offline/online, targets]",
+                likelihood_prior=_plain(det.likelihood_prior_),
+                value_range=_plain(det.value_range_))
     if det.stateful:
         enc = members[0].encoder
-        m, layers, hidden = len(members), enc.num_layers, enc.hidden_size
+        state = [len(members), enc.num_layers, "batch", enc.hidden_size]  # [M, L, B, H]
         graph = StepGraph(net, f, bool(n_cal))
-        args = [torch.zeros(b, f), torch.zeros(b, f), torch.ones(b, f), torch.zeros(m, b, f),
-                torch.zeros(m, layers, b, hidden)]
-        names = ["values", "loc", "spread", "pred", "h"]
-        shapes = {"values": ["batch", f], "loc": ["batch", f], "spread": ["batch", f],
-                  "pred": [m, "batch", f], "h": [m, layers, "batch", hidden]}
-        out_names = ["error", "pred_next", "h_next"]
+        inputs = {"values": ["batch", f], "loc": ["batch", f], "spread": ["batch", f],
+                  "pred": [len(members), "batch", f], "h": state}
+        outputs = {"error": ["batch", f], "pred_next": inputs["pred"], "h_next": state}
         if graph.lstm:
-            args.append(torch.zeros(m, layers, b, hidden))
-            names.append("c")
-            shapes["c"] = [m, layers, "batch", hidden]
-            out_names.append("c_next")
+            inputs["c"], outputs["c_next"] = state, state
         if n_cal:
-            args.append(torch.zeros(b, n_cal))
-            names.append("calendar")
-            shapes["calendar"] = ["batch", n_cal]
-        out_shapes = {"error": ["batch", f], "pred_next": [m, "batch", f],
-                      "h_next": [m, layers, "batch", hidden]}
-        if graph.lstm:
-            out_shapes["c_next"] = [m, layers, "batch", hidden]
-        axes = {"pred": 1, "h": 2, "c": 2, "pred_next": 1, "h_next": 2, "c_next": 2}
-        meta.update(inputs=shapes, outputs=out_shapes, cell=enc.cell, num_layers=layers,
-                    hidden_size=hidden)
-        return graph, tuple(args), names, out_names, meta, axes
+            inputs["calendar"] = ["batch", n_cal]
+        meta.update(inputs=inputs, outputs=outputs, cell=enc.cell, num_layers=enc.num_layers,
+                    hidden_size=enc.hidden_size)
+        return graph, meta
     forecast = det.score == "forecast"
     rows = det.window + int(forecast)
-    graph = WindowErrorGraph(net, f, forecast, bool(n_cal))
-    args = [torch.zeros(b, rows, f), torch.zeros(b, f), torch.ones(b, f)]
-    names = ["values", "loc", "spread"]
-    shapes = {"values": ["batch", rows, f], "loc": ["batch", f], "spread": ["batch", f]}
+    inputs = {"values": ["batch", rows, f], "loc": ["batch", f], "spread": ["batch", f]}
     if n_cal:
-        args.append(torch.zeros(b, rows, n_cal))
-        names.append("calendar")
-        shapes["calendar"] = ["batch", rows, n_cal]
+        inputs["calendar"] = ["batch", rows, n_cal]
     out = ["batch", f] if forecast else ["batch", det.window, f]
-    meta.update(inputs=shapes, outputs={"errors": out}, score=det.score)
-    return graph, tuple(args), names, ["errors"], meta, {}
+    meta.update(inputs=inputs, outputs={"errors": out}, score=det.score)
+    return WindowErrorGraph(net, f, forecast, bool(n_cal)), meta
+
+
+def _classify_graph(clf):
+    tokens, per_step = clf.tokens_, clf.output == "sequence"
+    names = getattr(clf, "feature_names_in_", None)
+    meta = _common_meta(clf, "classify")
+    meta.update(classes=_plain(list(clf.classes_)), output=clf.output,
+                feature_names=None if names is None else _plain(list(names)),
+                scaling=None if tokens else {"loc": _plain(clf.scaler_loc_),
+                                             "spread": _plain(clf.scaler_spread_)},
+                inputs={"tokens": ["batch", "steps"]} if tokens else
+                {"values": ["batch", "steps", clf.n_features_in_]},
+                outputs={"proba": ["batch", *(["steps"] if per_step else []),
+                                   len(clf.classes_)]})
+    if tokens:
+        meta["vocab_size"] = clf.vocab_size_
+        return ClassifyGraph(_exportable(clf.net_)), meta
+    return ClassifyGraph(_exportable(clf.net_), clf.scaler_loc_, clf.scaler_spread_), meta
+
+
+def _example(name: str, shape: list) -> torch.Tensor:
+    """An input to trace with, zeros (spread: ones); its dynamic axes are marked as such."""
+    sizes = [{"batch": 2, "steps": 5}.get(s, s) for s in shape]
+    if name == "tokens":
+        return torch.zeros(sizes, dtype=torch.long)
+    return torch.ones(sizes) if name == "spread" else torch.zeros(sizes)
 
 
 def export_onnx(estimator, path: str | os.PathLike) -> dict:
@@ -281,8 +325,9 @@ def export_onnx(estimator, path: str | os.PathLike) -> dict:
     Parameters
     ----------
     estimator
-        A fitted :class:`~tsrnn.Forecaster` or :class:`~tsrnn.AnomalyDetector`
-        (windowed, or stateful: one step of its stream).
+        A fitted :class:`~tsrnn.Forecaster`, :class:`~tsrnn.AnomalyDetector`
+        (windowed, or stateful: one step of its stream) or
+        :class:`~tsrnn.SequenceClassifier`.
     path
         The ``.onnx`` file; the metadata also go to ``<path>.json``. Both are
         written atomically.
@@ -299,22 +344,25 @@ def export_onnx(estimator, path: str | os.PathLike) -> dict:
     onnx = _require("onnx")
     if not isinstance(estimator, SeriesEstimator):
         raise TypeError(f"cannot export {type(estimator).__name__} to ONNX: expected a "
-                        "fitted Forecaster or AnomalyDetector")
+                        "fitted Forecaster, AnomalyDetector or SequenceClassifier")
     check_is_fitted(estimator, "net_")
-    graph, args, names, out_names, meta, axes = _graph(estimator)
-    dynamic = {name: {axes.get(name, 0): "batch"} for name in [*names, *out_names]}
+    graph, meta = _graph(estimator)
+    shapes = {**meta["inputs"], **meta["outputs"]}
+    dynamic = {name: {i: s for i, s in enumerate(shape) if isinstance(s, str)}
+               for name, shape in shapes.items()}
+    args = tuple(_example(name, shape) for name, shape in meta["inputs"].items())
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         # The TorchScript exporter is deprecated in favour of the dynamo one, which
         # needs onnxscript; it traces these plain modules exactly, and warns while
         # tracing the Python-side shape checks.
         warnings.simplefilter("ignore")
-        torch.onnx.export(graph.eval(), args, buffer, dynamo=False, input_names=names,
-                          output_names=out_names, dynamic_axes=dynamic, opset_version=OPSET)
+        torch.onnx.export(graph.eval(), args, buffer, dynamo=False,
+                          input_names=list(meta["inputs"]), output_names=list(meta["outputs"]),
+                          dynamic_axes=dynamic, opset_version=OPSET)
     model = onnx.load_from_string(buffer.getvalue())
-    text = json.dumps(meta)
     entry = model.metadata_props.add()
-    entry.key, entry.value = META_KEY, text
+    entry.key, entry.value = META_KEY, json.dumps(meta)
     with atomic_write(path, "wb") as f:
         f.write(model.SerializeToString())
     with atomic_write(f"{os.fspath(path)}.json") as f:
@@ -340,17 +388,28 @@ class OnnxModel:
         if threads is not None:
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(os.fspath(path), options,
-                                            providers=["CPUExecutionProvider"])
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"{path}: no such file")
+        try:
+            self.session = ort.InferenceSession(os.fspath(path), options,
+                                                providers=["CPUExecutionProvider"])
+        except Exception as err:  # onnxruntime's own classes, raised from C++
+            raise ValueError(f"{path} is not an ONNX graph onnxruntime can open: "
+                             f"{_first_line(err)}") from None
         props = self.session.get_modelmeta().custom_metadata_map
         if META_KEY not in props:
             raise ValueError(f"{path} has no tsrnn metadata: not written by tsrnn's export_onnx")
         self.metadata = json.loads(props[META_KEY])
         self.path = os.fspath(path)
 
-    def scaling(self, series) -> tuple[np.ndarray, np.ndarray]:
-        """``loc, spread [F]`` of a fitted series."""
-        sc = self.metadata["scaling"]
+    def scaling(self, series=None) -> tuple[np.ndarray, np.ndarray]:
+        """``loc, spread [F]`` of a fitted series (None: the only one)."""
+        sc = self.metadata.get("scaling") or {}
+        if "series" not in sc:
+            raise ValueError(f"{self.path}: a {self.metadata['kind']} graph has no per-series "
+                             "scaling (its own is inside the graph)")
+        if series is None and len(sc["series"]) == 1:
+            series = sc["series"][0]
         try:
             i = sc["series"].index(series)
         except ValueError:
@@ -359,28 +418,55 @@ class OnnxModel:
         return (np.asarray(sc["loc"][i], np.float32), np.asarray(sc["spread"][i], np.float32))
 
     def run(self, **inputs) -> dict[str, np.ndarray]:
-        """Run the graph on named float32 arrays; a missing, unknown or
-        wrongly shaped input raises ``ValueError`` naming it and its shape."""
+        """Run the graph on named arrays (float, or int64 token ids).
+
+        A missing or unknown input, a wrong shape, a dynamic axis (``batch``,
+        ``steps``) of different sizes across inputs, or values that are not
+        numbers raise a one-line ``ValueError`` naming the input, before
+        onnxruntime sees them; so does a failure inside onnxruntime.
+        """
         expected = self.metadata["inputs"]
         unknown, missing = set(inputs) - set(expected), set(expected) - set(inputs)
         if unknown or missing:
             raise ValueError(f"{self.path}: inputs are {list(expected)}; "
                              f"missing {sorted(missing)}, unknown {sorted(unknown)}")
-        feeds, batch = {}, None
+        types = {i.name: i.type for i in self.session.get_inputs()}
+        feeds, axes = {}, {}
         for name, shape in expected.items():
-            arr = np.asarray(inputs[name], dtype=np.float32)
+            arr = _as_input(self.path, name, inputs[name], types.get(name))
             ok = arr.ndim == len(shape) and all(
-                s == "batch" or s == n for s, n in zip(shape, arr.shape, strict=True))
-            if ok:
-                n = arr.shape[shape.index("batch")]
-                ok = batch is None or n == batch
-                batch = n if batch is None else batch
+                isinstance(s, str) or s == n for s, n in zip(shape, arr.shape, strict=True))
+            for s, n in zip(shape, arr.shape, strict=False):
+                if ok and isinstance(s, str):
+                    ok = axes.setdefault(s, n) == n
             if not ok:
-                raise ValueError(f"{self.path}: input {name!r} must have shape "
-                                 f"{shape} (batch the same for all), got {list(arr.shape)}")
+                same = [s for s in shape if isinstance(s, str)]
+                raise ValueError(f"{self.path}: input {name!r} must have shape {shape} "
+                                 f"({', '.join(same)} the same for all inputs), "
+                                 f"got {list(arr.shape)}")
             feeds[name] = arr
-        names = [o.name for o in self.session.get_outputs()]
-        return dict(zip(names, self.session.run(names, feeds), strict=True))
+        names = list(self.metadata["outputs"])
+        try:
+            out = self.session.run(names, feeds)
+        except Exception as err:  # onnxruntime's own classes, raised from C++
+            raise ValueError(f"{self.path}: onnxruntime failed: {_first_line(err)}") from None
+        return dict(zip(names, out, strict=True))
+
+
+def _first_line(err: Exception) -> str:
+    text = str(err).strip()
+    return text.splitlines()[0] if text else type(err).__name__
+
+
+def _as_input(path: str, name: str, value, onnx_type: str | None) -> np.ndarray:
+    """``value`` as the graph's dtype, or a one-line error naming the input."""
+    arr = np.asarray(value)
+    tokens = onnx_type == "tensor(int64)"
+    want = "integer token ids" if tokens else "numbers"
+    if arr.dtype.kind not in "biuf" or (tokens and arr.dtype.kind == "f"
+                                        and not np.array_equal(arr, np.round(arr))):
+        raise ValueError(f"{path}: input {name!r} must hold {want}, got dtype {arr.dtype}")
+    return arr.astype(np.int64 if tokens else np.float32, copy=False)
 
 
 def load_onnx(path: str | os.PathLike, threads: int | None = None) -> OnnxModel:

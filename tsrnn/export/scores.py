@@ -1,0 +1,87 @@
+"""A detector's scores from its exported graph's errors, with numpy and scipy
+alone (no torch, no onnxruntime): the post-processing that stays outside the
+graph because it runs along time.
+
+An exported detector gives the network's raw squared errors (see
+:mod:`tsrnn.export.onnx`). Put one series' errors in time order, one row per
+step, NaN where a step has none yet (the warm-up), and :func:`detector_scores`
+gives what ``decision_function(df, online=True)`` and the detector's stream
+give for those rows: the errors in units of the series' training errors, their
+mean over the targets, then the smoothing or the likelihood, the range check
+and the cooldown, as the fitted parameters in the metadata say.
+
+- windowed, ``score="reconstruction"``: row ``t`` is the last row of the
+  errors of the window that ends at ``t`` (``errors[:, -1]``); the first
+  ``window - 1`` rows are NaN.
+- windowed, ``score="forecast"``: row ``t`` is the error of the window of the
+  ``window`` rows before ``t`` and ``t`` itself; the first ``window`` are NaN.
+- stateful: row ``t`` is the step graph's ``error`` at ``t``; the first
+  ``window`` are NaN, as the stream's warm-up.
+
+Compare the scores with the metadata's ``threshold`` for 0/1 labels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from tsrnn.likelihood import post_process, range_breaches
+
+__all__ = ["detector_scores"]
+
+
+def detector_scores(errors: np.ndarray, metadata: dict, series=None, *,
+                    values: np.ndarray | None = None) -> np.ndarray:
+    """One fitted series' scores ``[T]`` from its graph errors ``[T, F]``.
+
+    Parameters
+    ----------
+    errors
+        Squared errors of the targets in scaled units, one row per step in time
+        order; a row with a NaN has no error yet (0, as the detector scores it).
+    metadata
+        The export's metadata: ``OnnxModel.metadata``, or the ``.json`` beside
+        the graph read with :func:`json.load`.
+    series
+        The fitted series (an id of ``metadata["scaling"]["series"]``); None:
+        the only one.
+    values
+        ``[T, F]`` the targets in original units, for the range check, which
+        ``alerts=True`` with a ``range_tolerance`` needs.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``[T]``: higher is more anomalous; above ``metadata["threshold"]`` is an
+        anomaly.
+    """
+    if not str(metadata.get("kind", "")).startswith("detector"):
+        raise ValueError(f"metadata of kind {metadata.get('kind')!r}: expected a detector's")
+    fitted = metadata["scaling"]["series"]
+    if series is None and len(fitted) == 1:
+        series = fitted[0]
+    if series not in fitted:
+        raise KeyError(f"series {series!r} was not seen at fit; fitted: {fitted[:5]}")
+    i, p = fitted.index(series), metadata["params"]
+    errors = np.asarray(errors, dtype=np.float64)
+    n_targets = len(metadata["target_names"])
+    if errors.ndim != 2 or errors.shape[1] != n_targets:
+        raise ValueError(f"errors must have shape [steps, {n_targets}], got {list(errors.shape)}")
+    valid = np.isfinite(errors).all(axis=1)
+    scale = np.asarray(metadata["error_scale"])[i, 1] if p["normalize_errors"] else 1.0
+    raw = (np.where(valid[:, None], errors, 0.0) / scale).mean(axis=1)
+    alerts = p["alerts"]
+    breaches = None
+    if alerts and p["range_tolerance"] is not None:
+        if values is None:
+            raise ValueError("values are needed for the range check (alerts=True with a "
+                             "range_tolerance): the targets in original units, [steps, "
+                             f"{n_targets}]")
+        ranges = metadata.get("value_range")
+        start = None if ranges is None else tuple(np.asarray(ranges[i]).T)  # low, high [F]
+        breaches = range_breaches(np.asarray(values, np.float64)[:, :n_targets],
+                                  p["range_tolerance"], start)
+    prior = metadata["likelihood_prior"][i][1]
+    return post_process(raw, valid, likelihood=alerts, window=p["likelihood_window"],
+                        history=p["likelihood_history"], cooldown=p["cooldown"] if alerts else 0,
+                        prior=tuple(prior), breaches=breaches, smoothing=p["smoothing"])
