@@ -26,7 +26,7 @@ experiment k's normal rows.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/detection.py [--datasets nab,skab]
         [--seed 0] [--files 4] [--tsrnn "name:param=value,param=value"] [--only tsrnn]
-        [--cache DIR]
+        [--mean "name:a+b+c"] [--cache DIR]
 
 ``--tsrnn`` adds a tsrnn configuration (repeatable; the default row is
 ``AnomalyDetector()`` as shipped); configurations that differ only in
@@ -307,6 +307,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default=None,
                         help="comma-separated baselines to run (default: all; 'none': none)")
     parser.add_argument("--json", type=Path, default=None, help="write the table here")
+    parser.add_argument("--mean", action="append", default=[],
+                        help="name:a+b+c adds the mean of configurations a, b and c's "
+                        "scores (and thresholds), e.g. of several window lengths")
     parser.add_argument("--cache", type=Path, default=None,
                         help="keep fitted tsrnn models in this folder and reuse them")
     args = parser.parse_args(argv)
@@ -334,6 +337,14 @@ def main(argv: list[str] | None = None) -> int:
             per_case.append(score_case(c, configs, only, args.seed, fitted, args.cache))
             print(f"{dataset} {c.name}: {time.perf_counter() - started:.0f} s", flush=True)
         del fitted
+        for spec in args.mean:
+            name, _, parts = spec.partition(":")
+            for r in per_case:
+                missing = [k for k in parts.split("+") if k not in r]
+                if missing:
+                    parser.error(f"--mean {spec}: no configuration {missing[0]!r}")
+                r[name] = tuple(np.mean([r[k][j] for k in parts.split("+")], axis=0)
+                                for j in (0, 1))
         seconds = time.perf_counter() - started
         for det in per_case[0]:
             results = [r[det] for r in per_case]
