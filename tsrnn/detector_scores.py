@@ -219,8 +219,9 @@ class ErrorsToScores:
         """Set ``threshold_`` (and ``decision_scores_``, ``labels_``) again from the
         scores of ``df`` under the current post-processing, without retraining the
         networks: after ``set_params(alerts=True)``, say. Pass the training frame,
-        as the fit's threshold came from it (``threshold``, ``contamination`` and
-        ``risk`` apply as in :meth:`fit`)."""
+        as the fit's threshold came from it: its validation rows, split as fit
+        splits them (``threshold``, ``contamination`` and ``risk`` apply as in
+        :meth:`fit`)."""
         check_is_fitted(self, "net_")
         self._check_params()
         self.decision_scores_ = self.decision_function(df).to_numpy(dtype=np.float64)
