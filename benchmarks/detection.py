@@ -16,8 +16,8 @@ to it, by a detector fitted on earlier rows only):
   (nothing is injected there), the rest scored.
 
 Ranking metrics (ROC-AUC, PR-AUC, VUS-PR, best F1) are per file, then averaged
-over the files with an anomaly. At each detector's own ``threshold_`` (fitted on
-its training scores), range precision and recall (Tatbul et al.) per file,
+over the files with an anomaly. At each detector's own ``threshold_`` (fitted at
+fit on the training frame, see ``threshold``), range precision and recall (Tatbul et al.) per file,
 averaged, and for SKAB the leaderboard's F1, false-alarm rate (FAR) and
 missed-alarm rate (MAR) over all scored rows pooled. On the sensors, the share of
 each anomaly kind's incidents caught at a 1% false-alarm rate on the normal rows.
@@ -26,6 +26,7 @@ experiment k's normal rows.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/detection.py [--datasets nab,skab]
         [--seed 0] [--files 4] [--tsrnn "name:param=value,param=value"] [--only tsrnn]
+        [--mean "name:a+b+c"] [--cache DIR]
 
 ``--tsrnn`` adds a tsrnn configuration (repeatable; the default row is
 ``AnomalyDetector()`` as shipped); configurations that differ only in
@@ -36,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import hashlib
 import json
 import math
 import time
@@ -51,7 +53,7 @@ SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 # likelihood's prior is fitted with it. normalize_errors is exact for ranking
 # scores; the alerting prior was fitted on the normalised errors.)
 POST = {"alerts", "smoothing", "normalize_errors", "likelihood_history", "cooldown",
-        "range_tolerance", "contamination"}
+        "range_tolerance", "contamination", "threshold", "risk"}
 
 
 @dataclass
@@ -172,7 +174,32 @@ def parse_config(text: str) -> tuple[str, dict]:
     return name, params
 
 
-def score_case(case: Case, configs: dict, only: set | None, seed: int, fitted: dict) -> dict:
+def _fit_tsrnn(case: Case, model: dict, seed: int, cache: Path | None):
+    """A detector fitted on ``case.train``; with ``cache``, saved there under a name
+    made of the training rows, the parameters and the seed, and loaded from there
+    next time (fitting is nearly all the benchmark's time)."""
+    from tsrnn import AnomalyDetector
+
+    det = AnomalyDetector(random_state=seed, **case.params, **model)
+    if cache is None:
+        return det.fit(case.train, **case.fit_kwargs)
+    params = sorted((k, v) for k, v in det.get_params().items() if k not in POST)
+    key = hashlib.sha256(pd.util.hash_pandas_object(case.train).to_numpy().tobytes()
+                         + repr((params, case.fit_kwargs)).encode()).hexdigest()[:20]
+    path = cache / f"{key}.pt"
+    if path.exists():  # the networks as trained; what fit learns from their errors, anew
+        det = AnomalyDetector.load(path)
+        data = det._read(case.train)
+        det._learn_scoring(data, det._inputs(data, det._scaled(data)), det._train_end(data))
+        return det
+    det.fit(case.train, **case.fit_kwargs)
+    cache.mkdir(parents=True, exist_ok=True)
+    det.save(path)
+    return det
+
+
+def score_case(case: Case, configs: dict, only: set | None, seed: int, fitted: dict,
+               cache: Path | None = None) -> dict:
     """{detector: (scores [len(test)], threshold)} for one case. ``fitted`` keeps
     the detectors fitted on a training frame for the next case with the same one."""
     from tsrnn import AnomalyDetector
@@ -182,14 +209,14 @@ def score_case(case: Case, configs: dict, only: set | None, seed: int, fitted: d
         model = {k: v for k, v in params.items() if k not in POST}
         key = (id(case.train), repr(sorted(model.items())))
         if key not in fitted:
-            det = AnomalyDetector(random_state=seed, **case.params, **model)
-            fitted[key] = det.fit(case.train, **case.fit_kwargs)
+            fitted[key] = _fit_tsrnn(case, model, seed, cache)
         post = {k: v for k, v in params.items() if k in POST}
         det = fitted[key].set_params(**post)
         scores, threshold = _online(det, case)
         if post:  # threshold_ was fitted under the fit's post-processing: redo it
-            train = det.decision_function(case.train, online=True).to_numpy()
-            threshold = float(np.quantile(train, 1 - det.contamination))
+            kept = det.threshold_, det.decision_scores_, det.labels_, det.threshold_scoring_
+            threshold = det.fit_threshold(case.train).threshold_
+            det.threshold_, det.decision_scores_, det.labels_, det.threshold_scoring_ = kept
         out[name] = scores, threshold
         det.set_params(**{k: AnomalyDetector().get_params()[k] for k in post})
     for name, make in baselines(seed).items():
@@ -280,6 +307,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default=None,
                         help="comma-separated baselines to run (default: all; 'none': none)")
     parser.add_argument("--json", type=Path, default=None, help="write the table here")
+    parser.add_argument("--mean", action="append", default=[],
+                        help="name:a+b+c adds the mean of configurations a, b and c's "
+                        "scores (and thresholds), e.g. of several window lengths")
+    parser.add_argument("--cache", type=Path, default=None,
+                        help="keep fitted tsrnn models in this folder and reuse them")
     args = parser.parse_args(argv)
 
     import torch
@@ -302,9 +334,17 @@ def main(argv: list[str] | None = None) -> int:
         fitted: dict = {}  # (training frame, configuration) -> detector
         per_case = []
         for c in cases:
-            per_case.append(score_case(c, configs, only, args.seed, fitted))
+            per_case.append(score_case(c, configs, only, args.seed, fitted, args.cache))
             print(f"{dataset} {c.name}: {time.perf_counter() - started:.0f} s", flush=True)
         del fitted
+        for spec in args.mean:
+            name, _, parts = spec.partition(":")
+            for r in per_case:
+                missing = [k for k in parts.split("+") if k not in r]
+                if missing:
+                    parser.error(f"--mean {spec}: no configuration {missing[0]!r}")
+                r[name] = tuple(np.mean([r[k][j] for k in parts.split("+")], axis=0)
+                                for j in (0, 1))
         seconds = time.perf_counter() - started
         for det in per_case[0]:
             results = [r[det] for r in per_case]

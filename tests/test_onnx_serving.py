@@ -12,6 +12,7 @@ import venv
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 pytest.importorskip("onnx", reason="ONNX export needs the onnx extra: pip install 'tsrnn[onnx]'")
@@ -111,6 +112,26 @@ def test_detector_scores_equal_the_detectors_own(tmp_path, score, alerts):
         "scores = detector_scores(np.load('errors.npy'), meta, values=np.load('values.npy'))\n")
     got = _run_without(sys.executable, script, ["torch", "onnx", "onnxruntime"], "scores")
     np.testing.assert_array_equal(got, scores)
+
+
+def test_detector_scores_have_the_stuck_sensor_check(tmp_path):
+    steps = np.arange(600)
+    df = pd.DataFrame({"a": np.sin(steps * 2 * np.pi / 24)
+                       + 0.1 * np.random.default_rng(0).standard_normal(600)})
+    det = AnomalyDetector("gru", window=8, n_models=1, calendar=None,
+                          **FIT).fit(df.iloc[:400])
+    frozen = df.copy()
+    frozen.iloc[500:560, 0] = frozen.iloc[499, 0]  # the sensor sticks for 60 steps
+    meta = det.to_onnx(tmp_path / "d.onnx")
+    assert meta["longest_run"] == det.longest_run_.tolist()
+    errors = _graph_errors(det, tmp_path / "d.onnx", frozen)
+    scores = detector_scores(errors, meta, values=frozen.to_numpy())
+    expected = det.decision_function(frozen, online=True).to_numpy()
+    np.testing.assert_allclose(scores, expected, **TOL)
+    without = detector_scores(errors, {**meta, "longest_run": None}, values=frozen.to_numpy())
+    assert (scores >= without - 1e-9).all() and scores[540] > without[540]  # the check is on
+    with pytest.raises(ValueError, match="values are needed for the stuck-sensor check"):
+        detector_scores(errors, meta)
 
 
 def test_detector_scores_errors(tmp_path):

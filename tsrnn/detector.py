@@ -35,7 +35,6 @@ from tsrnn.data.calendar import (
 )
 from tsrnn.detector_files import DetectorFile
 from tsrnn.detector_scores import ErrorsToScores
-from tsrnn.error_stats import error_scales, likelihood_priors
 from tsrnn.nn.autoencoder import RecurrentAutoencoder
 from tsrnn.nn.ensemble import MeanEnsemble
 from tsrnn.nn.forecast import ForecastNet
@@ -95,9 +94,12 @@ class AnomalyDetector(ErrorsToScores, DetectorFile, SeriesEstimator):
     contamination
         Expected fraction of anomalies, for ``threshold="quantile"``.
     threshold
-        ``"quantile"``: the training scores' ``1 - contamination`` quantile.
-        ``"pot"``: peaks over threshold (extreme-value theory) at ``risk``; needs no
-        contamination guess.
+        ``"quantile"``: the ``1 - contamination`` quantile of the online scores of
+        the training frame's validation rows (each series' last ``val_size``,
+        which the networks never fitted: new points look like them, where the
+        rows they fitted score lower; a series with fewer than 20 such rows
+        gives all its rows). ``"pot"``: peaks over threshold (extreme-value
+        theory) at ``risk`` on the training scores; needs no contamination guess.
     risk
         For ``"pot"``: the probability that a normal score exceeds the threshold.
     alerts
@@ -154,8 +156,10 @@ class AnomalyDetector(ErrorsToScores, DetectorFile, SeriesEstimator):
         far ones. None: off. (On NAB it adds 7 to 11 points.)
     normalize_errors
         True (default): each target's squared error is divided by its typical
-        size on that series' training steps (the median, as a multiple of the
-        chi-square median), so every sensor is weighed by its own noise (a
+        size on that series' validation steps (the median, as a multiple of the
+        chi-square median, and at least 1% of the target's training variance:
+        a quantized sensor that sat still there is not weighed a million times
+        over the others), so every sensor is weighed by its own noise (a
         closely predicted sensor's surprise counts as much as a noisy one's) and
         the raw score means the same on every series: about 1 on normal steps.
         A series unseen at fit gets the median over the training series.
@@ -191,6 +195,11 @@ class AnomalyDetector(ErrorsToScores, DetectorFile, SeriesEstimator):
     value_range_
         ``[series, targets, 2]``: each training series' low and high per target,
         where the range check starts.
+    longest_run_
+        ``[series + 1, targets]``: each training series' (then the longest over
+        them, for series unseen at fit) longest run of a target's value staying
+        exactly the same. A longer run when scoring raises that target's error
+        (the stuck-sensor check, :mod:`tsrnn.stuck`; not with ``stateful=True``).
     error_scale_
         ``[series + 1, 2, targets]``: for each training series, then all pooled
         (for series unseen at fit), for offline then online scores, the typical
@@ -330,19 +339,7 @@ class AnomalyDetector(ErrorsToScores, DetectorFile, SeriesEstimator):
         self.value_range_ = np.stack(
             [np.stack([data.series(i).min(axis=0), data.series(i).max(axis=0)], axis=-1)
              for i in range(data.n_series)]).astype(np.float64)  # [S, F, 2]
-        errors, valid = self._step_errors(data, inputs, online=False)  # [N, F], [N]
-        # Forecast errors are online either way: one pass serves both priors.
-        online = ((errors, valid) if self.score == "forecast" or self.stateful
-                  else self._step_errors(data, inputs, online=True))
-        self.error_scale_ = error_scales(data, split.train_end, offline=(errors, valid),
-                                         online=online)
-        errors = self._normalised(errors, data, online=False)
-        online = (self._normalised(online[0], data, online=True), online[1])
-        self.likelihood_prior_ = likelihood_priors(data, offline=(errors, valid),
-                                                   online=online, window=self.likelihood_window)
-        self.decision_scores_ = in_frame_order(
-            self._finish(errors, valid, data, False, self._breaches(data)), data)
-        self._set_threshold()
+        self._learn_scoring(data, inputs, split.train_end)
         return self
 
     def _check_params(self) -> None:
@@ -497,7 +494,7 @@ class AnomalyDetector(ErrorsToScores, DetectorFile, SeriesEstimator):
         errors, valid = self._step_errors(data, self._inputs(data, self._scaled(data)), online)
         if online or self.stateful:  # stateful scores are online either way
             self._unseen_warming_up(valid, data)
-        errors = self._normalised(errors, data, online)
+        errors = self._with_stuck(self._normalised(errors, data, online), valid, data)
         breaches = self._breaches(data)
         score = self._finish(errors, valid, data, online, breaches)
         total = errors.sum(axis=1, keepdims=True)

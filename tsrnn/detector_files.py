@@ -21,6 +21,8 @@ class DetectorFile:
                 "error_scale": torch.from_numpy(self.error_scale_),
                 "training_summary": self.training_summary_,
                 "threshold_scoring": self.threshold_scoring_,
+                **({} if getattr(self, "longest_run_", None) is None
+                   else {"longest_run": torch.from_numpy(self.longest_run_)}),
                 # None: a file from before the range check (it learns from the data)
                 **({} if self.value_range_ is None
                    else {"value_range": torch.from_numpy(self.value_range_)})}
@@ -55,6 +57,9 @@ class DetectorFile:
         self.error_scale_ = (
             fitted_array(state, "error_scale", (n_series + 1, 2, n_targets), positive=True)
             if "error_scale" in state else np.ones((n_series + 1, 2, n_targets)))
+        # Files saved before the stuck-sensor check: none.
+        self.longest_run_ = (fitted_array(state, "longest_run", (n_series + 1, n_targets))
+                             if "longest_run" in state else None)
         self.net_ = build_net(lambda: self._make_net(n_targets), weights).eval()
         self.threshold_ = fitted_value(state, "threshold", (float, int))
         if not np.isfinite(self.threshold_):

@@ -12,8 +12,11 @@ import numpy as np
 import pandas as pd
 from sklearn.utils.validation import check_is_fitted
 
-from tsrnn.data import SeriesData
+from tsrnn.base import in_frame_order
+from tsrnn.data import SeriesData, chronological_split
+from tsrnn.error_stats import error_scales, held_out_rows, likelihood_priors, target_variances
 from tsrnn.likelihood import RangeWatch, ScoreFilter, post_process, range_breaches
+from tsrnn.stuck import StuckWatch, longest_runs, run_lengths, stuck_errors
 from tsrnn.thresholds import pot_threshold, quantile_threshold
 
 if TYPE_CHECKING:
@@ -139,13 +142,76 @@ class ErrorsToScores:
                              "these settings, or set them back; "
                              "decision_function gives the scores either way")
 
-    def _set_threshold(self) -> None:
-        """``threshold_`` and ``labels_`` from ``decision_scores_``, for the
+    def _learn_scoring(self, data: SeriesData, inputs: np.ndarray,
+                       train_end: np.ndarray) -> None:
+        """What fit learns from the trained networks' errors on the training rows
+        (``inputs`` of :meth:`_inputs`; ``train_end``: each series' rows before its
+        validation rows): the error scales, the likelihood's priors,
+        ``decision_scores_`` and ``threshold_``. (The detection benchmark reruns it
+        on models it kept, so a change here needs no retraining to measure.)"""
+        errors, valid = self._step_errors(data, inputs, online=False)  # [N, F], [N]
+        # Forecast errors are online either way: one pass serves both priors.
+        online = ((errors, valid) if self.score == "forecast" or self.stateful
+                  else self._step_errors(data, inputs, online=True))
+        self.error_scale_ = error_scales(data, train_end, offline=(errors, valid),
+                                         online=online,
+                                         variance=target_variances(data, inputs))
+        errors = self._normalised(errors, data, online=False)
+        online = (self._normalised(online[0], data, online=True), online[1])
+        self.likelihood_prior_ = likelihood_priors(data, offline=(errors, valid),
+                                                   online=online, window=self.likelihood_window)
+        self.longest_run_ = self._longest_runs(data)
+        breaches = self._breaches(data)
+        self.decision_scores_ = in_frame_order(
+            self._finish(errors, valid, data, False, breaches), data)
+        self._set_threshold(self._held_out_scores(data, *online, train_end, breaches))
+
+    def _longest_runs(self, data: SeriesData) -> np.ndarray:
+        """``[series + 1, F]``: each training series' longest run of unchanged values
+        per target, then the longest of them (for series unseen at fit)."""
+        runs = np.stack([longest_runs(data.values[a:b, :data.n_targets])
+                         for a, b in zip(data.offsets[:-1], data.offsets[1:], strict=True)])
+        return np.vstack([runs, runs.max(axis=0)])
+
+    def _longest_run_of(self, i: int | None) -> np.ndarray | None:
+        """Series ``i``'s training record of unchanged values (None: no stuck check,
+        as for ``stateful=True`` and model files from before it)."""
+        if self.stateful or getattr(self, "longest_run_", None) is None:
+            return None
+        return self.longest_run_[-1 if i is None else i]
+
+    def _with_stuck(self, errors: np.ndarray, valid: np.ndarray, data: SeriesData) -> np.ndarray:
+        """Normalised errors ``[N, F]``, each target's raised on its scored steps to
+        what its run of unchanged values says (:mod:`tsrnn.stuck`)."""
+        known = self._series_positions()
+        out = errors.copy()
+        for sid, a, b in zip(data.ids, data.offsets[:-1], data.offsets[1:], strict=True):
+            longest = self._longest_run_of(known.get(sid))
+            if longest is not None:
+                stuck = stuck_errors(run_lengths(data.values[a:b, :data.n_targets]), longest)
+                out[a:b] = np.where(valid[a:b, None], np.maximum(out[a:b], stuck), out[a:b])
+        return out
+
+    def _stuck_watch(self, i: int | None) -> StuckWatch | None:
+        longest = self._longest_run_of(i)
+        return None if longest is None else StuckWatch(longest)
+
+    def _held_out_scores(self, data: SeriesData, errors: np.ndarray, valid: np.ndarray,
+                         train_end: np.ndarray, breaches: np.ndarray | None) -> np.ndarray:
+        """Online scores of the rows that stand for new data (each series'
+        validation rows, see :func:`tsrnn.error_stats.held_out_rows`), from
+        normalised online ``errors``: what ``threshold="quantile"`` reads."""
+        scores = self._finish(errors, valid, data, True, breaches)
+        return scores[held_out_rows(data, train_end, valid)]
+
+    def _set_threshold(self, held_out: np.ndarray) -> None:
+        """``threshold_`` (from the ``held_out`` scores of :meth:`_held_out_scores`,
+        or for ``"pot"`` from ``decision_scores_``) and ``labels_``, for the
         post-processing they were made with."""
         if self.threshold == "pot":
             self.threshold_ = pot_threshold(self.decision_scores_, risk=self.risk)
         else:
-            self.threshold_ = quantile_threshold(self.decision_scores_, self.contamination)
+            self.threshold_ = quantile_threshold(held_out, self.contamination)
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)
         self.threshold_scoring_ = self._scoring_settings()
 
@@ -153,10 +219,22 @@ class ErrorsToScores:
         """Set ``threshold_`` (and ``decision_scores_``, ``labels_``) again from the
         scores of ``df`` under the current post-processing, without retraining the
         networks: after ``set_params(alerts=True)``, say. Pass the training frame,
-        as the fit's threshold came from it (``threshold``, ``contamination`` and
-        ``risk`` apply as in :meth:`fit`)."""
+        as the fit's threshold came from it: its validation rows, split as fit
+        splits them (``threshold``, ``contamination`` and ``risk`` apply as in
+        :meth:`fit`)."""
         check_is_fitted(self, "net_")
         self._check_params()
         self.decision_scores_ = self.decision_function(df).to_numpy(dtype=np.float64)
-        self._set_threshold()
+        data = self._read(df)
+        errors, valid = self._step_errors(data, self._inputs(data, self._scaled(data)), True)
+        self._unseen_warming_up(valid, data)
+        errors = self._with_stuck(self._normalised(errors, data, True), valid, data)
+        self._set_threshold(self._held_out_scores(data, errors, valid, self._train_end(data),
+                                                  self._breaches(data)))
         return self
+
+    def _train_end(self, data: SeriesData) -> np.ndarray:
+        """Each series' rows before its validation rows, as fit splits them."""
+        horizon = 1 if self.score == "forecast" or self.stateful else 0
+        return chronological_split(data, self.window, horizon, val_size=self.val_size,
+                                   test_size=0).train_end

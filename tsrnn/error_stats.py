@@ -10,15 +10,37 @@ import numpy as np
 from tsrnn.data import SeriesData
 from tsrnn.likelihood import likelihood_prior
 
-__all__ = ["MIN_ERROR_SCALE", "MIN_SCALE_ROWS", "error_scales", "likelihood_priors"]
+__all__ = ["MIN_ERROR_SCALE", "MIN_ERROR_SHARE", "MIN_SCALE_ROWS", "error_scales",
+           "held_out_rows", "likelihood_priors", "target_variances"]
 
 _CHI2_MEDIAN = 0.4549364  # median of a chi-square variable with one degree of freedom
-MIN_ERROR_SCALE = 1e-4  # squared errors in units of the series' variance
+MIN_ERROR_SCALE = 1e-4  # squared errors in units of the series' scaling
+MIN_ERROR_SHARE = 0.01  # of a target's training variance (see error_scales)
 MIN_SCALE_ROWS = 20  # validation rows enough for a median error
 
 
+def held_out_rows(data: SeriesData, train_end: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """``[N]``: the rows that stand for new data, each series' validation rows (from
+    ``train_end`` on, which the network never fitted) that have a score; a series
+    with fewer than :data:`MIN_SCALE_ROWS` of them gives all its rows with one."""
+    out = np.zeros(len(valid), dtype=bool)
+    for i, (a, b) in enumerate(zip(data.offsets[:-1], data.offsets[1:], strict=True)):
+        held_out = a + int(train_end[i])
+        out[held_out:b] = valid[held_out:b]
+        if out[held_out:b].sum() < MIN_SCALE_ROWS:
+            out[a:b] = valid[a:b]
+    return out
+
+
+def target_variances(data: SeriesData, scaled: np.ndarray) -> np.ndarray:
+    """``[series, F]``: each series' variance of each scaled target (the floor of
+    :func:`error_scales`)."""
+    return np.stack([scaled[a:b, :data.n_targets].astype(np.float64).var(axis=0)
+                     for a, b in zip(data.offsets[:-1], data.offsets[1:], strict=True)])
+
+
 def error_scales(data: SeriesData, train_end: np.ndarray, *, offline: tuple,
-                 online: tuple) -> np.ndarray:
+                 online: tuple, variance: np.ndarray | None = None) -> np.ndarray:
     """``[series + 1, 2, F]``: each training series' (then the pooled) typical
     squared error per target, for offline and online scores.
 
@@ -28,19 +50,27 @@ def error_scales(data: SeriesData, train_end: np.ndarray, *, offline: tuple,
     the validation rows. (On NAB this changes nothing; on SKAB, SKAB fitted on
     anomaly-free data and the sensors it adds 0.01 to 0.06 PR-AUC.) A series
     with fewer than :data:`MIN_SCALE_ROWS` scored validation rows uses all its
-    rows."""
+    rows.
+
+    ``variance`` ``[series, F]``, each training series' variance per target (in
+    scaled units), sets a floor: a target's scale is at least
+    :data:`MIN_ERROR_SHARE` of it. A quantized sensor that sat still through the
+    validation rows (SKAB's flow rate) has a median error near 0, and its next
+    step would then outweigh every other sensor by millions; with the floor its
+    surprise is measured against its own spread (on SKAB it lifts PR-AUC by about
+    0.02 and the F1 at ``threshold_``; NAB and the sensors are unchanged).
+    """
     out = np.ones((len(data.ids) + 1, 2, data.n_targets))
     for mode, (errors, valid) in enumerate((offline, online)):
+        rows = held_out_rows(data, train_end, valid)
         for i, (a, b) in enumerate(zip(data.offsets[:-1], data.offsets[1:], strict=True)):
-            scored = errors[a:b][valid[a:b]]
-            held_out = a + int(train_end[i])
-            unseen = errors[held_out:b][valid[held_out:b]]
-            if len(unseen) >= MIN_SCALE_ROWS:
-                scored = unseen
+            scored = errors[a:b][rows[a:b]]
             if len(scored):
                 # A robust scale (training data may hold anomalies): the median
                 # of a chi-square(1) variable is 0.455 times its mean.
                 out[i, mode] = np.median(scored, axis=0) / _CHI2_MEDIAN
+            if variance is not None:
+                out[i, mode] = np.maximum(out[i, mode], MIN_ERROR_SHARE * variance[i])
         out[-1, mode] = np.median(out[:-1, mode], axis=0)
     # A series predicted almost exactly has no noise to measure surprise in:
     # below (1% of its standard deviation)^2, rounding is all there is.

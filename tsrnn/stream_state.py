@@ -21,8 +21,9 @@ import pandas as pd
 import torch
 
 from tsrnn.likelihood import RangeWatch, ScoreFilter, _WindowSum
+from tsrnn.stuck import StuckWatch
 
-CLASSES = {cls.__name__: cls for cls in (ScoreFilter, RangeWatch, _WindowSum)}
+CLASSES = {cls.__name__: cls for cls in (ScoreFilter, RangeWatch, _WindowSum, StuckWatch)}
 
 
 def to_plain(value: Any) -> Any:

@@ -122,7 +122,9 @@ class AnomalyStream(BaseStream):
                 "spread": None if i is None else np.asarray(det.scaler_spread_[i], np.float64),
                 "filter": det._score_filter(i), "watch": det._range_watch(i),
                 "scale": np.asarray(det._error_scale_of(i, online=True), np.float64),
-                "warmup": None if i is not None else []}
+                "warmup": None if i is not None else [],
+                # the stuck-sensor check; absent for model files from before it
+                **({} if det._stuck_watch(i) is None else {"stuck": det._stuck_watch(i)})}
 
     def update(self, timestamp, values, series: Sequence | None = None) -> StreamResult:
         """Add one point per series and score it.
@@ -173,7 +175,10 @@ class AnomalyStream(BaseStream):
                     else np.zeros(0))
         windows, nexts, ready = [], [], np.zeros(len(series), dtype=bool)
         breach = np.zeros(len(series), dtype=bool)
+        stuck = np.zeros((len(series), n_f))
         for k, st in enumerate(states):
+            if "stuck" in st:
+                stuck[k] = st["stuck"].update(values[k])
             buffer, count, watch = st["buffer"], st["count"], st["watch"]
             if gap[k]:
                 count = 0
@@ -207,7 +212,7 @@ class AnomalyStream(BaseStream):
             else:
                 err = det._window_errors(batch)[:, -1]  # the newest step
             scale = np.stack([st["scale"] for st, r in zip(states, ready, strict=True) if r])
-            score[ready] = (err.numpy() / scale).mean(axis=1)
+            score[ready] = np.maximum(err.numpy() / scale, stuck[ready]).mean(axis=1)
         score = np.array([st["filter"].update(float(score[k]), bool(ready[k]), bool(breach[k]))
                           for k, st in enumerate(states)])
         # As predict(): a range breach is an anomaly even while the window warms up.

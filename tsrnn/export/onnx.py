@@ -268,7 +268,10 @@ def _detector_graph(det):
                 error_scale=_plain(det.error_scale_), n_members=len(members),
                 error_scale_layout="[series + 1 (last: pooled), offline/online, targets]",
                 likelihood_prior=_plain(det.likelihood_prior_),
-                value_range=_plain(det.value_range_))
+                value_range=_plain(det.value_range_),
+                # the stuck-sensor check's training records (None: no check)
+                longest_run=(None if det._longest_run_of(None) is None
+                             else _plain(det.longest_run_)))
     if det.stateful:
         enc = members[0].encoder
         state = [len(members), enc.num_layers, "batch", enc.hidden_size]  # [M, L, B, H]
