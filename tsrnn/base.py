@@ -147,11 +147,11 @@ class SeriesEstimator(BaseEstimator):
         ``train_member(net, seed_k) -> (net, summary)`` from
         ``seed_k = member_seed(seed, k)``: the same network a single fit with
         ``random_state=seed_k`` trains. Each member keeps its own checkpoint and
-        resumes on its own (:func:`tsrnn.training.member_options`). Returns the
+        resumes on its own (:func:`tsrnn.checkpoints.member_options`). Returns the
         network and the training summary: the first member's, with every member's
         under ``"members"``.
         """
-        from tsrnn.training import finished_member, mark_finished, member_options
+        from tsrnn.checkpoints import finished_member, mark_finished, member_options
 
         members, summaries = [], []
         for k in range(self.n_models):

@@ -1,7 +1,8 @@
 """Lightning glue: one thin LightningModule per task, and the Trainer set-up.
 
-This is the only module that imports Lightning (with :mod:`tsrnn.checkpoints`, which
-only it uses), and only estimators' ``fit`` imports it. Networks stay plain
+Lightning is imported here and in the modules only fitting uses
+(:mod:`tsrnn.checkpoints`, :mod:`tsrnn.ddp`), and only estimators' ``fit`` imports
+them. Networks stay plain
 ``nn.Module``s (``tsrnn.nn``); prediction never goes through the Trainer.
 """
 
@@ -14,11 +15,10 @@ import os
 import signal
 import sys
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager
-from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import pytorch_lightning as pl
 import torch
@@ -26,8 +26,13 @@ from pytorch_lightning.callbacks import Callback, Checkpoint, EarlyStopping
 from torch import nn
 from torch.nn import functional as F
 
-from tsrnn.checkpoints import RandomState, check_checkpoint, check_shapes, shuffler
-from tsrnn.persistence import load_file
+from tsrnn.checkpoints import (
+    _FIT_OPTIONS,
+    RandomState,
+    check_checkpoint,
+    fit_options,
+    shuffler,
+)
 
 __all__ = ["BestWeights", "EpochProgress", "ForecastingModule", "LastCheckpoint",
            "RandomState", "ReconstructionModule", "fit_module", "fit_options", "pinball_loss",
@@ -244,106 +249,6 @@ class EpochProgress(Callback):
                   if k in ("train_loss", "val_loss")}
         if losses:
             self.bar.set_postfix(losses, refresh=True)
-
-
-class _FitOptions(NamedTuple):
-    checkpoint_dir: Path | None
-    resume: bool
-    progress: bool | None
-    member: int | None = None  # inside an ensemble's fit: which member trains
-
-
-_FIT_OPTIONS: ContextVar[_FitOptions | None] = ContextVar("tsrnn_fit_options", default=None)
-
-
-@contextmanager
-def fit_options(*, checkpoint_dir: str | os.PathLike | None = None, resume: bool = False,
-                progress: bool | None = None) -> Iterator[None]:
-    """Settings for every fit inside the block, whatever the estimator.
-
-    They are run settings, not model parameters, so they stay out of
-    ``get_params()`` and out of saved model files.
-
-    Parameters
-    ----------
-    checkpoint_dir
-        Save the training state to ``<checkpoint_dir>/last.ckpt`` after every epoch
-        (see :class:`LastCheckpoint`).
-    resume
-        Start from that checkpoint when it exists, continuing its epochs with the
-        random draws the uninterrupted fit would have made (the same weights in
-        the end); without one, train from the start. The checkpoint is loaded with
-        ``torch.load(weights_only=True)`` whatever the environment says, and one
-        that cannot be read, holds code or holds another network's shape raises a
-        ``ValueError`` naming it.
-    progress
-        Show a progress bar over epochs on stderr (True), or none (False); None
-        leaves it to each estimator's ``verbose``.
-
-    Examples
-    --------
-    >>> with fit_options(checkpoint_dir="run.ckpt", resume=True):  # doctest: +SKIP
-    ...     model.fit(df)
-    """
-    token = _FIT_OPTIONS.set(_FitOptions(
-        None if checkpoint_dir is None else Path(checkpoint_dir), resume, progress))
-    try:
-        yield
-    finally:
-        _FIT_OPTIONS.reset(token)
-
-
-@contextmanager
-def member_options(k: int) -> Iterator[None]:
-    """Inside an ensemble's fit: member ``k`` keeps its checkpoint in its own
-    subfolder ``member-k`` of :func:`fit_options`' ``checkpoint_dir``, so each
-    member resumes from its own training state."""
-    run = _FIT_OPTIONS.get()
-    if run is None or run.checkpoint_dir is None:
-        yield
-        return
-    token = _FIT_OPTIONS.set(run._replace(checkpoint_dir=run.checkpoint_dir / f"member-{k}",
-                                          member=k))
-    try:
-        yield
-    finally:
-        _FIT_OPTIONS.reset(token)
-
-
-_FINISHED = "finished.pt"
-
-
-def finished_member(net: torch.nn.Module) -> dict | None:
-    """Inside :func:`member_options` with ``resume``: a member an interrupted run
-    trained to the end is loaded into ``net`` (not trained again, which would
-    restart its early stopping); returns its training summary, or None."""
-    run = _FIT_OPTIONS.get()
-    if run is None or run.member is None or not run.resume:
-        return None
-    path = run.checkpoint_dir / _FINISHED
-    if not path.exists():
-        return None
-    payload = load_file(path, "training checkpoint")
-    if not isinstance(payload, dict) or not isinstance(payload.get("state_dict"), dict) \
-            or not isinstance(payload.get("summary"), dict):
-        raise ValueError(f"{path} is not a tsrnn training checkpoint")
-    check_shapes(path, payload["state_dict"], net.state_dict())
-    net.load_state_dict(payload["state_dict"], strict=True)
-    return payload["summary"]
-
-
-def mark_finished(net: torch.nn.Module, summary: dict) -> None:
-    """Inside :func:`member_options`: keep a trained member's final weights, so a
-    resumed run skips it."""
-    from tsrnn.files import atomic_write, is_main_process
-
-    run = _FIT_OPTIONS.get()
-    if run is None or run.member is None or not is_main_process():
-        return
-
-    run.checkpoint_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_write(run.checkpoint_dir / _FINISHED, "wb") as f:
-        torch.save({"state_dict": net.state_dict(), "summary": summary}, f)
 
 
 def _wants_progress(verbose: bool | str) -> bool:
