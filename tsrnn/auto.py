@@ -38,14 +38,17 @@ follow the rule (an integer horizon feeds the input rule).
 
 from __future__ import annotations
 
+import warnings
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
-from tsrnn.data import DataError
+from tsrnn.data import DataError, SeriesData, chronological_split, split_borders, window_starts
+from tsrnn.data.split import Split
+from tsrnn.data.split import _part_rows as part_rows
 
-__all__ = ["AUTO", "AutoSizeWarning", "AutoSizes", "auto_sizes", "frequency_rule"]
+__all__ = ["AUTO", "AutoSizeWarning", "AutoSizes", "AutoSizing", "auto_sizes", "frequency_rule"]
 
 AUTO = "auto"
 MAX_INPUT = 720  # a month of hourly steps: SegRNN's longest input
@@ -136,3 +139,53 @@ def auto_sizes(freq, lengths, input_len, horizon, val_rows) -> AutoSizes:
     raise DataError(f"the shortest series has {shortest} rows: too few for input_len='auto' "
                     f"with horizon={h} (it needs at least horizon + {least} input steps "
                     f"= {h + least} rows). Pass integers: a shorter horizon, or input_len")
+
+
+class AutoSizing:
+    """A mixin of :class:`tsrnn.Forecaster`: its fitted sizes by the rule above, and
+    the training and validation windows they give."""
+
+    def _auto(self) -> bool:
+        return AUTO in (self.input_len, self.horizon)
+
+    def _set_sizes(self, data: SeriesData) -> bool:
+        """``input_len_``, ``horizon_`` and ``season_``: the rule of :mod:`tsrnn.auto`
+        for ``"auto"`` ones, the integers as given. Returns False when the rule left
+        no room for a validation part."""
+        sizes = auto_sizes(data.freq, data.lengths, self.input_len, self.horizon,
+                           self._val_rows)
+        self.input_len_, self.horizon_, self.season_ = (sizes.input_len, sizes.horizon,
+                                                        sizes.season)
+        if not sizes.validate:
+            warnings.warn(AutoSizeWarning(
+                f"the shortest series ({int(data.lengths.min())} rows) is too short for "
+                f"input_len='auto' with a validation part of horizon={self.horizon_} rows: "
+                f"training on every row with input_len={self.input_len_}, no validation "
+                f"and no early stopping (all max_epochs={self.max_epochs})"), stacklevel=3)
+        self._segment_len()  # an integer segment_len must fit the chosen input
+        return sizes.validate
+
+    def _val_rows(self, n: int, horizon: int) -> int:
+        """Validation rows of a series of ``n`` rows: ``val_size`` of them, and with
+        ``"auto"`` sizes at least one horizon (else no window would validate)."""
+        rows = int(part_rows(self.val_size, np.array([n]), "val_size")[0])
+        return max(rows, horizon) if rows and self._auto() else rows
+
+    def _split(self, data: SeriesData, validate: bool) -> Split:
+        """Train and validation windows; with ``"auto"`` sizes each validation part
+        holds at least one horizon where the series is long enough for it."""
+        length, horizon = self.input_len_, self.horizon_
+        val_size = self.val_size if validate else 0
+        if not (self._auto() and validate):
+            return chronological_split(data, length, horizon, val_size=val_size, test_size=0)
+        borders = split_borders(data.lengths, val_size=val_size, test_size=0)
+        n = data.lengths
+        roomy = (n - horizon >= length + horizon) & (borders[:, 2] > borders[:, 1])
+        borders[:, 1] = np.where(roomy, np.minimum(borders[:, 1], n - horizon), borders[:, 1])
+        train = window_starts(data.offsets, length, horizon, target_to=borders[:, 1])
+        val = window_starts(data.offsets, length, horizon, target_from=borders[:, 1],
+                            target_to=borders[:, 2])
+        if train.size == 0:
+            raise DataError(f"no training window: every series' training part is shorter "
+                            f"than input_len + horizon = {length + horizon} rows")
+        return Split(train=train, val=val, test=val[:0], borders=borders)

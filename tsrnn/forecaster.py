@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Hashable, Sequence
 from typing import Any
 
@@ -11,9 +10,8 @@ import pandas as pd
 import torch
 from sklearn.utils.validation import check_is_fitted
 
-from tsrnn import persistence
 from tsrnn._checks import is_integer, is_number
-from tsrnn.auto import AUTO, AutoSizeWarning, auto_sizes
+from tsrnn.auto import AUTO, AutoSizing
 from tsrnn.backtest import Backtest, ForecastEvaluation
 from tsrnn.base import SeriesEstimator, seed_everything
 from tsrnn.data import (
@@ -22,14 +20,9 @@ from tsrnn.data import (
     SeriesData,
     WindowDataset,
     check_length,
-    chronological_split,
-    split_borders,
-    window_starts,
 )
-from tsrnn.data.calendar import calendar_names, check_calendar
+from tsrnn.data.calendar import check_calendar
 from tsrnn.data.scaling import scale
-from tsrnn.data.split import Split
-from tsrnn.data.split import _part_rows as part_rows
 from tsrnn.forecast_calendar import (
     forecast_cycles,
     horizon_calendar,
@@ -37,7 +30,7 @@ from tsrnn.forecast_calendar import (
     with_calendar,
     without_calendar,
 )
-from tsrnn.model_checks import build_net, fitted_array, fitted_value
+from tsrnn.forecaster_files import ForecasterFile
 from tsrnn.nn.attention import ATTENTIONS
 from tsrnn.nn.ensemble import MedianEnsemble, members_of
 from tsrnn.nn.forecast import ForecastNet
@@ -46,7 +39,7 @@ from tsrnn.nn.seq2seq import Seq2SeqNet
 __all__ = ["Backtest", "Forecaster"]
 
 
-class Forecaster(ForecastEvaluation, SeriesEstimator):
+class Forecaster(ForecasterFile, AutoSizing, ForecastEvaluation, SeriesEstimator):
     """Recurrent forecaster: one global model for one or many series.
 
     Parameters
@@ -322,51 +315,6 @@ class Forecaster(ForecastEvaluation, SeriesEstimator):
         self._set_fitted(net, user_data, scaler, summary)  # the user's columns only
         return self
 
-    def _auto(self) -> bool:
-        return AUTO in (self.input_len, self.horizon)
-
-    def _set_sizes(self, data: SeriesData) -> bool:
-        """``input_len_``, ``horizon_`` and ``season_``: the rule of :mod:`tsrnn.auto`
-        for ``"auto"`` ones, the integers as given. Returns False when the rule left
-        no room for a validation part."""
-        sizes = auto_sizes(data.freq, data.lengths, self.input_len, self.horizon,
-                           self._val_rows)
-        self.input_len_, self.horizon_, self.season_ = (sizes.input_len, sizes.horizon,
-                                                        sizes.season)
-        if not sizes.validate:
-            warnings.warn(AutoSizeWarning(
-                f"the shortest series ({int(data.lengths.min())} rows) is too short for "
-                f"input_len='auto' with a validation part of horizon={self.horizon_} rows: "
-                f"training on every row with input_len={self.input_len_}, no validation "
-                f"and no early stopping (all max_epochs={self.max_epochs})"), stacklevel=3)
-        self._segment_len()  # an integer segment_len must fit the chosen input
-        return sizes.validate
-
-    def _val_rows(self, n: int, horizon: int) -> int:
-        """Validation rows of a series of ``n`` rows: ``val_size`` of them, and with
-        ``"auto"`` sizes at least one horizon (else no window would validate)."""
-        rows = int(part_rows(self.val_size, np.array([n]), "val_size")[0])
-        return max(rows, horizon) if rows and self._auto() else rows
-
-    def _split(self, data: SeriesData, validate: bool) -> Split:
-        """Train and validation windows; with ``"auto"`` sizes each validation part
-        holds at least one horizon where the series is long enough for it."""
-        length, horizon = self.input_len_, self.horizon_
-        val_size = self.val_size if validate else 0
-        if not (self._auto() and validate):
-            return chronological_split(data, length, horizon, val_size=val_size, test_size=0)
-        borders = split_borders(data.lengths, val_size=val_size, test_size=0)
-        n = data.lengths
-        roomy = (n - horizon >= length + horizon) & (borders[:, 2] > borders[:, 1])
-        borders[:, 1] = np.where(roomy, np.minimum(borders[:, 1], n - horizon), borders[:, 1])
-        train = window_starts(data.offsets, length, horizon, target_to=borders[:, 1])
-        val = window_starts(data.offsets, length, horizon, target_from=borders[:, 1],
-                            target_to=borders[:, 2])
-        if train.size == 0:
-            raise DataError(f"no training window: every series' training part is shorter "
-                            f"than input_len + horizon = {length + horizon} rows")
-        return Split(train=train, val=val, test=val[:0], borders=borders)
-
     def _set_fitted(self, net, data: SeriesData, scaler: Scaler, summary: dict) -> None:
         self.net_ = net
         self._remember(data, scaler)
@@ -605,62 +553,3 @@ class Forecaster(ForecastEvaluation, SeriesEstimator):
     def _median_index(self) -> int:
         levels = self._quantile_levels()
         return 0 if not levels else int(np.argmin(np.abs(np.asarray(levels) - 0.5)))
-
-    # -------------------------------------------------------------- persistence
-    # save() and load() come from SeriesEstimator; these say what a file holds.
-    def _fitted_state(self) -> dict:
-        return {
-            **self._fitted_roles(),
-            "context": torch.from_numpy(self.context_),
-            "context_end": [persistence.time_to_plain(t) for t in self.context_end_],
-            "training_summary": self.training_summary_,
-            "calendar": list(self.calendar_),
-            "sizes": {"input_len": self.input_len_, "horizon": self.horizon_,
-                      "season": self.season_},
-            "net_shape": {k: getattr(members_of(self.net_)[0], k)
-                          for k in ("n_features", "n_targets", "n_future")},
-        }
-
-    def _restore(self, state: dict, weights: dict) -> None:
-        self._restore_roles(state)
-        self._restore_sizes(state)
-        # Files from before calendar inputs: none.
-        calendar = state.get("calendar", [])
-        if not isinstance(calendar, list) or check_calendar(calendar) != tuple(calendar):
-            raise ValueError("fitted 'calendar' is not a list of calendar cycles")
-        self.calendar_ = tuple(calendar)
-        n_cal = len(calendar_names(self.calendar_))
-        shape = fitted_value(state, "net_shape", dict)
-        sizes = (self.n_features_in_ + n_cal, len(self.target_names_),
-                 len(self.roles_["future_covariates"]) + n_cal)
-        if tuple(shape.get(k) for k in ("n_features", "n_targets", "n_future")) != sizes:
-            raise ValueError(f"fitted 'net_shape' {shape} does not match its column roles")
-        self.net_ = build_net(lambda: self._assemble(
-            [self._make_net(*sizes) for _ in range(self.n_models)]), weights).eval()
-        n_series = len(self.ids_)
-        self.context_ = fitted_array(state, "context",
-                                     (n_series, self.input_len_, self.n_features_in_))
-        ends = fitted_value(state, "context_end", list)
-        if len(ends) != n_series or not all(isinstance(t, str | int) for t in ends):
-            raise ValueError(f"fitted 'context_end' is not one time per series ({n_series})")
-        self.context_end_ = [persistence.time_from_plain(t) for t in ends]
-        self.training_summary_ = fitted_value(state, "training_summary", dict)
-
-    def _restore_sizes(self, state: dict) -> None:
-        """The fitted sizes; files from before ``"auto"`` sizes hold integers in their
-        parameters and no season (1)."""
-        if "sizes" not in state:
-            if AUTO in (self.input_len, self.horizon):
-                raise ValueError("fitted 'sizes' missing for input_len or horizon 'auto'")
-            self.input_len_, self.horizon_, self.season_ = int(self.input_len), \
-                int(self.horizon), 1
-            return
-        sizes = fitted_value(state, "sizes", dict)
-        values = [sizes.get(k) for k in ("input_len", "horizon", "season")]
-        if not all(is_integer(v) and v >= 1 for v in values):
-            raise ValueError(f"fitted 'sizes' {sizes} are not positive integers")
-        for name, value in zip(("input_len", "horizon"), values, strict=False):
-            if getattr(self, name) not in (AUTO, value):
-                raise ValueError(f"fitted 'sizes' {name}={value} differs from its parameter "
-                                 f"{name}={getattr(self, name)}")
-        self.input_len_, self.horizon_, self.season_ = (int(v) for v in values)
