@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import ast
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -78,14 +79,17 @@ def fitted_errors(df, columns, cell, input_len, horizon, params, seed):
     """The fitted Forecaster (its ``input_len_`` is what ``"auto"`` chose), the
     standardized test errors of :func:`fit_and_forecast` and the fit seconds."""
     from tsrnn import Forecaster
+    from tsrnn.metrics import UndefinedMetricWarning
 
     model = Forecaster(cell, input_len=input_len, horizon=horizon, val_size=VAL,
                        random_state=seed, **params)
     started = time.perf_counter()
     model.fit(df.iloc[: TRAIN + VAL], time_col="date", target=columns)
     seconds = time.perf_counter() - started
-    backtest = model.historical_forecasts(df.iloc[: TRAIN + VAL + TEST], start=TRAIN + VAL,
-                                          stride=1)
+    with warnings.catch_warnings():  # MAPE's zeros: the protocol scores MSE and MAE only
+        warnings.simplefilter("ignore", UndefinedMetricWarning)
+        backtest = model.historical_forecasts(df.iloc[: TRAIN + VAL + TEST],
+                                              start=TRAIN + VAL, stride=1)
     pred = backtest.forecasts[columns].to_numpy().reshape(-1, horizon, len(columns))
     actual = backtest.forecasts[[f"{c}_actual" for c in columns]].to_numpy()
     actual = actual.reshape(-1, horizon, len(columns))
