@@ -7,6 +7,7 @@ standardized scale over every stride-1 test window, all horizon steps and channe
 
     .venv/bin/python benchmarks/ett.py                      # the full table
     .venv/bin/python benchmarks/ett.py --cells gru --horizons 96 --set hidden_size=256
+    .venv/bin/python benchmarks/ett.py --cells gru --input-len auto   # the rule's input
 
 Reads ../shared/data/ett/ETTh1.csv (or --path / $TSRNN_DATA_DIR).
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import ast
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -61,22 +63,33 @@ def seasonal_naive(x: np.ndarray, horizon: int, season: int = 24) -> np.ndarray:
 
 def fit_and_score(df, columns, cell, input_len, horizon, params, seed):
     """Fit a Forecaster on train (+ validation for early stopping); score on test."""
-    err, seconds, epochs = fit_and_forecast(df, columns, cell, input_len, horizon, params, seed)
-    return float((err**2).mean()), float(np.abs(err).mean()), seconds, epochs
+    model, err, seconds = fitted_errors(df, columns, cell, input_len, horizon, params, seed)
+    return (float((err**2).mean()), float(np.abs(err).mean()), seconds,
+            model.training_summary_["epochs"], model.input_len_)
 
 
 def fit_and_forecast(df, columns, cell, input_len, horizon, params, seed):
     """The test windows' forecasts ``[windows, horizon, channels]`` standardized with
     the training part's statistics, minus the truth; the fit seconds and epochs."""
+    model, err, seconds = fitted_errors(df, columns, cell, input_len, horizon, params, seed)
+    return err, seconds, model.training_summary_["epochs"]
+
+
+def fitted_errors(df, columns, cell, input_len, horizon, params, seed):
+    """The fitted Forecaster (its ``input_len_`` is what ``"auto"`` chose), the
+    standardized test errors of :func:`fit_and_forecast` and the fit seconds."""
     from tsrnn import Forecaster
+    from tsrnn.metrics import UndefinedMetricWarning
 
     model = Forecaster(cell, input_len=input_len, horizon=horizon, val_size=VAL,
                        random_state=seed, **params)
     started = time.perf_counter()
     model.fit(df.iloc[: TRAIN + VAL], time_col="date", target=columns)
     seconds = time.perf_counter() - started
-    backtest = model.historical_forecasts(df.iloc[: TRAIN + VAL + TEST], start=TRAIN + VAL,
-                                          stride=1)
+    with warnings.catch_warnings():  # MAPE's zeros: the protocol scores MSE and MAE only
+        warnings.simplefilter("ignore", UndefinedMetricWarning)
+        backtest = model.historical_forecasts(df.iloc[: TRAIN + VAL + TEST],
+                                              start=TRAIN + VAL, stride=1)
     pred = backtest.forecasts[columns].to_numpy().reshape(-1, horizon, len(columns))
     actual = backtest.forecasts[[f"{c}_actual" for c in columns]].to_numpy()
     actual = actual.reshape(-1, horizon, len(columns))
@@ -85,7 +98,7 @@ def fit_and_forecast(df, columns, cell, input_len, horizon, params, seed):
     err = (pred - actual) / std
     n_windows = TEST - horizon + 1
     assert pred.shape[0] == n_windows, (pred.shape, n_windows)
-    return err, seconds, model.training_summary_["epochs"]
+    return model, err, seconds
 
 
 def parse_sets(items: list[str]) -> dict:
@@ -100,12 +113,22 @@ def parse_sets(items: list[str]) -> dict:
     return params
 
 
+def input_length(raw: str) -> int | str:
+    """``--input-len``: a positive integer or ``auto``."""
+    if raw == "auto":
+        return raw
+    if not raw.isdigit() or int(raw) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'auto', got {raw!r}")
+    return int(raw)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--path", type=Path, default=None)
     parser.add_argument("--cells", default="rnn,lstm,gru")
     parser.add_argument("--horizons", default="96,192,336,720")
-    parser.add_argument("--input-len", type=int, default=96)
+    parser.add_argument("--input-len", type=input_length, default=96,
+                        help="an integer, or 'auto': the rule of tsrnn.auto picks it")
     parser.add_argument("--univariate", action="store_true", help="OT only, horizons 24,96")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--set", action="append", default=[],
@@ -121,20 +144,26 @@ def main(argv: list[str] | None = None) -> int:
         horizons = [24, 96]
     params = parse_sets(args.set)
     L = args.input_len
+    # The baselines read only the last day of each input window, so any input of a
+    # day or more scores them the same; "auto" scores them with one day.
+    baseline_len = 24 if L == "auto" else L
 
     kind = "univariate OT" if args.univariate else "multivariate (7 channels)"
     print(f"ETTh1 {kind}, input_len={L}, params={params or 'defaults'}, seed={args.seed}")
-    print(f"{'model':<22} {'horizon':>7} {'MSE':>8} {'MAE':>8} {'fit s':>7} {'epochs':>6}")
+    print(f"{'model':<22} {'horizon':>7} {'MSE':>8} {'MAE':>8} {'fit s':>7} {'epochs':>6} "
+          f"{'input':>6}")
     for h in horizons:
         for name, fn in (("repeat-last", repeat_last), ("seasonal naive 24h", seasonal_naive)):
-            mse, mae = standardized_errors(df, columns, L, h, lambda x, fn=fn, h=h: fn(x, h))
+            mse, mae = standardized_errors(df, columns, baseline_len, h,
+                                           lambda x, fn=fn, h=h: fn(x, h))
             print(f"{name:<22} {h:>7} {mse:8.4f} {mae:8.4f}")
         scores = {}
         for cell in args.cells.split(","):
-            mse, mae, sec, ep = fit_and_score(df, columns, cell, L, h, params, args.seed)
+            mse, mae, sec, ep, chosen = fit_and_score(df, columns, cell, L, h, params,
+                                                      args.seed)
             scores[cell] = (mse, mae)
-            print(f"{'tsrnn ' + cell:<22} {h:>7} {mse:8.4f} {mae:8.4f} {sec:7.1f} {ep:>6}",
-                  flush=True)
+            print(f"{'tsrnn ' + cell:<22} {h:>7} {mse:8.4f} {mae:8.4f} {sec:7.1f} {ep:>6} "
+                  f"{chosen:>6}", flush=True)
         best = min(scores, key=lambda c: scores[c][0])
         print(f"{'best: tsrnn ' + best:<22} {h:>7} {scores[best][0]:8.4f} {scores[best][1]:8.4f}")
         if not args.univariate:
