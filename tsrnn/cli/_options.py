@@ -115,6 +115,17 @@ def training_options() -> argparse.ArgumentParser:
     return training
 
 
+def file_arguments(p: argparse.ArgumentParser, *, out: str, model: str, save_model: str,
+                   plot: str) -> None:
+    """The input and the output flags of a command that reads a CSV file or a folder
+    of them (detect, forecast), with that command's help texts."""
+    p.add_argument("data", type=Path, help="CSV file, or a folder of CSV files")
+    p.add_argument("--out", required=True, help=out)
+    p.add_argument("--model", type=Path, help=model)
+    p.add_argument("--save-model", type=Path, help=save_model)
+    p.add_argument("--plot", type=Path, help=plot)
+
+
 def add_command(commands, name: str, help: str, parents: list,
                 examples: str) -> argparse.ArgumentParser:
     """One subcommand, with ``examples`` as its help epilog."""

@@ -7,7 +7,12 @@ from pathlib import Path
 
 from tsrnn.cli._config import _training_flags
 from tsrnn.cli._engine import engine_options, for_each_file
-from tsrnn.cli._options import column_options, common_options, training_options
+from tsrnn.cli._options import (
+    column_options,
+    common_options,
+    file_arguments,
+    training_options,
+)
 from tsrnn.cli._runs import (
     _fit,
     _prepare,
@@ -46,14 +51,13 @@ def add_parser(command) -> None:
     parents = [common_options(), column_options(), training_options(), engine_options()]
     p = command("detect", "Score every row of a CSV file (or of every CSV file in a folder) "
                 "for anomalies: a score and a 0/1 label per row.", parents, EXAMPLES)
-    p.add_argument("data", type=Path, help="CSV file, or a folder of CSV files")
-    p.add_argument("--out", required=True, help="scored CSV: the input rows plus score and "
-                   "label ('-': standard output); a folder for a folder of inputs")
-    p.add_argument("--model", type=Path, help="score with this saved detector: no training")
-    p.add_argument("--save-model", type=Path, help="save the trained detector (a folder for "
-                   "a folder of inputs)")
-    p.add_argument("--plot", type=Path, help="draw the series with flagged regions and the "
-                   "score with its threshold to this PNG (a folder for a folder of inputs)")
+    file_arguments(
+        p, out="scored CSV: the input rows plus score and label ('-': standard output); "
+        "a folder for a folder of inputs",
+        model="score with this saved detector: no training",
+        save_model="save the trained detector (a folder for a folder of inputs)",
+        plot="draw the series with flagged regions and the score with its threshold to "
+        "this PNG (a folder for a folder of inputs)")
     p.add_argument("--label-col", help="0/1 column of known anomalies: left out of the "
                    "signals, and detection metrics are printed")
     p.add_argument("--online", action="store_true", help="score each row from the rows "

@@ -10,6 +10,7 @@ from tsrnn.cli._options import (
     _floats,
     column_options,
     common_options,
+    file_arguments,
     training_options,
 )
 from tsrnn.cli._runs import (
@@ -46,14 +47,12 @@ def add_parser(command) -> None:
     parents = [common_options(), column_options(), training_options(), engine_options()]
     p = command("forecast", "Forecast the steps after the end of each series of a CSV file "
                 "(or of every CSV file in a folder).", parents, EXAMPLES)
-    p.add_argument("data", type=Path, help="CSV file, or a folder of CSV files")
-    p.add_argument("--out", required=True, help="forecast CSV ('-': standard output); "
-                   "a folder for a folder of inputs")
-    p.add_argument("--model", type=Path, help="forecast with this saved model: no training")
-    p.add_argument("--save-model", type=Path, help="save the trained model (a folder for "
-                   "a folder of inputs)")
-    p.add_argument("--plot", type=Path, help="draw history, forecast, quantile band and "
-                   "actuals to this PNG (a folder for a folder of inputs)")
+    file_arguments(
+        p, out="forecast CSV ('-': standard output); a folder for a folder of inputs",
+        model="forecast with this saved model: no training",
+        save_model="save the trained model (a folder for a folder of inputs)",
+        plot="draw history, forecast, quantile band and actuals to this PNG (a folder for "
+        "a folder of inputs)")
     p.add_argument("--plot-attention", type=Path, metavar="PNG", help="seq2seq models with "
                    "attention: draw which input steps each forecast step attends to (the "
                    "first series; a folder for a folder of inputs)")
