@@ -26,7 +26,7 @@ experiment k's normal rows.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/detection.py [--datasets nab,skab]
         [--seed 0] [--files 4] [--tsrnn "name:param=value,param=value"] [--only tsrnn]
-        [--mean "name:a+b+c"] [--cache DIR] [--finetune EPOCHS]
+        [--mean "name:a+b+c"] [--cache DIR] [--finetune EPOCHS [--finetune-fixed]]
 
 ``--tsrnn`` adds a tsrnn configuration (repeatable; the default row is
 ``AnomalyDetector()`` as shipped); configurations that differ only in
@@ -36,7 +36,8 @@ post-processing share one fit.
 same fitted networks, fine-tuned online as the scored part goes on (every
 ``len(train)`` rows, on the rows seen so far that the first configuration
 scored at or below its threshold, then the error scales and ``threshold_``
-learnt anew from the rows seen so far, as fit does); see :func:`finetuned_online`.
+learnt anew from the rows seen so far, as fit does, unless ``--finetune-fixed``
+keeps those learnt at fit); see :func:`finetuned_online`.
 """
 
 from __future__ import annotations
@@ -206,7 +207,7 @@ def _fit_tsrnn(case: Case, model: dict, seed: int, cache: Path | None):
 
 
 def score_case(case: Case, configs: dict, only: set | None, seed: int, fitted: dict,
-               cache: Path | None = None, finetune: int = 0) -> dict:
+               cache: Path | None = None, finetune: int = 0, relearn: bool = True) -> dict:
     """{detector: (scores [len(test)], threshold)} for one case. ``fitted`` keeps
     the detectors fitted on a training frame for the next case with the same one."""
     from tsrnn import AnomalyDetector
@@ -234,7 +235,7 @@ def score_case(case: Case, configs: dict, only: set | None, seed: int, fitted: d
                 k: v for k, v in params.items() if k in POST}
         for key, posts in shared.items():
             runs = finetuned_online(fitted[(id(case.train), key)], case, list(posts.values()),
-                                    finetune, seed)
+                                    finetune, seed, relearn=relearn)
             out.update({f"{name} ft": r for name, r in zip(posts, runs, strict=True)})
     for name, make in baselines(seed).items():
         if only and name not in only:
@@ -247,7 +248,8 @@ def score_case(case: Case, configs: dict, only: set | None, seed: int, fitted: d
 
 
 def finetuned_online(det, case: Case, posts: list[dict], epochs: int, seed: int,
-                     lr: float = 1e-4) -> list[tuple[np.ndarray, np.ndarray]]:
+                     lr: float = 1e-4, relearn: bool = True
+                     ) -> list[tuple[np.ndarray, np.ndarray]]:
     """Scores of ``case.test`` by a copy of ``det`` fine-tuned as the scored part
     goes on, once per post-processing in ``posts``: [(scores, threshold per row)].
 
@@ -256,8 +258,9 @@ def finetuned_online(det, case: Case, posts: list[dict], epochs: int, seed: int,
     so far, leaving out any window holding a row that ``posts[0]`` scored above
     its threshold (anomalies are not learnt as normal) and the last rows, on
     which the error scales are measured anew with the threshold (as fit holds
-    out its validation rows); the next rows are scored by the updated detector.
-    The value range stays the one fitted."""
+    out its validation rows; with ``relearn=False`` they stay those learnt on the
+    training rows); the next rows are scored by the updated detector. The value
+    range stays the one fitted."""
     import torch
 
     from tsrnn import AnomalyDetector
@@ -273,6 +276,7 @@ def finetuned_online(det, case: Case, posts: list[dict], epochs: int, seed: int,
     alarm = np.zeros(n, dtype=bool)  # rows scored above the threshold by posts[0]
     torch.manual_seed(seed)
     reset = {k: AnomalyDetector().get_params()[k] for post in posts for k in post}
+    fitted: dict = {}  # the threshold_ learnt last for each post-processing
     for start in range(first, n, first):
         seen = case.test.iloc[:start]
         data = det._read(seen)
@@ -299,9 +303,12 @@ def finetuned_online(det, case: Case, posts: list[dict], epochs: int, seed: int,
                         opt.step()
                 net.eval()
         stop = min(start + first, n)
-        for (scores, thresholds), post in zip(runs, posts, strict=True):
+        for k, ((scores, thresholds), post) in enumerate(zip(runs, posts, strict=True)):
             det.set_params(**(reset | post))
-            det._learn_scoring(data, inputs, det._train_end(data))
+            if relearn or start == first:
+                det._learn_scoring(data, inputs, det._train_end(data))
+                fitted[k] = det.threshold_, det.threshold_scoring_
+            det.threshold_, det.threshold_scoring_ = fitted[k]  # each post-processing's
             part = Case(case.name, seen, case.test.iloc[:stop], case.scored[:stop],
                         case.labels[:stop], {}, case.params,
                         None if case.times is None else case.times[:stop])
@@ -400,6 +407,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--finetune", type=int, default=0, metavar="EPOCHS",
                         help="also score each tsrnn configuration fine-tuned online, "
                         "EPOCHS epochs every len(train) scored rows")
+    parser.add_argument("--finetune-fixed", action="store_true",
+                        help="with --finetune: keep the error scales and threshold_ "
+                        "learnt at fit")
     args = parser.parse_args(argv)
 
     import torch
@@ -423,7 +433,7 @@ def main(argv: list[str] | None = None) -> int:
         per_case = []
         for c in cases:
             per_case.append(score_case(c, configs, only, args.seed, fitted, args.cache,
-                                       args.finetune))
+                                       args.finetune, not args.finetune_fixed))
             print(f"{dataset} {c.name}: {time.perf_counter() - started:.0f} s", flush=True)
         del fitted
         for spec in args.mean:
