@@ -26,17 +26,25 @@ experiment k's normal rows.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/detection.py [--datasets nab,skab]
         [--seed 0] [--files 4] [--tsrnn "name:param=value,param=value"] [--only tsrnn]
-        [--mean "name:a+b+c"] [--cache DIR]
+        [--mean "name:a+b+c"] [--cache DIR] [--finetune EPOCHS [--finetune-fixed]]
 
 ``--tsrnn`` adds a tsrnn configuration (repeatable; the default row is
 ``AnomalyDetector()`` as shipped); configurations that differ only in
 post-processing share one fit.
+
+``--finetune EPOCHS`` adds, for each tsrnn configuration, a row ``NAME ft``: the
+same fitted networks, fine-tuned online as the scored part goes on (every
+``len(train)`` rows, on the rows seen so far that the first configuration
+scored at or below its threshold, then the error scales and ``threshold_``
+learnt anew from the rows seen so far, as fit does, unless ``--finetune-fixed``
+keeps those learnt at fit); see :func:`finetuned_online`.
 """
 
 from __future__ import annotations
 
 import argparse
 import ast
+import copy
 import hashlib
 import json
 import math
@@ -199,7 +207,7 @@ def _fit_tsrnn(case: Case, model: dict, seed: int, cache: Path | None):
 
 
 def score_case(case: Case, configs: dict, only: set | None, seed: int, fitted: dict,
-               cache: Path | None = None) -> dict:
+               cache: Path | None = None, finetune: int = 0, relearn: bool = True) -> dict:
     """{detector: (scores [len(test)], threshold)} for one case. ``fitted`` keeps
     the detectors fitted on a training frame for the next case with the same one."""
     from tsrnn import AnomalyDetector
@@ -219,6 +227,16 @@ def score_case(case: Case, configs: dict, only: set | None, seed: int, fitted: d
             det.threshold_, det.decision_scores_, det.labels_, det.threshold_scoring_ = kept
         out[name] = scores, threshold
         det.set_params(**{k: AnomalyDetector().get_params()[k] for k in post})
+    if finetune:  # each fit once, fine-tuned on the rows its first configuration passed
+        shared: dict = {}
+        for name, params in configs.items():
+            model = {k: v for k, v in params.items() if k not in POST}
+            shared.setdefault(repr(sorted(model.items())), {})[name] = {
+                k: v for k, v in params.items() if k in POST}
+        for key, posts in shared.items():
+            runs = finetuned_online(fitted[(id(case.train), key)], case, list(posts.values()),
+                                    finetune, seed, relearn=relearn)
+            out.update({f"{name} ft": r for name, r in zip(posts, runs, strict=True)})
     for name, make in baselines(seed).items():
         if only and name not in only:
             continue
@@ -227,6 +245,77 @@ def score_case(case: Case, configs: dict, only: set | None, seed: int, fitted: d
             fitted[key] = make(**case.params).fit(case.train, **case.fit_kwargs)
         out[name] = _online(fitted[key], case)
     return out
+
+
+def finetuned_online(det, case: Case, posts: list[dict], epochs: int, seed: int,
+                     lr: float = 1e-4, relearn: bool = True
+                     ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Scores of ``case.test`` by a copy of ``det`` fine-tuned as the scored part
+    goes on, once per post-processing in ``posts``: [(scores, threshold per row)].
+
+    Every ``len(case.train)`` scored rows, each network is trained ``epochs``
+    epochs more (Adam at ``lr``, a tenth of fit's) on the windows of the rows seen
+    so far, leaving out any window holding a row that ``posts[0]`` scored above
+    its threshold (anomalies are not learnt as normal) and the last rows, on
+    which the error scales are measured anew with the threshold (as fit holds
+    out its validation rows; with ``relearn=False`` they stay those learnt on the
+    training rows); the next rows are scored by the updated detector. The value
+    range stays the one fitted."""
+    import torch
+
+    from tsrnn import AnomalyDetector
+    from tsrnn.data import make_loader
+    from tsrnn.nn import MeanEnsemble
+
+    if det.score != "reconstruction" or det.stateful:
+        raise ValueError("--finetune: only the windowed autoencoder (score='reconstruction')")
+    det = copy.deepcopy(det)
+    nets = list(det.net_.members) if isinstance(det.net_, MeanEnsemble) else [det.net_]
+    first, n = len(case.train), len(case.test)
+    runs = [(np.zeros(n), np.zeros(n)) for _ in posts]
+    alarm = np.zeros(n, dtype=bool)  # rows scored above the threshold by posts[0]
+    torch.manual_seed(seed)
+    reset = {k: AnomalyDetector().get_params()[k] for post in posts for k in post}
+    fitted: dict = {}  # the threshold_ learnt last for each post-processing
+    for start in range(first, n, first):
+        seen = case.test.iloc[:start]
+        data = det._read(seen)
+        inputs = det._inputs(data, det._scaled(data))
+        if start > first:
+            bad = alarm[:start]
+            if case.params.get("resample"):  # file rows -> the regular grid
+                bad = pd.Series(bad, case.times[:start]).reindex(
+                    data.times, method="nearest").to_numpy()
+            w, end = det.window, int(det._train_end(data)[0])
+            clean = np.convolve(bad.astype(float), np.ones(w), "valid") == 0  # [start - w + 1]
+            starts = np.flatnonzero(clean[:end - w + 1])
+            loader = make_loader(det._windows(data, inputs, starts), det.batch_size,
+                                 shuffle=True, seed=seed)
+            for net in nets:
+                net.train()
+                opt = torch.optim.Adam(net.parameters(), lr=lr)
+                for _ in range(epochs):
+                    for batch in loader:
+                        loss = torch.nn.functional.mse_loss(net(batch.inputs), batch.inputs)
+                        opt.zero_grad()
+                        loss.backward()
+                        torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+                        opt.step()
+                net.eval()
+        stop = min(start + first, n)
+        for k, ((scores, thresholds), post) in enumerate(zip(runs, posts, strict=True)):
+            det.set_params(**(reset | post))
+            if relearn or start == first:
+                det._learn_scoring(data, inputs, det._train_end(data))
+                fitted[k] = det.threshold_, det.threshold_scoring_
+            det.threshold_, det.threshold_scoring_ = fitted[k]  # each post-processing's
+            part = Case(case.name, seen, case.test.iloc[:stop], case.scored[:stop],
+                        case.labels[:stop], {}, case.params,
+                        None if case.times is None else case.times[:stop])
+            scores[start:stop] = _online(det, part)[0][start:]
+            thresholds[start:stop] = det.threshold_
+        alarm[start:stop] = runs[0][0][start:stop] > runs[0][1][start:stop]
+    return runs
 
 
 def _online(det, case: Case) -> tuple[np.ndarray, float]:
@@ -244,7 +333,8 @@ def case_metrics(case: Case, scores: np.ndarray, threshold: float) -> dict:
     if y.any() and not y.all():
         row = {"ROC-AUC": roc_auc(y, s), "PR-AUC": pr_auc(y, s), "VUS-PR": vus_pr(y, s),
                "best F1": best_f1(y, s)[0]}
-        p, r = range_precision_recall(y, (s > threshold).astype(int))
+        t = np.broadcast_to(threshold, scores.shape)[case.scored]  # fine-tuned: per row
+        p, r = range_precision_recall(y, (s > t).astype(int))
         row.update({"range P": p, "range R": r})
     return row
 
@@ -252,7 +342,8 @@ def case_metrics(case: Case, scores: np.ndarray, threshold: float) -> dict:
 def pooled_alarm_metrics(cases: list[Case], results: dict) -> dict:
     """SKAB's F1, FAR and MAR at the detector's threshold, every scored row pooled."""
     y = np.concatenate([c.labels[c.scored] for c in cases])
-    hit = np.concatenate([r[0][c.scored] > r[1] for c, r in zip(cases, results, strict=True)])
+    hit = np.concatenate([r[0][c.scored] > np.broadcast_to(r[1], r[0].shape)[c.scored]
+                          for c, r in zip(cases, results, strict=True)])
     tp, fp = (hit & (y == 1)).sum(), (hit & (y == 0)).sum()
     fn, tn = (~hit & (y == 1)).sum(), (~hit & (y == 0)).sum()
     f1 = 2 * tp / max(2 * tp + fp + fn, 1)
@@ -290,7 +381,8 @@ def nab_transfer(cases: list[Case], results: list) -> tuple[float, float]:
 
 def skab_transfer(cases: list[Case], results: list) -> dict:
     """F1/FAR/MAR of experiment k+1 scored at experiment k's fitted threshold."""
-    moved = [(results[k + 1][0], results[k][1]) for k in range(len(cases) - 1)]
+    moved = [(results[k + 1][0], np.ravel(results[k][1])[-1])  # fine-tuned: the last
+             for k in range(len(cases) - 1)]
     return pooled_alarm_metrics(cases[1:], moved)
 
 
@@ -312,6 +404,12 @@ def main(argv: list[str] | None = None) -> int:
                         "scores (and thresholds), e.g. of several window lengths")
     parser.add_argument("--cache", type=Path, default=None,
                         help="keep fitted tsrnn models in this folder and reuse them")
+    parser.add_argument("--finetune", type=int, default=0, metavar="EPOCHS",
+                        help="also score each tsrnn configuration fine-tuned online, "
+                        "EPOCHS epochs every len(train) scored rows")
+    parser.add_argument("--finetune-fixed", action="store_true",
+                        help="with --finetune: keep the error scales and threshold_ "
+                        "learnt at fit")
     args = parser.parse_args(argv)
 
     import torch
@@ -334,7 +432,8 @@ def main(argv: list[str] | None = None) -> int:
         fitted: dict = {}  # (training frame, configuration) -> detector
         per_case = []
         for c in cases:
-            per_case.append(score_case(c, configs, only, args.seed, fitted, args.cache))
+            per_case.append(score_case(c, configs, only, args.seed, fitted, args.cache,
+                                       args.finetune, not args.finetune_fixed))
             print(f"{dataset} {c.name}: {time.perf_counter() - started:.0f} s", flush=True)
         del fitted
         for spec in args.mean:

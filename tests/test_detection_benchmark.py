@@ -1,0 +1,57 @@
+"""benchmarks/detection.py's online fine-tuning, on a small synthetic case."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tsrnn import AnomalyDetector
+
+spec = importlib.util.spec_from_file_location(
+    "detection_benchmark", Path(__file__).resolve().parents[1] / "benchmarks" / "detection.py")
+bench = sys.modules["detection_benchmark"] = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(bench)  # (its dataclass needs the module registered)
+
+
+@pytest.fixture(scope="module")
+def case_and_detector():
+    rng = np.random.default_rng(0)
+    t = np.arange(300)
+    frame = pd.DataFrame({"value": np.sin(t / 5) + 0.05 * rng.normal(size=300)})
+    labels = np.zeros(300, dtype=np.int64)
+    labels[200:210] = 1
+    frame.loc[200:209, "value"] += 3.0
+    case = bench.Case("toy", frame.iloc[:100], frame, np.arange(300) >= 100, labels, {})
+    det = AnomalyDetector(window=8, n_models=2, max_epochs=2, hidden_size=8, calendar=None,
+                          verbose=False, random_state=0).fit(case.train)
+    return case, det
+
+
+def test_no_training_and_fixed_scales_scores_as_the_fitted_detector(case_and_detector):
+    case, det = case_and_detector
+    (scores, thresholds), = bench.finetuned_online(det, case, [{}], 0, 0, relearn=False)
+    plain, threshold = bench._online(det, case)
+    np.testing.assert_allclose(scores[100:], plain[100:])
+    assert np.all(thresholds[100:] == threshold)
+
+
+def test_fine_tuning_changes_later_scores_but_not_the_first_block(case_and_detector):
+    case, det = case_and_detector
+    before = [p.detach().clone() for p in det.net_.parameters()]
+    runs = bench.finetuned_online(det, case, [{}, {"alerts": True}], 3, 0)
+    plain, _ = bench._online(det, case)
+    np.testing.assert_allclose(runs[0][0][100:200], plain[100:200])  # fitted networks
+    assert not np.allclose(runs[0][0][200:], plain[200:])
+    alerting = bench._online(det.set_params(alerts=True), case)[0]
+    det.set_params(alerts=False)
+    np.testing.assert_allclose(runs[1][0][100:200], alerting[100:200])
+    assert not np.allclose(runs[1][0][100:200], runs[0][0][100:200])
+    # the detector passed in is left as it was
+    assert all(torch_equal(a, b) for a, b in zip(before, det.net_.parameters(), strict=True))
+
+
+def torch_equal(a, b) -> bool:
+    return bool((a == b).all())
