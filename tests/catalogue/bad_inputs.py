@@ -74,6 +74,10 @@ _fparam("trainer_kwargs", "x")
 _fparam("teacher_forcing", 2.0, model="seq2seq")
 _fparam("accelerator", "gpu")
 _fparam("accelerator", "quantum")
+# The parameters this catalogue did not know yet: ensembles, calendar inputs, DDP.
+for _name, _value in [("n_models", 0), ("n_models", 2.5), ("calendar", "moon"),
+                      ("distributed", "horovod"), ("distributed", "ddp")]:
+    _fparam(_name, _value)
 
 for _name, _value in [
     ("contamination", 2), ("contamination", 0), ("contamination", -0.1), ("window", 1),
@@ -86,11 +90,13 @@ for _name, _value in [
 ]:
     _dparam(_name, _value)
 _dparam("risk", 0.5, threshold="pot")
+_dparam("distributed", "dp")
+_dparam("distributed", "ddp_spawn", "stateful", stateful=True, devices=2)
 _dparam("trainer_kwargs", {"max_epoch": 3}, "max_epoch", "max_epochs")
 
 for _name, _value in [("lr", -1), ("hidden_size", 0), ("output", "all"), ("tbptt_steps", 0),
                       ("cell", "foo"), ("scaler", "zscore"), ("val_size", 1.5),
-                      ("embedding_dim", 0), ("dropout", 1.5)]:
+                      ("embedding_dim", 0), ("dropout", 1.5), ("distributed", "fsdp")]:
     _cparam(_name, _value)
 
 
@@ -334,6 +340,15 @@ def _fc(ctx, *more):
 def _dt(ctx, *more):
     return ["detect", ctx.sensors_csv, *DT, "--out", ctx.tmp() / "s.csv", *more]
 
+
+# The flags this catalogue did not know yet: DDP, engines, ensembles.
+cli("cli-forecast-distributed-horovod", lambda ctx: _fc(ctx, "--distributed", "horovod"),
+    "--distributed")
+cli("cli-forecast-devices-zero", lambda ctx: _fc(ctx, "--devices", "0"), "--devices")
+cli("cli-detect-engine-spark", lambda ctx: _dt(ctx, "--engine", "spark"), "--engine")
+cli("cli-detect-engine-ray-one-file", lambda ctx: _dt(ctx, "--engine", "ray"), "--engine")
+cli("cli-forecast-ray-address-without-ray", lambda ctx: _fc(ctx, "--ray-address", "auto"),
+    "--ray-address")
 
 cli("cli-forecast-missing-file", lambda ctx: ["forecast", ctx.tmp() / "nope.csv", "--out",
                                               ctx.tmp() / "f.csv"], "nope.csv")
