@@ -24,11 +24,36 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 import torch
 from pytorch_lightning.callbacks import Callback
 from pytorch_lightning.strategies import DDPStrategy
+
+
+class _DDPStrategy(DDPStrategy):
+    """Lightning's DDP, ending a gloo process group in step.
+
+    Lightning leaves a gloo group to the end of the process (it destroys only
+    NCCL ones, at exit). A process that exits first then closes its connections
+    under the other's gloo threads, which abort that process ("terminate called
+    without an active exception", seen now and then at the end of a ddp_spawn
+    fit). So at the end of a ddp_spawn fit, whose processes end with it, they meet
+    once more and each destroys its group. (With ``ddp`` the processes go on with
+    the script, and the group tells them apart: it stays, as before.)
+    """
+
+    def teardown(self) -> None:
+        super().teardown()
+        import torch.distributed as dist
+
+        if (self._start_method == "spawn" and dist.is_available() and dist.is_initialized()
+                and dist.get_backend() == "gloo"):
+            try:  # bounded: a process that failed must not hold the others for long
+                dist.monitored_barrier(timeout=timedelta(seconds=120))
+            finally:
+                dist.destroy_process_group()
 
 
 def strategy(distributed: str):
@@ -37,8 +62,8 @@ def strategy(distributed: str):
     # The networks' buffers are constants (quantile levels), so there is nothing to
     # broadcast each forward pass; broadcasting would also make validation, whose
     # batch counts may differ by one between processes, wait on each other.
-    return DDPStrategy(start_method="spawn" if distributed == "ddp_spawn" else "popen",
-                       forward_sync_buffers=False)
+    return _DDPStrategy(start_method="spawn" if distributed == "ddp_spawn" else "popen",
+                        forward_sync_buffers=False)
 
 
 class ShareBatches(Callback):
