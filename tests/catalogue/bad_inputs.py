@@ -375,12 +375,15 @@ cli("cli-forecast-out-is-input", lambda ctx: _fc(ctx)[:-1] + [ctx.sensors_csv], 
     "sensors.csv")
 cli("cli-forecast-save-model-is-input", lambda ctx: _fc(ctx, "--save-model", ctx.sensors_csv),
     "--save-model")
-cli("cli-forecast-horizon-0", lambda ctx: _fc(ctx, "--horizon", "0"), "horizon")
-cli("cli-forecast-horizon-negative", lambda ctx: _fc(ctx, "--horizon", "-1"), "horizon")
+cli("cli-forecast-horizon-0", lambda ctx: _fc(ctx, "--horizon", "0"), "--horizon")
+cli("cli-forecast-horizon-negative", lambda ctx: _fc(ctx, "--horizon", "-1"), "--horizon")
 cli("cli-forecast-horizon-word", lambda ctx: _fc(ctx, "--horizon", "ten"), "--horizon")
-cli("cli-forecast-input-len-0", lambda ctx: _fc(ctx, "--input-len", "0"), "input_len")
-cli("cli-forecast-hidden-size-0", lambda ctx: _fc(ctx, "--hidden-size", "0"), "hidden")
-cli("cli-forecast-epochs-0", lambda ctx: _fc(ctx, "--epochs", "0"), ("epochs", "max_epochs"))
+cli("cli-forecast-input-len-0", lambda ctx: _fc(ctx, "--input-len", "0"), "--input-len")
+cli("cli-forecast-hidden-size-0", lambda ctx: _fc(ctx, "--hidden-size", "0"), "--hidden-size")
+cli("cli-forecast-epochs-0", lambda ctx: _fc(ctx, "--epochs", "0"), "--epochs")
+cli("cli-forecast-n-models-0", lambda ctx: _fc(ctx, "--n-models", "0"), "--n-models")
+cli("cli-forecast-seed-negative", lambda ctx: _fc(ctx, "--seed", "-1"), "--seed")
+cli("cli-detect-window-0", lambda ctx: _dt(ctx, "--window", "0"), "--window")
 cli("cli-forecast-quantiles-1.5", lambda ctx: _fc(ctx, "--quantiles", "0.5,1.5"), "quantiles")
 cli("cli-forecast-quantiles-words", lambda ctx: _fc(ctx, "--quantiles", "low,high"),
     "--quantiles")
@@ -528,9 +531,9 @@ add("cli-forecast-out-unwritable-folder", _unwritable_out, "--out",
 
 
 # --- detect
-cli("cli-detect-window-1", lambda ctx: _dt(ctx, "--window", "1"), "window")
+cli("cli-detect-window-1", lambda ctx: _dt(ctx, "--window", "1"), "--window")
 cli("cli-detect-contamination-2", lambda ctx: _dt(ctx, "--contamination", "2"),
-    "contamination")
+    "--contamination")
 cli("cli-detect-threshold-otsu", lambda ctx: _dt(ctx, "--threshold", "otsu"), "--threshold")
 cli("cli-detect-label-col-missing", lambda ctx: _dt(ctx, "--label-col", "truth"), "truth")
 cli("cli-detect-model-with-save-model", lambda ctx: [
@@ -603,9 +606,9 @@ cli("cli-evaluate-start-not-a-date", lambda ctx: [
     "evaluate", ctx.sensors_csv, "--model", ctx.forecaster_file, "--start", "soon"],
     "start", "soon")
 cli("cli-evaluate-stride-0", lambda ctx: [
-    "evaluate", ctx.sensors_csv, "--model", ctx.forecaster_file, "--stride", "0"], "stride")
+    "evaluate", ctx.sensors_csv, "--model", ctx.forecaster_file, "--stride", "0"], "--stride")
 cli("cli-evaluate-stride-negative", lambda ctx: [
-    "evaluate", ctx.sensors_csv, "--model", ctx.forecaster_file, "--stride", "-2"], "stride")
+    "evaluate", ctx.sensors_csv, "--model", ctx.forecaster_file, "--stride", "-2"], "--stride")
 cli("cli-evaluate-out-missing-folder", lambda ctx: [
     "evaluate", ctx.sensors_csv, "--model", ctx.forecaster_file, "--out",
     ctx.tmp() / "x" / "m.csv"], "--out")

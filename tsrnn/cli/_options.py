@@ -32,6 +32,45 @@ def _floats(text: str) -> list[float]:
             f"expected numbers like 0.1,0.5,0.9, got {text!r}") from None
 
 
+def at_least(minimum: int):
+    """An argparse type: an integer >= ``minimum`` (sizes, counts, steps), checked
+    here so the error names the flag rather than the estimator parameter behind it."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}")
+        return value
+    parse.__name__ = f"integer >= {minimum}"  # what argparse's own messages call it
+    return parse
+
+
+positive_int = at_least(1)
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"expected an integer from 0 to 2**32 - 1, got {text!r}")
+    return value
+
+
+def fraction(text: str) -> float:
+    """A share of the rows, in (0, 0.5): the detector's contamination."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < 0.5:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 0.5, got {text!r}")
+    return value
+
+
 def _devices(text: str) -> Any:
     """``auto``, a number of devices (processes on CPUs), -1 for all, or GPU
     indices like 0,1."""
@@ -100,12 +139,12 @@ def training_options() -> argparse.ArgumentParser:
                    metavar="NAME=VALUE", help="any estimator parameter, e.g. --set "
                    "hidden_size=32 --set quantiles=[0.1,0.9]; wins over --config and flags")
     g.add_argument("--cell", choices=["rnn", "lstm", "gru"], help="recurrent cell")
-    g.add_argument("--hidden-size", type=int, help="units of the recurrent layer")
-    g.add_argument("--epochs", type=int, dest="max_epochs", help="training epochs at most")
-    g.add_argument("--n-models", type=int, dest="n_models",
+    g.add_argument("--hidden-size", type=positive_int, help="units of the recurrent layer")
+    g.add_argument("--epochs", type=positive_int, dest="max_epochs", help="training epochs at most")
+    g.add_argument("--n-models", type=positive_int, dest="n_models",
                    help="an ensemble of this many networks from different seeds (forecasts: "
                    "their median; scores: their mean)")
-    g.add_argument("--seed", type=int, dest="random_state",
+    g.add_argument("--seed", type=_seed, dest="random_state",
                    help="random seed (default 0: the same run gives the same model)")
     g.add_argument("--devices", type=_devices, metavar="N", help="processes (CPUs) or GPUs "
                    "to train on, with --distributed (default: auto, one process)")

@@ -8,9 +8,11 @@ from pathlib import Path
 from tsrnn.cli._config import _training_flags
 from tsrnn.cli._engine import engine_options, for_each_file
 from tsrnn.cli._options import (
+    at_least,
     column_options,
     common_options,
     file_arguments,
+    fraction,
     training_options,
 )
 from tsrnn.cli._runs import (
@@ -63,8 +65,8 @@ def add_parser(command) -> None:
     p.add_argument("--online", action="store_true", help="score each row from the rows "
                    "before it only, as `tsrnn stream` does")
     g = p.add_argument_group("detector")
-    g.add_argument("--window", type=int, help="steps per window")
-    g.add_argument("--contamination", type=float, help="expected fraction of anomalies")
+    g.add_argument("--window", type=at_least(2), help="steps per window")
+    g.add_argument("--contamination", type=fraction, help="expected fraction of anomalies")
     g.add_argument("--threshold", choices=["quantile", "pot"], help="how the threshold is "
                    "set: from --contamination, or peaks over threshold")
     g.add_argument("--alerts", action="store_true", default=None, help="alerting scores "

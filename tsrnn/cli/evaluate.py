@@ -8,7 +8,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from tsrnn.cli._options import UsageError, _start, common_options
+from tsrnn.cli._options import UsageError, _start, common_options, positive_int
 from tsrnn.cli._runs import (
     _check_writable,
     _for_each_file,
@@ -50,8 +50,8 @@ def add_parser(command) -> None:
     p.add_argument("--label-col", help="0/1 column of known anomalies (detectors)")
     p.add_argument("--start", type=_start, default=0.8, help="first backtest origin: a "
                    "fraction of each series (default 0.8), a row count or a timestamp")
-    p.add_argument("--stride", type=int, help="steps between backtest origins (default: the "
-                   "horizon)")
+    p.add_argument("--stride", type=positive_int, help="steps between backtest origins "
+                   "(default: the horizon)")
     p.add_argument("--retrain", nargs="?", const=True, default=False, type=_retrain,
                    metavar="K", help="forecasters: refit a copy of the model on the rows "
                    "before each origin (one full training each), or with K every K origins; "

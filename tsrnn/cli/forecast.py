@@ -11,6 +11,7 @@ from tsrnn.cli._options import (
     column_options,
     common_options,
     file_arguments,
+    positive_int,
     training_options,
 )
 from tsrnn.cli._runs import (
@@ -59,10 +60,10 @@ def add_parser(command) -> None:
     p.add_argument("--holdout", action="store_true", help="hold out the last horizon steps "
                    "of each series, forecast them and add <target>_actual columns")
     g = p.add_argument_group("forecaster")
-    g.add_argument("--input-len", type=int,
+    g.add_argument("--input-len", type=positive_int,
                    help="steps of history each forecast sees (default: a few seasons of the "
                    "data's frequency, cut to fit the shortest series)")
-    g.add_argument("--horizon", type=int,
+    g.add_argument("--horizon", type=positive_int,
                    help="steps to forecast (default: M4's for the data's frequency: monthly "
                    "18, weekly 13, daily 14, hourly 48, ...)")
     g.add_argument("--quantiles", type=_floats, metavar="Q[,Q...]",
