@@ -2,6 +2,7 @@
 the local engine writes, and `tsrnn tune` runs a search from a config file."""
 
 import json
+import socket
 
 import numpy as np
 import pandas as pd
@@ -62,6 +63,14 @@ def test_engine_flags_are_checked(folder, tmp_path, capsys):
     assert "--engine ray runs the files of a folder" in capsys.readouterr().err
     assert main([*one, "--ray-address", "auto"]) == 2
     assert "--ray-address names a Ray cluster: it needs --engine ray" in capsys.readouterr().err
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    assert main(["forecast", str(folder), "--target", "value", "--out", str(tmp_path / "f"),
+                 *FAST, "--engine", "ray", "--ray-address", f"127.0.0.1:{port}"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err == (f"tsrnn forecast: error: --ray-address 127.0.0.1:{port}: nothing answers "
+                   f"there (Connection refused)")
 
 
 # ------------------------------------------------------------------- tune

@@ -2,13 +2,14 @@
 file bytes."""
 
 import io
+import socket
 import subprocess
 import sys
 
 import pytest
 import torch
 
-from tsrnn.distributed.engine import model_bytes, model_from_bytes
+from tsrnn.distributed.engine import model_bytes, model_from_bytes, reachable
 
 
 def test_the_core_never_imports_ray():
@@ -54,3 +55,19 @@ def test_a_dead_worker_fails_its_items_in_one_line(ray_cluster):
     reason = outcomes[0][1]
     assert reason.startswith("the Ray worker failed: ")
     assert "\n" not in reason and "Traceback" not in reason
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:  # a port the system just handed out, closed again
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_an_address_where_nothing_listens_fails_at_once():
+    # ray.init would retry for minutes there before giving up.
+    port = _closed_port()
+    for address in (f"127.0.0.1:{port}", f"ray://127.0.0.1:{port}"):
+        with pytest.raises(ConnectionError, match="nothing answers there"):
+            reachable(address)
+    for address in (None, "auto", "local"):
+        assert reachable(address) is None  # nothing to check: Ray finds or starts one

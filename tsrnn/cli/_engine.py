@@ -45,8 +45,12 @@ def for_each_file(run: _Run, work: Callable[[_Run, Path], dict], what: str) -> l
                          "folder (one file runs in this process, without --engine)")
     from tqdm import tqdm
 
-    from tsrnn.distributed.engine import model_bytes, ray_session, run_each
+    from tsrnn.distributed.engine import model_bytes, ray_session, reachable, run_each
 
+    try:
+        reachable(args.ray_address)
+    except ConnectionError as err:
+        raise UsageError(f"--ray-address {args.ray_address}: {err}") from None
     shared = {"work": work, "cwd": os.getcwd(), "params": run.params, "columns": run.columns,
               "args": {k: v for k, v in vars(args).items() if k not in ("parser", "run")},
               "model": None if run.model is None else model_bytes(run.model)}

@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib
 import io
 import math
+import socket
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -67,6 +68,10 @@ def ray_session(address: str | None = None, *, keep: bool = True) -> Iterator[An
     started = False
     if not ray.is_initialized():
         try:
+            reachable(address)
+        except ConnectionError as err:
+            raise ConnectionError(f"cannot reach Ray at address={address!r}: {err}") from None
+        try:
             ray.init(address=address, include_dashboard=False, log_to_driver=False,
                      logging_level="ERROR")
         except Exception as err:  # ConnectionError, ValueError, RuntimeError, ...
@@ -79,6 +84,20 @@ def ray_session(address: str | None = None, *, keep: bool = True) -> Iterator[An
     finally:
         if started and not keep:
             ray.shutdown()
+
+
+def reachable(address: str | None, timeout: float = 5.0) -> None:
+    """Fail fast where nothing listens at a ``host:port`` (or ``ray://host:port``)
+    address: ``ray.init`` would wait minutes there, retrying, before it gives up."""
+    if not address or address in ("auto", "local"):
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit() or "://" in host:
+        return  # another form Ray knows (or refuses with its own message)
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as err:
+        raise ConnectionError(f"nothing answers there ({err.strerror or err})") from None
 
 
 def one_line(err: BaseException) -> str:
