@@ -19,6 +19,10 @@ from tsrnn import Forecaster, metrics
 from tsrnn.base import member_seed
 from tsrnn.data import DataError
 
+# These tests check the backtest mechanics on the data the model was fitted on;
+# the in-sample warning itself is tested in test_backtest.py.
+pytestmark = pytest.mark.filterwarnings("ignore::tsrnn.InSampleBacktestWarning")
+
 TINY = dict(input_len=16, horizon=4, hidden_size=8, max_epochs=2, batch_size=32,
             accelerator="cpu", random_state=0)
 HORIZON = TINY["horizon"]

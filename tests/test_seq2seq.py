@@ -6,6 +6,10 @@ import pytest
 
 from tsrnn import Forecaster
 
+# These tests check the backtest mechanics on the data the model was fitted on;
+# the in-sample warning itself is tested in test_backtest.py.
+pytestmark = pytest.mark.filterwarnings("ignore::tsrnn.InSampleBacktestWarning")
+
 IN, HOR, PERIOD = 16, 4, 12
 
 
