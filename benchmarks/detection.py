@@ -27,6 +27,7 @@ experiment k's normal rows.
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/detection.py [--datasets nab,skab]
         [--seed 0] [--files 4] [--tsrnn "name:param=value,param=value"] [--only tsrnn]
         [--mean "name:a+b+c"] [--cache DIR] [--finetune EPOCHS [--finetune-fixed]]
+        [--level-check SPANS]
 
 ``--tsrnn`` adds a tsrnn configuration (repeatable; the default row is
 ``AnomalyDetector()`` as shipped); configurations that differ only in
@@ -38,6 +39,13 @@ same fitted networks, fine-tuned online as the scored part goes on (every
 scored at or below its threshold, then the error scales and ``threshold_``
 learnt anew from the rows seen so far, as fit does, unless ``--finetune-fixed``
 keeps those learnt at fit); see :func:`finetuned_online`.
+
+``--level-check 32,128`` adds, for each tsrnn configuration and span, a row
+``NAME level SPAN``: the same scores with a level check, measured and not kept
+(see :func:`level_errors`).
+
+On the sensors, each kind's incidents caught are also counted at each sensor's
+own 1% false-alarm rate (``KIND @1%/sensor``).
 """
 
 from __future__ import annotations
@@ -145,12 +153,19 @@ def sensor_cases() -> list[Case]:
                  kinds=df["anomaly_kind"].fillna("").astype(str).to_numpy())]
 
 
-def kind_recall(case: Case, scores: np.ndarray, threshold: float) -> dict:
+def kind_recall(case: Case, scores: np.ndarray, threshold: float,
+                per_series: bool = False) -> dict:
     """Per anomaly kind: the share of its incidents (runs of labelled rows) with a
     row above the threshold that flags 1% of the normal scored rows (the same
-    false-alarm rate for every detector; ``threshold`` is not used)."""
+    false-alarm rate for every detector; ``threshold`` is not used); with
+    ``per_series``, 1% of each series' own (the sensors' ``sensor`` column)."""
     normal = case.scored & (case.labels == 0)
-    hit = scores > np.quantile(scores[normal], 0.99)
+    groups = (case.test["sensor"].to_numpy() if per_series
+              else np.zeros(len(scores), dtype=np.int64))
+    hit = np.zeros(len(scores), dtype=bool)
+    for g in np.unique(groups):
+        mine = groups == g
+        hit[mine] = scores[mine] > np.quantile(scores[normal & mine], 0.99)
     found: dict = {}
     edges = np.flatnonzero(np.diff(np.r_[0, case.labels, 0]))  # run starts and ends
     for a, b in zip(edges[::2], edges[1::2], strict=True):
@@ -318,6 +333,72 @@ def finetuned_online(det, case: Case, posts: list[dict], epochs: int, seed: int,
     return runs
 
 
+# As the stuck-sensor check's cap (tsrnn.stuck): one sensor's level cannot swamp
+# the smoothing's running mean of the steps after it.
+MAX_LEVEL_ERROR = 49.0
+
+
+def rolling_means(values: np.ndarray, span: int) -> np.ndarray:
+    """``[T, F]`` each column's mean over the last ``span`` rows (NaN before)."""
+    total = np.vstack([np.zeros((1, values.shape[1])), np.cumsum(values, axis=0, dtype=np.float64)])
+    out = np.full(values.shape, np.nan)
+    out[span - 1:] = (total[span:] - total[:-span]) / span
+    return out
+
+
+def level_errors(values: np.ndarray, train: np.ndarray, span: int) -> np.ndarray:
+    """The level check measured for issue 12 (not kept, see the README): ``[T, F]``
+    how far each target's mean over the last ``span`` steps of ``values`` lies
+    beyond the range such means had on the training rows ``train`` of the same
+    series, in units of their standard deviation there, squared (the units of
+    the normalised errors) and capped; 0 inside the range, before ``span`` rows
+    and where the training rows are fewer than ``2 * span``."""
+    reference = rolling_means(train, span)[span - 1:]
+    if len(reference) <= span:
+        return np.zeros(values.shape)
+    low, high = reference.min(axis=0), reference.max(axis=0)
+    spread = np.maximum(reference.std(axis=0), 1e-12)
+    now = rolling_means(values, span)
+    beyond = np.nan_to_num(np.maximum(np.maximum(now - high, low - now), 0.0)) / spread
+    return np.minimum(beyond ** 2, MAX_LEVEL_ERROR)
+
+
+def level_checked(case: Case, configs: dict, fitted: dict, span: int) -> dict:
+    """{"NAME level SPAN": (scores, threshold)}: each tsrnn configuration's online
+    scores, as :func:`_online` gives them, with each target's normalised error
+    raised on its scored steps to :func:`level_errors` where that is higher (the
+    threshold stays the detector's)."""
+    from tsrnn import AnomalyDetector
+    from tsrnn.base import in_frame_order, index_of
+
+    out = {}
+    for name, params in configs.items():
+        model = {k: v for k, v in params.items() if k not in POST}
+        post = {k: v for k, v in params.items() if k in POST}
+        det = fitted[(id(case.train), repr(sorted(model.items())))].set_params(**post)
+        train, data = det._read(case.train), det._read(case.test)
+        known = dict(zip(train.ids, zip(train.offsets[:-1], train.offsets[1:],
+                                        strict=True), strict=True))
+        errors, valid = det._step_errors(data, det._inputs(data, det._scaled(data)), True)
+        det._unseen_warming_up(valid, data)
+        errors = det._with_stuck(det._normalised(errors, data, True), valid, data)
+        n = data.n_targets
+        for sid, a, b in zip(data.ids, data.offsets[:-1], data.offsets[1:], strict=True):
+            if sid in known:
+                level = level_errors(data.values[a:b, :n],
+                                     train.values[slice(*known[sid]), :n], span)
+                errors[a:b] = np.where(valid[a:b, None], np.maximum(errors[a:b], level),
+                                       errors[a:b])
+        scores = pd.Series(in_frame_order(det._finish(errors, valid, data, True,
+                                                      det._breaches(data)), data),
+                           index=index_of(case.test, data))
+        if case.params.get("resample"):
+            scores = scores.reindex(case.times, method="nearest")
+        out[f"{name} level {span}"] = scores.to_numpy(dtype=np.float64), float(det.threshold_)
+        det.set_params(**{k: AnomalyDetector().get_params()[k] for k in post})
+    return out
+
+
 def _online(det, case: Case) -> tuple[np.ndarray, float]:
     scores = det.decision_function(case.test, online=True)
     if case.params.get("resample"):  # back from the grid to the file's timestamps
@@ -407,6 +488,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--finetune", type=int, default=0, metavar="EPOCHS",
                         help="also score each tsrnn configuration fine-tuned online, "
                         "EPOCHS epochs every len(train) scored rows")
+    parser.add_argument("--level-check", default=None, metavar="SPANS",
+                        help="comma-separated spans: also score each tsrnn configuration "
+                        "with the level check of each span (measured, not kept)")
     parser.add_argument("--finetune-fixed", action="store_true",
                         help="with --finetune: keep the error scales and threshold_ "
                         "learnt at fit")
@@ -418,6 +502,7 @@ def main(argv: list[str] | None = None) -> int:
     configs = {} if args.no_default else {"tsrnn": {}}
     configs.update(parse_config(t) for t in args.tsrnn)
     only = None if args.only is None else set(args.only.split(","))
+    spans = [] if args.level_check is None else [int(v) for v in args.level_check.split(",")]
     rows, notes = [], []
     for dataset in args.datasets.split(","):
         started = time.perf_counter()
@@ -434,6 +519,8 @@ def main(argv: list[str] | None = None) -> int:
         for c in cases:
             per_case.append(score_case(c, configs, only, args.seed, fitted, args.cache,
                                        args.finetune, not args.finetune_fixed))
+            for span in spans:
+                per_case[-1].update(level_checked(c, configs, fitted, span))
             print(f"{dataset} {c.name}: {time.perf_counter() - started:.0f} s", flush=True)
         del fitted
         for spec in args.mean:
@@ -465,6 +552,8 @@ def main(argv: list[str] | None = None) -> int:
             if cases[0].kinds is not None:
                 row.update({f"{k} @1%": v for k, v in kind_recall(cases[0], *results[0])
                             .items()})
+                row.update({f"{k} @1%/sensor": v for k, v in
+                            kind_recall(cases[0], *results[0], per_series=True).items()})
             rows.append(row)
         notes.append(f"{dataset}: {len(cases)} files, {seconds:.0f} s")
     table = pd.DataFrame(rows).set_index(["dataset", "detector"])
