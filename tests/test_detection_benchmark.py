@@ -1,4 +1,5 @@
-"""benchmarks/detection.py's online fine-tuning, on a small synthetic case."""
+"""benchmarks/detection.py's online fine-tuning, level check and per-sensor recall, on small
+synthetic cases."""
 
 import importlib.util
 import sys
@@ -55,3 +56,44 @@ def test_fine_tuning_changes_later_scores_but_not_the_first_block(case_and_detec
 
 def torch_equal(a, b) -> bool:
     return bool((a == b).all())
+
+
+def test_level_errors_count_a_mean_beyond_the_training_range_in_its_spread():
+    rng = np.random.default_rng(1)
+    train = rng.normal(size=(400, 1))
+    values = np.vstack([rng.normal(size=(100, 1)), rng.normal(size=(50, 1)) + 2.0,
+                        rng.normal(size=(50, 1)) + 50.0])
+    out = bench.level_errors(values, train, 10)
+    assert (out[:9] == 0).all()  # no mean of 10 steps yet
+    assert out[20:100].mean() < 0.5  # inside the training range, mostly
+    reference = bench.rolling_means(train, 10)[9:]
+    excess = (values[110:150].mean() - reference.max()) / reference.std()
+    assert out[110:150].mean() == pytest.approx(excess ** 2, rel=0.5)
+    assert out[-1, 0] == bench.MAX_LEVEL_ERROR  # capped
+    assert (bench.level_errors(values, train[:15], 10) == 0).all()  # too few training rows
+
+
+def test_level_checked_scores_as_the_detector_where_the_check_is_off(case_and_detector):
+    case, det = case_and_detector
+    fitted = {(id(case.train), repr([])): det}
+    (name, (scores, threshold)), = bench.level_checked(case, {"tsrnn": {}}, fitted,
+                                                       10_000).items()
+    plain, own = bench._online(det, case)
+    assert name == "tsrnn level 10000" and threshold == own
+    np.testing.assert_allclose(scores, plain)
+    (checked, _), = bench.level_checked(case, {"tsrnn": {}}, fitted, 8).values()
+    assert (checked[205:210] > plain[205:210]).all()  # the shift of 3 is beyond range
+    assert (checked >= plain).all()
+
+
+def test_kind_recall_per_series_reads_each_series_own_false_alarm_rate():
+    n = 200
+    test = pd.DataFrame({"sensor": ["a"] * n + ["b"] * n})
+    labels = np.zeros(2 * n, dtype=np.int64)
+    labels[[50, n + 50]] = 1
+    scores = np.r_[np.linspace(0, 1, n), np.linspace(10, 11, n)]
+    scores[50], scores[n + 50] = 5.0, 12.0  # a's incident stands out only on a's scale
+    case = bench.Case("toy", test, test, np.ones(2 * n, bool), labels, {},
+                      kinds=np.where(labels == 1, "spike", ""))
+    assert bench.kind_recall(case, scores, 0.0) == {"spike": 0.5}  # b's normal rows set it
+    assert bench.kind_recall(case, scores, 0.0, per_series=True) == {"spike": 1.0}
