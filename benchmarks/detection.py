@@ -27,7 +27,7 @@ experiment k's normal rows.
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/detection.py [--datasets nab,skab]
         [--seed 0] [--files 4] [--tsrnn "name:param=value,param=value"] [--only tsrnn]
         [--mean "name:a+b+c"] [--cache DIR] [--finetune EPOCHS [--finetune-fixed]]
-        [--level-check SPANS]
+        [--no-level-check]
 
 ``--tsrnn`` adds a tsrnn configuration (repeatable; the default row is
 ``AnomalyDetector()`` as shipped); configurations that differ only in
@@ -40,9 +40,9 @@ scored at or below its threshold, then the error scales and ``threshold_``
 learnt anew from the rows seen so far, as fit does, unless ``--finetune-fixed``
 keeps those learnt at fit); see :func:`finetuned_online`.
 
-``--level-check 32,128`` adds, for each tsrnn configuration and span, a row
-``NAME level SPAN``: the same scores with a level check, measured and not kept
-(see :func:`level_errors`).
+``--no-level-check`` adds, for each tsrnn configuration, a row ``NAME no
+level``: the same fitted detector's scores without the level check
+(:mod:`tsrnn.level`), as before it.
 
 On the sensors, each kind's incidents caught are also counted at each sensor's
 own 1% false-alarm rate (``KIND @1%/sensor``).
@@ -333,68 +333,22 @@ def finetuned_online(det, case: Case, posts: list[dict], epochs: int, seed: int,
     return runs
 
 
-# As the stuck-sensor check's cap (tsrnn.stuck): one sensor's level cannot swamp
-# the smoothing's running mean of the steps after it.
-MAX_LEVEL_ERROR = 49.0
-
-
-def rolling_means(values: np.ndarray, span: int) -> np.ndarray:
-    """``[T, F]`` each column's mean over the last ``span`` rows (NaN before)."""
-    total = np.vstack([np.zeros((1, values.shape[1])), np.cumsum(values, axis=0, dtype=np.float64)])
-    out = np.full(values.shape, np.nan)
-    out[span - 1:] = (total[span:] - total[:-span]) / span
-    return out
-
-
-def level_errors(values: np.ndarray, train: np.ndarray, span: int) -> np.ndarray:
-    """The level check measured for issue 12 (not kept, see the README): ``[T, F]``
-    how far each target's mean over the last ``span`` steps of ``values`` lies
-    beyond the range such means had on the training rows ``train`` of the same
-    series, in units of their standard deviation there, squared (the units of
-    the normalised errors) and capped; 0 inside the range, before ``span`` rows
-    and where the training rows are fewer than ``2 * span``."""
-    reference = rolling_means(train, span)[span - 1:]
-    if len(reference) <= span:
-        return np.zeros(values.shape)
-    low, high = reference.min(axis=0), reference.max(axis=0)
-    spread = np.maximum(reference.std(axis=0), 1e-12)
-    now = rolling_means(values, span)
-    beyond = np.nan_to_num(np.maximum(np.maximum(now - high, low - now), 0.0)) / spread
-    return np.minimum(beyond ** 2, MAX_LEVEL_ERROR)
-
-
-def level_checked(case: Case, configs: dict, fitted: dict, span: int) -> dict:
-    """{"NAME level SPAN": (scores, threshold)}: each tsrnn configuration's online
-    scores, as :func:`_online` gives them, with each target's normalised error
-    raised on its scored steps to :func:`level_errors` where that is higher (the
-    threshold stays the detector's)."""
+def without_level_check(case: Case, configs: dict, fitted: dict,
+                        results: dict) -> dict:
+    """{"NAME no level": (scores, threshold)}: each tsrnn configuration's online
+    scores with the level check off (:mod:`tsrnn.level`; the threshold of
+    ``results``, which the check does not move: the training rows are inside
+    their own levels)."""
     from tsrnn import AnomalyDetector
-    from tsrnn.base import in_frame_order, index_of
 
     out = {}
     for name, params in configs.items():
         model = {k: v for k, v in params.items() if k not in POST}
         post = {k: v for k, v in params.items() if k in POST}
         det = fitted[(id(case.train), repr(sorted(model.items())))].set_params(**post)
-        train, data = det._read(case.train), det._read(case.test)
-        known = dict(zip(train.ids, zip(train.offsets[:-1], train.offsets[1:],
-                                        strict=True), strict=True))
-        errors, valid = det._step_errors(data, det._inputs(data, det._scaled(data)), True)
-        det._unseen_warming_up(valid, data)
-        errors = det._with_stuck(det._normalised(errors, data, True), valid, data)
-        n = data.n_targets
-        for sid, a, b in zip(data.ids, data.offsets[:-1], data.offsets[1:], strict=True):
-            if sid in known:
-                level = level_errors(data.values[a:b, :n],
-                                     train.values[slice(*known[sid]), :n], span)
-                errors[a:b] = np.where(valid[a:b, None], np.maximum(errors[a:b], level),
-                                       errors[a:b])
-        scores = pd.Series(in_frame_order(det._finish(errors, valid, data, True,
-                                                      det._breaches(data)), data),
-                           index=index_of(case.test, data))
-        if case.params.get("resample"):
-            scores = scores.reindex(case.times, method="nearest")
-        out[f"{name} level {span}"] = scores.to_numpy(dtype=np.float64), float(det.threshold_)
+        kept, det.level_range_ = det.level_range_, None  # as a file from before it
+        out[f"{name} no level"] = _online(det, case)[0], results[name][1]
+        det.level_range_ = kept
         det.set_params(**{k: AnomalyDetector().get_params()[k] for k in post})
     return out
 
@@ -488,9 +442,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--finetune", type=int, default=0, metavar="EPOCHS",
                         help="also score each tsrnn configuration fine-tuned online, "
                         "EPOCHS epochs every len(train) scored rows")
-    parser.add_argument("--level-check", default=None, metavar="SPANS",
-                        help="comma-separated spans: also score each tsrnn configuration "
-                        "with the level check of each span (measured, not kept)")
+    parser.add_argument("--no-level-check", action="store_true",
+                        help="also score each tsrnn configuration without the level check")
     parser.add_argument("--finetune-fixed", action="store_true",
                         help="with --finetune: keep the error scales and threshold_ "
                         "learnt at fit")
@@ -502,7 +455,6 @@ def main(argv: list[str] | None = None) -> int:
     configs = {} if args.no_default else {"tsrnn": {}}
     configs.update(parse_config(t) for t in args.tsrnn)
     only = None if args.only is None else set(args.only.split(","))
-    spans = [] if args.level_check is None else [int(v) for v in args.level_check.split(",")]
     rows, notes = [], []
     for dataset in args.datasets.split(","):
         started = time.perf_counter()
@@ -519,8 +471,8 @@ def main(argv: list[str] | None = None) -> int:
         for c in cases:
             per_case.append(score_case(c, configs, only, args.seed, fitted, args.cache,
                                        args.finetune, not args.finetune_fixed))
-            for span in spans:
-                per_case[-1].update(level_checked(c, configs, fitted, span))
+            if args.no_level_check:
+                per_case[-1].update(without_level_check(c, configs, fitted, per_case[-1]))
             print(f"{dataset} {c.name}: {time.perf_counter() - started:.0f} s", flush=True)
         del fitted
         for spec in args.mean:

@@ -1,5 +1,5 @@
-"""benchmarks/detection.py's online fine-tuning, level check and per-sensor recall, on small
-synthetic cases."""
+"""benchmarks/detection.py's online fine-tuning, rows without the level check and
+per-sensor recall, on small synthetic cases."""
 
 import importlib.util
 import sys
@@ -58,32 +58,20 @@ def torch_equal(a, b) -> bool:
     return bool((a == b).all())
 
 
-def test_level_errors_count_a_mean_beyond_the_training_range_in_its_spread():
-    rng = np.random.default_rng(1)
-    train = rng.normal(size=(400, 1))
-    values = np.vstack([rng.normal(size=(100, 1)), rng.normal(size=(50, 1)) + 2.0,
-                        rng.normal(size=(50, 1)) + 50.0])
-    out = bench.level_errors(values, train, 10)
-    assert (out[:9] == 0).all()  # no mean of 10 steps yet
-    assert out[20:100].mean() < 0.5  # inside the training range, mostly
-    reference = bench.rolling_means(train, 10)[9:]
-    excess = (values[110:150].mean() - reference.max()) / reference.std()
-    assert out[110:150].mean() == pytest.approx(excess ** 2, rel=0.5)
-    assert out[-1, 0] == bench.MAX_LEVEL_ERROR  # capped
-    assert (bench.level_errors(values, train[:15], 10) == 0).all()  # too few training rows
-
-
-def test_level_checked_scores_as_the_detector_where_the_check_is_off(case_and_detector):
+def test_without_level_check_scores_as_before_it(case_and_detector):
     case, det = case_and_detector
     fitted = {(id(case.train), repr([])): det}
-    (name, (scores, threshold)), = bench.level_checked(case, {"tsrnn": {}}, fitted,
-                                                       10_000).items()
-    plain, own = bench._online(det, case)
-    assert name == "tsrnn level 10000" and threshold == own
-    np.testing.assert_allclose(scores, plain)
-    (checked, _), = bench.level_checked(case, {"tsrnn": {}}, fitted, 8).values()
-    assert (checked[205:210] > plain[205:210]).all()  # the shift of 3 is beyond range
-    assert (checked >= plain).all()
+    results = {"tsrnn": bench._online(det, case)}
+    (name, (scores, threshold)), = bench.without_level_check(case, {"tsrnn": {}}, fitted,
+                                                             results).items()
+    kept, det.level_range_ = det.level_range_, None
+    before = bench._online(det, case)[0]
+    det.level_range_ = kept
+    assert name == "tsrnn no level" and threshold == results["tsrnn"][1]
+    np.testing.assert_array_equal(scores, before)
+    assert det.level_range_ is kept  # the detector is left as it was
+    # the shift of 3 (the sine's swing: 2) for 10 steps is beyond the training levels
+    assert (results["tsrnn"][0][205:210] > scores[205:210]).all()
 
 
 def test_kind_recall_per_series_reads_each_series_own_false_alarm_rate():

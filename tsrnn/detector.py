@@ -494,7 +494,8 @@ class AnomalyDetector(ErrorsToScores, DetectorFile, SeriesEstimator):
         errors, valid = self._step_errors(data, self._inputs(data, self._scaled(data)), online)
         if online or self.stateful:  # stateful scores are online either way
             self._unseen_warming_up(valid, data)
-        errors = self._with_stuck(self._normalised(errors, data, online), valid, data)
+        errors = self._with_value_checks(self._normalised(errors, data, online), valid,
+                                         data)
         breaches = self._breaches(data)
         score = self._finish(errors, valid, data, online, breaches)
         total = errors.sum(axis=1, keepdims=True)
