@@ -24,9 +24,6 @@ def test_rolling_means_and_the_reference():
     assert np.isnan(rolling_means(x, 4)[:3]).all() and np.isnan(rolling_means(x[:2], 4)).all()
     low, high, spread = level_reference(x, 4)[0]
     assert (low, high) == (1.5, 7.5) and spread == pytest.approx(np.arange(1.5, 8.0).std())
-    rng = np.random.default_rng(0)
-    noise = rng.standard_normal((20, 1))  # few rows: the means barely move
-    assert level_reference(noise, 16)[0, 2] >= noise.std() / 4  # at least std / sqrt(span)
     assert level_reference(np.full((30, 1), 5.0), 4)[0, 2] == 1.0  # never varied
 
 

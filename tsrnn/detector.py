@@ -200,6 +200,12 @@ class AnomalyDetector(ErrorsToScores, DetectorFile, SeriesEstimator):
         them, for series unseen at fit) longest run of a target's value staying
         exactly the same. A longer run when scoring raises that target's error
         (the stuck-sensor check, :mod:`tsrnn.stuck`; not with ``stateful=True``).
+    level_range_
+        ``[series, targets, 3]``: the lowest and highest mean over ``window``
+        steps of each target on each training series, and the spread of such
+        means. A recent mean beyond them when scoring raises that target's error
+        (the level check, :mod:`tsrnn.level`; not for a series unseen at fit nor
+        with ``stateful=True``).
     error_scale_
         ``[series + 1, 2, targets]``: for each training series, then all pooled
         (for series unseen at fit), for offline then online scores, the typical
