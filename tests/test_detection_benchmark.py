@@ -85,3 +85,7 @@ def test_kind_recall_per_series_reads_each_series_own_false_alarm_rate():
                       kinds=np.where(labels == 1, "spike", ""))
     assert bench.kind_recall(case, scores, 0.0) == {"spike": 0.5}  # b's normal rows set it
     assert bench.kind_recall(case, scores, 0.0, per_series=True) == {"spike": 1.0}
+    text = bench.false_alarms_by_series(case, scores)
+    normal = labels == 0
+    above = int((scores[normal] > np.quantile(scores[normal], 0.99)).sum())
+    assert text.startswith("a 0 (0.1 to 0.9)") and f"b {above} (10.1 to 10.9)" in text

@@ -2,23 +2,24 @@
 training.
 
 A slow fault (a valve that closes and stays closed, an offset, a decalibrating
-sensor) moves a signal to a new level and keeps it there. A network that rebuilds
-windows learns the shape of a window more than where it sits, so it rebuilds a
-shifted one well and its error stays low once the edge has passed. What gives
-the fault away is the level itself: each target's mean over the last ``span``
-steps (the network's window) is compared with the lowest and highest such
-means of the series' training rows. Beyond them, the target's error is raised
-to ``(excess / spread)^2`` where that is higher, ``spread`` being the standard
-deviation of those training means: in the units of the normalised errors, about 1 on a normal step, so a mean 3 spreads beyond anything seen in
+sensor) moves a signal to a new level and keeps it there. A network that
+rebuilds windows learns the shape of a window more than where it sits, so it
+rebuilds a shifted one well and its error stays low once the edge has passed.
+What gives the fault away is the level itself: each target's mean over the last
+``span`` steps (the network's window) is compared with the lowest and highest
+such means of the series' training rows. Beyond them, the target's error is
+raised to ``(excess / spread)^2`` where that is higher, ``spread`` being the
+standard deviation of those training means: in the units of the normalised
+errors, about 1 on a normal step, so a mean 3 spreads beyond anything seen in
 training counts as a 3-sigma surprise. Capped at 49, as the stuck-sensor check
 (:mod:`tsrnn.stuck`), so one sensor's new level cannot swamp the smoothing's
 running mean of the steps after it.
 
 Measured on the detection benchmark (``benchmarks/detection.py``, README "How
-well it detects"): SKAB's valve experiments rank better (PR-AUC 0.853 to
-0.877, seed 0); NAB and SKAB fitted on anomaly-free data unchanged or a little
-better; the bundled sensors unchanged (their missed drifts and level shifts
-stay inside the range their trending neighbours' scores set, see the README).
+well it detects"): SKAB's valve experiments rank better (PR-AUC 0.853 to 0.877,
+seed 0); NAB and SKAB fitted on anomaly-free data unchanged or a little better;
+the bundled sensors unchanged (their missed drifts and level shifts stay inside
+the range their trending neighbours' scores set, see the README).
 
 Batch (:func:`level_errors`) and stream (:class:`LevelWatch`) give the same
 numbers; like the stuck-sensor check, the mean is taken from a series' first

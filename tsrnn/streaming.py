@@ -64,7 +64,8 @@ class AnomalyStream(BaseStream):
     sums: O(1) per point), its recent peaks for the ``cooldown`` and its range;
     for the stuck-sensor and level checks, its last value, how long it has held,
     and its last ``window`` raw values (which a gap does not clear: as in batch
-    scores, the checks run on from the series' first point). Points of many series that arrive together are scored in one batch. The scores equal
+    scores, the checks run on from the series' first point). Points of many
+    series that arrive together are scored in one batch. The scores equal
     ``detector.decision_function(df, online=True)`` on the same data.
 
     Awkward input, documented:
