@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.test_stuck import _frame
+from tests.test_stuck import _frame, assert_stream_and_file_agree, small_detector
 from tsrnn import AnomalyDetector
 from tsrnn.level import (
     MAX_LEVEL_ERROR,
@@ -38,6 +38,11 @@ def test_level_errors_beyond_the_training_means_in_their_spread_capped():
     np.testing.assert_allclose(below, out)  # either side
 
 
+@pytest.fixture(scope="module")
+def level_det():
+    return small_detector()
+
+
 def test_level_watch_equals_the_batch_and_carries_a_missing_value():
     rng = np.random.default_rng(1)
     x = np.vstack([rng.normal(size=(30, 2)), rng.normal(size=(30, 2)) + 3.0]).astype(np.float32)
@@ -49,13 +54,6 @@ def test_level_watch_equals_the_batch_and_carries_a_missing_value():
     last = watch.recent[-1].copy()
     watch.update(np.array([np.nan, 0.0]))
     assert watch.recent[-1, 0] == last[0]  # carried forward
-
-
-@pytest.fixture(scope="module")
-def level_det():
-    return AnomalyDetector(window=16, hidden_size=16, max_epochs=3, n_models=1,
-                           calendar=None, accelerator="cpu", random_state=0
-                           ).fit(_frame().iloc[:400], time_col="timestamp")
 
 
 def test_a_level_shift_is_caught_throughout_and_the_stream_agrees(level_det, tmp_path):
@@ -73,13 +71,7 @@ def test_a_level_shift_is_caught_throughout_and_the_stream_agrees(level_det, tmp
     assert (without.iloc[470:510] > det.threshold_).mean() < 0.9  # rebuilt well: missed
     assert (after >= without - 1e-9).all()
     assert (det.decision_function(df, online=True).iloc[420:] > det.threshold_).mean() < 0.1
-    stream = det.stream()
-    scores = [stream.update(r.timestamp, [r.a, r.b]).score[0] for r in shifted.itertuples()]
-    np.testing.assert_allclose(scores, after.to_numpy(), rtol=1e-4, atol=1e-5)
-    det.save(tmp_path / "d.tsrnn")
-    loaded = AnomalyDetector.load(tmp_path / "d.tsrnn")
-    np.testing.assert_array_equal(loaded.level_range_, det.level_range_)
-    np.testing.assert_allclose(loaded.decision_function(shifted, online=True), after)
+    assert_stream_and_file_agree(det, shifted, after, tmp_path, "level_range_")
 
 
 def test_a_series_unseen_at_fit_and_stateful_scores_have_no_level_check(level_det):
