@@ -45,7 +45,8 @@ level``: the same fitted detector's scores without the level check
 (:mod:`tsrnn.level`), as before it.
 
 On the sensors, each kind's incidents caught are also counted at each sensor's
-own 1% false-alarm rate (``KIND @1%/sensor``).
+own 1% false-alarm rate (``KIND @1%/sensor``), and a note under the table says
+whose normal rows set the one 1% threshold (:func:`false_alarms_by_series`).
 """
 
 from __future__ import annotations
@@ -458,11 +459,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--finetune", type=int, default=0, metavar="EPOCHS",
                         help="also score each tsrnn configuration fine-tuned online, "
                         "EPOCHS epochs every len(train) scored rows")
-    parser.add_argument("--no-level-check", action="store_true",
-                        help="also score each tsrnn configuration without the level check")
     parser.add_argument("--finetune-fixed", action="store_true",
                         help="with --finetune: keep the error scales and threshold_ "
                         "learnt at fit")
+    parser.add_argument("--no-level-check", action="store_true",
+                        help="also score each tsrnn configuration without the level check")
     args = parser.parse_args(argv)
 
     import torch
