@@ -27,6 +27,7 @@ experiment k's normal rows.
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/detection.py [--datasets nab,skab]
         [--seed 0] [--files 4] [--tsrnn "name:param=value,param=value"] [--only tsrnn]
         [--mean "name:a+b+c"] [--cache DIR] [--finetune EPOCHS [--finetune-fixed]]
+        [--no-level-check]
 
 ``--tsrnn`` adds a tsrnn configuration (repeatable; the default row is
 ``AnomalyDetector()`` as shipped); configurations that differ only in
@@ -38,6 +39,14 @@ same fitted networks, fine-tuned online as the scored part goes on (every
 scored at or below its threshold, then the error scales and ``threshold_``
 learnt anew from the rows seen so far, as fit does, unless ``--finetune-fixed``
 keeps those learnt at fit); see :func:`finetuned_online`.
+
+``--no-level-check`` adds, for each tsrnn configuration, a row ``NAME no
+level``: the same fitted detector's scores without the level check
+(:mod:`tsrnn.level`), as before it.
+
+On the sensors, each kind's incidents caught are also counted at each sensor's
+own 1% false-alarm rate (``KIND @1%/sensor``), and a note under the table says
+whose normal rows set the one 1% threshold (:func:`false_alarms_by_series`).
 """
 
 from __future__ import annotations
@@ -145,18 +154,41 @@ def sensor_cases() -> list[Case]:
                  kinds=df["anomaly_kind"].fillna("").astype(str).to_numpy())]
 
 
-def kind_recall(case: Case, scores: np.ndarray, threshold: float) -> dict:
+def kind_recall(case: Case, scores: np.ndarray, threshold: float,
+                per_series: bool = False) -> dict:
     """Per anomaly kind: the share of its incidents (runs of labelled rows) with a
     row above the threshold that flags 1% of the normal scored rows (the same
-    false-alarm rate for every detector; ``threshold`` is not used)."""
+    false-alarm rate for every detector; ``threshold`` is not used); with
+    ``per_series``, 1% of each series' own (the sensors' ``sensor`` column)."""
     normal = case.scored & (case.labels == 0)
-    hit = scores > np.quantile(scores[normal], 0.99)
+    groups = (case.test["sensor"].to_numpy() if per_series
+              else np.zeros(len(scores), dtype=np.int64))
+    hit = np.zeros(len(scores), dtype=bool)
+    for g in np.unique(groups):
+        mine = groups == g
+        hit[mine] = scores[mine] > np.quantile(scores[normal & mine], 0.99)
     found: dict = {}
     edges = np.flatnonzero(np.diff(np.r_[0, case.labels, 0]))  # run starts and ends
     for a, b in zip(edges[::2], edges[1::2], strict=True):
         if case.scored[a:b].any():
             found.setdefault(case.kinds[a], []).append(bool(hit[a:b].any()))
     return {kind: float(np.mean(v)) for kind, v in sorted(found.items())}
+
+
+def false_alarms_by_series(case: Case, scores: np.ndarray) -> str:
+    """Per sensor: how many of the normal scored rows above the 1% threshold of
+    :func:`kind_recall` are its, and the median score of its normal rows in the
+    first and the last fifth of its scored rows (where one threshold for every
+    sensor comes from)."""
+    normal = case.scored & (case.labels == 0)
+    above = normal & (scores > np.quantile(scores[normal], 0.99))
+    parts = []
+    for sensor in np.unique(case.test["sensor"]):
+        mine = np.flatnonzero(normal & (case.test["sensor"].to_numpy() == sensor))
+        first, last = np.array_split(scores[mine], 5)[0], np.array_split(scores[mine], 5)[-1]
+        parts.append(f"{sensor} {int(above[mine].sum())} ({np.median(first):.1f} to "
+                     f"{np.median(last):.1f})")
+    return ", ".join(parts)
 
 
 def baselines(seed: int) -> dict:
@@ -318,6 +350,26 @@ def finetuned_online(det, case: Case, posts: list[dict], epochs: int, seed: int,
     return runs
 
 
+def without_level_check(case: Case, configs: dict, fitted: dict,
+                        results: dict) -> dict:
+    """{"NAME no level": (scores, threshold)}: each tsrnn configuration's online
+    scores with the level check off (:mod:`tsrnn.level`; the threshold of
+    ``results``, which the check does not move: the training rows are inside
+    their own levels)."""
+    from tsrnn import AnomalyDetector
+
+    out = {}
+    for name, params in configs.items():
+        model = {k: v for k, v in params.items() if k not in POST}
+        post = {k: v for k, v in params.items() if k in POST}
+        det = fitted[(id(case.train), repr(sorted(model.items())))].set_params(**post)
+        kept, det.level_range_ = det.level_range_, None  # as a file from before it
+        out[f"{name} no level"] = _online(det, case)[0], results[name][1]
+        det.level_range_ = kept
+        det.set_params(**{k: AnomalyDetector().get_params()[k] for k in post})
+    return out
+
+
 def _online(det, case: Case) -> tuple[np.ndarray, float]:
     scores = det.decision_function(case.test, online=True)
     if case.params.get("resample"):  # back from the grid to the file's timestamps
@@ -410,6 +462,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--finetune-fixed", action="store_true",
                         help="with --finetune: keep the error scales and threshold_ "
                         "learnt at fit")
+    parser.add_argument("--no-level-check", action="store_true",
+                        help="also score each tsrnn configuration without the level check")
     args = parser.parse_args(argv)
 
     import torch
@@ -434,6 +488,8 @@ def main(argv: list[str] | None = None) -> int:
         for c in cases:
             per_case.append(score_case(c, configs, only, args.seed, fitted, args.cache,
                                        args.finetune, not args.finetune_fixed))
+            if args.no_level_check:
+                per_case[-1].update(without_level_check(c, configs, fitted, per_case[-1]))
             print(f"{dataset} {c.name}: {time.perf_counter() - started:.0f} s", flush=True)
         del fitted
         for spec in args.mean:
@@ -465,12 +521,17 @@ def main(argv: list[str] | None = None) -> int:
             if cases[0].kinds is not None:
                 row.update({f"{k} @1%": v for k, v in kind_recall(cases[0], *results[0])
                             .items()})
+                row.update({f"{k} @1%/sensor": v for k, v in
+                            kind_recall(cases[0], *results[0], per_series=True).items()})
+                notes.append(f"{det}: normal rows above the 1% threshold (median normal "
+                             f"score, first to last fifth): "
+                             f"{false_alarms_by_series(cases[0], results[0][0])}")
             rows.append(row)
         notes.append(f"{dataset}: {len(cases)} files, {seconds:.0f} s")
     table = pd.DataFrame(rows).set_index(["dataset", "detector"])
     with pd.option_context("display.width", 250, "display.max_columns", 30):
         print(table.to_string(float_format="{:.3f}".format))
-    print("; ".join(notes))
+    print("\n".join(notes))
     if args.json:
         args.json.write_text(json.dumps(table.reset_index().to_dict("records"), indent=1))
     return 0

@@ -1,4 +1,5 @@
-"""benchmarks/detection.py's online fine-tuning, on a small synthetic case."""
+"""benchmarks/detection.py's online fine-tuning, rows without the level check and
+per-sensor recall, on small synthetic cases."""
 
 import importlib.util
 import sys
@@ -55,3 +56,36 @@ def test_fine_tuning_changes_later_scores_but_not_the_first_block(case_and_detec
 
 def torch_equal(a, b) -> bool:
     return bool((a == b).all())
+
+
+def test_without_level_check_scores_as_before_it(case_and_detector):
+    case, det = case_and_detector
+    fitted = {(id(case.train), repr([])): det}
+    results = {"tsrnn": bench._online(det, case)}
+    (name, (scores, threshold)), = bench.without_level_check(case, {"tsrnn": {}}, fitted,
+                                                             results).items()
+    kept, det.level_range_ = det.level_range_, None
+    before = bench._online(det, case)[0]
+    det.level_range_ = kept
+    assert name == "tsrnn no level" and threshold == results["tsrnn"][1]
+    np.testing.assert_array_equal(scores, before)
+    assert det.level_range_ is kept  # the detector is left as it was
+    # the shift of 3 (the sine's swing: 2) for 10 steps is beyond the training levels
+    assert (results["tsrnn"][0][205:210] > scores[205:210]).all()
+
+
+def test_kind_recall_per_series_reads_each_series_own_false_alarm_rate():
+    n = 200
+    test = pd.DataFrame({"sensor": ["a"] * n + ["b"] * n})
+    labels = np.zeros(2 * n, dtype=np.int64)
+    labels[[50, n + 50]] = 1
+    scores = np.r_[np.linspace(0, 1, n), np.linspace(10, 11, n)]
+    scores[50], scores[n + 50] = 5.0, 12.0  # a's incident stands out only on a's scale
+    case = bench.Case("toy", test, test, np.ones(2 * n, bool), labels, {},
+                      kinds=np.where(labels == 1, "spike", ""))
+    assert bench.kind_recall(case, scores, 0.0) == {"spike": 0.5}  # b's normal rows set it
+    assert bench.kind_recall(case, scores, 0.0, per_series=True) == {"spike": 1.0}
+    text = bench.false_alarms_by_series(case, scores)
+    normal = labels == 0
+    above = int((scores[normal] > np.quantile(scores[normal], 0.99)).sum())
+    assert text.startswith("a 0 (0.1 to 0.9)") and f"b {above} (10.1 to 10.9)" in text

@@ -130,7 +130,7 @@ def test_detector_scores_have_the_stuck_sensor_check(tmp_path):
     np.testing.assert_allclose(scores, expected, **TOL)
     without = detector_scores(errors, {**meta, "longest_run": None}, values=frozen.to_numpy())
     assert (scores >= without - 1e-9).all() and scores[540] > without[540]  # the check is on
-    with pytest.raises(ValueError, match="values are needed for the stuck-sensor check"):
+    with pytest.raises(ValueError, match="values are needed for the stuck-sensor and level checks"):
         detector_scores(errors, meta)
 
 

@@ -45,11 +45,30 @@ def _frame(n: int = 600, seed: int = 0) -> pd.DataFrame:
         "b": 5 + np.cos(steps * 2 * np.pi / 24) + 0.1 * rng.standard_normal(n)})
 
 
-@pytest.fixture(scope="module")
-def stuck_det():
+def small_detector() -> AnomalyDetector:
+    """A detector of the two sensors of :func:`_frame`, fitted on their first 400
+    hours (also tests/test_level.py's)."""
     return AnomalyDetector(window=16, hidden_size=16, max_epochs=3, n_models=1,
                            calendar=None, accelerator="cpu", random_state=0
                            ).fit(_frame().iloc[:400], time_col="timestamp")
+
+
+def assert_stream_and_file_agree(det: AnomalyDetector, frame: pd.DataFrame,
+                                 scores: pd.Series, tmp_path, fitted: str) -> None:
+    """The stream's scores of ``frame`` (sensors a and b) and those of ``det`` saved
+    and loaded equal its online ``scores``; the file keeps attribute ``fitted``."""
+    stream = det.stream()
+    streamed = [stream.update(r.timestamp, [r.a, r.b]).score[0] for r in frame.itertuples()]
+    np.testing.assert_allclose(streamed, scores.to_numpy(), rtol=1e-4, atol=1e-5)
+    det.save(tmp_path / "d.tsrnn")
+    loaded = AnomalyDetector.load(tmp_path / "d.tsrnn")
+    np.testing.assert_array_equal(getattr(loaded, fitted), getattr(det, fitted))
+    np.testing.assert_allclose(loaded.decision_function(frame, online=True), scores)
+
+
+@pytest.fixture(scope="module")
+def stuck_det():
+    return small_detector()
 
 
 def test_a_stuck_sensor_is_caught_and_the_stream_agrees(stuck_det, tmp_path):
@@ -66,10 +85,4 @@ def test_a_stuck_sensor_is_caught_and_the_stream_agrees(stuck_det, tmp_path):
     assert after.iloc[460] > 10 * before.iloc[460]
     shares = det.feature_scores(frozen, online=True).iloc[460]
     assert shares["a"] > 0.9 * shares.sum()  # blamed on the stuck sensor
-    stream = det.stream()
-    scores = [stream.update(r.timestamp, [r.a, r.b]).score[0] for r in frozen.itertuples()]
-    np.testing.assert_allclose(scores, after.to_numpy(), rtol=1e-4, atol=1e-5)
-    det.save(tmp_path / "d.tsrnn")
-    loaded = AnomalyDetector.load(tmp_path / "d.tsrnn")
-    np.testing.assert_array_equal(loaded.longest_run_, det.longest_run_)
-    np.testing.assert_allclose(loaded.decision_function(frozen, online=True), after)
+    assert_stream_and_file_agree(det, frozen, after, tmp_path, "longest_run_")

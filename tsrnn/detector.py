@@ -200,6 +200,12 @@ class AnomalyDetector(ErrorsToScores, DetectorFile, SeriesEstimator):
         them, for series unseen at fit) longest run of a target's value staying
         exactly the same. A longer run when scoring raises that target's error
         (the stuck-sensor check, :mod:`tsrnn.stuck`; not with ``stateful=True``).
+    level_range_
+        ``[series, targets, 3]``: the lowest and highest mean over ``window``
+        steps of each target on each training series, and the spread of such
+        means. A recent mean beyond them when scoring raises that target's error
+        (the level check, :mod:`tsrnn.level`; not for a series unseen at fit nor
+        with ``stateful=True``).
     error_scale_
         ``[series + 1, 2, targets]``: for each training series, then all pooled
         (for series unseen at fit), for offline then online scores, the typical
@@ -494,7 +500,8 @@ class AnomalyDetector(ErrorsToScores, DetectorFile, SeriesEstimator):
         errors, valid = self._step_errors(data, self._inputs(data, self._scaled(data)), online)
         if online or self.stateful:  # stateful scores are online either way
             self._unseen_warming_up(valid, data)
-        errors = self._with_stuck(self._normalised(errors, data, online), valid, data)
+        errors = self._with_value_checks(self._normalised(errors, data, online), valid,
+                                         data)
         breaches = self._breaches(data)
         score = self._finish(errors, valid, data, online, breaches)
         total = errors.sum(axis=1, keepdims=True)

@@ -9,6 +9,15 @@ import torch
 from tsrnn.model_checks import build_net, fitted_array, fitted_value
 
 
+def check_level_range(levels: np.ndarray) -> np.ndarray:
+    """A file's ``level_range`` ``[S, F, 3]`` (low, high, spread), refused unless
+    every low is at most its high and every spread above zero."""
+    if not ((levels[..., 0] <= levels[..., 1]).all() and (levels[..., 2] > 0).all()):
+        raise ValueError("fitted 'level_range' holds a low above its high or a spread "
+                         "at or below zero")
+    return levels
+
+
 class DetectorFile:
     """A mixin of :class:`tsrnn.AnomalyDetector`: its fitted state in a model file."""
 
@@ -23,6 +32,8 @@ class DetectorFile:
                 "threshold_scoring": self.threshold_scoring_,
                 **({} if getattr(self, "longest_run_", None) is None
                    else {"longest_run": torch.from_numpy(self.longest_run_)}),
+                **({} if getattr(self, "level_range_", None) is None
+                   else {"level_range": torch.from_numpy(self.level_range_)}),
                 # None: a file from before the range check (it learns from the data)
                 **({} if self.value_range_ is None
                    else {"value_range": torch.from_numpy(self.value_range_)})}
@@ -60,6 +71,10 @@ class DetectorFile:
         # Files saved before the stuck-sensor check: none.
         self.longest_run_ = (fitted_array(state, "longest_run", (n_series + 1, n_targets))
                              if "longest_run" in state else None)
+        # Files saved before the level check: none.
+        self.level_range_ = (check_level_range(fitted_array(state, "level_range",
+                                                            (n_series, n_targets, 3)))
+                             if "level_range" in state else None)
         self.net_ = build_net(lambda: self._make_net(n_targets), weights).eval()
         self.threshold_ = fitted_value(state, "threshold", (float, int))
         if not np.isfinite(self.threshold_):

@@ -1,8 +1,8 @@
 """How the detector turns its networks' step errors into scores: each series'
-error scale, the likelihood's priors, the smoothing, the range check and the
-cooldown, and the warm-up of a series unseen at fit. Shared by the batch scores and
-the streams (:mod:`tsrnn.streaming`, :mod:`tsrnn.stateful_stream`), so that both
-give the same numbers."""
+error scale, the stuck-sensor and level checks, the likelihood's priors, the
+smoothing, the range check and the cooldown, and the warm-up of a series unseen
+at fit. Shared by the batch scores and the streams (:mod:`tsrnn.streaming`,
+:mod:`tsrnn.stateful_stream`), so that both give the same numbers."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from sklearn.utils.validation import check_is_fitted
 from tsrnn.base import in_frame_order
 from tsrnn.data import SeriesData, chronological_split
 from tsrnn.error_stats import error_scales, held_out_rows, likelihood_priors, target_variances
+from tsrnn.level import LevelWatch, level_errors, level_reference
 from tsrnn.likelihood import RangeWatch, ScoreFilter, post_process, range_breaches
 from tsrnn.stuck import StuckWatch, longest_runs, run_lengths, stuck_errors
 from tsrnn.thresholds import pot_threshold, quantile_threshold
@@ -161,6 +162,9 @@ class ErrorsToScores:
         self.likelihood_prior_ = likelihood_priors(data, offline=(errors, valid),
                                                    online=online, window=self.likelihood_window)
         self.longest_run_ = self._longest_runs(data)
+        self.level_range_ = np.stack([  # [S, F, 3]
+            level_reference(data.values[a:b, :data.n_targets], self.window)
+            for a, b in zip(data.offsets[:-1], data.offsets[1:], strict=True)])
         breaches = self._breaches(data)
         self.decision_scores_ = in_frame_order(
             self._finish(errors, valid, data, False, breaches), data)
@@ -180,21 +184,39 @@ class ErrorsToScores:
             return None
         return self.longest_run_[-1 if i is None else i]
 
-    def _with_stuck(self, errors: np.ndarray, valid: np.ndarray, data: SeriesData) -> np.ndarray:
+    def _level_range_of(self, i: int | None) -> np.ndarray | None:
+        """Series ``i``'s training levels ``[F, 3]`` (None: no level check, as for a
+        series unseen at fit, ``stateful=True`` and model files from before it)."""
+        if i is None or self.stateful or getattr(self, "level_range_", None) is None:
+            return None
+        return self.level_range_[i]
+
+    def _with_value_checks(self, errors: np.ndarray, valid: np.ndarray,
+                           data: SeriesData) -> np.ndarray:
         """Normalised errors ``[N, F]``, each target's raised on its scored steps to
-        what its run of unchanged values says (:mod:`tsrnn.stuck`)."""
+        what its run of unchanged values (:mod:`tsrnn.stuck`) and its recent level
+        (:mod:`tsrnn.level`) say."""
         known = self._series_positions()
         out = errors.copy()
         for sid, a, b in zip(data.ids, data.offsets[:-1], data.offsets[1:], strict=True):
+            values = data.values[a:b, :data.n_targets]
+            checks = [out[a:b]]
             longest = self._longest_run_of(known.get(sid))
             if longest is not None:
-                stuck = stuck_errors(run_lengths(data.values[a:b, :data.n_targets]), longest)
-                out[a:b] = np.where(valid[a:b, None], np.maximum(out[a:b], stuck), out[a:b])
+                checks.append(stuck_errors(run_lengths(values), longest))
+            levels = self._level_range_of(known.get(sid))
+            if levels is not None:
+                checks.append(level_errors(values, levels, self.window))
+            out[a:b] = np.where(valid[a:b, None], np.maximum.reduce(checks), out[a:b])
         return out
 
     def _stuck_watch(self, i: int | None) -> StuckWatch | None:
         longest = self._longest_run_of(i)
         return None if longest is None else StuckWatch(longest)
+
+    def _level_watch(self, i: int | None) -> LevelWatch | None:
+        levels = self._level_range_of(i)
+        return None if levels is None else LevelWatch(levels, self.window)
 
     def _held_out_scores(self, data: SeriesData, errors: np.ndarray, valid: np.ndarray,
                          train_end: np.ndarray, breaches: np.ndarray | None) -> np.ndarray:
@@ -228,7 +250,7 @@ class ErrorsToScores:
         data = self._read(df)
         errors, valid = self._step_errors(data, self._inputs(data, self._scaled(data)), True)
         self._unseen_warming_up(valid, data)
-        errors = self._with_stuck(self._normalised(errors, data, True), valid, data)
+        errors = self._with_value_checks(self._normalised(errors, data, True), valid, data)
         self._set_threshold(self._held_out_scores(data, errors, valid, self._train_end(data),
                                                   self._breaches(data)))
         return self

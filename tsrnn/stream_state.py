@@ -20,10 +20,12 @@ import numpy as np
 import pandas as pd
 import torch
 
+from tsrnn.level import LevelWatch
 from tsrnn.likelihood import RangeWatch, ScoreFilter, _WindowSum
 from tsrnn.stuck import StuckWatch
 
-CLASSES = {cls.__name__: cls for cls in (ScoreFilter, RangeWatch, _WindowSum, StuckWatch)}
+CLASSES = {cls.__name__: cls for cls in (ScoreFilter, RangeWatch, _WindowSum, StuckWatch,
+                                         LevelWatch)}
 
 
 def to_plain(value: Any) -> Any:

@@ -61,8 +61,11 @@ class AnomalyStream(BaseStream):
     forward pass over one window (per ensemble member), however long the stream
     runs. For ranking scores it also keeps its last ``smoothing`` errors; with
     ``alerts=True``, its last ``likelihood_history`` averaged errors (running
-    sums: O(1) per point), its recent peaks for the ``cooldown`` and its range.
-    Points of many series that arrive together are scored in one batch. The scores equal
+    sums: O(1) per point), its recent peaks for the ``cooldown`` and its range;
+    for the stuck-sensor and level checks, its last value, how long it has held,
+    and its last ``window`` raw values (which a gap does not clear: as in batch
+    scores, the checks run on from the series' first point). Points of many
+    series that arrive together are scored in one batch. The scores equal
     ``detector.decision_function(df, online=True)`` on the same data.
 
     Awkward input, documented:
@@ -123,8 +126,10 @@ class AnomalyStream(BaseStream):
                 "filter": det._score_filter(i), "watch": det._range_watch(i),
                 "scale": np.asarray(det._error_scale_of(i, online=True), np.float64),
                 "warmup": None if i is not None else [],
-                # the stuck-sensor check; absent for model files from before it
-                **({} if det._stuck_watch(i) is None else {"stuck": det._stuck_watch(i)})}
+                # the stuck-sensor and level checks; absent for model files from
+                # before them (and the level check for a series unseen at fit)
+                **({} if det._stuck_watch(i) is None else {"stuck": det._stuck_watch(i)}),
+                **({} if det._level_watch(i) is None else {"level": det._level_watch(i)})}
 
     def update(self, timestamp, values, series: Sequence | None = None) -> StreamResult:
         """Add one point per series and score it.
@@ -175,10 +180,11 @@ class AnomalyStream(BaseStream):
                     else np.zeros(0))
         windows, nexts, ready = [], [], np.zeros(len(series), dtype=bool)
         breach = np.zeros(len(series), dtype=bool)
-        stuck = np.zeros((len(series), n_f))
+        checks = np.zeros((len(series), n_f))  # the stuck-sensor and level checks'
         for k, st in enumerate(states):
-            if "stuck" in st:
-                stuck[k] = st["stuck"].update(values[k])
+            for check in ("stuck", "level"):
+                if check in st:
+                    checks[k] = np.maximum(checks[k], st[check].update(values[k]))
             buffer, count, watch = st["buffer"], st["count"], st["watch"]
             if gap[k]:
                 count = 0
@@ -212,7 +218,7 @@ class AnomalyStream(BaseStream):
             else:
                 err = det._window_errors(batch)[:, -1]  # the newest step
             scale = np.stack([st["scale"] for st, r in zip(states, ready, strict=True) if r])
-            score[ready] = np.maximum(err.numpy() / scale, stuck[ready]).mean(axis=1)
+            score[ready] = np.maximum(err.numpy() / scale, checks[ready]).mean(axis=1)
         score = np.array([st["filter"].update(float(score[k]), bool(ready[k]), bool(breach[k]))
                           for k, st in enumerate(states)])
         # As predict(): a range breach is an anomaly even while the window warms up.

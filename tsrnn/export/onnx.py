@@ -271,7 +271,11 @@ def _detector_graph(det):
                 value_range=_plain(det.value_range_),
                 # the stuck-sensor check's training records (None: no check)
                 longest_run=(None if det._longest_run_of(None) is None
-                             else _plain(det.longest_run_)))
+                             else _plain(det.longest_run_)),
+                # the level check's training levels [series, targets, (low, high,
+                # spread)] over `window` steps (None: no check)
+                level_range=(None if det.stateful or getattr(det, "level_range_", None) is None
+                             else _plain(det.level_range_)))
     if det.stateful:
         enc = members[0].encoder
         state = [len(members), enc.num_layers, "batch", enc.hidden_size]  # [M, L, B, H]

@@ -7,9 +7,9 @@ An exported detector gives the network's raw squared errors (see
 step, NaN where a step has none yet (the warm-up), and :func:`detector_scores`
 gives what ``decision_function(df, online=True)`` and the detector's stream
 give for those rows: the errors in units of the series' training errors, their
-stuck-sensor check, their mean over the targets, then the smoothing or the
-likelihood, the range check and the cooldown, as the fitted parameters in the
-metadata say.
+stuck-sensor and level checks, their mean over the targets, then the smoothing
+or the likelihood, the range check and the cooldown, as the fitted parameters in
+the metadata say.
 
 - windowed, ``score="reconstruction"``: row ``t`` is the last row of the
   errors of the window that ends at ``t`` (``errors[:, -1]``); the first
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tsrnn.level import level_errors
 from tsrnn.likelihood import post_process, range_breaches
 from tsrnn.stuck import run_lengths, stuck_errors
 
@@ -50,7 +51,8 @@ def detector_scores(errors: np.ndarray, metadata: dict, series=None, *,
     values
         ``[T, F]`` the targets in original units, for the range check, which
         ``alerts=True`` with a ``range_tolerance`` needs, and the stuck-sensor
-        check (every windowed detector's: its metadata's ``longest_run``).
+        and level checks (every windowed detector's: its metadata's
+        ``longest_run`` and ``level_range``).
 
     Returns
     -------
@@ -84,14 +86,19 @@ def detector_scores(errors: np.ndarray, metadata: dict, series=None, *,
         start = None if ranges is None else tuple(np.asarray(ranges[i]).T)  # low, high [F]
         breaches = range_breaches(np.asarray(values, np.float64)[:, :n_targets],
                                   p["range_tolerance"], start)
-    longest = metadata.get("longest_run")
-    if longest is not None:  # the stuck-sensor check (tsrnn.stuck), as the detector's
+    longest, levels = metadata.get("longest_run"), metadata.get("level_range")
+    if longest is not None or levels is not None:  # as the detector's (tsrnn.stuck, .level)
         if values is None:
-            raise ValueError("values are needed for the stuck-sensor check: the targets in "
-                             f"original units, [steps, {n_targets}]")
+            raise ValueError("values are needed for the stuck-sensor and level checks: the "
+                             f"targets in original units, [steps, {n_targets}]")
         targets = np.asarray(values)[:, :n_targets].astype(np.float32)  # as the detector reads
-        stuck = stuck_errors(run_lengths(targets), np.asarray(longest[i], np.float64))
-        errors = np.where(valid[:, None], np.maximum(errors, stuck), errors)
+        checks = [errors]
+        if longest is not None:
+            checks.append(stuck_errors(run_lengths(targets), np.asarray(longest[i], np.float64)))
+        if levels is not None:
+            checks.append(level_errors(targets, np.asarray(levels[i], np.float64),
+                                       metadata["window"]))
+        errors = np.where(valid[:, None], np.maximum.reduce(checks), errors)
     raw = errors.mean(axis=1)
     prior = metadata["likelihood_prior"][i][1]
     return post_process(raw, valid, likelihood=alerts, window=p["likelihood_window"],

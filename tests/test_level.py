@@ -1,0 +1,128 @@
+"""Tests for tsrnn/level.py and the detector's level check: the training levels,
+the error a level beyond them gives, the stream against the batch, and a level
+shift caught that the network's errors alone let through."""
+
+import numpy as np
+import pytest
+import torch
+
+from tests.test_stuck import _frame, assert_stream_and_file_agree, small_detector
+from tsrnn import AnomalyDetector
+from tsrnn.level import (
+    MAX_LEVEL_ERROR,
+    LevelWatch,
+    level_errors,
+    level_reference,
+    rolling_means,
+)
+from tsrnn.model_checks import checksum
+
+
+def test_rolling_means_and_the_reference():
+    x = np.arange(10.0)[:, None]
+    np.testing.assert_allclose(rolling_means(x, 4)[3:, 0], np.arange(1.5, 8.0))
+    assert np.isnan(rolling_means(x, 4)[:3]).all() and np.isnan(rolling_means(x[:2], 4)).all()
+    low, high, spread = level_reference(x, 4)[0]
+    assert (low, high) == (1.5, 7.5) and spread == pytest.approx(np.arange(1.5, 8.0).std())
+    assert level_reference(np.full((30, 1), 5.0), 4)[0, 2] == 1.0  # never varied
+
+
+def test_level_errors_beyond_the_training_means_in_their_spread_capped():
+    reference = np.array([[-1.0, 1.0, 0.5]])  # low, high, spread
+    values = np.r_[np.zeros(4), np.full(4, 2.0), np.full(8, 100.0)][:, None]
+    out = level_errors(values, reference, 4)[:, 0]
+    assert (out[:4] == 0).all()  # no mean of 4 steps yet, then inside the range
+    assert out[7] == pytest.approx(((2.0 - 1.0) / 0.5) ** 2)  # 2 spreads beyond: 4
+    assert out[-1] == MAX_LEVEL_ERROR
+    below = level_errors(-values, reference, 4)[:, 0]
+    np.testing.assert_allclose(below, out)  # either side
+
+
+@pytest.fixture(scope="module")
+def level_det():
+    return small_detector()
+
+
+def test_level_watch_equals_the_batch_and_carries_a_missing_value():
+    rng = np.random.default_rng(1)
+    x = np.vstack([rng.normal(size=(30, 2)), rng.normal(size=(30, 2)) + 3.0]).astype(np.float32)
+    reference = level_reference(rng.normal(size=(200, 2)), 8)
+    watch = LevelWatch(reference, 8)
+    stream = np.stack([watch.update(row) for row in x])
+    np.testing.assert_array_equal(stream, level_errors(x, reference, 8))
+    assert stream[-1].min() > 0
+    last = watch.recent[-1].copy()
+    watch.update(np.array([np.nan, 0.0]))
+    assert watch.recent[-1, 0] == last[0]  # carried forward
+
+
+def test_a_level_shift_is_caught_throughout_and_the_stream_agrees(level_det, tmp_path):
+    det = level_det
+    df = _frame()
+    assert det.level_range_.shape == (1, 2, 3)
+    shifted = df.copy()
+    shifted.loc[450:509, "a"] += 0.8  # an offset of 0.8 (the daily swing: 2) for 60 hours
+    after = det.decision_function(shifted, online=True)
+    flagged = after.iloc[470:510] > det.threshold_
+    kept, det.level_range_ = det.level_range_, None  # the check off, as before it
+    without = det.decision_function(shifted, online=True)
+    det.level_range_ = kept
+    assert flagged.all()  # every step once the window has filled with the new level
+    assert (without.iloc[470:510] > det.threshold_).mean() < 0.9  # rebuilt well: missed
+    assert (after >= without - 1e-9).all()
+    assert (det.decision_function(df, online=True).iloc[420:] > det.threshold_).mean() < 0.1
+    assert_stream_and_file_agree(det, shifted, after, tmp_path, "level_range_")
+
+
+def test_a_series_unseen_at_fit_and_stateful_scores_have_no_level_check(level_det):
+    assert level_det._level_range_of(None) is None and level_det._level_watch(None) is None
+    det = AnomalyDetector(window=8, stateful=True, hidden_size=8, max_epochs=1, n_models=1,
+                          calendar=None, accelerator="cpu", random_state=0
+                          ).fit(_frame().iloc[:200], time_col="timestamp")
+    assert det._level_range_of(0) is None
+
+
+def _set(column: int, value: float):
+    def damage(levels):
+        levels[..., column] = value
+        return levels
+    return damage
+
+
+@pytest.mark.parametrize("damage, match", [
+    (_set(2, 0.0), "a spread at or below zero"),
+    (_set(0, 1e9), "a low above its high"),
+    (_set(1, float("nan")), "NaN or infinite"),
+    (lambda levels: levels[..., :2], "has shape"),
+])
+def test_a_model_file_with_bad_levels_is_refused(level_det, tmp_path, damage, match):
+    path = tmp_path / "d.tsrnn"
+    level_det.save(path)
+    payload = torch.load(path, weights_only=True)
+    levels = damage(payload["fitted"]["level_range"].clone())
+    payload["fitted"]["level_range"] = levels
+    payload["checksum"] = checksum(payload)  # a crafted file, not a damaged one
+    torch.save(payload, path)
+    with pytest.raises(ValueError, match=match) as err:
+        AnomalyDetector.load(path)
+    assert str(path) in str(err.value)
+
+
+def test_the_onnx_scores_have_the_level_check(level_det, tmp_path):
+    pytest.importorskip("onnxruntime")
+    from tests.test_onnx_serving import TOL, _graph_errors
+    from tsrnn.export.scores import detector_scores
+
+    det = level_det
+    shifted = _frame().drop(columns="timestamp")
+    shifted.loc[450:509, "a"] += 0.8
+    frame = _frame()
+    frame.loc[450:509, "a"] += 0.8
+    meta = det.to_onnx(tmp_path / "d.onnx")
+    assert meta["level_range"] == det.level_range_.tolist()
+    errors = _graph_errors(det, tmp_path / "d.onnx", shifted)
+    scores = detector_scores(errors, meta, values=shifted.to_numpy())
+    np.testing.assert_allclose(scores, det.decision_function(frame, online=True).to_numpy(),
+                               **TOL)
+    without = detector_scores(errors, {**meta, "level_range": None}, values=shifted.to_numpy())
+    assert (scores >= without - 1e-9).all() and scores[490] > without[490]
