@@ -226,12 +226,15 @@ def _fit_mixed(case: Case, model: dict, seed: int, cache: Path | None):
     ``n_models=3`` fit at that window, where there is one). As the ensemble
     does, the members' squared errors are averaged, then scaled, smoothed and
     thresholded as one detector's (:class:`_MixedWindows`); a step is scored once
-    every member has an error for it."""
+    every member has an error for it. ``scale_members=True``: each member's
+    errors are first divided by its own error scales (learnt on its own errors,
+    as fit learns them), so that no window's errors weigh more for being larger."""
     from tsrnn import AnomalyDetector
     from tsrnn.base import member_seed
 
     windows = [int(w) for w in model["window"].split("+")]
-    rest = {k: v for k, v in model.items() if k not in ("window", "n_models")}
+    rest = {k: v for k, v in model.items() if k not in ("window", "n_models",
+                                                         "scale_members")}
     members = []
     for k, w in enumerate(windows):
         whole = AnomalyDetector(random_state=seed, **case.params, **rest, window=w)
@@ -242,10 +245,15 @@ def _fit_mixed(case: Case, model: dict, seed: int, cache: Path | None):
             member = _fit_tsrnn(case, {**rest, "window": w, "n_models": 1},
                                 member_seed(seed, k), cache)
         members.append(member)
+    data = members[0]._read(case.train)
+    inputs = members[0]._inputs(data, members[0]._scaled(data))
+    if model.get("scale_members"):
+        for member in members:
+            member._learn_scoring(data, inputs, member._train_end(data))
     host = copy.deepcopy(members[int(np.argmax(windows))])  # the longest: the warm-up
     host.__class__, host.members_ = _MixedWindows, members
-    data = host._read(case.train)
-    host._learn_scoring(data, host._inputs(data, host._scaled(data)), host._train_end(data))
+    host.scale_members_ = bool(model.get("scale_members"))
+    host._learn_scoring(data, inputs, host._train_end(data))
     return host
 
 
@@ -257,8 +265,16 @@ def _mixed_windows_class():
 
         def _step_errors(self, data, inputs, online):
             parts = [m._step_errors(data, inputs, online) for m in self.members_]
+            if self.scale_members_:
+                parts = [(m._normalised(e, data, online), v)
+                         for m, (e, v) in zip(self.members_, parts, strict=True)]
             return (np.mean([e for e, _ in parts], axis=0),
                     np.logical_and.reduce([v for _, v in parts]))
+
+        def _normalised(self, errors, data, online):
+            # members already scaled: the ensemble's own scales (and their floor,
+            # a share of the targets' variance) would rescale them again
+            return errors if self.scale_members_ else super()._normalised(errors, data, online)
 
     return MixedWindows
 

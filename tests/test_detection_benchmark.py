@@ -84,3 +84,18 @@ def test_mixed_windows_average_their_members_errors_from_the_longest_window(
     assert not valid[:7].any() and valid[7:].all()  # warming up as the longest window
     np.testing.assert_allclose(errors[valid], (parts[0][0] + parts[1][0])[valid] / 2)
     assert (mixed.decision_function(case.test, online=True).to_numpy()[:7] == 0).all()
+
+
+def test_scaled_members_average_errors_in_each_members_own_scale(case_and_detector, tmp_path):
+    case, _ = case_and_detector
+    model = dict(max_epochs=2, hidden_size=8, calendar=None, verbose=False)
+    mixed = bench._fit_tsrnn(case, model | {"window": "4+8", "scale_members": True}, 0,
+                             tmp_path)
+    data = mixed._read(case.test)
+    inputs = mixed._inputs(data, mixed._scaled(data))
+    errors, valid = mixed._step_errors(data, inputs, online=True)
+    scaled = [m._normalised(m._step_errors(data, inputs, online=True)[0], data, True)
+              for m in mixed.members_]
+    assert not np.allclose(mixed.members_[0].error_scale_, mixed.members_[1].error_scale_)
+    np.testing.assert_allclose(errors[valid], (scaled[0] + scaled[1])[valid] / 2)
+    assert mixed._normalised(errors, data, True) is errors  # not scaled twice
