@@ -31,7 +31,11 @@ experiment k's normal rows.
 
 ``--tsrnn`` adds a tsrnn configuration (repeatable; the default row is
 ``AnomalyDetector()`` as shipped); configurations that differ only in
-post-processing share one fit.
+post-processing share one fit. ``window=16+32+64`` there is an ensemble whose
+members have those window lengths, one network each, scored as the ensemble
+scores (its members' squared errors averaged, then scaled, smoothed and
+thresholded as one detector's; see :func:`_fit_mixed`). ``--mean`` differs: it
+averages finished scores and thresholds, each from its own error scales.
 
 ``--finetune EPOCHS`` adds, for each tsrnn configuration, a row ``NAME ft``: the
 same fitted networks, fine-tuned online as the scored part goes on (every
@@ -214,19 +218,27 @@ def parse_config(text: str) -> tuple[str, dict]:
     return name, params
 
 
-def _fit_tsrnn(case: Case, model: dict, seed: int, cache: Path | None):
-    """A detector fitted on ``case.train``; with ``cache``, saved there under a name
-    made of the training rows, the parameters and the seed, and loaded from there
-    next time (fitting is nearly all the benchmark's time)."""
-    from tsrnn import AnomalyDetector
-
-    det = AnomalyDetector(random_state=seed, **case.params, **model)
-    if cache is None:
-        return det.fit(case.train, **case.fit_kwargs)
+def _cached(case: Case, det, cache: Path) -> Path:
+    """Where ``det``'s fit on ``case.train`` is kept: a name made of the training
+    rows, the parameters and the seed."""
     params = sorted((k, v) for k, v in det.get_params().items() if k not in POST)
     key = hashlib.sha256(pd.util.hash_pandas_object(case.train).to_numpy().tobytes()
                          + repr((params, case.fit_kwargs)).encode()).hexdigest()[:20]
-    path = cache / f"{key}.pt"
+    return cache / f"{key}.pt"
+
+
+def _fit_tsrnn(case: Case, model: dict, seed: int, cache: Path | None):
+    """A detector fitted on ``case.train``; with ``cache``, saved there (see
+    :func:`_cached`) and loaded from there next time (fitting is nearly all the
+    benchmark's time). ``window="16+32+64"``: see :func:`_fit_mixed`."""
+    from tsrnn import AnomalyDetector
+
+    if isinstance(model.get("window"), str):
+        return _fit_mixed(case, model, seed, cache)
+    det = AnomalyDetector(random_state=seed, **case.params, **model)
+    if cache is None:
+        return det.fit(case.train, **case.fit_kwargs)
+    path = _cached(case, det, cache)
     if path.exists():  # the networks as trained; what fit learns from their errors, anew
         det = AnomalyDetector.load(path)
         data = det._read(case.train)
@@ -236,6 +248,70 @@ def _fit_tsrnn(case: Case, model: dict, seed: int, cache: Path | None):
     cache.mkdir(parents=True, exist_ok=True)
     det.save(path)
     return det
+
+
+def _fit_mixed(case: Case, model: dict, seed: int, cache: Path | None):
+    """An ensemble whose members have other window lengths (``window="16+32+64"``,
+    one member each, ``n_models`` ignored), built from single networks: member
+    ``k`` is the network a fit with ``window=w_k, n_models=1,
+    random_state=member_seed(seed, k)`` trains (the member ``k`` of a cached
+    ``n_models=3`` fit at that window, where there is one). As the ensemble
+    does, the members' squared errors are averaged, then scaled, smoothed and
+    thresholded as one detector's (:class:`_MixedWindows`); a step is scored once
+    every member has an error for it. ``scale_members=True``: each member's
+    errors are first divided by its own error scales (learnt on its own errors,
+    as fit learns them), so that no window's errors weigh more for being larger."""
+    from tsrnn import AnomalyDetector
+    from tsrnn.base import member_seed
+
+    windows = [int(w) for w in model["window"].split("+")]
+    rest = {k: v for k, v in model.items() if k not in ("window", "n_models",
+                                                         "scale_members")}
+    members = []
+    for k, w in enumerate(windows):
+        whole = AnomalyDetector(random_state=seed, **case.params, **rest, window=w)
+        if cache is not None and _cached(case, whole, cache).exists():
+            member = AnomalyDetector.load(_cached(case, whole, cache))
+            member.net_, member.n_models = member.net_.members[k], 1
+        else:
+            member = _fit_tsrnn(case, {**rest, "window": w, "n_models": 1},
+                                member_seed(seed, k), cache)
+        members.append(member)
+    data = members[0]._read(case.train)
+    inputs = members[0]._inputs(data, members[0]._scaled(data))
+    if model.get("scale_members"):
+        for member in members:
+            member._learn_scoring(data, inputs, member._train_end(data))
+    host = copy.deepcopy(members[int(np.argmax(windows))])  # the longest: the warm-up
+    host.__class__, host.members_ = _MixedWindows, members
+    host.scale_members_ = bool(model.get("scale_members"))
+    host._learn_scoring(data, inputs, host._train_end(data))
+    return host
+
+
+def _mixed_windows_class():
+    from tsrnn import AnomalyDetector
+
+    class MixedWindows(AnomalyDetector):
+        """A detector scoring with its ``members_``' mean squared errors."""
+
+        def _step_errors(self, data, inputs, online):
+            parts = [m._step_errors(data, inputs, online) for m in self.members_]
+            if self.scale_members_:
+                parts = [(m._normalised(e, data, online), v)
+                         for m, (e, v) in zip(self.members_, parts, strict=True)]
+            return (np.mean([e for e, _ in parts], axis=0),
+                    np.logical_and.reduce([v for _, v in parts]))
+
+        def _normalised(self, errors, data, online):
+            # members already scaled: the ensemble's own scales (and their floor,
+            # a share of the targets' variance) would rescale them again
+            return errors if self.scale_members_ else super()._normalised(errors, data, online)
+
+    return MixedWindows
+
+
+_MixedWindows = _mixed_windows_class()
 
 
 def score_case(case: Case, configs: dict, only: set | None, seed: int, fitted: dict,

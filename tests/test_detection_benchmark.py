@@ -1,5 +1,5 @@
-"""benchmarks/detection.py's online fine-tuning, rows without the level check and
-per-sensor recall, on small synthetic cases."""
+"""benchmarks/detection.py's online fine-tuning, rows without the level check,
+per-sensor recall and mixed window lengths, on small synthetic cases."""
 
 import importlib.util
 import sys
@@ -89,3 +89,47 @@ def test_kind_recall_per_series_reads_each_series_own_false_alarm_rate():
     normal = labels == 0
     above = int((scores[normal] > np.quantile(scores[normal], 0.99)).sum())
     assert text.startswith("a 0 (0.1 to 0.9)") and f"b {above} (10.1 to 10.9)" in text
+
+
+def test_mixed_windows_of_one_length_score_as_the_ensemble(case_and_detector, tmp_path):
+    # window="8+8" takes the members of the cached two-network fit: the same scores
+    case, _ = case_and_detector
+    model = dict(window=8, n_models=2, max_epochs=2, hidden_size=8, calendar=None,
+                 verbose=False)
+    whole = bench._fit_tsrnn(case, model, 0, tmp_path)
+    mixed = bench._fit_tsrnn(case, model | {"window": "8+8"}, 0, tmp_path)
+    assert isinstance(mixed, bench._MixedWindows) and len(mixed.members_) == 2
+    for online in (False, True):
+        np.testing.assert_allclose(mixed.decision_function(case.test, online=online),
+                                   whole.decision_function(case.test, online=online))
+    assert mixed.threshold_ == pytest.approx(whole.threshold_, rel=1e-6)  # float32 sums
+
+
+def test_mixed_windows_average_their_members_errors_from_the_longest_window(
+        case_and_detector, tmp_path):
+    case, _ = case_and_detector
+    model = dict(max_epochs=2, hidden_size=8, calendar=None, verbose=False)
+    mixed = bench._fit_tsrnn(case, model | {"window": "4+8"}, 0, tmp_path)
+    assert [m.window for m in mixed.members_] == [4, 8] and mixed.window == 8
+    data = mixed._read(case.test)
+    inputs = mixed._inputs(data, mixed._scaled(data))
+    errors, valid = mixed._step_errors(data, inputs, online=True)
+    parts = [m._step_errors(data, inputs, online=True) for m in mixed.members_]
+    assert not valid[:7].any() and valid[7:].all()  # warming up as the longest window
+    np.testing.assert_allclose(errors[valid], (parts[0][0] + parts[1][0])[valid] / 2)
+    assert (mixed.decision_function(case.test, online=True).to_numpy()[:7] == 0).all()
+
+
+def test_scaled_members_average_errors_in_each_members_own_scale(case_and_detector, tmp_path):
+    case, _ = case_and_detector
+    model = dict(max_epochs=2, hidden_size=8, calendar=None, verbose=False)
+    mixed = bench._fit_tsrnn(case, model | {"window": "4+8", "scale_members": True}, 0,
+                             tmp_path)
+    data = mixed._read(case.test)
+    inputs = mixed._inputs(data, mixed._scaled(data))
+    errors, valid = mixed._step_errors(data, inputs, online=True)
+    scaled = [m._normalised(m._step_errors(data, inputs, online=True)[0], data, True)
+              for m in mixed.members_]
+    assert not np.allclose(mixed.members_[0].error_scale_, mixed.members_[1].error_scale_)
+    np.testing.assert_allclose(errors[valid], (scaled[0] + scaled[1])[valid] / 2)
+    assert mixed._normalised(errors, data, True) is errors  # not scaled twice
