@@ -5,7 +5,9 @@ to it, by a detector fitted on earlier rows only):
 
 - ``nab``: the 28 NAB series. Fitted on each file's probationary period (its
   first min(15%, 750) rows), scored on the rest; the per-row labels are NAB's
-  windows. Also NAB's own score (threshold optimised over the files), and the
+  windows. Also NAB's own score (threshold optimised over the files), the score
+  of each half of the files (alternate files, ``NAB even`` and ``NAB odd``, each
+  at its own threshold: a setting chosen on one is scored on the other), and the
   threshold-transfer check: the NAB threshold optimised on half the files and
   applied to the other half, both ways.
 - ``skab``: the 16 SKAB valve1 experiments, SKAB's protocol: fitted on each
