@@ -1,5 +1,6 @@
 """benchmarks/detection.py's online fine-tuning, rows without the level check,
-per-sensor recall and mixed window lengths, on small synthetic cases."""
+per-sensor recall, mixed window lengths, the cache and NAB's halves, on small
+synthetic cases."""
 
 import importlib.util
 import sys
@@ -133,3 +134,41 @@ def test_scaled_members_average_errors_in_each_members_own_scale(case_and_detect
     assert not np.allclose(mixed.members_[0].error_scale_, mixed.members_[1].error_scale_)
     np.testing.assert_allclose(errors[valid], (scaled[0] + scaled[1])[valid] / 2)
     assert mixed._normalised(errors, data, True) is errors  # not scaled twice
+
+
+def test_a_cached_fit_serves_another_likelihood_window(tmp_path):
+    """likelihood_window changes what is learnt from the networks' errors, not the
+    networks: one cached file, the prior learnt anew for each window."""
+    frame = pd.DataFrame({"value": np.sin(np.arange(200) / 5)})
+    case = bench.Case("toy", frame.iloc[:150], frame, np.ones(200, bool),
+                      np.zeros(200, np.int64), {})
+    small = dict(window=8, n_models=1, max_epochs=1, hidden_size=8, calendar=None,
+                 verbose=False)
+    first = bench._fit_tsrnn(case, small, 0, tmp_path)
+    other = bench._fit_tsrnn(case, small | {"likelihood_window": 3}, 0, tmp_path)
+    assert len(list(tmp_path.glob("*.pt"))) == 1
+    assert other.likelihood_window == 3 and first.likelihood_window == 20
+    assert all(torch_equal(a, b) for a, b in zip(first.net_.parameters(),
+                                                 other.net_.parameters(), strict=True))
+    assert not np.allclose(other.likelihood_prior_, first.likelihood_prior_)
+
+
+def test_nab_halves_are_the_alternate_files_each_at_its_own_threshold():
+    from tsrnn.metrics import nab_benchmark
+
+    times = pd.date_range("2020-01-01", periods=100, freq="h")
+    rng = np.random.default_rng(0)
+    cases, results = [], []
+    for k in range(4):
+        windows = [(times[50 + k], times[60 + k])]
+        cases.append(bench.Case(f"f{k}", None, None, None, None, {}, times=times,
+                                windows=windows))
+        scores = rng.random(100)
+        scores[55 + k] += k  # later files' anomalies stand out more
+        results.append((scores, 0.0))
+    got = bench.nab_transfer(cases, results)
+    for name, idx in (("NAB even", [0, 2]), ("NAB odd", [1, 3])):
+        runs = {cases[i].name: (times, results[i][0], cases[i].windows) for i in idx}
+        assert got[name] == nab_benchmark(runs)["score"]
+    assert got["NAB own"] == (got["NAB even"] + got["NAB odd"]) / 2
+    assert got["NAB moved"] <= got["NAB own"]  # a threshold optimised elsewhere
