@@ -513,6 +513,20 @@ def test_invalid_params_raise_at_fit_not_init(params):
     assert not hasattr(model, "net_")
 
 
+@pytest.mark.parametrize(("horizon", "segment_len", "expected"),
+                         [(16, 4, "direct"), (17, 4, "parallel"), (4, 1, "direct"),
+                          (5, 1, "parallel")])
+def test_auto_strategy_decodes_in_parallel_past_four_segments(tmp_path, horizon,
+                                                              segment_len, expected):
+    model = _forecaster(horizon=horizon, segment_len=segment_len, max_epochs=1).fit(_wide())
+    assert model.strategy == "auto"
+    assert model.net_.strategy == model.summary()["strategy"] == expected
+    model.save(tmp_path / "model.pt")
+    loaded = Forecaster.load(tmp_path / "model.pt")  # the rule rebuilds the same network
+    assert loaded.net_.strategy == expected
+    pd.testing.assert_frame_equal(loaded.predict(), model.predict())
+
+
 # ------------------------------------------------------------------ ensembles
 def test_n_models_forecasts_the_median_of_its_members_fitted_alone():
     """Member k is the single fit with member_seed(random_state, k), so the

@@ -33,7 +33,7 @@ from tsrnn.forecast_calendar import (
 from tsrnn.forecaster_files import ForecasterFile
 from tsrnn.nn.attention import ATTENTIONS
 from tsrnn.nn.ensemble import MedianEnsemble, members_of
-from tsrnn.nn.forecast import ForecastNet
+from tsrnn.nn.forecast import STRATEGIES, ForecastNet
 from tsrnn.nn.seq2seq import Seq2SeqNet
 
 __all__ = ["Backtest", "Forecaster"]
@@ -72,7 +72,9 @@ class Forecaster(ForecasterFile, AutoSizing, ForecastEvaluation, SeriesEstimator
     strategy
         ``"direct"`` (all horizon steps from the final state at once),
         ``"parallel"`` (SegRNN's parallel multi-step decoding) or ``"recursive"``
-        (autoregressive: each predicted segment is fed back in).
+        (autoregressive: each predicted segment is fed back in). ``"auto"``:
+        ``"parallel"`` when the horizon is longer than four segments, else
+        ``"direct"``.
     segment_len
         Steps per input segment; ``"auto"`` cuts the window into about four
         (``input_len // 4``, between 1 and 48). 1 feeds single steps.
@@ -189,7 +191,7 @@ class Forecaster(ForecasterFile, AutoSizing, ForecastEvaluation, SeriesEstimator
         layer_norm: bool = False,
         nonlinearity: str = "tanh",
         learn_initial_state: bool = False,
-        strategy: str = "direct",
+        strategy: str = "auto",
         segment_len: int | str = "auto",
         channel_independent: bool = True,
         window_norm: str | None = "last",
@@ -341,7 +343,7 @@ class Forecaster(ForecasterFile, AutoSizing, ForecastEvaluation, SeriesEstimator
                               attention=self.attention, teacher_forcing=self.teacher_forcing,
                               **options)
         return ForecastNet(n_features, n_targets, self.input_len_, self.horizon_,
-                           strategy=self.strategy, **options)
+                           strategy=self._strategy(), **options)
 
     def _check_params(self) -> None:
         if self.model not in ("rnn", "seq2seq"):
@@ -352,6 +354,9 @@ class Forecaster(ForecasterFile, AutoSizing, ForecastEvaluation, SeriesEstimator
         self._check_common(*[name for name in ("input_len", "horizon")
                              if getattr(self, name) != AUTO])
         self._check_integer("n_models", 1)
+        if self.strategy not in (AUTO, *STRATEGIES):
+            raise ValueError(f"strategy must be 'auto' or one of {STRATEGIES}, "
+                             f"got {self.strategy!r}")
         self._quantile_levels()
         self._segment_len()
         check_calendar(self.calendar)
@@ -384,6 +389,16 @@ class Forecaster(ForecasterFile, AutoSizing, ForecastEvaluation, SeriesEstimator
             raise ValueError(f"segment_len must be 'auto' or an integer in [1, input_len], "
                              f"got {self.segment_len!r}")
         return int(self.segment_len)
+
+    def _strategy(self) -> str:
+        """The decoding for the fitted sizes. A direct head learns its own weights for
+        every horizon step from one final state; past four segments the parallel
+        decoder, one head shared by every output segment told its position, needs
+        no more weights for a longer horizon (on ETTh1 at 336 and 720 steps the
+        direct head was best after its first epoch and overfitted from there)."""
+        if self.strategy != AUTO:
+            return self.strategy
+        return "parallel" if self.horizon_ > 4 * self._segment_len() else "direct"
 
     # --------------------------------------------------------------- predicting
     def predict(self, df: pd.DataFrame | pd.Series | None = None, *,

@@ -71,6 +71,10 @@ def summarize(est) -> Summary:
         kind = params.get("cell", "") + (" seq2seq" if params.get("model") == "seq2seq" else "")
         out["network"] = (f"{kind}, {layers} layer{'s' * (layers > 1)} of "
                           f"{params.get('hidden_size')} units")
+        if hasattr(est, "_strategy") and params.get("model") == "rnn":
+            out["strategy"] = est._strategy()
+            if params.get("strategy") == "auto":
+                chosen.append("strategy")
         out["parameters"] = int(sum(p.numel() for p in net.parameters()))
         if "n_models" in params:
             out["n_models"] = params["n_models"]
