@@ -527,6 +527,17 @@ def test_auto_strategy_decodes_in_parallel_past_four_segments(tmp_path, horizon,
     pd.testing.assert_frame_equal(loaded.predict(), model.predict())
 
 
+@pytest.mark.parametrize(("input_len", "horizon", "expected"), [
+    (54, 13, "direct"), (96, 96, "direct"), (192, 96, "direct"), (384, 192, "direct"),
+    (96, 192, "parallel"), (672, 336, "parallel"), (720, 720, "parallel")])
+def test_auto_strategy_at_the_benchmark_sizes(input_len, horizon, expected):
+    """M4 weekly (54, 13) and ETTh1 at horizons 96 and 192 keep the direct head
+    (their figures stand); the long ETTh1 horizons decode in parallel."""
+    model = Forecaster(input_len=input_len, horizon=horizon)
+    model.input_len_, model.horizon_ = input_len, horizon  # what fit sets
+    assert model._strategy() == expected
+
+
 # ------------------------------------------------------------------ ensembles
 def test_n_models_forecasts_the_median_of_its_members_fitted_alone():
     """Member k is the single fit with member_seed(random_state, k), so the
