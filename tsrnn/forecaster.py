@@ -393,9 +393,10 @@ class Forecaster(ForecasterFile, AutoSizing, ForecastEvaluation, SeriesEstimator
     def _strategy(self) -> str:
         """The decoding for the fitted sizes. A direct head learns its own weights for
         every horizon step from one final state; past four segments the parallel
-        decoder, one head shared by every output segment told its position, needs
-        no more weights for a longer horizon (on ETTh1 at 336 and 720 steps the
-        direct head was best after its first epoch and overfitted from there)."""
+        decoder shares one head across the output segments, each told its
+        position, so every weight learns from the whole horizon (on ETTh1 at 336
+        and 720 steps the direct head was best after its first epoch and
+        overfitted from there)."""
         if self.strategy != AUTO:
             return self.strategy
         return "parallel" if self.horizon_ > 4 * self._segment_len() else "direct"
