@@ -527,15 +527,19 @@ def test_auto_strategy_decodes_in_parallel_past_four_segments(tmp_path, horizon,
     pd.testing.assert_frame_equal(loaded.predict(), model.predict())
 
 
-@pytest.mark.parametrize(("input_len", "horizon", "expected"), [
-    (54, 13, "direct"), (96, 96, "direct"), (192, 96, "direct"), (384, 192, "direct"),
-    (96, 192, "parallel"), (672, 336, "parallel"), (720, 720, "parallel")])
-def test_auto_strategy_at_the_benchmark_sizes(input_len, horizon, expected):
-    """M4 weekly (54, 13) and ETTh1 at horizons 96 and 192 keep the direct head
-    (their figures stand); the long ETTh1 horizons decode in parallel."""
+@pytest.mark.parametrize(("input_len", "horizon", "season", "segments", "expected"), [
+    (54, 13, 52, 13, "direct"), (96, 96, 24, 24, "direct"), (192, 96, 24, 24, "direct"),
+    (384, 192, 24, 24, "parallel"), (96, 192, 24, 24, "parallel"),
+    (672, 336, 24, 24, "parallel"), (720, 720, 24, 24, "parallel"),
+    (288, 96, 96, 48, "direct"), (480, 48, 1, 48, "direct")])
+def test_auto_segments_and_strategy_at_the_benchmark_sizes(input_len, horizon, season,
+                                                           segments, expected):
+    """M4 weekly (54, 13) and ETTh1 at horizon 96 keep the sizes their figures
+    were measured with; hourly data is cut into days, and the long horizons decode
+    in parallel."""
     model = Forecaster(input_len=input_len, horizon=horizon)
-    model.input_len_, model.horizon_ = input_len, horizon  # what fit sets
-    assert model._strategy() == expected
+    model.input_len_, model.horizon_, model.season_ = input_len, horizon, season  # as fit
+    assert (model._segment_len(), model._strategy()) == (segments, expected)
 
 
 # ------------------------------------------------------------------ ensembles

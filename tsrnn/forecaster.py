@@ -77,7 +77,8 @@ class Forecaster(ForecasterFile, AutoSizing, ForecastEvaluation, SeriesEstimator
         ``"direct"``.
     segment_len
         Steps per input segment; ``"auto"`` cuts the window into about four
-        (``input_len // 4``, between 1 and 48). 1 feeds single steps.
+        (``input_len // 4``, between 1 and 48, and at most one season when the
+        frequency has one). 1 feeds single steps.
     channel_independent
         Forecast each target channel as its own univariate series with shared
         weights (best on most multivariate data); False models the channels jointly.
@@ -162,9 +163,9 @@ class Forecaster(ForecasterFile, AutoSizing, ForecastEvaluation, SeriesEstimator
         The data's frequency.
     calendar_
         The calendar cycles used (a tuple; empty: none).
-    input_len_, horizon_, season_
-        The sizes used: ``input_len`` and ``horizon`` as given, or what ``"auto"``
-        chose; ``season_`` is the frequency's calendar cycle in steps (12 for
+    input_len_, horizon_, season_, segment_len_
+        The sizes used: ``input_len``, ``horizon`` and ``segment_len`` as given, or
+        what ``"auto"`` chose; ``season_`` is the frequency's calendar cycle in steps (12 for
         monthly data, 24 for hourly, 1 for integer times), the season backtests use
         for MASE with ``season="auto"``.
     training_summary_
@@ -377,13 +378,18 @@ class Forecaster(ForecasterFile, AutoSizing, ForecastEvaluation, SeriesEstimator
     def _segment_len(self) -> int:
         """The segment length for the fitted input (before fit, an ``"auto"`` input
         only bounds an integer segment_len from below)."""
+        if hasattr(self, "segment_len_"):
+            return self.segment_len_
         length = getattr(self, "input_len_", None)
         if length is None:
             length = None if self.input_len == AUTO else self.input_len
         if self.segment_len == "auto":
-            # About four segments per window, each at most two days of hourly data:
-            # on ETTh1 this beat both single steps and SegRNN's 48-step segments.
-            return max(1, min(48, (length or 4) // 4))
+            # About four segments per window (on ETTh1 at input 96 this beat both
+            # single steps and SegRNN's 48-step segments), none longer than one
+            # season, as SegRNN cuts hourly data into days, nor than 48 steps.
+            season = getattr(self, "season_", 1)
+            most = min(48, season) if season > 1 else 48
+            return max(1, min(most, (length or 4) // 4))
         if not is_integer(self.segment_len) or not 1 <= self.segment_len <= (
                 length or self.segment_len):
             raise ValueError(f"segment_len must be 'auto' or an integer in [1, input_len], "

@@ -54,7 +54,7 @@ def summarize(est) -> Summary:
         out["freq"] = (None if freq is None else int(freq)
                        if isinstance(freq, int | np.integer) else freq.freqstr)
     chosen = []
-    for size in ("input_len", "horizon", "season"):
+    for size in ("input_len", "horizon", "season", "segment_len"):
         if hasattr(est, size + "_"):
             out[size] = int(getattr(est, size + "_"))
             if params.get(size) == "auto":
