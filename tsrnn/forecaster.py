@@ -165,9 +165,9 @@ class Forecaster(ForecasterFile, AutoSizing, ForecastEvaluation, SeriesEstimator
         The calendar cycles used (a tuple; empty: none).
     input_len_, horizon_, season_, segment_len_
         The sizes used: ``input_len``, ``horizon`` and ``segment_len`` as given, or
-        what ``"auto"`` chose; ``season_`` is the frequency's calendar cycle in steps (12 for
-        monthly data, 24 for hourly, 1 for integer times), the season backtests use
-        for MASE with ``season="auto"``.
+        what ``"auto"`` chose; ``season_`` is the frequency's calendar cycle in
+        steps (12 for monthly data, 24 for hourly, 1 for integer times), the season
+        backtests use for MASE with ``season="auto"``.
     training_summary_
         Epochs run, best epoch and best validation loss (of the first member, with
         every member's under ``"members"`` when ``n_models > 1``).
