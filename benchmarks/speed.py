@@ -9,12 +9,16 @@
    in one run, at horizon 96.
 3. Seconds per epoch on ETTh1 (7 channels, defaults) for each cell.
 4. Latency of one ``predict`` call on a fitted model.
+5. ``--decoders``: only this: milliseconds per training step of the network alone,
+   direct head against parallel decoding, at ETTh1's long horizons with the
+   ``"auto"`` inputs (64 windows of 7 channels, GRU of 128, segments of 48).
 
 Step times come from the difference of two runs (N and N + 100 steps), so the
 fixed cost of starting the Trainer cancels out. Compare ratios within one run:
 this machine is noisy.
 
     .venv/bin/python benchmarks/speed.py
+    .venv/bin/python benchmarks/speed.py --decoders
 """
 
 from __future__ import annotations
@@ -88,12 +92,46 @@ def plain_per_100_steps(df, target, **params) -> float:
     return run(120) - run(20)
 
 
+def decoder_steps_ms(input_len: int, horizon: int, repeats: int = 6) -> dict[str, float]:
+    """Milliseconds per Adam step of a bare ForecastNet, per strategy; the two are
+    timed in turns so the machine's load falls on both alike."""
+    from tsrnn.nn import ForecastNet
+
+    torch.manual_seed(0)
+    x, y = torch.randn(64, input_len, 7), torch.randn(64, horizon, 7)
+    nets = {s: ForecastNet(7, 7, input_len, horizon, strategy=s, segment_len=48)
+            for s in ("direct", "parallel")}
+    optimizers = {s: torch.optim.Adam(net.parameters()) for s, net in nets.items()}
+    took = dict.fromkeys(nets, 0.0)
+    for repeat in range(repeats):
+        for s, net in nets.items():
+            started = time.perf_counter()
+            for _ in range(5):
+                loss = (net(x)[..., 0] - y).abs().mean()
+                optimizers[s].zero_grad()
+                loss.backward()
+                optimizers[s].step()
+            if repeat:  # the first turn warms up
+                took[s] += time.perf_counter() - started
+    return {s: 1e3 * t / (5 * (repeats - 1)) for s, t in took.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--skip-epochs", action="store_true")
+    parser.add_argument("--decoders", action="store_true",
+                        help="only: direct against parallel decoding at long horizons")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.decoders:
+        print(f"ms per training step, {torch.get_num_threads()} thread(s)")
+        print(f"{'input':>5} {'horizon':>7} {'direct':>8} {'parallel':>9} {'ratio':>6}")
+        for input_len, horizon in ((672, 336), (720, 720)):
+            ms = decoder_steps_ms(input_len, horizon)
+            print(f"{input_len:>5} {horizon:>7} {ms['direct']:8.0f} {ms['parallel']:9.0f} "
+                  f"{ms['parallel'] / ms['direct']:6.2f}")
+        return 0
     cells = ("rnn", "lstm", "gru")
     uni = _ett(["OT"])
     peer = dict(input_len=96, horizon=24, hidden_size=64, num_layers=1, batch_size=32)

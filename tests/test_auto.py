@@ -136,3 +136,33 @@ def test_files_from_before_auto_sizes_load(tmp_path):
     back = Forecaster.load(path)
     assert (back.input_len_, back.horizon_, back.season_) == (12, 3, 1)
     pd.testing.assert_frame_equal(back.predict(), model.predict())
+
+
+def test_auto_segments_are_at_most_one_season():
+    """Hourly: segments of a day (24), not input_len // 4 = 48; integer times have
+    no season, so only the 48-step bound holds."""
+    hourly = Forecaster(input_len=192, horizon=24, **FAST).fit(_series(600, "h"))
+    steps = Forecaster(input_len=192, horizon=24, **FAST).fit(_series(600, None))
+    assert (hourly.segment_len_, steps.segment_len_) == (24, 48)
+    assert hourly.net_.segment_len == 24 and hourly.summary()["segment_len"] == 24
+
+
+def test_files_from_before_the_season_cap_keep_their_segments(tmp_path):
+    """A file written with segment_len="auto" before the season cap (hourly, input
+    192: segments of 48) holds no segment length; it loads with its 48."""
+    import torch
+
+    from tsrnn.model_checks import checksum
+
+    path = tmp_path / "old.tsrnn"
+    model = Forecaster(input_len=192, horizon=24, segment_len=48, **FAST).fit(
+        _series(600, "h"))
+    model.save(path)
+    payload = torch.load(path, weights_only=True)
+    payload["params"]["segment_len"] = "auto"
+    del payload["fitted"]["sizes"]["segment_len"]  # as files written before the cap
+    payload["checksum"] = checksum(payload)
+    torch.save(payload, path)
+    back = Forecaster.load(path)
+    assert back.segment_len == "auto" and back.segment_len_ == 48
+    pd.testing.assert_frame_equal(back.predict(), model.predict())

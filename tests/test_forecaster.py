@@ -517,6 +517,35 @@ def test_invalid_params_raise_at_fit_not_init(params):
     assert not hasattr(model, "net_")
 
 
+@pytest.mark.parametrize(("horizon", "segment_len", "expected"),
+                         [(16, 4, "direct"), (17, 4, "parallel"), (4, 1, "direct"),
+                          (5, 1, "parallel")])
+def test_auto_strategy_decodes_in_parallel_past_four_segments(tmp_path, horizon,
+                                                              segment_len, expected):
+    model = _forecaster(horizon=horizon, segment_len=segment_len, max_epochs=1).fit(_wide())
+    assert model.strategy == "auto"
+    assert model.net_.strategy == model.summary()["strategy"] == expected
+    model.save(tmp_path / "model.pt")
+    loaded = Forecaster.load(tmp_path / "model.pt")  # the rule rebuilds the same network
+    assert loaded.net_.strategy == expected
+    pd.testing.assert_frame_equal(loaded.predict(), model.predict())
+
+
+@pytest.mark.parametrize(("input_len", "horizon", "season", "segments", "expected"), [
+    (54, 13, 52, 13, "direct"), (96, 96, 24, 24, "direct"), (192, 96, 24, 24, "direct"),
+    (384, 192, 24, 24, "parallel"), (96, 192, 24, 24, "parallel"),
+    (672, 336, 24, 24, "parallel"), (720, 720, 24, 24, "parallel"),
+    (288, 96, 96, 48, "direct"), (480, 48, 1, 48, "direct")])
+def test_auto_segments_and_strategy_at_the_benchmark_sizes(input_len, horizon, season,
+                                                           segments, expected):
+    """M4 weekly (54, 13) and ETTh1 at horizon 96 keep the sizes their figures
+    were measured with; hourly data is cut into days, and the long horizons decode
+    in parallel."""
+    model = Forecaster(input_len=input_len, horizon=horizon)
+    model.input_len_, model.horizon_, model.season_ = input_len, horizon, season  # as fit
+    assert (model._segment_len(), model._strategy()) == (segments, expected)
+
+
 # ------------------------------------------------------------------ ensembles
 def test_n_models_forecasts_the_median_of_its_members_fitted_alone():
     """Member k is the single fit with member_seed(random_state, k), so the

@@ -25,7 +25,9 @@ def test_forecaster_summary_names_the_auto_sizes_network_and_training():
     assert (summary["input_len"], summary["horizon"], summary["season"]) == (
         model.input_len_, model.horizon_, model.season_) == (28, 14, 7)
     assert summary["series"] == 1 and summary["freq"] == "D" and summary["targets"] == ["y"]
-    assert summary["chosen"] == ("input_len", "horizon")
+    assert summary["chosen"] == ("input_len", "horizon", "segment_len", "strategy")
+    assert summary["segment_len"] == model.segment_len_ == 7  # 28 // 4, one season
+    assert summary["strategy"] == "direct"  # 14 steps: one segment of 7
     assert summary["parameters"] == sum(p.numel() for p in model.net_.parameters())
     assert summary["n_models"] == 2
     assert summary["epochs"] == model.training_summary_["epochs"]
@@ -40,7 +42,9 @@ def test_forecaster_summary_names_the_auto_sizes_network_and_training():
 def test_integer_sizes_are_not_marked_auto_and_no_validation_is_said():
     model = Forecaster(input_len=14, horizon=7, val_size=0, **FAST).fit(_daily())
     summary = model.summary()
-    assert "chosen" not in summary and "(auto)" not in str(summary)
+    assert summary["chosen"] == ("segment_len", "strategy")  # the "auto" ones left
+    assert "14 (auto)" not in str(summary) and "7 (auto)" not in str(summary)
+    assert "strategy:       direct (auto)" in str(summary)
     assert summary["validation"] == "none: trained every epoch"
     assert "best_val_loss" not in summary
 

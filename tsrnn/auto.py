@@ -162,7 +162,7 @@ class AutoSizing:
                 f"input_len='auto' with a validation part of horizon={self.horizon_} rows: "
                 f"training on every row with input_len={self.input_len_}, no validation "
                 f"and no early stopping (all max_epochs={self.max_epochs})"), stacklevel=3)
-        self._segment_len()  # an integer segment_len must fit the chosen input
+        self.segment_len_ = self._segment_len()  # an integer one must fit the input
         return sizes.validate
 
     def _val_rows(self, n: int, horizon: int) -> int:

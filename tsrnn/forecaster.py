@@ -33,7 +33,7 @@ from tsrnn.forecast_calendar import (
 from tsrnn.forecaster_files import ForecasterFile
 from tsrnn.nn.attention import ATTENTIONS
 from tsrnn.nn.ensemble import MedianEnsemble, members_of
-from tsrnn.nn.forecast import ForecastNet
+from tsrnn.nn.forecast import STRATEGIES, ForecastNet
 from tsrnn.nn.seq2seq import Seq2SeqNet
 
 __all__ = ["Backtest", "Forecaster"]
@@ -72,10 +72,13 @@ class Forecaster(ForecasterFile, AutoSizing, ForecastEvaluation, SeriesEstimator
     strategy
         ``"direct"`` (all horizon steps from the final state at once),
         ``"parallel"`` (SegRNN's parallel multi-step decoding) or ``"recursive"``
-        (autoregressive: each predicted segment is fed back in).
+        (autoregressive: each predicted segment is fed back in). ``"auto"``:
+        ``"parallel"`` when the horizon is longer than four segments, else
+        ``"direct"``.
     segment_len
         Steps per input segment; ``"auto"`` cuts the window into about four
-        (``input_len // 4``, between 1 and 48). 1 feeds single steps.
+        (``input_len // 4``, between 1 and 48, and at most one season when the
+        frequency has one). 1 feeds single steps.
     channel_independent
         Forecast each target channel as its own univariate series with shared
         weights (best on most multivariate data); False models the channels jointly.
@@ -160,11 +163,11 @@ class Forecaster(ForecasterFile, AutoSizing, ForecastEvaluation, SeriesEstimator
         The data's frequency.
     calendar_
         The calendar cycles used (a tuple; empty: none).
-    input_len_, horizon_, season_
-        The sizes used: ``input_len`` and ``horizon`` as given, or what ``"auto"``
-        chose; ``season_`` is the frequency's calendar cycle in steps (12 for
-        monthly data, 24 for hourly, 1 for integer times), the season backtests use
-        for MASE with ``season="auto"``.
+    input_len_, horizon_, season_, segment_len_
+        The sizes used: ``input_len``, ``horizon`` and ``segment_len`` as given, or
+        what ``"auto"`` chose; ``season_`` is the frequency's calendar cycle in
+        steps (12 for monthly data, 24 for hourly, 1 for integer times), the season
+        backtests use for MASE with ``season="auto"``.
     training_summary_
         Epochs run, best epoch and best validation loss (of the first member, with
         every member's under ``"members"`` when ``n_models > 1``).
@@ -189,7 +192,7 @@ class Forecaster(ForecasterFile, AutoSizing, ForecastEvaluation, SeriesEstimator
         layer_norm: bool = False,
         nonlinearity: str = "tanh",
         learn_initial_state: bool = False,
-        strategy: str = "direct",
+        strategy: str = "auto",
         segment_len: int | str = "auto",
         channel_independent: bool = True,
         window_norm: str | None = "last",
@@ -341,7 +344,7 @@ class Forecaster(ForecasterFile, AutoSizing, ForecastEvaluation, SeriesEstimator
                               attention=self.attention, teacher_forcing=self.teacher_forcing,
                               **options)
         return ForecastNet(n_features, n_targets, self.input_len_, self.horizon_,
-                           strategy=self.strategy, **options)
+                           strategy=self._strategy(), **options)
 
     def _check_params(self) -> None:
         if self.model not in ("rnn", "seq2seq"):
@@ -352,6 +355,9 @@ class Forecaster(ForecasterFile, AutoSizing, ForecastEvaluation, SeriesEstimator
         self._check_common(*[name for name in ("input_len", "horizon")
                              if getattr(self, name) != AUTO])
         self._check_integer("n_models", 1)
+        if self.strategy not in (AUTO, *STRATEGIES):
+            raise ValueError(f"strategy must be 'auto' or one of {STRATEGIES}, "
+                             f"got {self.strategy!r}")
         self._quantile_levels()
         self._segment_len()
         check_calendar(self.calendar)
@@ -372,18 +378,34 @@ class Forecaster(ForecasterFile, AutoSizing, ForecastEvaluation, SeriesEstimator
     def _segment_len(self) -> int:
         """The segment length for the fitted input (before fit, an ``"auto"`` input
         only bounds an integer segment_len from below)."""
+        if hasattr(self, "segment_len_"):
+            return self.segment_len_
         length = getattr(self, "input_len_", None)
         if length is None:
             length = None if self.input_len == AUTO else self.input_len
         if self.segment_len == "auto":
-            # About four segments per window, each at most two days of hourly data:
-            # on ETTh1 this beat both single steps and SegRNN's 48-step segments.
-            return max(1, min(48, (length or 4) // 4))
+            # About four segments per window (on ETTh1 at input 96 this beat both
+            # single steps and SegRNN's 48-step segments), none longer than one
+            # season, as SegRNN cuts hourly data into days, nor than 48 steps.
+            season = getattr(self, "season_", 1)
+            most = min(48, season) if season > 1 else 48
+            return max(1, min(most, (length or 4) // 4))
         if not is_integer(self.segment_len) or not 1 <= self.segment_len <= (
                 length or self.segment_len):
             raise ValueError(f"segment_len must be 'auto' or an integer in [1, input_len], "
                              f"got {self.segment_len!r}")
         return int(self.segment_len)
+
+    def _strategy(self) -> str:
+        """The decoding for the fitted sizes. A direct head learns its own weights for
+        every horizon step from one final state; past four segments the parallel
+        decoder shares one head across the output segments, each told its
+        position, so every weight learns from the whole horizon (on ETTh1 at 336
+        and 720 steps the direct head was best after its first epoch and
+        overfitted from there)."""
+        if self.strategy != AUTO:
+            return self.strategy
+        return "parallel" if self.horizon_ > 4 * self._segment_len() else "direct"
 
     # --------------------------------------------------------------- predicting
     def predict(self, df: pd.DataFrame | pd.Series | None = None, *,

@@ -25,7 +25,7 @@ class ForecasterFile:
             "training_summary": self.training_summary_,
             "calendar": list(self.calendar_),
             "sizes": {"input_len": self.input_len_, "horizon": self.horizon_,
-                      "season": self.season_},
+                      "season": self.season_, "segment_len": self.segment_len_},
             "net_shape": {k: getattr(members_of(self.net_)[0], k)
                           for k in ("n_features", "n_targets", "n_future")},
         }
@@ -63,6 +63,7 @@ class ForecasterFile:
                 raise ValueError("fitted 'sizes' missing for input_len or horizon 'auto'")
             self.input_len_, self.horizon_, self.season_ = int(self.input_len), \
                 int(self.horizon), 1
+            self._restore_segment_len({})
             return
         sizes = fitted_value(state, "sizes", dict)
         values = [sizes.get(k) for k in ("input_len", "horizon", "season")]
@@ -73,3 +74,17 @@ class ForecasterFile:
                 raise ValueError(f"fitted 'sizes' {name}={value} differs from its parameter "
                                  f"{name}={getattr(self, name)}")
         self.input_len_, self.horizon_, self.season_ = (int(v) for v in values)
+        self._restore_segment_len(sizes)
+
+    def _restore_segment_len(self, sizes: dict) -> None:
+        """Files from before the season cap hold no segment length: theirs came from
+        ``input_len // 4`` between 1 and 48 alone."""
+        if "segment_len" not in sizes:
+            self.segment_len_ = (max(1, min(48, self.input_len_ // 4))
+                                 if self.segment_len == AUTO else int(self.segment_len))
+            return
+        value = sizes["segment_len"]
+        if not (is_integer(value) and 1 <= value <= self.input_len_):
+            raise ValueError(f"fitted 'sizes' segment_len={value!r} is not an integer in "
+                             f"[1, input_len={self.input_len_}]")
+        self.segment_len_ = int(value)

@@ -54,7 +54,7 @@ def summarize(est) -> Summary:
         out["freq"] = (None if freq is None else int(freq)
                        if isinstance(freq, int | np.integer) else freq.freqstr)
     chosen = []
-    for size in ("input_len", "horizon", "season"):
+    for size in ("input_len", "horizon", "season", "segment_len"):
         if hasattr(est, size + "_"):
             out[size] = int(getattr(est, size + "_"))
             if params.get(size) == "auto":
@@ -71,6 +71,10 @@ def summarize(est) -> Summary:
         kind = params.get("cell", "") + (" seq2seq" if params.get("model") == "seq2seq" else "")
         out["network"] = (f"{kind}, {layers} layer{'s' * (layers > 1)} of "
                           f"{params.get('hidden_size')} units")
+        if hasattr(est, "_strategy") and params.get("model") == "rnn":
+            out["strategy"] = est._strategy()
+            if params.get("strategy") == "auto":
+                chosen.append("strategy")
         out["parameters"] = int(sum(p.numel() for p in net.parameters()))
         if "n_models" in params:
             out["n_models"] = params["n_models"]
