@@ -238,6 +238,8 @@ def _fit_tsrnn(case: Case, model: dict, seed: int, cache: Path | None):
     benchmark's time). ``window="16+32+64"``: see :func:`_fit_mixed`."""
     from tsrnn import AnomalyDetector
 
+    if "members" in model:
+        return _fit_scores(case, model, seed, cache)
     if isinstance(model.get("window"), str):
         return _fit_mixed(case, model, seed, cache)
     det = AnomalyDetector(random_state=seed, **case.params, **model)
@@ -283,12 +285,42 @@ def _fit_mixed(case: Case, model: dict, seed: int, cache: Path | None):
             member = _fit_tsrnn(case, {**rest, "window": w, "n_models": 1},
                                 member_seed(seed, k), cache)
         members.append(member)
+    # the longest window hosts: its warm-up is the ensemble's
+    return _mixed(case, members, members[int(np.argmax(windows))], model)
+
+
+def _fit_scores(case: Case, model: dict, seed: int, cache: Path | None):
+    """An ensemble of the networks of fits with other scores
+    (``members="reconstruction+forecast"``): every member of the ``n_models``
+    fit with each ``score`` (cached as :func:`_fit_tsrnn` caches it, so the
+    reconstruction members are the default fit's networks), scored as
+    :func:`_fit_mixed` scores its members, with ``scale_members`` likewise."""
+    scores = model["members"].split("+")
+    rest = {k: v for k, v in model.items() if k not in ("members", "scale_members")}
+    members = []
+    for score in scores:
+        whole = _fit_tsrnn(case, {**rest, "score": score}, seed, cache)
+        for net in getattr(whole.net_, "members", [whole.net_]):
+            member = copy.deepcopy(whole)
+            member.net_, member.n_models = net, 1
+            members.append(member)
+    # a forecast host would take its online errors for the offline ones
+    host = next((m for m in members if m.score == "reconstruction"), members[0])
+    return _mixed(case, members, host, model)
+
+
+def _mixed(case: Case, members: list, host, model: dict):
+    """``host`` (a copy) scoring with the mean of ``members``' errors
+    (:class:`_MixedWindows`), its scales and threshold learnt on ``case.train``."""
     data = members[0]._read(case.train)
     inputs = members[0]._inputs(data, members[0]._scaled(data))
+    for member in members[1:]:  # the members share one input: it must be theirs
+        if not np.array_equal(member._inputs(data, member._scaled(data)), inputs):
+            raise ValueError("mixed members read their inputs differently (scaler or calendar)")
     if model.get("scale_members"):
         for member in members:
             member._learn_scoring(data, inputs, member._train_end(data))
-    host = copy.deepcopy(members[int(np.argmax(windows))])  # the longest: the warm-up
+    host = copy.deepcopy(host)
     host.__class__, host.members_ = _MixedWindows, members
     host.scale_members_ = bool(model.get("scale_members"))
     host._learn_scoring(data, inputs, host._train_end(data))

@@ -1,5 +1,5 @@
 """benchmarks/detection.py's online fine-tuning, rows without the level check,
-per-sensor recall, mixed window lengths, the cache and NAB's halves, on small
+per-sensor recall, mixed window lengths and scores, the cache and NAB's halves, on small
 synthetic cases."""
 
 import importlib.util
@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from tsrnn import AnomalyDetector
 
@@ -172,3 +173,30 @@ def test_nab_halves_are_the_alternate_files_each_at_its_own_threshold():
         assert got[name] == nab_benchmark(runs)["score"]
     assert got["NAB own"] == (got["NAB even"] + got["NAB odd"]) / 2
     assert got["NAB moved"] <= got["NAB own"]  # a threshold optimised elsewhere
+
+
+def test_reconstruction_and_forecast_members_average_errors_in_their_own_scales(
+        case_and_detector, tmp_path):
+    # members="reconstruction+forecast": the networks of both cached fits, each
+    # member's errors in its own scale, hosted by a reconstruction member
+    case, _ = case_and_detector
+    model = dict(window=8, n_models=2, max_epochs=2, hidden_size=8, calendar=None,
+                 verbose=False)
+    mixed = bench._fit_tsrnn(case, model | {"members": "reconstruction+forecast",
+                                            "scale_members": True}, 0, tmp_path)
+    assert [m.score for m in mixed.members_] == ["reconstruction"] * 2 + ["forecast"] * 2
+    assert mixed.score == "reconstruction" and len(list(tmp_path.iterdir())) == 2
+    whole = bench._fit_tsrnn(case, model, 0, tmp_path)  # the cached reconstruction fit
+    for k in range(2):
+        for a, b in zip(mixed.members_[k].net_.parameters(),
+                        whole.net_.members[k].parameters(), strict=True):
+            assert torch.equal(a, b)
+    data = mixed._read(case.test)
+    inputs = mixed._inputs(data, mixed._scaled(data))
+    errors, valid = mixed._step_errors(data, inputs, online=True)
+    scaled = [m._normalised(m._step_errors(data, inputs, online=True)[0], data, True)
+              for m in mixed.members_]
+    assert not valid[:8].any() and valid[8:].all()  # the forecasts start a window in
+    np.testing.assert_allclose(errors[valid], np.mean(scaled, axis=0)[valid], rtol=1e-6)
+    scores = mixed.decision_function(case.test, online=True).to_numpy()
+    assert scores[200:210].max() > mixed.threshold_  # the injected shift is flagged
