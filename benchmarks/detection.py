@@ -36,8 +36,10 @@ experiment k's normal rows.
 post-processing share one fit. ``window=16+32+64`` there is an ensemble whose
 members have those window lengths, one network each, scored as the ensemble
 scores (its members' squared errors averaged, then scaled, smoothed and
-thresholded as one detector's; see :func:`_fit_mixed`). ``--mean`` differs: it
-averages finished scores and thresholds, each from its own error scales.
+thresholded as one detector's; see :func:`_fit_mixed`).
+``members=reconstruction+forecast`` likewise mixes the networks of fits with
+those scores (:func:`_fit_scores`). ``--mean`` differs: it averages finished
+scores and thresholds, each from its own error scales.
 
 ``--finetune EPOCHS`` adds, for each tsrnn configuration, a row ``NAME ft``: the
 same fitted networks, fine-tuned online as the scored part goes on (every
