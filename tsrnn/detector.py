@@ -497,11 +497,7 @@ class AnomalyDetector(ErrorsToScores, DetectorFile, SeriesEstimator):
         self._check_scoring()
         data = self._read(df)
         check_length(data, self.window + 1, what="window + 1")
-        errors, valid = self._step_errors(data, self._inputs(data, self._scaled(data)), online)
-        if online or self.stateful:  # stateful scores are online either way
-            self._unseen_warming_up(valid, data)
-        errors = self._with_value_checks(self._normalised(errors, data, online), valid,
-                                         data)
+        errors, valid = self._checked_errors(data, online)
         breaches = self._breaches(data)
         score = self._finish(errors, valid, data, online, breaches)
         total = errors.sum(axis=1, keepdims=True)

@@ -191,6 +191,16 @@ class ErrorsToScores:
             return None
         return self.level_range_[i]
 
+    def _checked_errors(self, data: SeriesData, online: bool) -> tuple[np.ndarray, np.ndarray]:
+        """The step errors ``[N, F]`` and their validity ``[N]`` that every score
+        starts from: the networks' errors, normalised, then raised by the value
+        checks (a series unseen at fit warming up where the scores are online)."""
+        errors, valid = self._step_errors(data, self._inputs(data, self._scaled(data)), online)
+        if online or self.stateful:  # stateful scores are online either way
+            self._unseen_warming_up(valid, data)
+        return self._with_value_checks(self._normalised(errors, data, online), valid,
+                                       data), valid
+
     def _with_value_checks(self, errors: np.ndarray, valid: np.ndarray,
                            data: SeriesData) -> np.ndarray:
         """Normalised errors ``[N, F]``, each target's raised on its scored steps to
@@ -248,9 +258,7 @@ class ErrorsToScores:
         self._check_params()
         self.decision_scores_ = self.decision_function(df).to_numpy(dtype=np.float64)
         data = self._read(df)
-        errors, valid = self._step_errors(data, self._inputs(data, self._scaled(data)), True)
-        self._unseen_warming_up(valid, data)
-        errors = self._with_value_checks(self._normalised(errors, data, True), valid, data)
+        errors, valid = self._checked_errors(data, online=True)
         self._set_threshold(self._held_out_scores(data, errors, valid, self._train_end(data),
                                                   self._breaches(data)))
         return self
