@@ -77,8 +77,8 @@ SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 # configurations differing in them share a fit. (Not likelihood_window: the
 # likelihood's prior is fitted with it. normalize_errors is exact for ranking
 # scores; the alerting prior was fitted on the normalised errors.)
-POST = {"alerts", "smoothing", "normalize_errors", "likelihood_history", "cooldown",
-        "range_tolerance", "contamination", "threshold", "risk"}
+POST = {"alerts", "smoothing", "drift_window", "normalize_errors", "likelihood_history",
+        "cooldown", "range_tolerance", "contamination", "threshold", "risk"}
 # Parameters the networks do not read: a configuration differing in them gets its
 # own fit (learnt anew on a cached file's networks), but shares the cached file.
 SCORING_ONLY = POST | {"likelihood_window"}
@@ -249,8 +249,10 @@ def _fit_tsrnn(case: Case, model: dict, seed: int, cache: Path | None):
         return det.fit(case.train, **case.fit_kwargs)
     path = _cached(case, det, cache)
     if path.exists():  # the networks as trained; what fit learns from their errors, anew
+        # (the scoring as configured today: a file saved before a new scoring
+        # parameter loads with it off, as any older model file does)
         det = AnomalyDetector.load(path).set_params(
-            **{k: v for k, v in model.items() if k in SCORING_ONLY})
+            **{k: v for k, v in det.get_params().items() if k in SCORING_ONLY})
         data = det._read(case.train)
         det._learn_scoring(data, det._inputs(data, det._scaled(data)), det._train_end(data))
         return det
@@ -281,7 +283,8 @@ def _fit_mixed(case: Case, model: dict, seed: int, cache: Path | None):
     for k, w in enumerate(windows):
         whole = AnomalyDetector(random_state=seed, **case.params, **rest, window=w)
         if cache is not None and _cached(case, whole, cache).exists():
-            member = AnomalyDetector.load(_cached(case, whole, cache))
+            member = AnomalyDetector.load(_cached(case, whole, cache)).set_params(
+                **{k: v for k, v in whole.get_params().items() if k in SCORING_ONLY})
             member.net_, member.n_models = member.net_.members[k], 1
         else:
             member = _fit_tsrnn(case, {**rest, "window": w, "n_models": 1},

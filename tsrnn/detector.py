@@ -128,6 +128,20 @@ class AnomalyDetector(ErrorsToScores, DetectorFile, SeriesEstimator):
         a closed valve) stays as high as the incident's running mean. 0: the
         errors as they are. (50 was chosen leaving one dataset out at a time:
         see the README's detection benchmark.)
+    drift_window
+        For ranking scores: each target's errors are divided by how far its
+        typical error (the lower quartile of its last ``drift_window`` errors)
+        has risen above that of its first ``drift_window // 4`` scored steps,
+        where it has. A series drifting away from its training rows (a trend
+        beyond the training levels, an ageing sensor) is rebuilt less and less
+        well, and its normal steps would otherwise outrank faults on steady
+        series under one threshold; a fault lifts only its own steps (one that
+        fills a tenth of the window is divided by about a fifth more at its end
+        than at its start). The stuck-sensor and level checks
+        are not divided. Acts once a series has ``drift_window // 4`` scored
+        steps; not with ``stateful=True``; None: off. See :mod:`tsrnn.drift`.
+        (4096 was chosen leaving one dataset out at a time, over three seeds:
+        see the README's detection benchmark.)
     n_models
         Networks trained from as many seeds (the first is ``random_state``, the
         others drawn from it, so two random states share no member), whose
@@ -237,6 +251,7 @@ class AnomalyDetector(ErrorsToScores, DetectorFile, SeriesEstimator):
         risk: float = 1e-3,
         alerts: bool = False,
         smoothing: int = 50,
+        drift_window: int | None = 4096,
         n_models: int = 3,
         likelihood_window: int = 20,
         likelihood_history: int = 8640,
@@ -278,6 +293,7 @@ class AnomalyDetector(ErrorsToScores, DetectorFile, SeriesEstimator):
         self.risk = risk
         self.alerts = alerts
         self.smoothing = smoothing
+        self.drift_window = drift_window
         self.n_models = n_models
         self.likelihood_window = likelihood_window
         self.likelihood_history = likelihood_history
@@ -389,6 +405,8 @@ class AnomalyDetector(ErrorsToScores, DetectorFile, SeriesEstimator):
         for name, minimum in (("likelihood_window", 1), ("likelihood_history", 2),
                               ("cooldown", 0), ("smoothing", 0)):
             self._check_integer(name, minimum)
+        if self.drift_window is not None:
+            self._check_integer("drift_window", 4)
         if self.likelihood_window > self.likelihood_history:
             raise ValueError(f"likelihood_window ({self.likelihood_window}) must not exceed "
                              f"likelihood_history ({self.likelihood_history}): the short "

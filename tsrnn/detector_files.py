@@ -42,7 +42,8 @@ class DetectorFile:
     def _upgrade_params(params: dict) -> dict:
         """Parameters of a file saved by an older tsrnn, in today's names: the
         ``likelihood`` switch (then on by default) is now ``alerts``; files from
-        before ensembles hold one network and score unsmoothed, unscaled errors.
+        before ensembles hold one network and score unsmoothed, unscaled errors;
+        files from before the drift correction score without it.
         (Such a file's ranking scores, ``likelihood=False``, also had the range
         check and cooldown, now parts of the alerting scores only.)"""
         params = dict(params)
@@ -50,6 +51,7 @@ class DetectorFile:
             params["alerts"] = bool(params.pop("likelihood"))
         if "n_models" not in params:  # written before ensembles, smoothing and scaling
             params.update(n_models=1, smoothing=0, normalize_errors=False)
+        params.setdefault("drift_window", None)  # written before the drift correction
         return params
 
     def _restore(self, state: dict, weights: dict) -> None:

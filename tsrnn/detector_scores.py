@@ -14,6 +14,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from tsrnn.base import in_frame_order
 from tsrnn.data import SeriesData, chronological_split
+from tsrnn.drift import DriftWatch, drift_corrected
 from tsrnn.error_stats import error_scales, held_out_rows, likelihood_priors, target_variances
 from tsrnn.level import LevelWatch, level_errors, level_reference
 from tsrnn.likelihood import RangeWatch, ScoreFilter, post_process, range_breaches
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from tsrnn.detector import AnomalyDetector
 
 NEW_SERIES_WARMUP = 100  # points that scale a series unseen at fit (see _warmup)
-SCORING = ("alerts", "smoothing", "normalize_errors", "likelihood_window",
+SCORING = ("alerts", "smoothing", "drift_window", "normalize_errors", "likelihood_window",
            "likelihood_history", "cooldown", "range_tolerance")
 
 
@@ -61,6 +62,30 @@ class ErrorsToScores:
         known = self._series_positions()
         scale = np.stack([self._error_scale_of(known.get(sid), online) for sid in data.ids])
         return errors / np.repeat(scale, data.lengths, axis=0)  # [S, F] -> [N, F]
+
+    @property
+    def _drift_window(self) -> int | None:
+        """The drift correction's window: ranking scores of windowed detectors only
+        (the likelihood of alerting scores has its own moving reference)."""
+        if self.alerts or self.stateful:
+            return None
+        return getattr(self, "drift_window", None)
+
+    def _drift_corrected(self, errors: np.ndarray, valid: np.ndarray,
+                         data: SeriesData) -> np.ndarray:
+        """Normalised errors ``[N, F]``, series by series, divided by the rise of
+        their error level (:mod:`tsrnn.drift`)."""
+        window = self._drift_window
+        if window is None:
+            return errors
+        out = np.empty_like(errors)
+        for a, b in zip(data.offsets[:-1], data.offsets[1:], strict=True):
+            out[a:b] = drift_corrected(errors[a:b], valid[a:b], window)
+        return out
+
+    def _drift_watch(self) -> DriftWatch | None:
+        window = self._drift_window
+        return None if window is None else DriftWatch(window, len(self.target_names_))
 
     def _prior_of(self, i: int | None, online: bool) -> tuple[float, float]:
         """Series ``i``'s prior (its position in ``ids_``; None: unseen, pooled)."""
@@ -159,6 +184,7 @@ class ErrorsToScores:
                                          variance=target_variances(data, inputs))
         errors = self._normalised(errors, data, online=False)
         online = (self._normalised(online[0], data, online=True), online[1])
+        # (before the drift correction, which alerting scores do not have)
         self.likelihood_prior_ = likelihood_priors(data, offline=(errors, valid),
                                                    online=online, window=self.likelihood_window)
         self.longest_run_ = self._longest_runs(data)
@@ -166,6 +192,8 @@ class ErrorsToScores:
             level_reference(data.values[a:b, :data.n_targets], self.window)
             for a, b in zip(data.offsets[:-1], data.offsets[1:], strict=True)])
         breaches = self._breaches(data)
+        errors = self._drift_corrected(errors, valid, data)
+        online = (self._drift_corrected(*online, data), online[1])
         self.decision_scores_ = in_frame_order(
             self._finish(errors, valid, data, False, breaches), data)
         self._set_threshold(self._held_out_scores(data, *online, train_end, breaches))
@@ -193,13 +221,14 @@ class ErrorsToScores:
 
     def _checked_errors(self, data: SeriesData, online: bool) -> tuple[np.ndarray, np.ndarray]:
         """The step errors ``[N, F]`` and their validity ``[N]`` that every score
-        starts from: the networks' errors, normalised, then raised by the value
-        checks (a series unseen at fit warming up where the scores are online)."""
+        starts from: the networks' errors, normalised and corrected for drift, then
+        raised by the value checks (a series unseen at fit warming up where the
+        scores are online)."""
         errors, valid = self._step_errors(data, self._inputs(data, self._scaled(data)), online)
         if online or self.stateful:  # stateful scores are online either way
             self._unseen_warming_up(valid, data)
-        return self._with_value_checks(self._normalised(errors, data, online), valid,
-                                       data), valid
+        errors = self._drift_corrected(self._normalised(errors, data, online), valid, data)
+        return self._with_value_checks(errors, valid, data), valid
 
     def _with_value_checks(self, errors: np.ndarray, valid: np.ndarray,
                            data: SeriesData) -> np.ndarray:

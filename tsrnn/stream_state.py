@@ -20,12 +20,13 @@ import numpy as np
 import pandas as pd
 import torch
 
+from tsrnn.drift import DriftWatch
 from tsrnn.level import LevelWatch
 from tsrnn.likelihood import RangeWatch, ScoreFilter, _WindowSum
 from tsrnn.stuck import StuckWatch
 
 CLASSES = {cls.__name__: cls for cls in (ScoreFilter, RangeWatch, _WindowSum, StuckWatch,
-                                         LevelWatch)}
+                                         LevelWatch, DriftWatch)}
 
 
 def to_plain(value: Any) -> Any:

@@ -129,7 +129,9 @@ class AnomalyStream(BaseStream):
                 # the stuck-sensor and level checks; absent for model files from
                 # before them (and the level check for a series unseen at fit)
                 **({} if det._stuck_watch(i) is None else {"stuck": det._stuck_watch(i)}),
-                **({} if det._level_watch(i) is None else {"level": det._level_watch(i)})}
+                **({} if det._level_watch(i) is None else {"level": det._level_watch(i)}),
+                # the drift correction (ranking scores; absent for older model files)
+                **({} if det._drift_watch() is None else {"drift": det._drift_watch()})}
 
     def update(self, timestamp, values, series: Sequence | None = None) -> StreamResult:
         """Add one point per series and score it.
@@ -217,8 +219,12 @@ class AnomalyStream(BaseStream):
                                                                  .astype(np.float32)))
             else:
                 err = det._window_errors(batch)[:, -1]  # the newest step
-            scale = np.stack([st["scale"] for st, r in zip(states, ready, strict=True) if r])
-            score[ready] = np.maximum(err.numpy() / scale, checks[ready]).mean(axis=1)
+            scored = [st for st, r in zip(states, ready, strict=True) if r]
+            errors = err.numpy().astype(np.float64) / np.stack([st["scale"] for st in scored])
+            for j, st in enumerate(scored):
+                if "drift" in st:
+                    errors[j] = st["drift"].update(errors[j])
+            score[ready] = np.maximum(errors, checks[ready]).mean(axis=1)
         score = np.array([st["filter"].update(float(score[k]), bool(ready[k]), bool(breach[k]))
                           for k, st in enumerate(states)])
         # As predict(): a range breach is an anomaly even while the window warms up.
@@ -278,4 +284,6 @@ def _check_state(state, template: dict, where: str) -> None:
         raise ValueError(f"{where}: its warm-up rows are not rows of {n_f} values")
     if not isinstance(state["last"], pd.Timestamp | int | type(None)):
         raise ValueError(f"{where}: its last time is not a time")
+    if "drift" in state:
+        state["drift"].check(where)
 

@@ -6,10 +6,10 @@ An exported detector gives the network's raw squared errors (see
 :mod:`tsrnn.export.onnx`). Put one series' errors in time order, one row per
 step, NaN where a step has none yet (the warm-up), and :func:`detector_scores`
 gives what ``decision_function(df, online=True)`` and the detector's stream
-give for those rows: the errors in units of the series' training errors, their
-stuck-sensor and level checks, their mean over the targets, then the smoothing
-or the likelihood, the range check and the cooldown, as the fitted parameters in
-the metadata say.
+give for those rows: the errors in units of the series' training errors,
+corrected for drift (ranking scores), their stuck-sensor and level checks, their
+mean over the targets, then the smoothing or the likelihood, the range check and
+the cooldown, as the fitted parameters in the metadata say.
 
 - windowed, ``score="reconstruction"``: row ``t`` is the last row of the
   errors of the window that ends at ``t`` (``errors[:, -1]``); the first
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tsrnn.drift import drift_corrected
 from tsrnn.level import level_errors
 from tsrnn.likelihood import post_process, range_breaches
 from tsrnn.stuck import run_lengths, stuck_errors
@@ -76,6 +77,8 @@ def detector_scores(errors: np.ndarray, metadata: dict, series=None, *,
     scale = np.asarray(metadata["error_scale"])[i, 1] if p["normalize_errors"] else 1.0
     errors = np.where(valid[:, None], errors, 0.0) / scale
     alerts = p["alerts"]
+    if not alerts and not p.get("stateful"):  # exports from before it: no drift_window
+        errors = drift_corrected(errors, valid, p.get("drift_window"))
     breaches = None
     if alerts and p["range_tolerance"] is not None:
         if values is None:

@@ -1,0 +1,218 @@
+"""Tests for tsrnn/drift.py and the detector's drift correction: the batch against
+the stream, what it leaves alone, a trending series no longer outranking a fault on
+a steady one, saved streams and model files, and ONNX scores."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from tests.test_detector import _as_older_file
+from tsrnn import AnomalyDetector
+from tsrnn.drift import DRIFT_QUANTILE, DriftWatch, drift_corrected, reference_steps
+from tsrnn.streaming import load_stream
+
+
+def _drifting(n=3000, f=2, seed=0):
+    """Squared-error-like noise whose level rises fivefold, with gaps."""
+    rng = np.random.default_rng(seed)
+    errors = rng.chisquare(1, (n, f)) * np.linspace(1.0, 5.0, n)[:, None]
+    valid = rng.random(n) > 0.05
+    return errors, valid
+
+
+def test_the_stream_equals_the_batch_bit_for_bit():
+    errors, valid = _drifting()
+    batch = drift_corrected(errors, valid, 256)
+    watch, streamed = DriftWatch(256, 2), errors.copy()
+    for t in np.flatnonzero(valid):
+        streamed[t] = watch.update(errors[t])
+    np.testing.assert_array_equal(streamed, batch)
+    watch.check("here")  # a state a stream makes passes its own check
+
+
+def test_a_rising_error_level_is_divided_out_and_nothing_is_raised():
+    errors, valid = _drifting()
+    out = drift_corrected(errors, valid, 256)
+    assert (out <= errors).all()  # divided by at least 1, never raised
+    np.testing.assert_array_equal(out[~valid], errors[~valid])  # gaps untouched
+    first = reference_steps(256)
+    np.testing.assert_array_equal(out[:first], errors[:first])  # no reference yet
+    x, y = errors[valid], out[valid]
+    # the raw lower quartile rose almost fourfold; corrected, it stays near its start
+    assert np.quantile(x[-500:], DRIFT_QUANTILE) > 3 * np.quantile(x[:500], DRIFT_QUANTILE)
+    assert np.quantile(y[-500:], DRIFT_QUANTILE) < 1.5 * np.quantile(y[:500], DRIFT_QUANTILE)
+
+
+def test_a_steady_series_a_short_series_and_none_are_left_alone():
+    rng = np.random.default_rng(1)
+    steady = rng.chisquare(1, (12000, 1))
+    out = drift_corrected(steady, np.ones(12000, bool), 4096)
+    ratio = (steady / out)[:, 0]
+    # a quartile of noise wanders (the reference is 1024 steps'): a little, no trend
+    assert ratio.max() < 1.3 and np.median(ratio) < 1.1
+    short = steady[:1000]
+    np.testing.assert_array_equal(drift_corrected(short, np.ones(1000, bool), 4096), short)
+    np.testing.assert_array_equal(drift_corrected(steady, np.ones(12000, bool), None), steady)
+
+
+def test_a_fault_barely_moves_the_error_level():
+    rng = np.random.default_rng(2)
+    errors = rng.chisquare(1, (12000, 1))
+    errors[8000:8400] += 50.0  # a fault as long as a tenth of the window
+    ratio = (errors / drift_corrected(errors, np.ones(12000, bool), 4096))[:, 0]
+    # its last step divided about a fifth more than its first: for chi-square errors
+    # a tenth of the window above the rest moves the lower quartile by (1 / 0.9)^2
+    assert ratio[8399] < 1.3 * ratio[7999]
+    assert (errors / ratio[:, None])[8000:8400].mean() > 0.7 * errors[8000:8400].mean()
+
+
+@pytest.mark.parametrize("damage, match", [
+    (lambda w: setattr(w, "count", w.window + 1), "count or start"),
+    (lambda w: w.ordered.__setitem__((0, 0), 1e9), "not sorted errors"),
+    (lambda w: w.ordered.__setitem__((0, 0), -1.0), "not sorted errors"),
+    (lambda w: w.reference.__setitem__(0, np.nan), "reference"),
+])
+def test_a_damaged_drift_state_is_refused(damage, match):
+    watch = DriftWatch(16, 2)
+    for row in np.random.default_rng(3).chisquare(1, (20, 2)):
+        watch.update(row)
+    damage(watch)
+    with pytest.raises(ValueError, match=match):
+        watch.check("a file: series 's'")
+
+
+def _trending_fleet(n=1400, seed=0):
+    """Two hourly sensors: one steady, one trending far beyond its first rows."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    daily = np.sin(2 * np.pi * t / 24)
+    stamps = pd.date_range("2024-01-01", periods=n, freq="h")
+    steady = 10 + daily + 0.1 * rng.standard_normal(n)
+    trend = 10 + daily + 0.1 * rng.standard_normal(n) + 6.0 * t / n
+    return pd.concat([pd.DataFrame({"timestamp": stamps, "sensor": "steady", "y": steady}),
+                      pd.DataFrame({"timestamp": stamps, "sensor": "trend", "y": trend})],
+                     ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def fleet_det():
+    """Fitted on the steady sensor only: the trending one joins when scored (a new
+    sensor, so no level check of training levels speaks for it; the network's errors
+    alone grow as it drifts)."""
+    df = _trending_fleet()
+    train = df[(df["timestamp"] < df["timestamp"].iloc[300]) & (df["sensor"] == "steady")]
+    return AnomalyDetector(window=16, hidden_size=16, max_epochs=3, n_models=1,
+                           calendar=None, accelerator="cpu", random_state=0,
+                           drift_window=128).fit(train, time_col="timestamp",
+                                                 id_col="sensor", target="y")
+
+
+def _scores(det, df):
+    return det.decision_function(df, online=True).to_numpy()
+
+
+def test_a_trending_sensor_no_longer_outranks_a_fault_on_a_steady_one(fleet_det):
+    det = fleet_det
+    df = _trending_fleet()
+    fault = (df["sensor"] == "steady") & df.index.isin(range(1200, 1206))
+    df.loc[fault, "y"] += 3.0  # a spike of 3 on the steady sensor
+    trend_rows = (df["sensor"] == "trend").to_numpy() & (np.arange(len(df)) % 1400 > 1000)
+    with_drift = _scores(det, df)
+    det.set_params(drift_window=None)
+    try:
+        without = _scores(det, df)
+    finally:
+        det.set_params(drift_window=128)
+    # without: the trend's late normal rows rank with the fault; with: far below it
+    peak = with_drift[fault.to_numpy()].max()
+    assert np.quantile(without[trend_rows], 0.9) > 0.5 * without[fault.to_numpy()].max()
+    assert np.quantile(with_drift[trend_rows], 0.9) < 0.25 * peak
+    np.testing.assert_allclose(with_drift[fault.to_numpy()], without[fault.to_numpy()],
+                               rtol=0.2)  # the steady sensor's fault as high as it was
+
+
+def test_alerting_scores_have_no_drift_correction(fleet_det):
+    det = AnomalyDetector(**{**fleet_det.get_params(), "alerts": True})
+    det.__dict__.update({k: v for k, v in fleet_det.__dict__.items() if k.endswith("_")})
+    df = _trending_fleet()
+    assert det._drift_window is None and det._drift_watch() is None
+    before = _scores(det, df)
+    det.set_params(drift_window=None)
+    np.testing.assert_array_equal(_scores(det, df), before)
+
+
+def test_the_stream_and_a_saved_stream_agree_with_the_batch(fleet_det, tmp_path):
+    det = fleet_det
+    df = _trending_fleet(seed=1)
+    batch = det.decision_function(df, online=True)
+    wide = df.pivot(index="timestamp", columns="sensor", values="y")
+    stream = det.stream()
+    out = {"steady": [], "trend": []}
+    half = len(wide) // 2
+    for k, (stamp, row) in enumerate(wide.iterrows()):
+        if k == half:  # save and resume mid-way, past the drift reference
+            stream.save(tmp_path / "s.pt")
+            stream = load_stream(tmp_path / "s.pt")
+        result = stream.update(stamp, {"steady": row["steady"], "trend": row["trend"]})
+        for sid, score in zip(result.series, result.score, strict=True):
+            out[sid].append(score)
+    for sid in ("steady", "trend"):
+        expected = batch[(df["sensor"] == sid).to_numpy()].to_numpy()
+        np.testing.assert_allclose(out[sid], expected, rtol=1e-4, atol=1e-5)
+
+
+def test_a_saved_stream_with_a_damaged_drift_window_is_refused(fleet_det, tmp_path):
+    from tsrnn.model_checks import checksum
+
+    stream = fleet_det.stream()
+    for stamp in pd.date_range("2024-03-01", periods=60, freq="h"):
+        stream.update(stamp, {"steady": 10.0, "trend": 10.0 + stamp.hour / 24})
+    stream.save(tmp_path / "s.pt")
+    payload = torch.load(tmp_path / "s.pt", weights_only=True)
+    drift = payload["state"][0]["__dict__"]["drift"]["attrs"]
+    drift["ordered"]["__ndarray__"][0, 0] = 1e9  # no longer sorted
+    payload["checksum"] = checksum(payload)  # a crafted file, not a damaged one
+    torch.save(payload, tmp_path / "s.pt")
+    with pytest.raises(ValueError, match="not sorted errors") as err:
+        load_stream(tmp_path / "s.pt")
+    assert "s.pt" in str(err.value) and "steady" in str(err.value)
+
+
+def test_a_model_file_from_before_the_drift_correction_scores_without_it(fleet_det, tmp_path):
+    old = _as_older_file(tmp_path, fleet_det, params=("drift_window",))
+    assert old.drift_window is None
+    df = _trending_fleet()
+    fleet_det.set_params(drift_window=None)
+    try:
+        np.testing.assert_allclose(_scores(old, df), _scores(fleet_det, df))
+    finally:
+        fleet_det.set_params(drift_window=128)
+
+
+def test_drift_window_is_checked():
+    df = _trending_fleet(n=200)
+    for bad in (3, 0, 2.5, "auto"):
+        with pytest.raises((ValueError, TypeError), match="drift_window"):
+            AnomalyDetector(drift_window=bad, max_epochs=1).fit(
+                df, time_col="timestamp", id_col="sensor", target="y")
+
+
+def test_the_onnx_scores_have_the_drift_correction(tmp_path):
+    pytest.importorskip("onnxruntime")
+    from tests.test_onnx_serving import TOL, _graph_errors
+    from tsrnn.export.scores import detector_scores
+
+    trend = _trending_fleet().query("sensor == 'trend'").set_index("timestamp")[["y"]]
+    det = AnomalyDetector(window=16, hidden_size=16, max_epochs=2, n_models=1, calendar=None,
+                          accelerator="cpu", random_state=0, drift_window=128
+                          ).fit(trend.iloc[:300])
+    meta = det.to_onnx(tmp_path / "d.onnx")
+    assert meta["params"]["drift_window"] == 128
+    errors = _graph_errors(det, tmp_path / "d.onnx", trend)
+    scores = detector_scores(errors, meta, values=trend.to_numpy())
+    np.testing.assert_allclose(scores, det.decision_function(trend, online=True).to_numpy(),
+                               **TOL)
+    older = {**meta, "params": {k: v for k, v in meta["params"].items() if k != "drift_window"}}
+    without = detector_scores(errors, older, values=trend.to_numpy())
+    assert (without >= scores - 1e-9).all() and (without > scores + 1e-3).sum() > 100
