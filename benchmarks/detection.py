@@ -74,14 +74,15 @@ import pandas as pd
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 # Parameters that change only the post-processing of a fitted detector's errors, so
-# configurations differing in them share a fit. (Not likelihood_window: the
-# likelihood's prior is fitted with it. normalize_errors is exact for ranking
-# scores; the alerting prior was fitted on the normalised errors.)
+# configurations differing in them share a fit. (Not likelihood_window nor
+# likelihood_average: the likelihood's prior is fitted with them. normalize_errors
+# is exact for ranking scores; the alerting prior was fitted on the normalised
+# errors.)
 POST = {"alerts", "smoothing", "drift_window", "normalize_errors", "likelihood_history",
         "cooldown", "range_tolerance", "contamination", "threshold", "risk"}
 # Parameters the networks do not read: a configuration differing in them gets its
 # own fit (learnt anew on a cached file's networks), but shares the cached file.
-SCORING_ONLY = POST | {"likelihood_window"}
+SCORING_ONLY = POST | {"likelihood_window", "likelihood_average"}
 
 
 @dataclass

@@ -35,6 +35,7 @@ from tsrnn.data.calendar import (
 )
 from tsrnn.detector_files import DetectorFile
 from tsrnn.detector_scores import ErrorsToScores
+from tsrnn.likelihood import AVERAGES
 from tsrnn.nn.autoencoder import RecurrentAutoencoder
 from tsrnn.nn.ensemble import MeanEnsemble
 from tsrnn.nn.forecast import ForecastNet
@@ -154,6 +155,17 @@ class AnomalyDetector(ErrorsToScores, DetectorFile, SeriesEstimator):
         The short and long windows of the likelihood, in steps. (HTM averages 10
         errors; on NAB 15 to 30 score alike and about 3 points above 10, and the
         longer average is steadier on noisy series.)
+    likelihood_average
+        The likelihood's short-term average: ``"squared"`` (default), of the
+        step errors as they are; ``"absolute"``, of the errors' magnitudes (the
+        mean of the square roots of the step errors, squared back). A mean of
+        squared errors follows its largest few, so one outlier lifts it about as
+        far as an incident. On NAB's 28 files ``"absolute"`` scored 72.7 / 72.6 /
+        72.8 against 70.5 / 70.4 / 70.6 (seeds 0 / 1 / 2), with far fewer false
+        alarms and a threshold that transfers between files; it also lets more
+        single-step spikes through (the bundled sensors: 7, 9 and 7 of 10 at a 1%
+        false-alarm rate, against 9, 10 and 10). For fleets where lone outliers
+        are routine and incidents last, as on NAB. See the README.
     cooldown
         With ``alerts=True``, alarm de-duplication: a step keeps its score only if
         it beats every score of the previous ``cooldown`` steps (default 100), else
@@ -255,6 +267,7 @@ class AnomalyDetector(ErrorsToScores, DetectorFile, SeriesEstimator):
         n_models: int = 3,
         likelihood_window: int = 20,
         likelihood_history: int = 8640,
+        likelihood_average: str = "squared",
         cooldown: int = 100,
         range_tolerance: float | None = 0.05,
         normalize_errors: bool = True,
@@ -297,6 +310,7 @@ class AnomalyDetector(ErrorsToScores, DetectorFile, SeriesEstimator):
         self.n_models = n_models
         self.likelihood_window = likelihood_window
         self.likelihood_history = likelihood_history
+        self.likelihood_average = likelihood_average
         self.cooldown = cooldown
         self.range_tolerance = range_tolerance
         self.normalize_errors = normalize_errors
@@ -407,6 +421,9 @@ class AnomalyDetector(ErrorsToScores, DetectorFile, SeriesEstimator):
             self._check_integer(name, minimum)
         if self.drift_window is not None:
             self._check_integer("drift_window", 4)
+        if self.likelihood_average not in AVERAGES:
+            raise ValueError(f"likelihood_average must be one of {AVERAGES}, got "
+                             f"{self.likelihood_average!r}")
         if self.likelihood_window > self.likelihood_history:
             raise ValueError(f"likelihood_window ({self.likelihood_window}) must not exceed "
                              f"likelihood_history ({self.likelihood_history}): the short "

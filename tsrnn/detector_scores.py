@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 NEW_SERIES_WARMUP = 100  # points that scale a series unseen at fit (see _warmup)
 SCORING = ("alerts", "smoothing", "drift_window", "normalize_errors", "likelihood_window",
-           "likelihood_history", "cooldown", "range_tolerance")
+           "likelihood_history", "likelihood_average", "cooldown", "range_tolerance")
 
 
 class ErrorsToScores:
@@ -62,6 +62,10 @@ class ErrorsToScores:
         known = self._series_positions()
         scale = np.stack([self._error_scale_of(known.get(sid), online) for sid in data.ids])
         return errors / np.repeat(scale, data.lengths, axis=0)  # [S, F] -> [N, F]
+
+    @property
+    def _likelihood_average(self) -> str:
+        return getattr(self, "likelihood_average", "squared")  # unpickled from before it
 
     @property
     def _drift_window(self) -> int | None:
@@ -144,7 +148,7 @@ class ErrorsToScores:
         """What :func:`tsrnn.likelihood.post_process` and its stream form take: the
         likelihood and cooldown for alerting scores, the smoothing for ranking."""
         return {"likelihood": self.alerts, "window": self.likelihood_window,
-                "history": self.likelihood_history,
+                "history": self.likelihood_history, "average": self._likelihood_average,
                 "cooldown": self.cooldown if self.alerts else 0,
                 "smoothing": self.smoothing}
 
@@ -186,7 +190,8 @@ class ErrorsToScores:
         online = (self._normalised(online[0], data, online=True), online[1])
         # (before the drift correction, which alerting scores do not have)
         self.likelihood_prior_ = likelihood_priors(data, offline=(errors, valid),
-                                                   online=online, window=self.likelihood_window)
+                                                   online=online, window=self.likelihood_window,
+                                                   average=self._likelihood_average)
         self.longest_run_ = self._longest_runs(data)
         self.level_range_ = np.stack([  # [S, F, 3]
             level_reference(data.values[a:b, :data.n_targets], self.window)

@@ -78,18 +78,18 @@ def error_scales(data: SeriesData, train_end: np.ndarray, *, offline: tuple,
 
 
 def likelihood_priors(data: SeriesData, *, offline: tuple, online: tuple,
-                      window: int) -> np.ndarray:
+                      window: int, average: str = "squared") -> np.ndarray:
     """``[series + 1, 2, 2]``: per training series (then all of them, for series
     unseen at fit), for offline and online scores (each ``(errors, valid)`` of
     :meth:`AnomalyDetector._step_errors`), the (mean, std) of the training scores' short-term
-    averages (over ``window`` steps): the likelihood's prior."""
+    averages (over ``window`` steps, taken as ``average`` says): the likelihood's prior."""
     out = np.zeros((len(data.ids) + 1, 2, 2))
     for mode, (errors, valid) in enumerate((offline, online)):
         raw = errors.mean(axis=1)
         for i, (a, b) in enumerate(zip(data.offsets[:-1], data.offsets[1:], strict=True)):
             scored = raw[a:b][valid[a:b]]
             if len(scored) >= 2:
-                out[i, mode] = likelihood_prior(scored, window=window)
+                out[i, mode] = likelihood_prior(scored, window=window, average=average)
             elif len(scored):  # a series barely longer than the window: no spread
                 out[i, mode] = scored.mean(), 0.0
         # Pooled: the mean of the means; the spread within and between series.

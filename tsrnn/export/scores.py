@@ -106,4 +106,5 @@ def detector_scores(errors: np.ndarray, metadata: dict, series=None, *,
     prior = metadata["likelihood_prior"][i][1]
     return post_process(raw, valid, likelihood=alerts, window=p["likelihood_window"],
                         history=p["likelihood_history"], cooldown=p["cooldown"] if alerts else 0,
-                        prior=tuple(prior), breaches=breaches, smoothing=p["smoothing"])
+                        prior=tuple(prior), breaches=breaches, smoothing=p["smoothing"],
+                        average=p.get("likelihood_average", "squared"))  # older exports: none
