@@ -131,7 +131,12 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     train = fleet(args.series, 48)
     rows = {}
-    modes = MODES if args.modes is None else {k: MODES[k] for k in args.modes.split(";")}
+    names = list(MODES) if args.modes is None else args.modes.split(";")
+    unknown = [name for name in names if name not in MODES]
+    if unknown:
+        parser.error(f"--modes: unknown {unknown[0]!r}; the modes, separated by ';': "
+                     + "; ".join(MODES))
+    modes = {name: MODES[name] for name in names}
     for name, params in modes.items():
         det = AnomalyDetector(max_epochs=1, accelerator="cpu", random_state=0, **params)
         started = time.perf_counter()

@@ -28,7 +28,7 @@ def test_the_stream_equals_the_batch_bit_for_bit():
     for t in np.flatnonzero(valid):
         streamed[t] = watch.update(errors[t])
     np.testing.assert_array_equal(streamed, batch)
-    watch.check("here")  # a state a stream makes passes its own check
+    watch.check(DriftWatch(256, 2), "here")  # a state a stream makes passes its check
 
 
 def test_a_rising_error_level_is_divided_out_and_nothing_is_raised():
@@ -67,19 +67,47 @@ def test_a_fault_barely_moves_the_error_level():
     assert (errors / ratio[:, None])[8000:8400].mean() > 0.7 * errors[8000:8400].mean()
 
 
+def _watch(n=20):
+    watch = DriftWatch(16, 2)
+    for row in np.random.default_rng(3).chisquare(1, (n, 2)):
+        watch.update(row)
+    return watch
+
+
 @pytest.mark.parametrize("damage, match", [
     (lambda w: setattr(w, "count", w.window + 1), "count or start"),
-    (lambda w: w.ordered.__setitem__((0, 0), 1e9), "not sorted errors"),
-    (lambda w: w.ordered.__setitem__((0, 0), -1.0), "not sorted errors"),
-    (lambda w: w.reference.__setitem__(0, np.nan), "reference"),
+    (lambda w: setattr(w, "window", 8), "not the detector's drift_window"),
+    (lambda w: setattr(w, "window", 16.0), "not the detector's drift_window"),
+    (lambda w: w.ordered.__setitem__((0, 0), 1e9), "not the sorted errors of its ring"),
+    (lambda w: w.ordered.__setitem__((0, 0), -1.0), "not the sorted errors of its ring"),
+    (lambda w: w.recent.__setitem__((3, 1), np.nan), "not the sorted errors of its ring"),
+    (lambda w: w.recent.__setitem__((3, 1), 7.5), "not the sorted errors of its ring"),
+    (lambda w: w.reference.__setitem__(0, np.nan), "reference is not errors"),
+    (lambda w: w.reference.__setitem__(0, np.inf), "reference is not errors"),
 ])
 def test_a_damaged_drift_state_is_refused(damage, match):
-    watch = DriftWatch(16, 2)
-    for row in np.random.default_rng(3).chisquare(1, (20, 2)):
-        watch.update(row)
+    watch = _watch()
     damage(watch)
     with pytest.raises(ValueError, match=match):
-        watch.check("a file: series 's'")
+        watch.check(DriftWatch(16, 2), "a file: series 's'")
+
+
+def test_a_reference_before_the_first_steps_is_refused():
+    watch = _watch(n=2)  # fewer than the 4 reference steps
+    watch.reference[:] = 1.0
+    with pytest.raises(ValueError, match="before its first steps"):
+        watch.check(DriftWatch(16, 2), "here")
+
+
+def test_an_error_beyond_float32_is_kept_as_its_largest_and_the_state_reloads():
+    errors = np.random.default_rng(5).chisquare(1, (40, 1))
+    errors[10] = 1e300
+    watch, streamed = DriftWatch(16, 1), errors.copy()
+    for t in range(40):
+        streamed[t] = watch.update(errors[t])
+    np.testing.assert_array_equal(streamed, drift_corrected(errors, np.ones(40, bool), 16))
+    watch.check(DriftWatch(16, 1), "here")  # still a state a stream makes
+    assert np.isfinite(watch.ordered).all()
 
 
 def _trending_fleet(n=1400, seed=0):
@@ -162,7 +190,30 @@ def test_the_stream_and_a_saved_stream_agree_with_the_batch(fleet_det, tmp_path)
         np.testing.assert_allclose(out[sid], expected, rtol=1e-4, atol=1e-5)
 
 
-def test_a_saved_stream_with_a_damaged_drift_window_is_refused(fleet_det, tmp_path):
+def _ordered_value(state):
+    state["drift"]["attrs"]["ordered"]["__ndarray__"][0, 0] = 1e9  # no longer sorted
+
+
+def _window(state):
+    state["drift"]["attrs"]["window"] = 64
+
+
+def _no_watch(state):
+    state["drift"] = None
+
+
+def _average(state):
+    state["filter"]["attrs"]["average"] = "absolute"  # a key the template lacks
+
+
+@pytest.mark.parametrize("damage, match", [
+    (_ordered_value, "not the sorted errors of its ring"),
+    (_window, "not the detector's drift_window"),
+    (_no_watch, "drift window is not one"),
+    (_average, "attributes of a ScoreFilter do not match"),
+])
+def test_a_saved_stream_with_a_damaged_drift_window_is_refused(fleet_det, tmp_path, damage,
+                                                               match):
     from tsrnn.model_checks import checksum
 
     stream = fleet_det.stream()
@@ -170,16 +221,29 @@ def test_a_saved_stream_with_a_damaged_drift_window_is_refused(fleet_det, tmp_pa
         stream.update(stamp, {"steady": 10.0, "trend": 10.0 + stamp.hour / 24})
     stream.save(tmp_path / "s.pt")
     payload = torch.load(tmp_path / "s.pt", weights_only=True)
-    drift = payload["state"][0]["__dict__"]["drift"]["attrs"]
-    drift["ordered"]["__ndarray__"][0, 0] = 1e9  # no longer sorted
+    damage(payload["state"][0]["__dict__"])
     payload["checksum"] = checksum(payload)  # a crafted file, not a damaged one
     torch.save(payload, tmp_path / "s.pt")
-    with pytest.raises(ValueError, match="not sorted errors") as err:
+    with pytest.raises(ValueError, match=match) as err:
         load_stream(tmp_path / "s.pt")
     assert "s.pt" in str(err.value) and "steady" in str(err.value)
 
 
 def test_a_model_file_from_before_the_drift_correction_scores_without_it(fleet_det, tmp_path):
+    import torch as _torch
+
+    fleet_det.save(tmp_path / "new.pt")
+    payload = _torch.load(tmp_path / "new.pt", weights_only=True)
+    for key in ("drift_window", "likelihood_average"):  # as a file from before them
+        del payload["fitted"]["threshold_scoring"][key]
+        del payload["params"][key]
+    payload["format_version"] = 1  # which had no checksum
+    del payload["checksum"]
+    _torch.save(payload, tmp_path / "older.pt")
+    older = AnomalyDetector.load(tmp_path / "older.pt")
+    # labels and streams, not only scores: the threshold was fitted without either
+    assert older.predict(_trending_fleet(n=300)).isin([0, 1]).all()
+    older.stream()
     old = _as_older_file(tmp_path, fleet_det, params=("drift_window",))
     assert old.drift_window is None
     df = _trending_fleet()

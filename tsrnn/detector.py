@@ -138,9 +138,11 @@ class AnomalyDetector(ErrorsToScores, DetectorFile, SeriesEstimator):
         well, and its normal steps would otherwise outrank faults on steady
         series under one threshold; a fault lifts only its own steps (one that
         fills a tenth of the window is divided by about a fifth more at its end
-        than at its start). The stuck-sensor and level checks
-        are not divided. Acts once a series has ``drift_window // 4`` scored
-        steps; not with ``stateful=True``; None: off. See :mod:`tsrnn.drift`.
+        than at its start). The stuck-sensor and level checks are not divided.
+        The reference is each series' first ``drift_window // 4`` scored steps in
+        the frame (or stream) given, so it acts on longer frames only, and a frame
+        that starts after a series has drifted is measured from there; not with
+        ``stateful=True``; None: off. See :mod:`tsrnn.drift`.
         (4096 was chosen leaving one dataset out at a time, over three seeds:
         see the README's detection benchmark.)
     n_models
@@ -158,7 +160,8 @@ class AnomalyDetector(ErrorsToScores, DetectorFile, SeriesEstimator):
     likelihood_average
         The likelihood's short-term average: ``"squared"`` (default), of the
         step errors as they are; ``"absolute"``, of the errors' magnitudes (the
-        mean of the square roots of the step errors, squared back). A mean of
+        mean of the square roots of the step errors, squared back: for one target
+        its mean absolute error, squared). A mean of
         squared errors follows its largest few, so one outlier lifts it about as
         far as an incident. On NAB's 28 files ``"absolute"`` scored 72.7 / 72.6 /
         72.8 against 70.5 / 70.4 / 70.6 (seeds 0 / 1 / 2), with far fewer false

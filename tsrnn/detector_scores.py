@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 NEW_SERIES_WARMUP = 100  # points that scale a series unseen at fit (see _warmup)
 SCORING = ("alerts", "smoothing", "drift_window", "normalize_errors", "likelihood_window",
            "likelihood_history", "likelihood_average", "cooldown", "range_tolerance")
+# What files saved before a scoring parameter existed scored with (their
+# threshold_scoring_ lacks it).
+SCORED_BEFORE = {"drift_window": None, "likelihood_average": "squared"}
 
 
 class ErrorsToScores:
@@ -64,16 +67,10 @@ class ErrorsToScores:
         return errors / np.repeat(scale, data.lengths, axis=0)  # [S, F] -> [N, F]
 
     @property
-    def _likelihood_average(self) -> str:
-        return getattr(self, "likelihood_average", "squared")  # unpickled from before it
-
-    @property
     def _drift_window(self) -> int | None:
         """The drift correction's window: ranking scores of windowed detectors only
         (the likelihood of alerting scores has its own moving reference)."""
-        if self.alerts or self.stateful:
-            return None
-        return getattr(self, "drift_window", None)
+        return None if self.alerts or self.stateful else self.drift_window
 
     def _drift_corrected(self, errors: np.ndarray, valid: np.ndarray,
                          data: SeriesData) -> np.ndarray:
@@ -148,7 +145,7 @@ class ErrorsToScores:
         """What :func:`tsrnn.likelihood.post_process` and its stream form take: the
         likelihood and cooldown for alerting scores, the smoothing for ranking."""
         return {"likelihood": self.alerts, "window": self.likelihood_window,
-                "history": self.likelihood_history, "average": self._likelihood_average,
+                "history": self.likelihood_history, "average": self.likelihood_average,
                 "cooldown": self.cooldown if self.alerts else 0,
                 "smoothing": self.smoothing}
 
@@ -164,8 +161,9 @@ class ErrorsToScores:
         fitted = getattr(self, "threshold_scoring_", None)
         if fitted is None:
             return  # a file from before this was kept: nothing to compare
-        changed = [f"{k}={fitted[k]!r} at fit, now {getattr(self, k)!r}"
-                   for k in SCORING if fitted.get(k) != getattr(self, k)]
+        at_fit = {k: fitted.get(k, SCORED_BEFORE.get(k)) for k in SCORING}
+        changed = [f"{k}={at_fit[k]!r} at fit, now {getattr(self, k)!r}"
+                   for k in SCORING if at_fit[k] != getattr(self, k)]
         if changed:
             raise ValueError(f"threshold_ was fitted on scores made otherwise "
                              f"({'; '.join(changed)}): fit_threshold(training frame) sets it for "
@@ -191,7 +189,7 @@ class ErrorsToScores:
         # (before the drift correction, which alerting scores do not have)
         self.likelihood_prior_ = likelihood_priors(data, offline=(errors, valid),
                                                    online=online, window=self.likelihood_window,
-                                                   average=self._likelihood_average)
+                                                   average=self.likelihood_average)
         self.longest_run_ = self._longest_runs(data)
         self.level_range_ = np.stack([  # [S, F, 3]
             level_reference(data.values[a:b, :data.n_targets], self.window)

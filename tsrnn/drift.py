@@ -33,10 +33,18 @@ __all__ = ["DRIFT_QUANTILE", "DriftWatch", "drift_corrected", "reference_steps"]
 
 # The error level: the lower quartile, which moves only when most steps move.
 DRIFT_QUANTILE = 0.25
-# A reference level below this (in units of the series' typical validation error)
-# is a series rebuilt almost exactly at first; dividing by it would turn rounding
-# into a rise.
+# A reference level below this (in units of the series' typical validation error,
+# with normalize_errors=True; of scaled squared errors without) is a series rebuilt
+# almost exactly at first; dividing by it would turn rounding into a rise.
 MIN_REFERENCE = 0.01
+# The stream keeps errors as float32; larger ones are kept as the largest float32
+# (their level is off any scale already), in batch as in the stream.
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _as_kept(x: np.ndarray) -> np.ndarray:
+    """Errors as the stream keeps them: float32, at most the largest float32."""
+    return np.minimum(x, _FLOAT32_MAX).astype(np.float32)
 
 
 def reference_steps(window: int) -> int:
@@ -71,7 +79,7 @@ def drift_corrected(errors: np.ndarray, valid: np.ndarray, window: int | None) -
         return out
     # levels[j]: the quantile of valid errors j - window + 1 .. j (pandas' rolling
     # quantile, linear interpolation; DriftWatch takes it the same way), as float32
-    kept = x.astype(np.float32).astype(np.float64)
+    kept = _as_kept(x).astype(np.float64)
     levels = pd.DataFrame(kept).rolling(window, min_periods=first).quantile(
         DRIFT_QUANTILE).to_numpy()
     ratio = np.ones_like(x)
@@ -80,17 +88,16 @@ def drift_corrected(errors: np.ndarray, valid: np.ndarray, window: int | None) -
     return out
 
 
-def _quantile(ordered: np.ndarray, q: float) -> float:
-    """The ``q`` quantile of sorted values, as pandas' rolling quantile takes it."""
+def _quantiles(ordered: np.ndarray, q: float) -> np.ndarray:
+    """The ``q`` quantile of each column of sorted values ``[n, F]``, as pandas'
+    rolling quantile takes it (linear interpolation, in float64)."""
     n = len(ordered)
-    if n == 1:
-        return float(ordered[0])
     position = q * (n - 1)
     low = int(position)
-    below = float(ordered[low])  # in float64, as pandas interpolates
-    if position == low:
+    below = ordered[low].astype(np.float64)
+    if n == 1 or position == low:
         return below
-    return below + (float(ordered[low + 1]) - below) * (position - low)
+    return below + (ordered[low + 1].astype(np.float64) - below) * (position - low)
 
 
 class DriftWatch:
@@ -112,15 +119,13 @@ class DriftWatch:
         level before it; then the step joins the level."""
         x = np.asarray(errors, np.float64)
         out = x.copy()
-        kept = x.astype(np.float32)
+        kept = _as_kept(x)
         if self.count >= reference_steps(self.window):
-            levels = np.array([_quantile(self.ordered[:self.count, f], DRIFT_QUANTILE)
-                               for f in range(len(x))])
+            levels = _quantiles(self.ordered[:self.count], DRIFT_QUANTILE)
             out = x / _ratios(levels, self.reference)
         self._push(kept)
         if self.count == reference_steps(self.window) and np.isnan(self.reference).all():
-            self.reference = np.array([_quantile(self.ordered[:self.count, f], DRIFT_QUANTILE)
-                                       for f in range(len(x))])
+            self.reference = _quantiles(self.ordered[:self.count], DRIFT_QUANTILE)
         return out
 
     def _push(self, x: np.ndarray) -> None:
@@ -143,17 +148,24 @@ class DriftWatch:
             column[i] = value
         self.count = n + 1
 
-    def check(self, where: str) -> None:
-        """Refuse a loaded state whose values could not have come from a stream."""
-        if not (isinstance(self.count, int) and 0 <= self.count <= self.window
-                and isinstance(self.start, int) and 0 <= self.start < self.window
+    def check(self, fresh: DriftWatch, where: str) -> None:
+        """Refuse a loaded state that a stream of this detector (``fresh``: a new
+        watch of it) could not have made."""
+        if not (type(self.window) is int and self.window == fresh.window):
+            raise ValueError(f"{where}: its drift window is not the detector's "
+                             f"drift_window ({fresh.window})")
+        if not (type(self.count) is int and 0 <= self.count <= self.window
+                and type(self.start) is int and 0 <= self.start < self.window
                 and (self.start == 0 or self.count == self.window)):
             raise ValueError(f"{where}: its drift window's count or start is out of range")
         filled = self.ordered[:self.count]
-        if not (np.isfinite(filled).all() and (np.diff(filled, axis=0) >= 0).all()
-                and (filled >= 0).all()):
+        if not (np.isfinite(filled).all() and (filled >= 0).all()
+                and np.array_equal(np.sort(self.recent[:self.count], axis=0), filled)):
             raise ValueError(f"{where}: its drift window holds values that are not "
-                             "sorted errors")
+                             "the sorted errors of its ring")
         known = np.isfinite(self.reference)
-        if known.any() and not (known.all() and (self.reference >= 0).all()):
-            raise ValueError(f"{where}: its drift reference is not errors")
+        if self.count >= reference_steps(self.window):
+            if not (known.all() and (self.reference >= 0).all()):
+                raise ValueError(f"{where}: its drift reference is not errors")
+        elif known.any():
+            raise ValueError(f"{where}: it has a drift reference before its first steps")

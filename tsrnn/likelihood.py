@@ -10,7 +10,9 @@ errors, so a score means the same on every series.
 
 The short-term average is of the raw scores (squared errors) as they come
 (``average="squared"``, the default) or of the errors' magnitudes
-(``average="absolute"``: the mean of the square roots, squared back). A mean of
+(``average="absolute"``: the mean of their square roots, squared back; for one
+target the mean absolute error squared, for several the mean of each step's root
+mean square over the targets, squared). A mean of
 squared errors follows its largest few, so a single outlier lifts twenty steps'
 average about as far as an incident does; HTM's scores are bounded in [0, 1] and
 have no such tail. On NAB's 28 files ``"absolute"`` scored 72.7 / 72.6 / 72.8
@@ -142,7 +144,7 @@ def anomaly_likelihood(raw: np.ndarray, valid: np.ndarray | None = None, *,
     average
         ``"squared"`` (default): the short-term average is the mean of the raw
         scores; ``"absolute"``: the square of the mean of their square roots (for
-        squared errors, the mean absolute error, squared).
+        one target's squared errors, the mean absolute error, squared).
 
     Returns
     -------

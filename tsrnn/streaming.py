@@ -64,7 +64,9 @@ class AnomalyStream(BaseStream):
     sums: O(1) per point), its recent peaks for the ``cooldown`` and its range;
     for the stuck-sensor and level checks, its last value, how long it has held,
     and its last ``window`` raw values (which a gap does not clear: as in batch
-    scores, the checks run on from the series' first point). Points of many
+    scores, the checks run on from the series' first point); for the drift
+    correction (ranking scores), its last ``drift_window`` errors per target,
+    in order and sorted. Points of many
     series that arrive together are scored in one batch. The scores equal
     ``detector.decision_function(df, online=True)`` on the same data.
 
@@ -285,5 +287,9 @@ def _check_state(state, template: dict, where: str) -> None:
     if not isinstance(state["last"], pd.Timestamp | int | type(None)):
         raise ValueError(f"{where}: its last time is not a time")
     if "drift" in state:
-        state["drift"].check(where)
+        if not isinstance(state["drift"], type(template["drift"])):
+            raise ValueError(f"{where}: its drift window is not one")
+        state["drift"].check(template["drift"], where)
+    if state["filter"].average != template["filter"].average:
+        raise ValueError(f"{where}: its likelihood average is not the detector's")
 
