@@ -160,6 +160,22 @@ def test_a_trending_sensor_no_longer_outranks_a_fault_on_a_steady_one(fleet_det)
                                rtol=0.2)  # the steady sensor's fault as high as it was
 
 
+def test_a_setting_the_scores_do_not_use_keeps_the_threshold(fleet_det):
+    det = fleet_det
+    df = _trending_fleet(n=300)
+    det.set_params(likelihood_average="absolute")  # ranking scores: not used
+    try:
+        det.predict(df)
+    finally:
+        det.set_params(likelihood_average="squared")
+    det.set_params(drift_window=256)  # used: the threshold no longer fits
+    try:
+        with pytest.raises(ValueError, match="drift_window=128 at fit, now 256"):
+            det.predict(df)
+    finally:
+        det.set_params(drift_window=128)
+
+
 def test_alerting_scores_have_no_drift_correction(fleet_det):
     det = AnomalyDetector(**{**fleet_det.get_params(), "alerts": True})
     det.__dict__.update({k: v for k, v in fleet_det.__dict__.items() if k.endswith("_")})

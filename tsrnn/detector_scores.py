@@ -32,6 +32,17 @@ SCORING = ("alerts", "smoothing", "drift_window", "normalize_errors", "likelihoo
 SCORED_BEFORE = {"drift_window": None, "likelihood_average": "squared"}
 
 
+def _in_use(settings: dict, name: str, stateful: bool):
+    """A scoring setting as the scores see it: the drift correction is for ranking
+    scores of windowed detectors only, the likelihood's average for alerting
+    scores only (so changing either where it is not used keeps the threshold)."""
+    if name == "drift_window" and (settings["alerts"] or stateful):
+        return None
+    if name == "likelihood_average" and not settings["alerts"]:
+        return None
+    return settings[name]
+
+
 class ErrorsToScores:
     """A mixin of :class:`tsrnn.AnomalyDetector`: its fitted error scales, priors and
     value ranges, read as scores, and the threshold on those scores."""
@@ -162,8 +173,9 @@ class ErrorsToScores:
         if fitted is None:
             return  # a file from before this was kept: nothing to compare
         at_fit = {k: fitted.get(k, SCORED_BEFORE.get(k)) for k in SCORING}
-        changed = [f"{k}={at_fit[k]!r} at fit, now {getattr(self, k)!r}"
-                   for k in SCORING if at_fit[k] != getattr(self, k)]
+        now = {k: getattr(self, k) for k in SCORING}
+        changed = [f"{k}={at_fit[k]!r} at fit, now {now[k]!r}" for k in SCORING
+                   if _in_use(at_fit, k, self.stateful) != _in_use(now, k, self.stateful)]
         if changed:
             raise ValueError(f"threshold_ was fitted on scores made otherwise "
                              f"({'; '.join(changed)}): fit_threshold(training frame) sets it for "
