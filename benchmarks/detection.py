@@ -235,6 +235,11 @@ def _cached(case: Case, det, cache: Path) -> Path:
     return cache / f"{key}.pt"
 
 
+def _scoring_of(det) -> dict:
+    """``det``'s parameters that only score (set on a cached fit as configured)."""
+    return {k: v for k, v in det.get_params().items() if k in SCORING_ONLY}
+
+
 def _fit_tsrnn(case: Case, model: dict, seed: int, cache: Path | None):
     """A detector fitted on ``case.train``; with ``cache``, saved there (see
     :func:`_cached`) and loaded from there next time (fitting is nearly all the
@@ -252,8 +257,7 @@ def _fit_tsrnn(case: Case, model: dict, seed: int, cache: Path | None):
     if path.exists():  # the networks as trained; what fit learns from their errors, anew
         # (the scoring as configured today: a file saved before a new scoring
         # parameter loads with it off, as any older model file does)
-        det = AnomalyDetector.load(path).set_params(
-            **{k: v for k, v in det.get_params().items() if k in SCORING_ONLY})
+        det = AnomalyDetector.load(path).set_params(**_scoring_of(det))
         data = det._read(case.train)
         det._learn_scoring(data, det._inputs(data, det._scaled(data)), det._train_end(data))
         return det
@@ -285,7 +289,7 @@ def _fit_mixed(case: Case, model: dict, seed: int, cache: Path | None):
         whole = AnomalyDetector(random_state=seed, **case.params, **rest, window=w)
         if cache is not None and _cached(case, whole, cache).exists():
             member = AnomalyDetector.load(_cached(case, whole, cache)).set_params(
-                **{k: v for k, v in whole.get_params().items() if k in SCORING_ONLY})
+                **_scoring_of(whole))
             member.net_, member.n_models = member.net_.members[k], 1
         else:
             member = _fit_tsrnn(case, {**rest, "window": w, "n_models": 1},

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from tsrnn.detector_scores import SCORED_BEFORE
 from tsrnn.model_checks import build_net, fitted_array, fitted_value
 
 
@@ -51,7 +52,8 @@ class DetectorFile:
             params["alerts"] = bool(params.pop("likelihood"))
         if "n_models" not in params:  # written before ensembles, smoothing and scaling
             params.update(n_models=1, smoothing=0, normalize_errors=False)
-        params.setdefault("drift_window", None)  # written before the drift correction
+        for name, value in SCORED_BEFORE.items():  # written before these existed
+            params.setdefault(name, value)
         return params
 
     def _restore(self, state: dict, weights: dict) -> None:

@@ -27,8 +27,8 @@ if TYPE_CHECKING:
 NEW_SERIES_WARMUP = 100  # points that scale a series unseen at fit (see _warmup)
 SCORING = ("alerts", "smoothing", "drift_window", "normalize_errors", "likelihood_window",
            "likelihood_history", "likelihood_average", "cooldown", "range_tolerance")
-# What files saved before a scoring parameter existed scored with (their
-# threshold_scoring_ lacks it).
+# What files saved before a scoring parameter existed scored with: their
+# parameters and threshold_scoring_ lack it.
 SCORED_BEFORE = {"drift_window": None, "likelihood_average": "squared"}
 
 

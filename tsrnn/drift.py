@@ -135,7 +135,7 @@ class DriftWatch:
             for f, value in enumerate(old):
                 column = self.ordered[:n, f]
                 i = int(np.searchsorted(column, value))
-                column[i:n - 1] = column[i + 1:n].copy()
+                column[i:n - 1] = column[i + 1:n]  # (numpy copies overlapping slices)
             self.recent[self.start] = x
             self.start = (self.start + 1) % self.window
             n -= 1
@@ -144,7 +144,7 @@ class DriftWatch:
         for f, value in enumerate(x):
             column = self.ordered[:n + 1, f]
             i = int(np.searchsorted(column[:n], value))
-            column[i + 1:n + 1] = column[i:n].copy()
+            column[i + 1:n + 1] = column[i:n]
             column[i] = value
         self.count = n + 1
 
