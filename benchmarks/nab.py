@@ -144,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="keep learning: refit at every such fraction of a series")
     args = parser.parse_args(argv)
 
+    from tsrnn import AnomalyDetector
     from tsrnn.datasets import load_nab, load_nab_labels, nab_files
     from tsrnn.likelihood import post_process, range_breaches  # the detector's own
     from tsrnn.metrics import NAB_PROFILES, nab_benchmark, pr_auc, vus_pr, windows_to_labels
@@ -151,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     names = nab_files(args.path)[: args.files]
     windows = load_nab_labels(names, path=args.path)
     tolerance = 0.05  # the detector's default range_tolerance, and HTM's
+    average = AnomalyDetector().likelihood_average  # the baseline gets the detector's
     variants = {  # likelihood, range_tolerance, cooldown
         "raw": (False, None, 0), "likelihood": (True, None, 0),
         "likelihood + range": (True, tolerance, 0),
@@ -176,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
         row = {"file": name}
         for variant, (likelihood, tol, cooldown) in variants.items():
             breaches = None if tol is None else range_breaches(frame["value"].to_numpy(), tol)
-            z = post_process(base, likelihood=likelihood, cooldown=cooldown, breaches=breaches)
+            z = post_process(base, likelihood=likelihood, cooldown=cooldown, breaches=breaches,
+                             average=average)
             for who, s in (("tsrnn", ours[variant]), ("z-score", z)):
                 runs.setdefault(f"{who} {variant}", {})[name] = (times, s, windows[name])
                 if variant == "likelihood + range" and labels[scored].any():

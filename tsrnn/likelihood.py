@@ -9,17 +9,18 @@ recent average error is against the series' own long-run distribution of average
 errors, so a score means the same on every series.
 
 The short-term average is of the raw scores (squared errors) as they come
-(``average="squared"``, the default) or of the errors' magnitudes
-(``average="absolute"``: the mean of their square roots, squared back; for one
-target the mean absolute error squared, for several the mean of each step's root
-mean square over the targets, squared). A mean of squared errors follows its
+(``average="squared"``, HTM's, and this module's default for raw scores of any
+kind) or of the errors' magnitudes (``average="absolute"``: the mean of their
+square roots, squared back; for one target the mean absolute error squared, for
+several the mean of each step's root mean square over the targets, squared;
+:class:`tsrnn.AnomalyDetector`'s default). A mean of squared errors follows its
 largest few, so a single outlier lifts twenty steps' average about as far as an
 incident does; HTM's scores are bounded in [0, 1] and have no such tail. On
 NAB's 28 files ``"absolute"`` scored 72.7 / 72.6 / 72.8 against 70.5 / 70.4 / 70.6
-(seeds 0 / 1 / 2; the same windows caught, fewer false alarms), but it also lets
-single-step spikes through (the bundled sensors: 7, 9 and 7 of 10 caught at a 1%
-false-alarm rate, against 9, 10 and 10), so it is not the default (README "How
-well it detects").
+(seeds 0 / 1 / 2; the same windows caught, fewer false alarms); ``"squared"``
+lets more single-step spikes through (the bundled sensors: 9, 10 and 10 of 10
+caught at a 1% false-alarm rate, against 7, 9 and 7; README "How well it
+detects").
 
 The *range check* (also after HTM's NAB detector) catches what a model of recent
 windows can miss: a value beyond everything the series has shown, by more than a
