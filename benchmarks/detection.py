@@ -78,8 +78,9 @@ SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 # likelihood_average: the likelihood's prior is fitted with them. normalize_errors
 # is exact for ranking scores; the alerting prior was fitted on the normalised
 # errors.)
-POST = {"alerts", "smoothing", "drift_window", "normalize_errors", "likelihood_history",
-        "cooldown", "range_tolerance", "contamination", "threshold", "risk"}
+POST = {"alerts", "smoothing", "drift_window", "drift_quantile", "normalize_errors",
+        "likelihood_history", "cooldown", "range_tolerance", "contamination", "threshold",
+        "risk"}
 # Parameters the networks do not read: a configuration differing in them gets its
 # own fit (learnt anew on a cached file's networks), but shares the cached file.
 SCORING_ONLY = POST | {"likelihood_window", "likelihood_average"}

@@ -762,11 +762,25 @@ def test_a_model_file_from_before_alerts_still_loads(tmp_path):
 def test_the_likelihood_average_is_a_scoring_parameter_older_files_lack(tmp_path):
     det = _detector(calendar=None, alerts=True, likelihood_average="absolute").fit(_wide())
     old = _as_older_file(tmp_path, det, params=("likelihood_average",))
-    assert old.likelihood_average == "squared"  # the default, as such files scored
+    assert old.likelihood_average == "squared"  # as such files scored
     df = _wide(150, seed=2)
     assert not np.allclose(old.decision_function(df), det.decision_function(df))
     with pytest.raises(ValueError, match="likelihood_average must be one of"):
         _detector(likelihood_average="median").fit(_wide())
+
+
+def test_the_drift_quantile_is_a_scoring_parameter_older_files_lack(tmp_path):
+    det = _detector(calendar=None, drift_window=16).fit(_wide())
+    assert det.drift_quantile == 0.75
+    old = _as_older_file(tmp_path, det, params=("drift_quantile",))
+    assert old.drift_quantile == 0.25  # the lower quartile, as such files scored
+    df = _wide(150, seed=2)
+    assert not np.allclose(old.decision_function(df), det.decision_function(df))
+    same = scored_differently(det, drift_quantile=0.25)
+    np.testing.assert_allclose(old.decision_function(df), same.decision_function(df))
+    for bad in (0.0, 1.0, "0.5", None):
+        with pytest.raises(ValueError, match="drift_quantile must be in"):
+            _detector(drift_quantile=bad).fit(_wide())
 
 
 def test_range_check_is_per_series(long_det, long_frame):

@@ -21,14 +21,21 @@ def _drifting(n=3000, f=2, seed=0):
     return errors, valid
 
 
-def test_the_stream_equals_the_batch_bit_for_bit():
+@pytest.mark.parametrize("quantile", [DRIFT_QUANTILE, 0.25, 0.5, 0.9])
+def test_the_stream_equals_the_batch_bit_for_bit(quantile):
     errors, valid = _drifting()
-    batch = drift_corrected(errors, valid, 256)
-    watch, streamed = DriftWatch(256, 2), errors.copy()
+    batch = drift_corrected(errors, valid, 256, quantile)
+    watch, streamed = DriftWatch(256, 2, quantile), errors.copy()
     for t in np.flatnonzero(valid):
         streamed[t] = watch.update(errors[t])
     np.testing.assert_array_equal(streamed, batch)
-    watch.check(DriftWatch(256, 2), "here")  # a state a stream makes passes its check
+    watch.check(DriftWatch(256, 2, quantile), "here")  # a state a stream makes passes
+
+
+def test_a_watch_of_the_lower_quartile_has_the_form_older_state_files_hold():
+    old, new = DriftWatch(16, 1, 0.25), DriftWatch(16, 1)
+    assert "quantile" not in vars(old) and old.quantile == 0.25
+    assert vars(new)["quantile"] == DRIFT_QUANTILE == 0.75
 
 
 def test_a_rising_error_level_is_divided_out_and_nothing_is_raised():
@@ -39,7 +46,7 @@ def test_a_rising_error_level_is_divided_out_and_nothing_is_raised():
     first = reference_steps(256)
     np.testing.assert_array_equal(out[:first], errors[:first])  # no reference yet
     x, y = errors[valid], out[valid]
-    # the raw lower quartile rose almost fourfold; corrected, it stays near its start
+    # the raw upper quartile rose almost fourfold; corrected, it stays near its start
     assert np.quantile(x[-500:], DRIFT_QUANTILE) > 3 * np.quantile(x[:500], DRIFT_QUANTILE)
     assert np.quantile(y[-500:], DRIFT_QUANTILE) < 1.5 * np.quantile(y[:500], DRIFT_QUANTILE)
 
@@ -61,9 +68,12 @@ def test_a_fault_barely_moves_the_error_level():
     errors = rng.chisquare(1, (12000, 1))
     errors[8000:8400] += 50.0  # a fault as long as a tenth of the window
     ratio = (errors / drift_corrected(errors, np.ones(12000, bool), 4096))[:, 0]
-    # its last step divided about a fifth more than its first: for chi-square errors
-    # a tenth of the window above the rest moves the lower quartile by (1 / 0.9)^2
-    assert ratio[8399] < 1.3 * ratio[7999]
+    # its last step divided about 1.45 times as much as its first: for chi-square
+    # errors, a tenth of the window above the rest moves the upper quartile to the
+    # rest's 83rd percentile (the lower quartile moves by 1.25, to their 28th)
+    assert ratio[8399] < 1.6 * ratio[7999]
+    lower = (errors / drift_corrected(errors, np.ones(12000, bool), 4096, 0.25))[:, 0]
+    assert lower[8399] < 1.35 * lower[7999] < ratio[8399]
     assert (errors / ratio[:, None])[8000:8400].mean() > 0.7 * errors[8000:8400].mean()
 
 
@@ -78,6 +88,8 @@ def _watch(n=20):
     (lambda w: setattr(w, "count", w.window + 1), "count or start"),
     (lambda w: setattr(w, "window", 8), "not the detector's drift_window"),
     (lambda w: setattr(w, "window", 16.0), "not the detector's drift_window"),
+    (lambda w: setattr(w, "quantile", 0.5), "not the detector's drift_quantile"),
+    (lambda w: setattr(w, "quantile", "0.75"), "not the detector's drift_quantile"),
     (lambda w: w.ordered.__setitem__((0, 0), 1e9), "not the sorted errors of its ring"),
     (lambda w: w.ordered.__setitem__((0, 0), -1.0), "not the sorted errors of its ring"),
     (lambda w: w.recent.__setitem__((3, 1), np.nan), "not the sorted errors of its ring"),
@@ -163,11 +175,17 @@ def test_a_trending_sensor_no_longer_outranks_a_fault_on_a_steady_one(fleet_det)
 def test_a_setting_the_scores_do_not_use_keeps_the_threshold(fleet_det):
     det = fleet_det
     df = _trending_fleet(n=300)
-    det.set_params(likelihood_average="absolute")  # ranking scores: not used
+    det.set_params(likelihood_average="squared")  # ranking scores: not used
     try:
         det.predict(df)
     finally:
-        det.set_params(likelihood_average="squared")
+        det.set_params(likelihood_average="absolute")
+    det.set_params(drift_quantile=0.5)  # used: the threshold no longer fits
+    try:
+        with pytest.raises(ValueError, match="drift_quantile=0.75 at fit, now 0.5"):
+            det.predict(df)
+    finally:
+        det.set_params(drift_quantile=0.75)
     det.set_params(drift_window=256)  # used: the threshold no longer fits
     try:
         with pytest.raises(ValueError, match="drift_window=128 at fit, now 256"):
@@ -219,14 +237,24 @@ def _no_watch(state):
 
 
 def _average(state):
-    state["filter"]["attrs"]["average"] = "absolute"  # a key the template lacks
+    state["filter"]["attrs"]["average"] = "squared"  # not the detector's "absolute"
+
+
+def _spare(state):
+    state["filter"]["attrs"]["spare"] = 1.0  # a key the template lacks
+
+
+def _quantile(state):
+    state["drift"]["attrs"]["quantile"] = 0.25
 
 
 @pytest.mark.parametrize("damage, match", [
     (_ordered_value, "not the sorted errors of its ring"),
     (_window, "not the detector's drift_window"),
     (_no_watch, "drift window is not one"),
-    (_average, "attributes of a ScoreFilter do not match"),
+    (_average, "likelihood average is not the detector's"),
+    (_spare, "attributes of a ScoreFilter do not match"),
+    (_quantile, "not the detector's drift_quantile"),
 ])
 def test_a_saved_stream_with_a_damaged_drift_window_is_refused(fleet_det, tmp_path, damage,
                                                                match):

@@ -25,18 +25,22 @@ if TYPE_CHECKING:
     from tsrnn.detector import AnomalyDetector
 
 NEW_SERIES_WARMUP = 100  # points that scale a series unseen at fit (see _warmup)
-SCORING = ("alerts", "smoothing", "drift_window", "normalize_errors", "likelihood_window",
-           "likelihood_history", "likelihood_average", "cooldown", "range_tolerance")
+SCORING = ("alerts", "smoothing", "drift_window", "drift_quantile", "normalize_errors",
+           "likelihood_window", "likelihood_history", "likelihood_average", "cooldown",
+           "range_tolerance")
 # What files saved before a scoring parameter existed scored with: their
 # parameters and threshold_scoring_ lack it.
-SCORED_BEFORE = {"drift_window": None, "likelihood_average": "squared"}
+SCORED_BEFORE = {"drift_window": None, "drift_quantile": 0.25, "likelihood_average": "squared"}
 
 
 def _in_use(settings: dict, name: str, stateful: bool):
     """A scoring setting as the scores see it: the drift correction is for ranking
     scores of windowed detectors only, the likelihood's average for alerting
     scores only (so changing either where it is not used keeps the threshold)."""
-    if name == "drift_window" and (settings["alerts"] or stateful):
+    drifting = not (settings["alerts"] or stateful)
+    if name == "drift_window" and not drifting:
+        return None
+    if name == "drift_quantile" and not (drifting and settings["drift_window"] is not None):
         return None
     if name == "likelihood_average" and not settings["alerts"]:
         return None
@@ -92,12 +96,13 @@ class ErrorsToScores:
             return errors
         out = np.empty_like(errors)
         for a, b in zip(data.offsets[:-1], data.offsets[1:], strict=True):
-            out[a:b] = drift_corrected(errors[a:b], valid[a:b], window)
+            out[a:b] = drift_corrected(errors[a:b], valid[a:b], window, self.drift_quantile)
         return out
 
     def _drift_watch(self) -> DriftWatch | None:
         window = self._drift_window
-        return None if window is None else DriftWatch(window, len(self.target_names_))
+        return None if window is None else DriftWatch(window, len(self.target_names_),
+                                                      self.drift_quantile)
 
     def _prior_of(self, i: int | None, online: bool) -> tuple[float, float]:
         """Series ``i``'s prior (its position in ``ids_``; None: unseen, pooled)."""

@@ -78,7 +78,8 @@ def detector_scores(errors: np.ndarray, metadata: dict, series=None, *,
     errors = np.where(valid[:, None], errors, 0.0) / scale
     alerts = p["alerts"]
     if not alerts and not p.get("stateful"):  # exports from before it: no drift_window
-        errors = drift_corrected(errors, valid, p.get("drift_window"))
+        errors = drift_corrected(errors, valid, p.get("drift_window"),
+                                 p.get("drift_quantile", 0.25))  # older exports: none
     breaches = None
     if alerts and p["range_tolerance"] is not None:
         if values is None:
