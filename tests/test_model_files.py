@@ -233,6 +233,17 @@ def test_fitted_shapes_inconsistent_with_the_parameters_are_refused(model, case)
     _refused(model, match)
 
 
+@pytest.mark.parametrize("name", ["likelihood_history", "drift_window", "smoothing",
+                                  "cooldown", "likelihood_window"])
+def test_a_detector_window_that_would_exhaust_memory_is_refused(saved, tmp_path, name):
+    # A stream allocates its windows per series at once: 10^12 steps is 24 TB.
+    path = tmp_path / "model.tsrnn"
+    path.write_bytes(saved["AnomalyDetector"].read_bytes())
+    _rewrite(path, lambda p: p["params"].update({name: 10**12}))
+    _refused(path, f"{name} must be an integer from \\d+ to 1000000, got 1000000000000",
+             AnomalyDetector)
+
+
 def test_a_detector_threshold_that_is_not_finite_is_refused(saved, tmp_path):
     path = tmp_path / "model.tsrnn"
     path.write_bytes(saved["AnomalyDetector"].read_bytes())

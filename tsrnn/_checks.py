@@ -12,8 +12,11 @@ def is_integer(value: Any) -> bool:
     return isinstance(value, int | np.integer) and not isinstance(value, bool)
 
 
-def check_integer(value: Any, name: str, minimum: int) -> None:
-    """Raise ``ValueError`` naming ``name`` unless ``value`` is an integer >= ``minimum``."""
+def check_integer(value: Any, name: str, minimum: int, maximum: int | None = None) -> None:
+    """Raise ``ValueError`` naming ``name`` unless ``value`` is an integer >= ``minimum``
+    (and <= ``maximum``, if given)."""
+    if maximum is not None and not (is_integer(value) and minimum <= value <= maximum):
+        raise ValueError(f"{name} must be an integer from {minimum} to {maximum}, got {value!r}")
     if not is_integer(value) or value < minimum:
         raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
 

@@ -63,8 +63,8 @@ class SeriesEstimator(BaseEstimator):
                 check_bool(getattr(self, name), name)
         check_training(self)
 
-    def _check_integer(self, name: str, minimum: int) -> None:
-        check_integer(getattr(self, name), name, minimum)
+    def _check_integer(self, name: str, minimum: int, maximum: int | None = None) -> None:
+        check_integer(getattr(self, name), name, minimum, maximum)
 
     def save(self, path) -> None:
         """Save parameters, weights and fitted state (scaling, names, ...) to ``path``.

@@ -29,7 +29,7 @@ from tsrnn.data.calendar import (
 )
 from tsrnn.detector_files import DetectorFile
 from tsrnn.detector_networks import DetectorNetworks
-from tsrnn.detector_scores import ErrorsToScores
+from tsrnn.detector_scores import MAX_SCORING_STEPS, ErrorsToScores
 from tsrnn.likelihood import AVERAGES
 from tsrnn.stateful import train_next_step
 from tsrnn.stateful_stream import StatefulStream
@@ -154,7 +154,9 @@ class AnomalyDetector(DetectorNetworks, ErrorsToScores, DetectorFile, SeriesEsti
     likelihood_window, likelihood_history
         The short and long windows of the likelihood, in steps. (HTM averages 10
         errors; on NAB 15 to 30 score alike and about 3 points above 10, and the
-        longer average is steadier on noisy series.)
+        longer average is steadier on noisy series.) These, ``smoothing``, ``cooldown``
+        and ``drift_window`` are at most 1,000,000 steps (a stream keeps such
+        windows in memory for every series).
     likelihood_average
         The likelihood's short-term average: ``"absolute"`` (default), of the
         errors' magnitudes (the mean of the square roots of the step errors,
@@ -422,9 +424,9 @@ class AnomalyDetector(DetectorNetworks, ErrorsToScores, DetectorFile, SeriesEsti
             check_bool(getattr(self, name), name)
         for name, minimum in (("likelihood_window", 1), ("likelihood_history", 2),
                               ("cooldown", 0), ("smoothing", 0)):
-            self._check_integer(name, minimum)
+            self._check_integer(name, minimum, MAX_SCORING_STEPS)
         if self.drift_window is not None:
-            self._check_integer("drift_window", 4)
+            self._check_integer("drift_window", 4, MAX_SCORING_STEPS)
         if not (is_number(self.drift_quantile) and 0.0 < self.drift_quantile < 1.0):
             raise ValueError(f"drift_quantile must be in (0, 1), got {self.drift_quantile!r}")
         if self.likelihood_average not in AVERAGES:

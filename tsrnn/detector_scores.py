@@ -25,6 +25,11 @@ if TYPE_CHECKING:
     from tsrnn.detector import AnomalyDetector
 
 NEW_SERIES_WARMUP = 100  # points that scale a series unseen at fit (see _warmup)
+# The longest window a scoring parameter may ask for: a stream keeps each series'
+# windows in memory (24 bytes a step of likelihood_history, 8 a step and target of
+# drift_window), so a model file asking for more would exhaust memory, not score.
+# A million steps is two years of minutes.
+MAX_SCORING_STEPS = 1_000_000
 SCORING = ("alerts", "smoothing", "drift_window", "drift_quantile", "normalize_errors",
            "likelihood_window", "likelihood_history", "likelihood_average", "cooldown",
            "range_tolerance")
