@@ -17,7 +17,7 @@ baseline, the totals of every variant beside Numenta HTM's on the same files,
 and points per second for batch and streaming scoring.
 
     OMP_NUM_THREADS=1 .venv/bin/python benchmarks/nab.py [--files 5] [--score reconstruction]
-        [--calendar none] [--seed 1]
+        [--calendar none] [--seed 1] [--likelihood-average squared]
 """
 
 from __future__ import annotations
@@ -103,6 +103,7 @@ def detector_scores(frame: pd.DataFrame, args, variants: dict
         det = AnomalyDetector(args.cell, window=args.window, score=args.score,
                               calendar=None if args.calendar == "none" else args.calendar,
                               max_epochs=args.epochs, random_state=args.seed, val_size=0.2,
+                              likelihood_average=args.likelihood_average,
                               resample=True, fill="interpolate")
         det.fit(frame.iloc[:a], time_col="timestamp", target="value")
         part = frame.iloc[:b]
@@ -138,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--calendar", default="auto", help="'auto', 'none', 'day' or 'week'")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--likelihood-average", default=None,
+                        help="the likelihood's short-term average, 'absolute' or 'squared' "
+                        "(default: the detector's), for tsrnn and the baseline")
     parser.add_argument("--cooldown", type=int, default=100,
                         help="steps of alarm cooldown for the '+ cooldown' variants")
     parser.add_argument("--refit-every", type=float, default=0.0,
@@ -152,7 +156,9 @@ def main(argv: list[str] | None = None) -> int:
     names = nab_files(args.path)[: args.files]
     windows = load_nab_labels(names, path=args.path)
     tolerance = 0.05  # the detector's default range_tolerance, and HTM's
-    average = AnomalyDetector().likelihood_average  # the baseline gets the detector's
+    if args.likelihood_average is None:
+        args.likelihood_average = AnomalyDetector().likelihood_average
+    average = args.likelihood_average  # the baseline's post-processing is the detector's
     variants = {  # likelihood, range_tolerance, cooldown
         "raw": (False, None, 0), "likelihood": (True, None, 0),
         "likelihood + range": (True, tolerance, 0),

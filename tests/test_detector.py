@@ -718,13 +718,15 @@ def test_calendar_phases_are_read_in_the_training_timezone():
 def _as_older_file(tmp_path, det: AnomalyDetector, *, params=(), fitted=(),
                    old_params=None) -> AnomalyDetector:
     """``det`` saved, then loaded from a file as an older tsrnn wrote it: without
-    the ``params`` and ``fitted`` keys it did not know, with ``old_params``."""
+    the ``params`` and ``fitted`` keys it did not know (a scoring parameter also
+    from the settings its threshold was fitted with), with ``old_params``."""
     import torch
 
     det.save(tmp_path / "new.pt")
     payload = torch.load(tmp_path / "new.pt", weights_only=True)
     for key in params:
         del payload["params"][key]
+        payload["fitted"].get("threshold_scoring", {}).pop(key, None)
     for key in fitted:
         del payload["fitted"][key]
     payload["params"].update(old_params or {})
@@ -778,6 +780,13 @@ def test_the_drift_quantile_is_a_scoring_parameter_older_files_lack(tmp_path):
     assert not np.allclose(old.decision_function(df), det.decision_function(df))
     same = scored_differently(det, drift_quantile=0.25)
     np.testing.assert_allclose(old.decision_function(df), same.decision_function(df))
+    old.predict(df)  # its threshold was fitted with the lower quartile too
+    with pytest.raises(ValueError, match="drift_quantile=0.25 at fit, now 0.5"):
+        old.set_params(drift_quantile=0.5).predict(df)
+    # Where the correction is not in use, the quantile does not touch the threshold.
+    for unused in ({"drift_window": None}, {"alerts": True}):
+        _detector(calendar=None, **unused).fit(_wide()).set_params(
+            drift_quantile=0.5).predict(df)
     for bad in (0.0, 1.0, "0.5", None):
         with pytest.raises(ValueError, match="drift_quantile must be in"):
             _detector(drift_quantile=bad).fit(_wide())

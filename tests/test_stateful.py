@@ -373,6 +373,24 @@ def test_a_stream_saved_and_loaded_scores_as_the_uninterrupted_one(three_det, se
                                   stream.update_frame(rest)["score"])
 
 
+@pytest.mark.parametrize("name, value", [("average", "median"), ("average", "squared"),
+                                         ("history", 5), ("cooldown", 100.0)])
+def test_a_score_filter_with_other_settings_is_refused(three_det, sensors, tmp_path, name,
+                                                       value):
+    stream = scored_differently(three_det, alerts=True).stream()
+    stream.update_frame(sensors.groupby("sensor").head(20))
+    path = tmp_path / "state.tsrnn"
+    stream.save(path)
+    payload = torch.load(path, weights_only=True)
+    payload["state"]["__dict__"]["filters"][1]["attrs"][name] = value
+    payload["checksum"] = model_checks.checksum(payload)  # crafted, not damaged
+    torch.save(payload, path)
+    with pytest.raises(ValueError, match=f"series 'sensor_2': its score filter's {name} "
+                                         "is not the detector's") as err:
+        load_stream(path)
+    assert str(path) in str(err.value) and "\n" not in str(err.value)
+
+
 def test_a_damaged_edited_or_hostile_stream_file_is_refused(three_det, sensors, tmp_path,
                                                             pickled_code):
     stream = three_det.stream()

@@ -128,7 +128,7 @@ class AnomalyDetector(DetectorNetworks, ErrorsToScores, DetectorFile, SeriesEsti
         beyond the training levels, an ageing sensor) is rebuilt less and less
         well, and its normal steps would otherwise outrank faults on steady
         series under one threshold; a fault lifts only its own steps (one that
-        fills a tenth of the window is divided by about 1.45 times as much at
+        fills a tenth of the window is divided by about 1.44 times as much at
         its end as at its start). The stuck-sensor and level checks are not divided.
         The reference is each series' first ``drift_window // 4`` scored steps in
         the frame (or stream) given, so it acts on longer frames only, and a frame
@@ -138,11 +138,10 @@ class AnomalyDetector(DetectorNetworks, ErrorsToScores, DetectorFile, SeriesEsti
         see the README's detection benchmark.)
     drift_quantile
         The quantile of a target's errors that measures its error level for
-        ``drift_window``, in (0, 1); default 0.75, the upper quartile, which moves
-        only once a quarter of the window has, and follows a drifting series'
-        spread as well as its floor. (Chosen leaving one dataset out at a time,
-        over three seeds, from 0.25, 0.5, 0.75 and 0.9; files saved before it
-        existed keep 0.25.)
+        ``drift_window``, in (0, 1); default 0.75, the upper quartile, which
+        follows a drifting series' spread as well as its floor, and moves only
+        once a quarter of the window has. Files saved before it keep 0.25. (See
+        the README's detection benchmark for how it was chosen.)
     n_models
         Networks trained from as many seeds (the first is ``random_state``, the
         others drawn from it, so two random states share no member), whose
@@ -159,17 +158,11 @@ class AnomalyDetector(DetectorNetworks, ErrorsToScores, DetectorFile, SeriesEsti
         windows in memory for every series).
     likelihood_average
         The likelihood's short-term average: ``"absolute"`` (default), of the
-        errors' magnitudes (the mean of the square roots of the step errors,
-        squared back: for one target its mean absolute error, squared);
-        ``"squared"``, of the step errors as they are (HTM's, and the default
-        before). A mean of squared errors follows its largest few, so one
-        routine outlier lifts it about as far as an incident. On NAB's 28 files
-        ``"absolute"`` scored 72.7 / 72.6 / 72.8 against 70.5 / 70.4 / 70.6
-        (seeds 0 / 1 / 2): the same windows caught with far fewer false alarms,
-        and a threshold moved between halves of the files loses 0.5 to 0.9
-        points against 4.2 to 5.0. ``"squared"`` lets fewer single-step spikes
-        through (the bundled sensors: 9, 10 and 10 of 10 at a 1% false-alarm
-        rate, against 7, 9 and 7). See the README.
+        errors' magnitudes (the mean of the step errors' square roots, squared
+        back), so that one routine outlier counts less than a lasting rise;
+        ``"squared"``, of the step errors as they are (HTM's), which catches more
+        single-step spikes. README "How well it detects" gives both on NAB and
+        the bundled sensors.
     cooldown
         With ``alerts=True``, alarm de-duplication: a step keeps its score only if
         it beats every score of the previous ``cooldown`` steps (default 100), else

@@ -35,7 +35,8 @@ SCORING = ("alerts", "smoothing", "drift_window", "drift_quantile", "normalize_e
            "range_tolerance")
 # What files saved before a scoring parameter existed scored with: their
 # parameters and threshold_scoring_ lack it.
-SCORED_BEFORE = {"drift_window": None, "drift_quantile": 0.25, "likelihood_average": "squared"}
+SCORED_BEFORE = {"drift_window": None, "drift_quantile": DriftWatch.quantile,
+                 "likelihood_average": ScoreFilter.average}
 
 
 def _in_use(settings: dict, name: str, stateful: bool):

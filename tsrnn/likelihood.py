@@ -18,9 +18,7 @@ largest few, so a single outlier lifts twenty steps' average about as far as an
 incident does; HTM's scores are bounded in [0, 1] and have no such tail. On
 NAB's 28 files ``"absolute"`` scored 72.7 / 72.6 / 72.8 against 70.5 / 70.4 / 70.6
 (seeds 0 / 1 / 2; the same windows caught, fewer false alarms); ``"squared"``
-lets more single-step spikes through (the bundled sensors: 9, 10 and 10 of 10
-caught at a 1% false-alarm rate, against 7, 9 and 7; README "How well it
-detects").
+catches more single-step spikes (README "How well it detects").
 
 The *range check* (also after HTM's NAB detector) catches what a model of recent
 windows can miss: a value beyond everything the series has shown, by more than a
@@ -56,8 +54,9 @@ _LN10 = np.log(10.0)
 # likelihood a series reaches otherwise, so a breach ranks first and passes any
 # threshold fitted on normal data.
 OUT_OF_RANGE_SCORE = 1000.0
-# The likelihood's short-term averages: of the squared errors as they come (the
-# default), or of the errors' magnitudes.
+# The likelihood's short-term averages: of the squared errors as they come (this
+# module's default, for raw scores of any kind), or of the errors' magnitudes (the
+# detector's).
 AVERAGES = ("squared", "absolute")
 
 
@@ -391,6 +390,15 @@ class ScoreFilter:
         self._avgs = _WindowSum(history) if likelihood else None  # the short-term averages
         self._peaks: deque = deque()  # (step, score), decreasing: a sliding maximum
         self._step = 0
+
+    def check(self, fresh: ScoreFilter, where: str) -> None:
+        """Refuse a loaded filter whose settings are not those of ``fresh`` (a new
+        filter of the same detector): its scores would mean something else."""
+        for name in ("likelihood", "window", "history", "cooldown", "average"):
+            mine, theirs = getattr(self, name), getattr(fresh, name)
+            if type(mine) is not type(theirs) or mine != theirs:
+                raise ValueError(f"{where}: its score filter's {name} is not the "
+                                 f"detector's ({theirs!r})")
 
     def update(self, raw: float, valid: bool, breach: bool = False) -> float:
         """The final score of the next step (``valid``: it has a raw score;

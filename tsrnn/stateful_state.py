@@ -66,6 +66,8 @@ def restore(stream: StatefulStream, series: list, state, path) -> None:
         filters[k] = from_plain(filters[k], template["filters"][k], where)
         if type(filters[k]) is not type(template["filters"][k]):
             raise ValueError(f"{where}: its score filter is not this detector's")
+        if filters[k] is not None:
+            filters[k].check(template["filters"][k], where)
         warming[k] = _warming(warming[k], template["warming"][k], where)
     for key, arr in stream._arrays.items():
         arr[_at(key, slice(0, n))] = arrays[key]

@@ -290,6 +290,5 @@ def _check_state(state, template: dict, where: str) -> None:
         if not isinstance(state["drift"], type(template["drift"])):
             raise ValueError(f"{where}: its drift window is not one")
         state["drift"].check(template["drift"], where)
-    if state["filter"].average != template["filter"].average:
-        raise ValueError(f"{where}: its likelihood average is not the detector's")
+    state["filter"].check(template["filter"], where)
 

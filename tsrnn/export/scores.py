@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from tsrnn.drift import drift_corrected
+from tsrnn.drift import DriftWatch, drift_corrected
 from tsrnn.level import level_errors
-from tsrnn.likelihood import post_process, range_breaches
+from tsrnn.likelihood import ScoreFilter, post_process, range_breaches
 from tsrnn.stuck import run_lengths, stuck_errors
 
 __all__ = ["detector_scores"]
@@ -79,7 +79,7 @@ def detector_scores(errors: np.ndarray, metadata: dict, series=None, *,
     alerts = p["alerts"]
     if not alerts and not p.get("stateful"):  # exports from before it: no drift_window
         errors = drift_corrected(errors, valid, p.get("drift_window"),
-                                 p.get("drift_quantile", 0.25))  # older exports: none
+                                 p.get("drift_quantile", DriftWatch.quantile))  # older: none
     breaches = None
     if alerts and p["range_tolerance"] is not None:
         if values is None:
@@ -108,4 +108,4 @@ def detector_scores(errors: np.ndarray, metadata: dict, series=None, *,
     return post_process(raw, valid, likelihood=alerts, window=p["likelihood_window"],
                         history=p["likelihood_history"], cooldown=p["cooldown"] if alerts else 0,
                         prior=tuple(prior), breaches=breaches, smoothing=p["smoothing"],
-                        average=p.get("likelihood_average", "squared"))  # older exports: none
+                        average=p.get("likelihood_average", ScoreFilter.average))  # older: none
