@@ -15,10 +15,9 @@ def is_integer(value: Any) -> bool:
 def check_integer(value: Any, name: str, minimum: int, maximum: int | None = None) -> None:
     """Raise ``ValueError`` naming ``name`` unless ``value`` is an integer >= ``minimum``
     (and <= ``maximum``, if given)."""
-    if maximum is not None and not (is_integer(value) and minimum <= value <= maximum):
-        raise ValueError(f"{name} must be an integer from {minimum} to {maximum}, got {value!r}")
-    if not is_integer(value) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if not is_integer(value) or value < minimum or (maximum is not None and value > maximum):
+        bounds = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
+        raise ValueError(f"{name} must be an integer {bounds}, got {value!r}")
 
 
 def check_bool(value: Any, name: str) -> None:
