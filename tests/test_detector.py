@@ -945,3 +945,15 @@ def test_labels_are_refused_when_the_scores_are_made_otherwise_than_at_fit(tmp_p
     held_out = online[int(loaded._train_end(loaded._read(_wide()))[0]):]
     assert loaded.threshold_ == pytest.approx(np.quantile(held_out, 1 - loaded.contamination))
     assert set(loaded.predict(df)) <= {0, 1}
+
+
+def test_an_alerting_threshold_on_a_short_series_is_not_zero():
+    # 300 rows: every validation row falls inside one cooldown, so after it they all
+    # score 0; a threshold of their quantile would flag any score above 0.
+    df = pd.DataFrame({"timestamp": pd.date_range("2024-01-01", periods=300, freq="h"),
+                       "value": _sine(300, noise=0.1)})
+    df.loc[200, "value"] = 6.0
+    det = _detector(alerts=True, calendar=None).fit(df, time_col="timestamp")
+    labels, scores = det.predict(df).to_numpy(), det.decision_function(df).to_numpy()
+    assert det.threshold_ > 0 and labels[200] == 1
+    assert labels.sum() < 0.6 * (scores > 0).sum()  # not every score above 0

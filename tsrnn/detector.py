@@ -87,7 +87,8 @@ class AnomalyDetector(DetectorNetworks, ErrorsToScores, DetectorFile, SeriesEsti
         Expected fraction of anomalies, for ``threshold="quantile"``.
     threshold
         ``"quantile"``: the ``1 - contamination`` quantile of the online scores of
-        the training frame's validation rows (each series' last ``val_size``,
+        the training frame's validation rows (before the ``cooldown``, which
+        zeroes most alerting scores; each series' last ``val_size``,
         which the networks never fitted: new points look like them, where the
         rows they fitted score lower; a series with fewer than 20 such rows
         gives all its rows). ``"pot"``: peaks over threshold (extreme-value

@@ -115,16 +115,20 @@ class ErrorsToScores:
         return tuple(self.likelihood_prior_[-1 if i is None else i, int(online)])
 
     def _finish(self, errors: np.ndarray, valid: np.ndarray, data: SeriesData,
-                online: bool, breaches: np.ndarray | None) -> np.ndarray:
+                online: bool, breaches: np.ndarray | None, cooldown: bool = True
+                ) -> np.ndarray:
         """Final per-step scores ``[N]``: the mean error over the targets, then, series
         by series, the likelihood, the range check (``breaches`` of
-        :meth:`_breaches`) and the cooldown if asked for."""
+        :meth:`_breaches`) and the cooldown if asked for (and ``cooldown``)."""
         raw = errors.mean(axis=1)
         out = np.empty_like(raw)
         known = self._series_positions()
+        settings = self._post_processing()
+        if not cooldown:
+            settings["cooldown"] = 0
         bounds = zip(data.ids, data.offsets[:-1], data.offsets[1:], strict=True)
         for sid, a, b in bounds:
-            out[a:b] = post_process(raw[a:b], valid[a:b], **self._post_processing(),
+            out[a:b] = post_process(raw[a:b], valid[a:b], **settings,
                                     prior=self._prior_of(known.get(sid), online),
                                     breaches=None if breaches is None else
                                     breaches[a:b].any(axis=1))
@@ -287,8 +291,11 @@ class ErrorsToScores:
                          train_end: np.ndarray, breaches: np.ndarray | None) -> np.ndarray:
         """Online scores of the rows that stand for new data (each series'
         validation rows, see :func:`tsrnn.error_stats.held_out_rows`), from
-        normalised online ``errors``: what ``threshold="quantile"`` reads."""
-        scores = self._finish(errors, valid, data, True, breaches)
+        normalised online ``errors``: what ``threshold="quantile"`` reads. Before
+        the cooldown, which sets all but one step in ``cooldown`` to 0: on a short
+        series all the validation rows, and a quantile of zeros would flag every
+        score above 0."""
+        scores = self._finish(errors, valid, data, True, breaches, cooldown=False)
         return scores[held_out_rows(data, train_end, valid)]
 
     def _set_threshold(self, held_out: np.ndarray) -> None:
