@@ -34,6 +34,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from tsrnn.data.scaling import spread_or_one
+
 __all__ = ["MAX_LEVEL_ERROR", "LevelWatch", "level_errors", "level_reference",
            "rolling_means"]
 
@@ -62,8 +64,7 @@ def level_reference(values: np.ndarray, span: int) -> np.ndarray:
     x = np.asarray(values, np.float64)
     means = rolling_means(x, span)[span - 1:]  # [T - span + 1, F]
     spread = means.std(axis=0)
-    centre = np.abs(np.median(x, axis=0))  # as the scalers' test for a constant column
-    spread = np.where(spread > np.finfo(np.float32).eps * np.maximum(1.0, centre), spread, 1.0)
+    spread = spread_or_one(spread, np.median(x, axis=0))  # the scalers' constant column
     return np.stack([means.min(axis=0), means.max(axis=0), spread], axis=-1)
 
 

@@ -148,3 +148,15 @@ def test_robust_scaler_ignores_an_outlier():
     assert robust.loc_[0, 0] == pytest.approx(10.0, abs=0.2)
     assert robust.spread_[0, 0] == pytest.approx(2.0, rel=0.1)  # the IQR as a normal's sd
     assert Scaler("standard").fit(spiked, offsets).spread_[0, 0] > 1000
+
+
+@pytest.mark.parametrize("method", ["standard", "minmax", "robust"])
+def test_a_series_in_nanounits_keeps_its_variation(method):
+    rng = np.random.default_rng(3)
+    unit = rng.standard_normal((40, 1)) + 2.0
+    offsets = np.array([0, 40])
+    scaled = {k: Scaler(method).fit(unit * k, offsets).transform(unit * k, offsets)
+              for k in (1.0, 1e-9)}
+    # the same standardised values at either scale, not a column taken for constant
+    np.testing.assert_allclose(scaled[1e-9], scaled[1.0], rtol=1e-5, atol=1e-5)
+    assert scaled[1e-9].std() > 0.1

@@ -42,9 +42,15 @@ def fit_stats(x: np.ndarray, method: Method | None) -> tuple[np.ndarray, np.ndar
     else:
         raise ValueError(f"scaler must be 'standard', 'minmax', 'robust' or None, got "
                          f"{method!r}")
-    spread = np.where(spread > np.finfo(np.float32).eps * np.maximum(1.0, np.abs(loc)),
-                      spread, 1.0)
-    return loc, spread
+    return loc, spread_or_one(spread, loc)
+
+
+def spread_or_one(spread: np.ndarray, level: np.ndarray) -> np.ndarray:
+    """``spread``, or 1 where the column is constant: its spread within float32's
+    rounding of its ``level`` (relative, so that a series measured in nanounits
+    keeps its variation), or too small for float32 to hold."""
+    f32 = np.finfo(np.float32)
+    return np.where((spread > f32.eps * np.abs(level)) & (spread >= f32.tiny), spread, 1.0)
 
 
 def scale(x: np.ndarray, loc: np.ndarray, spread: np.ndarray) -> np.ndarray:
