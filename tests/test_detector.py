@@ -927,8 +927,11 @@ def test_labels_are_refused_when_the_scores_are_made_otherwise_than_at_fit(tmp_p
     scores = det.decision_function(df)  # scores: available with any post-processing
     assert len(scores) == len(df)
     message = r"threshold_ was fitted on scores made otherwise \(alerts=False at fit, now True"
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=message) as err:
         det.predict(df)
+    # what changed, not what alerts=True made unused (the drift window, unchanged)
+    assert "cooldown=100 at fit, now 10" in str(err.value)
+    assert "drift_window" not in str(err.value)
     with pytest.raises(ValueError, match=message):
         det.stream()
     det.set_params(alerts=False, cooldown=100)  # back as at fit: labels again

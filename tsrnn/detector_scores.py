@@ -189,9 +189,12 @@ class ErrorsToScores:
             return  # a file from before this was kept: nothing to compare
         at_fit = {k: fitted.get(k, SCORED_BEFORE.get(k)) for k in SCORING}
         now = {k: getattr(self, k) for k in SCORING}
-        changed = [f"{k}={at_fit[k]!r} at fit, now {now[k]!r}" for k in SCORING
-                   if _in_use(at_fit, k, self.stateful) != _in_use(now, k, self.stateful)]
-        if changed:
+        if any(_in_use(at_fit, k, self.stateful) != _in_use(now, k, self.stateful)
+               for k in SCORING):
+            # The settings that changed (one setting can change what another does:
+            # alerts=True turns the drift correction off).
+            changed = [f"{k}={at_fit[k]!r} at fit, now {now[k]!r}" for k in SCORING
+                       if at_fit[k] != now[k]]
             raise ValueError(f"threshold_ was fitted on scores made otherwise "
                              f"({'; '.join(changed)}): fit_threshold(training frame) sets it for "
                              "these settings, or set them back; "
