@@ -960,3 +960,9 @@ def test_an_alerting_threshold_on_a_short_series_is_not_zero():
     labels, scores = det.predict(df).to_numpy(), det.decision_function(df).to_numpy()
     assert det.threshold_ > 0 and labels[200] == 1
     assert labels.sum() < 0.6 * (scores > 0).sum()  # not every score above 0
+
+
+@pytest.mark.parametrize("value", [0, 1, 2.5, "32", 10**6])
+def test_a_window_out_of_range_gets_one_message(value):
+    with pytest.raises(ValueError, match="window must be an integer from 2 to 65536, got "):
+        _detector(window=value).fit(_wide(40))

@@ -379,13 +379,12 @@ class AnomalyDetector(DetectorNetworks, ErrorsToScores, DetectorFile, SeriesEsti
         return self
 
     def _check_params(self) -> None:
-        self._check_common("window")
+        self._check_integer("window", 2, MAX_WINDOW)  # before the shared checks' >= 1
+        self._check_common()
         if self.score not in ("reconstruction", "forecast"):
             raise ValueError(f"score must be 'reconstruction' or 'forecast', got {self.score!r}")
         if self.threshold not in ("quantile", "pot"):
             raise ValueError(f"threshold must be 'quantile' or 'pot', got {self.threshold!r}")
-        if self.window < 2 or self.window > MAX_WINDOW:
-            raise ValueError(f"window must be in [2, {MAX_WINDOW}], got {self.window}")
         if self.threshold == "quantile" and not (is_number(self.contamination)
                                                  and 0.0 < self.contamination < 0.5):
             raise ValueError(f"contamination must be in (0, 0.5), got {self.contamination}")
