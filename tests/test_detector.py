@@ -966,3 +966,10 @@ def test_an_alerting_threshold_on_a_short_series_is_not_zero():
 def test_a_window_out_of_range_gets_one_message(value):
     with pytest.raises(ValueError, match="window must be an integer from 2 to 65536, got "):
         _detector(window=value).fit(_wide(40))
+
+
+def test_a_series_too_short_to_train_names_the_detectors_window():
+    # 34 rows pass the length check (window + 1) but leave 31 training rows after
+    # the validation rows: the error speaks of the detector's window
+    with pytest.raises(DataError, match=r"training part is shorter than window = 32 rows"):
+        _detector(window=32).fit(pd.DataFrame({"y": _sine(34)}))

@@ -350,7 +350,8 @@ class AnomalyDetector(DetectorNetworks, ErrorsToScores, DetectorFile, SeriesEsti
         seed = seed_everything(self.random_state)
         horizon = 1 if self.score == "forecast" or self.stateful else 0
         split = chronological_split(data, self.window, horizon, val_size=self.val_size,
-                                    test_size=0)
+                                    test_size=0,
+                                    length_name="window + 1" if horizon else "window")
         scaler = Scaler(self.scaler).fit(data.values, data.offsets, fit_rows=split.train_end)
         self._remember(data, scaler)  # the calendar inputs need the time zone
         self.calendar_ = resolve_calendar(self.calendar, data.times, data.offsets, data.freq)

@@ -97,6 +97,7 @@ def chronological_split(
     val_start=None,
     test_start=None,
     stride: int = 1,
+    length_name: str = "input_len + horizon",
 ) -> Split:
     """Split every series of ``data`` in time, then window each part.
 
@@ -113,6 +114,9 @@ def chronological_split(
         Split by timestamp instead: validation starts at the first row at or after
         ``val_start``, test at ``test_start``, and test runs to the end. Overrides
         the sizes.
+    length_name
+        What the caller calls ``input_len + horizon``, for the error when no
+        series has a training window.
 
     Returns
     -------
@@ -134,7 +138,7 @@ def chronological_split(
     if parts[0].size == 0:
         raise DataError(
             f"no training window: every series' training part is shorter than "
-            f"input_len + horizon = {input_len + horizon} rows "
+            f"{length_name} = {input_len + horizon} rows "
             f"(training rows per series: {borders[:, 1].tolist()[:5]})"
         )
     return Split(train=parts[0], val=parts[1], test=parts[2], borders=borders)
