@@ -287,8 +287,11 @@ def test_pot_threshold_lies_in_the_tail():
 
 
 def test_pot_threshold_needs_enough_scores():
-    with pytest.raises(ValueError, match="too few"):
+    # in the detector's terms: it has no level= to lower
+    with pytest.raises(ValueError, match="threshold='pot': only .* too few .*use "
+                                         "threshold='quantile'") as err:
         _detector(threshold="pot").fit(_wide(200))
+    assert "level" not in str(err.value)
 
 
 def test_forecast_scores_use_the_forecasters_network(fitted):

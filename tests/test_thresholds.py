@@ -85,7 +85,7 @@ def test_pot_threshold_level_sets_where_the_tail_starts():
 
 @pytest.mark.parametrize("n", [10, 100, 450])
 def test_pot_threshold_needs_ten_points_in_the_tail(n):
-    with pytest.raises(ValueError, match=r"only \d+ scores lie above the 0.98 quantile"):
+    with pytest.raises(ValueError, match=rf"only \d+ of {n} scores lie above their 0.98 quantile"):
         pot_threshold(_rng().exponential(size=n))
 
 

@@ -306,7 +306,11 @@ class ErrorsToScores:
         or for ``"pot"`` from ``decision_scores_``) and ``labels_``, for the
         post-processing they were made with."""
         if self.threshold == "pot":
-            self.threshold_ = pot_threshold(self.decision_scores_, risk=self.risk)
+            try:
+                self.threshold_ = pot_threshold(self.decision_scores_, risk=self.risk)
+            except ValueError as err:
+                raise ValueError(f"threshold='pot': {err}; use threshold='quantile', or a "
+                                 "longer training frame") from None
         else:
             self.threshold_ = quantile_threshold(held_out, self.contamination)
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)

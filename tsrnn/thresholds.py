@@ -40,8 +40,8 @@ def pot_threshold(scores: np.ndarray, risk: float = 1e-3, level: float = 0.98) -
     t = float(np.quantile(scores, level))
     excess = scores[scores > t] - t
     if excess.size < 10:
-        raise ValueError(f"only {excess.size} scores lie above the {level} quantile: too few "
-                         "to fit the tail; lower level= or use threshold='quantile'")
+        raise ValueError(f"only {excess.size} of {scores.size} scores lie above their {level} "
+                         "quantile: too few (10) to fit the tail")
     shape, _, scale = genpareto.fit(excess, floc=0.0)
     ratio = risk * scores.size / excess.size  # P(score > z) = (N_t / n) * P(excess > z - t)
     if abs(shape) < 1e-8:
