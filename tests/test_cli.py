@@ -737,6 +737,18 @@ def test_no_resample_refuses_a_gap_naming_the_flags(tmp_path, capsys):
     assert "resample=True" not in err and "\n" not in err
 
 
+def test_a_missing_value_names_the_fill_flag(tmp_path, capsys):
+    frame = pd.DataFrame({"timestamp": pd.date_range("2024-01-01", periods=120, freq="h"),
+                          "value": np.sin(np.arange(120) / 4)})
+    frame.loc[50, "value"] = np.nan
+    frame.to_csv(tmp_path / "nan.csv", index=False)
+    assert main(["detect", str(tmp_path / "nan.csv"), "--window", "8", *FAST,
+                 "--out", str(tmp_path / "s.csv")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "--fill ffill or --fill interpolate" in err
+    assert "fill=" not in err and "\n" not in err
+
+
 def test_resample_fill_and_freq_flags_reach_the_model(tmp_path, capsys):
     data = _gappy(tmp_path)
     model = tmp_path / "d.tsrnn"

@@ -4,6 +4,8 @@ types, the option groups several commands take, and one-line error messages."""
 from __future__ import annotations
 
 import argparse
+import re
+import shlex
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -181,9 +183,27 @@ def _expected(err: BaseException) -> bool:
     return isinstance(err, ValueError | OSError | ImportError)
 
 
+# The library's parameters that the commands which fit set with flags of their own:
+# its messages say "pass fill='ffill'", the command line says "--fill ffill".
+_FLAGS = {name: "--" + name.replace("_", "-") for name in (
+    "fill", "id_col", "time_col", "target", "freq", "window", "threshold", "contamination",
+    "label_col", "n_models", "hidden_size", "cell")}
+_SETTING = re.compile(r"\b(" + "|".join(_FLAGS) + r")=('[^']*'|\"[^\"]*\"|[\w.+/-]+)")
+
+
+def _in_flags(text: str) -> str:
+    """A library message with its ``name=value`` settings written as flags."""
+    def flag(match: re.Match) -> str:
+        value = match.group(2)
+        if value[:1] in "'\"":
+            value = value[1:-1]
+        return f"{_FLAGS[match.group(1)]} {shlex.quote(value)}"
+    return _SETTING.sub(flag, text)
+
+
 def _one_line(err: BaseException) -> str:
     lines = str(err).strip().splitlines()
     text = lines[0] if lines else ""
     if not _expected(err) or not text:
         text = f"{type(err).__name__}: {text}" if text else type(err).__name__
-    return text
+    return _in_flags(text)
