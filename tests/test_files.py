@@ -193,6 +193,22 @@ def test_a_header_naming_a_column_twice_is_refused(tmp_path):
         read_csv(path)
 
 
+def test_a_header_leaving_a_column_unnamed_is_refused(tmp_path):
+    path = tmp_path / "blank.csv"
+    path.write_text("timestamp,\n2024-01-01,1\n")
+    with pytest.raises(DataError, match="column 2 has no name in the header"):
+        read_csv(path)
+
+
+def test_spaces_around_a_column_name_are_dropped(tmp_path):
+    path = tmp_path / "spaced.csv"
+    path.write_text(" timestamp , value \n2024-01-01,1\n")
+    assert list(read_csv(path).columns) == ["timestamp", "value"]
+    path.write_text("value, value\n1,2\n")  # the same name once the spaces go
+    with pytest.raises(DataError, match="column 'value' appears twice"):
+        read_csv(path)
+
+
 @pytest.mark.parametrize(("text", "message"), [
     ("a,b\n1,2,3\n4,5,6\n", r"the rows have more fields \(3\) than the header \(2 columns\)"),
     ("a,b\n1,2\n4,5,6\n7,8\n", "line 3 has 3 fields, the header has 2"),

@@ -180,8 +180,9 @@ def read_csv(path: str | os.PathLike) -> pd.DataFrame:
 
     The separator is found from the first lines: comma, semicolon, tab or ``|``
     (with a semicolon, a decimal comma as in ``1,5`` is read as 1.5). A header
-    that names a column twice, or rows with more fields than the header, are
-    refused rather than renamed (``OT.1``) or shifted into an index.
+    that names a column twice or leaves one unnamed, or rows with more fields than
+    the header, are refused rather than renamed (``OT.1``, ``Unnamed: 1``) or
+    shifted into an index. Spaces around a column's name are dropped.
     """
     path = Path(path)
     if path.is_dir():
@@ -210,7 +211,9 @@ def read_csv(path: str | os.PathLike) -> pd.DataFrame:
                         f" than the header ({len(df.columns)} columns)")
     if df.empty:
         raise DataError(f"{path} has a header but no rows")
-    return df
+    # Names as the header check read them (and as `tsrnn stream` reads a header):
+    # ' value ' is the column value.
+    return df.rename(columns=lambda c: c.strip() if isinstance(c, str) else c)
 
 
 def _sniff(head: bytes) -> tuple[str, str, list[str]]:
@@ -243,6 +246,8 @@ _DECIMAL_COMMA = re.compile(r"^[-+]?\d+,\d+$")
 def _check_header(path: Path, header: list[str]) -> None:
     seen: dict[str, int] = {}
     for k, name in enumerate(header, start=1):
+        if not name and len(header) > 1:  # pandas would name it 'Unnamed: k'
+            raise DataError(f"{path}: column {k} has no name in the header; name it")
         if name in seen:
             raise DataError(f"{path}: column {name!r} appears twice in the header (columns "
                             f"{seen[name]} and {k}); rename one")
