@@ -468,6 +468,17 @@ def test_stream_reports_a_bad_line_and_goes_on(files, capsys, monkeypatch):
     assert "line 4 skipped" in captured.err and "not after its last one" in captured.err
 
 
+def test_stream_refuses_a_header_naming_a_needed_column_twice(files, capsys, monkeypatch):
+    import io
+
+    feed = "timestamp,sensor,value,value\n2024-01-01 00:00:00,s0,1.0,2.0\n"
+    monkeypatch.setattr(sys, "stdin", io.StringIO(feed))
+    assert main(["stream", "--model", str(files / "detector.tsrnn")]) == 1
+    captured = capsys.readouterr()
+    assert "the header line names column(s) ['value'] more than once" in captured.err
+    assert captured.out == ""
+
+
 def test_stream_skips_undecodable_and_oversized_lines_and_loses_nothing_else(files):
     """A stream must never stop for one bad line: an invalid UTF-8 byte, a 200 KB
     field (past the csv module's default limit), a line of 2 MB with no number in

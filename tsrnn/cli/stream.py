@@ -131,6 +131,9 @@ def run_stream(args, stdin: TextIO | None = None, stdout: TextIO | None = None) 
         raise ValueError(f"{args.model} was fitted without a time column; stream needs one")
     if missing:
         raise DataError(f"the header line lacks column(s) {missing}; it has {header}")
+    twice = sorted({c for c in needed if header.count(c) > 1})
+    if twice:  # which of the two would be the value?
+        raise DataError(f"the header line names column(s) {twice} more than once: {header}")
     at = {c: header.index(c) for c in needed}
     stream = model.stream()
     parse = _point_parser(model, at)
