@@ -976,3 +976,13 @@ def test_a_series_too_short_to_train_names_the_detectors_window():
     # the validation rows: the error speaks of the detector's window
     with pytest.raises(DataError, match=r"training part is shorter than window = 32 rows"):
         _detector(window=32).fit(pd.DataFrame({"y": _sine(34)}))
+
+
+def test_batch_scores_refuse_a_new_id_of_another_kind_as_the_stream_does(long_det,
+                                                                          long_frame):
+    numbered = long_frame.assign(series=long_frame["series"].str[1:].astype(int))
+    with pytest.raises(DataError, match="series 0 is an integer, but the detector's series "
+                                        "ids are text"):
+        long_det.decision_function(numbered)
+    renamed = long_frame.assign(series=long_frame["series"] + "-new")  # text: fine
+    assert np.isfinite(long_det.decision_function(renamed, online=True)).all()

@@ -33,6 +33,7 @@ from tsrnn.detector_scores import MAX_SCORING_STEPS, ErrorsToScores
 from tsrnn.likelihood import AVERAGES
 from tsrnn.stateful import train_next_step
 from tsrnn.stateful_stream import StatefulStream
+from tsrnn.stream_base import check_id_kinds
 from tsrnn.streaming import AnomalyStream, StreamResult
 
 __all__ = ["AnomalyDetector", "AnomalyStream", "StreamResult"]
@@ -430,6 +431,12 @@ class AnomalyDetector(DetectorNetworks, ErrorsToScores, DetectorFile, SeriesEsti
             raise ValueError(f"likelihood_window ({self.likelihood_window}) must not exceed "
                              f"likelihood_history ({self.likelihood_history}): the short "
                              "average is judged against the history of such averages")
+
+    def _read(self, df: pd.DataFrame | pd.Series) -> SeriesData:
+        data = super()._read(df)
+        known = self._series_positions()
+        check_id_kinds(self.ids_, [sid for sid in data.ids if sid not in known])  # as a stream
+        return data
 
     def feature_scores(self, df: pd.DataFrame, *, online: bool = False) -> pd.DataFrame:
         """Each target column's contribution to the score of each row.

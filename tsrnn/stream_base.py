@@ -93,17 +93,8 @@ class BaseStream:
         ``'s0', 's1'`` is far more often a mistake (ids read as numbers) than a
         sensor."""
         new = [sid for sid in series if sid not in self._known and sid not in self._held]
-        if not new:
-            return  # the common case, kept cheap
-        kinds = {_id_kind(sid) for sid in self.detector.ids_}
-        if len(kinds) != 1 or None in self.detector.ids_:
-            return
-        kind = kinds.pop()
-        for sid in new:
-            if _id_kind(sid) != kind:
-                raise DataError(f"series {sid!r} is {_id_kind(sid)}, but the detector's "
-                                f"series ids are {kind} (e.g. {self.detector.ids_[0]!r})"
-                                ": a new sensor needs an id of the same kind")
+        if new:  # (the common case, none, kept cheap)
+            check_id_kinds(self.detector.ids_, new)
 
     def _time(self, timestamp):
         """The point's time in the detector's kind of time (see :func:`_as_time`).
@@ -178,6 +169,21 @@ class BaseStream:
 
     def _restore(self, series: list, state, path) -> None:
         raise NotImplementedError
+
+
+def check_id_kinds(fitted: list, new: list) -> None:
+    """Refuse a ``new`` series id of another kind than the ``fitted`` ones (text or
+    integers): ``0`` among ``'s0', 's1'`` is far more often a mistake (ids read as
+    numbers) than a sensor. Batch scores and the stream apply the same rule."""
+    kinds = {_id_kind(sid) for sid in fitted}
+    if len(kinds) != 1 or None in fitted:
+        return
+    kind = kinds.pop()
+    for sid in new:
+        if _id_kind(sid) != kind:
+            raise DataError(f"series {sid!r} is {_id_kind(sid)}, but the detector's "
+                            f"series ids are {kind} (e.g. {fitted[0]!r})"
+                            ": a new sensor needs an id of the same kind")
 
 
 def _id_kind(sid) -> str:
