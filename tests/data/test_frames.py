@@ -410,6 +410,15 @@ def test_irregular_spacing_names_the_gap_and_the_frequency():
         from_dataframe(frame)
 
 
+def test_steps_finer_than_the_frequency_are_not_called_a_gap():
+    idx = pd.DatetimeIndex(["2024-01-01 00:00", "2024-01-01 00:01", "2024-01-01 00:02"])
+    frame = pd.DataFrame({"y": np.arange(3.0)}, index=idx)
+    with pytest.raises(DataError, match=r"2024-01-01 00:00:00 then 2024-01-01 00:01:00, "
+                                        r"sooner than the frequency 'h' allows") as err:
+        from_dataframe(frame, freq="h")
+    assert "gap" not in str(err.value)
+
+
 def test_irregular_integer_steps_name_the_series():
     frame = pd.DataFrame({"t": [0, 1, 2, 3, 0, 1, 3, 4], "id": list("aaaabbbb"),
                           "y": np.arange(8.0)})

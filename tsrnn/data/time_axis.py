@@ -230,6 +230,15 @@ def _check_regular(times, offsets, ids, id_col, freq) -> None:
         if mismatch.size:
             k = int(mismatch[0])
             freq_name = freq if isinstance(freq, int) else freq.freqstr
+            if t[k] < expected[k]:  # not a gap: steps finer than the frequency
+                raise GapError(
+                    f"irregular timestamps{_where(ids, id_col, code)}: {t[k - 1]} then "
+                    f"{t[k]}, sooner than the frequency {freq_name!r} allows (expected "
+                    f"{expected[k]})",
+                    "If the data are sampled more finely than that (a model fitted on "
+                    "other data), resample them to it first; else pass freq= if the "
+                    "frequency was inferred wrongly."
+                )
             raise GapError(
                 f"irregular timestamps{_where(ids, id_col, code)}: a gap from {t[k - 1]} to "
                 f"{t[k]}, where the frequency is {freq_name!r} (expected {expected[k]})",
