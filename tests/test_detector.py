@@ -986,3 +986,13 @@ def test_batch_scores_refuse_a_new_id_of_another_kind_as_the_stream_does(long_de
         long_det.decision_function(numbered)
     renamed = long_frame.assign(series=long_frame["series"] + "-new")  # text: fine
     assert np.isfinite(long_det.decision_function(renamed, online=True)).all()
+
+
+def test_integer_times_on_a_detector_fitted_on_dates_say_so():
+    t = np.arange(120)
+    det = _detector(calendar=None).fit(pd.DataFrame(
+        {"timestamp": pd.date_range("2024-01-01", periods=120, freq="h"), "y": _sine(120)}),
+        time_col="timestamp")
+    with pytest.raises(DataError, match=r"the time column holds integers, but the frequency "
+                                        r"is one of dates \('h'"):
+        det.decision_function(pd.DataFrame({"timestamp": t, "y": _sine(120)}))

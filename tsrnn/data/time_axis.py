@@ -158,6 +158,9 @@ def _check_order(times: pd.Index, offsets, ids, id_col, positions,
 def _resolve_freq(times: pd.Index, offsets, freq):
     datetime = isinstance(times, pd.DatetimeIndex)
     if freq is not None:
+        if not datetime and isinstance(freq, pd.DateOffset):  # a fitted model's, say
+            raise DataError(f"the time column holds integers, but the frequency is one of "
+                            f"dates ({freq.freqstr!r}; a model fitted on dates scores dates)")
         try:
             return pd.tseries.frequencies.to_offset(freq) if datetime else int(freq)
         except (ValueError, TypeError):
