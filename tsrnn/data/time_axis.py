@@ -158,7 +158,7 @@ def _check_order(times: pd.Index, offsets, ids, id_col, positions,
 def _resolve_freq(times: pd.Index, offsets, freq):
     datetime = isinstance(times, pd.DatetimeIndex)
     if freq is not None:
-        if not datetime and isinstance(freq, pd.DateOffset):  # a fitted model's, say
+        if not datetime and isinstance(freq, pd.offsets.BaseOffset):  # a fitted model's, say
             raise DataError(f"the time column holds integers, but the frequency is one of "
                             f"dates ({freq.freqstr!r}; a model fitted on dates scores dates)")
         try:
