@@ -115,16 +115,16 @@ class ErrorsToScores:
         return tuple(self.likelihood_prior_[-1 if i is None else i, int(online)])
 
     def _finish(self, errors: np.ndarray, valid: np.ndarray, data: SeriesData,
-                online: bool, breaches: np.ndarray | None, cooldown: bool = True
+                online: bool, breaches: np.ndarray | None, with_cooldown: bool = True
                 ) -> np.ndarray:
         """Final per-step scores ``[N]``: the mean error over the targets, then, series
         by series, the likelihood, the range check (``breaches`` of
-        :meth:`_breaches`) and the cooldown if asked for (and ``cooldown``)."""
+        :meth:`_breaches`) and the cooldown if asked for (and ``with_cooldown``)."""
         raw = errors.mean(axis=1)
         out = np.empty_like(raw)
         known = self._series_positions()
         settings = self._post_processing()
-        if not cooldown:
+        if not with_cooldown:
             settings["cooldown"] = 0
         bounds = zip(data.ids, data.offsets[:-1], data.offsets[1:], strict=True)
         for sid, a, b in bounds:
@@ -298,7 +298,7 @@ class ErrorsToScores:
         the cooldown, which sets all but one step in ``cooldown`` to 0: on a short
         series all the validation rows, and a quantile of zeros would flag every
         score above 0."""
-        scores = self._finish(errors, valid, data, True, breaches, cooldown=False)
+        scores = self._finish(errors, valid, data, True, breaches, with_cooldown=False)
         return scores[held_out_rows(data, train_end, valid)]
 
     def _set_threshold(self, held_out: np.ndarray) -> None:
