@@ -468,6 +468,21 @@ def test_stream_reports_a_bad_line_and_goes_on(files, capsys, monkeypatch):
     assert "line 4 skipped" in captured.err and "not after its last one" in captured.err
 
 
+def test_stream_reads_a_semicolon_feed_as_files_are_read(files, capsys, monkeypatch):
+    import io
+
+    comma = ("timestamp,sensor,value\n2024-01-01 00:00:00,s0,1.5\n"
+             "2024-01-01 01:00:00,s0,2.25\n")
+    semicolon = ("timestamp;sensor;value\n2024-01-01 00:00:00;s0;1,5\n"
+                 "2024-01-01 01:00:00;s0;2,25\n")  # decimal commas, as Excel writes
+    outs = []
+    for feed in (comma, semicolon):
+        monkeypatch.setattr(sys, "stdin", io.StringIO(feed))
+        assert main(["stream", "--model", str(files / "detector.tsrnn")]) == 0
+        outs.append(capsys.readouterr().out)
+    assert outs[0] == outs[1] and len(outs[0].splitlines()) == 3
+
+
 def test_stream_refuses_a_header_naming_a_needed_column_twice(files, capsys, monkeypatch):
     import io
 

@@ -22,7 +22,8 @@ examples (detector.tsrnn as `tsrnn detect --help` makes it, on the sample data):
       --checkpoint stream.state    # runs until Ctrl+C; needs pip install 'tsrnn[mqtt]'
 
 The first input line is the CSV header; it must hold the model's time column, id
-column (if it has one) and target columns. Each later line gets one output line,
+column (if it has one) and target columns, and its separator is found as files'
+are (comma, semicolon with decimal commas, tab or |). Each later line gets one output line,
 written as soon as the line is read: time, id, score, label (1 = anomaly), ready
 (0 while a series has too little history to score). A bad line (not UTF-8, not
 CSV, another number of fields than the header, a value that is not a number) is
@@ -119,10 +120,14 @@ def run_stream(args, stdin: TextIO | None = None, stdout: TextIO | None = None) 
     first = next(lines, None)
     if first is None:
         raise DataError("standard input is empty: expected a CSV header line first")
-    _, header, reason = first
-    if header is None:
+    _, text, reason = first
+    if text is None:
         raise DataError(f"line 1, the CSV header, is unreadable: {reason}")
-    header = [h.strip() for h in header]
+    sep = _separator(text)
+    try:
+        header = [h.strip() for h in _fields(text, sep)]
+    except csv.Error as err:
+        raise DataError(f"line 1, the CSV header, is unreadable: {err}") from None
     if not any(header):
         raise DataError("line 1 is empty: expected the CSV header line first")
     needed = [c for c in (time_col, id_col, *targets) if c is not None]
@@ -136,7 +141,7 @@ def run_stream(args, stdin: TextIO | None = None, stdout: TextIO | None = None) 
         raise DataError(f"the header line names column(s) {twice} more than once: {header}")
     at = {c: header.index(c) for c in needed}
     stream = model.stream()
-    parse = _point_parser(model, at)
+    parse = _point_parser(model, at, decimal_comma=sep == ";")
     writer = csv.writer(stdout, lineterminator="\n")
     writer.writerow([c for c in (time_col, id_col) if c is not None]
                     + ["score", "label", "ready"])
@@ -157,9 +162,14 @@ def run_stream(args, stdin: TextIO | None = None, stdout: TextIO | None = None) 
         stdout.flush()
 
     try:
-        for line, row, reason in lines:
-            if row is None:  # undecodable or unparsable: reported, and the stream goes on
+        for line, text, reason in lines:
+            if text is None:  # undecodable: reported, and the stream goes on
                 skip(line, reason)
+                continue
+            try:
+                row = _fields(text, sep)
+            except csv.Error as err:
+                skip(line, f"not a CSV line: {err}")
                 continue
             if not row:
                 continue
@@ -192,10 +202,11 @@ class _Point(NamedTuple):
     values: list
 
 
-def _point_parser(model, at: dict):
+def _point_parser(model, at: dict, decimal_comma: bool = False):
     """``parse(line number, fields) -> _Point`` for the model's columns; a series id
     is the fitted id it spells (CSV fields are text), or, for a new sensor, the text
-    (an integer where the fitted ids are integers)."""
+    (an integer where the fitted ids are integers). With ``decimal_comma`` (a
+    semicolon-separated feed, as Excel writes one), ``1,5`` is 1.5."""
     import numpy as np
 
     from tsrnn.data import DataError
@@ -216,7 +227,8 @@ def _point_parser(model, at: dict):
         values = []
         for c in targets:
             try:
-                values.append(float(row[at[c]]))
+                field = row[at[c]]
+                values.append(float(field.replace(",", ".") if decimal_comma else field))
             except ValueError:
                 raise DataError(f"column {c!r} is not a number: {row[at[c]]!r}") from None
         if integer_time and not stamp.lstrip("-").isdigit():
@@ -267,11 +279,11 @@ def _more_waiting(stdin) -> bool:
 MAX_LINE = 1 << 20  # characters: a longer line is reported and skipped, never buffered
 
 
-def _lines(stdin: TextIO) -> Iterator[tuple[int, list[str] | None, str | None]]:
-    """``(line number, fields, None)`` for each input line, or ``(line number, None,
-    reason)`` for one that is too long, not UTF-8 or not CSV: one bad line must
-    never end the stream (strict decoding of a text stdin would stop at the first
-    bad byte; the csv module's field limit would stop at the first long field)."""
+def _lines(stdin: TextIO) -> Iterator[tuple[int, str | None, str | None]]:
+    """``(line number, text, None)`` for each input line, or ``(line number, None,
+    reason)`` for one that is too long or not UTF-8: one bad line must never end
+    the stream (strict decoding of a text stdin would stop at the first bad byte;
+    the csv module's field limit would stop at the first long field)."""
     source = getattr(stdin, "buffer", stdin)  # bytes where there are bytes, to decode per line
     # A long field in a column the model does not read is no reason to drop the line.
     csv.field_size_limit(max(csv.field_size_limit(), MAX_LINE))
@@ -291,12 +303,25 @@ def _lines(stdin: TextIO) -> Iterator[tuple[int, list[str] | None, str | None]]:
                 continue
         elif number == 1:
             raw = raw.removeprefix("\ufeff")
+        yield number, raw, None
+
+
+def _fields(text: str, sep: str) -> list[str]:
+    """A line's fields (``csv.Error`` if it is not a CSV line)."""
+    return next(csv.reader([text], delimiter=sep, strict=True), [])
+
+
+def _separator(header: str) -> str:
+    """The header line's separator, as files are read (:func:`tsrnn.files.read_csv`):
+    the one that splits it into the most fields."""
+    from tsrnn.files import SEPARATORS
+
+    def count(sep: str) -> int:
         try:
-            fields = next(csv.reader([raw], strict=True), [])
-        except csv.Error as err:
-            yield number, None, f"not a CSV line: {err}"
-            continue
-        yield number, fields, None
+            return len(_fields(header, sep))
+        except csv.Error:
+            return 0
+    return max(SEPARATORS, key=count)  # ties: the first, a comma
 
 
 def _skip_rest_of_line(source) -> None:
