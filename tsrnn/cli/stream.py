@@ -123,7 +123,9 @@ def run_stream(args, stdin: TextIO | None = None, stdout: TextIO | None = None) 
     _, text, reason = first
     if text is None:
         raise DataError(f"line 1, the CSV header, is unreadable: {reason}")
-    sep = _separator(text)
+    from tsrnn.files import _sniff
+
+    sep = _sniff(text.encode())[0]  # the separator, chosen as for files
     try:
         header = [h.strip() for h in _fields(text, sep)]
     except csv.Error as err:
@@ -310,18 +312,6 @@ def _fields(text: str, sep: str) -> list[str]:
     """A line's fields (``csv.Error`` if it is not a CSV line)."""
     return next(csv.reader([text], delimiter=sep, strict=True), [])
 
-
-def _separator(header: str) -> str:
-    """The header line's separator, as files are read (:func:`tsrnn.files.read_csv`):
-    the one that splits it into the most fields."""
-    from tsrnn.files import SEPARATORS
-
-    def count(sep: str) -> int:
-        try:
-            return len(_fields(header, sep))
-        except csv.Error:
-            return 0
-    return max(SEPARATORS, key=count)  # ties: the first, a comma
 
 
 def _skip_rest_of_line(source) -> None:
