@@ -2,6 +2,8 @@
 the stream, what it leaves alone, a trending series no longer outranking a fault on
 a steady one, saved streams and model files, and ONNX scores."""
 
+import contextlib
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -177,23 +179,24 @@ def test_a_trending_sensor_no_longer_outranks_a_fault_on_a_steady_one(fleet_det)
 def test_a_setting_the_scores_do_not_use_keeps_the_threshold(fleet_det):
     det = fleet_det
     df = _trending_fleet(n=300)
-    det.set_params(likelihood_average="squared")  # ranking scores: not used
-    try:
+    with _set(det, likelihood_average="squared"):  # ranking scores: not used
         det.predict(df)
-    finally:
-        det.set_params(likelihood_average="absolute")
-    det.set_params(drift_quantile=0.5)  # used: the threshold no longer fits
-    try:
-        with pytest.raises(ValueError, match="drift_quantile=0.75 at fit, now 0.5"):
+    for name, value in (("drift_quantile", 0.5), ("drift_window", 256)):  # used
+        at_fit = det.get_params()[name]
+        with _set(det, **{name: value}), pytest.raises(
+                ValueError, match=f"{name}={at_fit} at fit, now {value}"):
             det.predict(df)
-    finally:
-        det.set_params(drift_quantile=0.75)
-    det.set_params(drift_window=256)  # used: the threshold no longer fits
+
+
+@contextlib.contextmanager
+def _set(det, **params):
+    """``det`` with ``params`` for the block, then as it was (a shared fixture)."""
+    kept = {name: det.get_params()[name] for name in params}
+    det.set_params(**params)
     try:
-        with pytest.raises(ValueError, match="drift_window=128 at fit, now 256"):
-            det.predict(df)
+        yield det
     finally:
-        det.set_params(drift_window=128)
+        det.set_params(**kept)
 
 
 def test_alerting_scores_have_no_drift_correction(fleet_det):
