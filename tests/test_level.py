@@ -3,6 +3,7 @@ the error a level beyond them gives, the stream against the batch, and a level
 shift caught that the network's errors alone let through."""
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -11,9 +12,11 @@ from tsrnn import AnomalyDetector
 from tsrnn.level import (
     MAX_LEVEL_ERROR,
     LevelWatch,
+    constant_targets,
     level_errors,
     level_reference,
     rolling_means,
+    without_constant_targets,
 )
 from tsrnn.model_checks import checksum
 
@@ -36,6 +39,65 @@ def test_level_errors_beyond_the_training_means_in_their_spread_capped():
     assert out[-1] == MAX_LEVEL_ERROR
     below = level_errors(-values, reference, 4)[:, 0]
     np.testing.assert_allclose(below, out)  # either side
+
+
+def test_a_constant_target_scores_any_move_from_its_first_row():
+    reference = level_reference(np.c_[np.full(50, 1e6), np.arange(50.0)], 4)
+    np.testing.assert_array_equal(constant_targets(reference), [True, False])
+    up = np.float32(1e6) + 0.25  # beyond float32's rounding of 1e6 (0.0625)
+    values = np.c_[[1e6, up, 1e6, 1e6 + 0.01, np.nan, 1e6 - 3], np.full(6, 20.0)]
+    out = level_errors(values, reference, 4)
+    np.testing.assert_array_equal(out[:, 0], [0, MAX_LEVEL_ERROR, 0, 0, 0, MAX_LEVEL_ERROR])
+    assert (out[:, 1] == 0).all()  # inside its range: the mean check, as before
+    watch = LevelWatch(reference, 4)
+    streamed = np.stack([watch.update(row) for row in values])
+    streamed[4, 0] = level_errors(values[[3]], reference, 4)[0, 0]  # NaN: carried forward
+    np.testing.assert_array_equal(streamed, out)
+    errors = np.full((6, 2), 3.0)
+    np.testing.assert_array_equal(without_constant_targets(errors, reference)[:, 0], 0.0)
+    np.testing.assert_array_equal(watch.kept(errors[0]), [0.0, 3.0])
+
+
+def test_a_series_constant_in_training_flags_nothing_until_it_moves():
+    # Rebuilding a constant, a network's errors are its own noise: measured against
+    # themselves, they flagged 195 of these 200 rows.
+    df = pd.DataFrame({"timestamp": pd.date_range("2024-01-01", periods=600, freq="h"),
+                       "value": 5.0})
+    det = AnomalyDetector(max_epochs=2, n_models=1, accelerator="cpu", random_state=0
+                          ).fit(df.iloc[:400], time_col="timestamp")
+    assert det.predict(df.iloc[400:]).sum() == 0
+    assert det.predict(df).sum() == 0  # held longer than in training: not stuck
+    moved = df.copy()
+    moved.loc[500, "value"] = 5.5
+    labels = np.asarray(det.predict(moved))
+    assert labels[500] == 1 and labels[:500].sum() == 0
+
+
+def _with_setpoint() -> pd.DataFrame:
+    df = _frame()
+    df["b"] = 5.0  # a setpoint
+    return df
+
+
+@pytest.fixture(scope="module")
+def setpoint_det():
+    return AnomalyDetector(window=16, hidden_size=16, max_epochs=3, n_models=1,
+                           calendar=None, accelerator="cpu", random_state=0
+                           ).fit(_with_setpoint().iloc[:400], time_col="timestamp")
+
+
+def test_a_constant_sensor_beside_a_live_one_adds_no_noise(setpoint_det):
+    det, df = setpoint_det, _with_setpoint()
+    scores = det.decision_function(df, online=True)
+    shares = det.feature_scores(df, online=True).iloc[16:]  # scored rows
+    assert (shares["b"] == 0).all() and (shares["a"] > 0).all()  # b: no network noise
+    moved = df.copy()
+    moved.loc[500, "b"] = 5.01
+    after = det.decision_function(moved, online=True)
+    assert after.iloc[500] >= MAX_LEVEL_ERROR / 2 > scores.iloc[500]
+    stream = det.stream()
+    streamed = [stream.update(r.timestamp, [r.a, r.b]).score[0] for r in moved.itertuples()]
+    np.testing.assert_allclose(streamed, after.to_numpy(), rtol=1e-4, atol=1e-5)
 
 
 @pytest.fixture(scope="module")
@@ -126,3 +188,20 @@ def test_the_onnx_scores_have_the_level_check(level_det, tmp_path):
                                **TOL)
     without = detector_scores(errors, {**meta, "level_range": None}, values=shifted.to_numpy())
     assert (scores >= without - 1e-9).all() and scores[490] > without[490]
+
+
+def test_the_onnx_scores_measure_a_constant_target_as_the_detector_does(setpoint_det,
+                                                                        tmp_path):
+    pytest.importorskip("onnxruntime")
+    from tests.test_onnx_serving import TOL, _graph_errors
+    from tsrnn.export.scores import detector_scores
+
+    frame = _with_setpoint()
+    frame.loc[500, "b"] = 5.01
+    values = frame.drop(columns="timestamp")
+    meta = setpoint_det.to_onnx(tmp_path / "d.onnx")
+    scores = detector_scores(_graph_errors(setpoint_det, tmp_path / "d.onnx", values), meta,
+                             values=values.to_numpy())
+    np.testing.assert_allclose(scores, setpoint_det.decision_function(frame, online=True),
+                               **TOL)
+    assert scores[500] >= MAX_LEVEL_ERROR / 2

@@ -16,7 +16,7 @@ from tsrnn.base import in_frame_order
 from tsrnn.data import SeriesData, chronological_split
 from tsrnn.drift import DriftWatch, drift_corrected
 from tsrnn.error_stats import error_scales, held_out_rows, likelihood_priors, target_variances
-from tsrnn.level import LevelWatch, level_errors, level_reference
+from tsrnn.level import LevelWatch, level_errors, level_reference, without_constant_targets
 from tsrnn.likelihood import RangeWatch, ScoreFilter, post_process, range_breaches
 from tsrnn.stuck import StuckWatch, longest_runs, run_lengths, stuck_errors
 from tsrnn.thresholds import pot_threshold, quantile_threshold
@@ -214,16 +214,19 @@ class ErrorsToScores:
         self.error_scale_ = error_scales(data, train_end, offline=(errors, valid),
                                          online=online,
                                          variance=target_variances(data, inputs))
-        errors = self._normalised(errors, data, online=False)
-        online = (self._normalised(online[0], data, online=True), online[1])
-        # (before the drift correction, which alerting scores do not have)
-        self.likelihood_prior_ = likelihood_priors(data, offline=(errors, valid),
-                                                   online=online, window=self.likelihood_window,
-                                                   average=self.likelihood_average)
         self.longest_run_ = self._longest_runs(data)
         self.level_range_ = np.stack([  # [S, F, 3]
             level_reference(data.values[a:b, :data.n_targets], self.window)
             for a, b in zip(data.offsets[:-1], data.offsets[1:], strict=True)])
+        # The scores' own errors from here: a target constant in training has none
+        # (tsrnn.level), though its scale above (for series unseen at fit) does.
+        errors = self._without_constant(self._normalised(errors, data, online=False), data)
+        online = (self._without_constant(self._normalised(online[0], data, online=True),
+                                         data), online[1])
+        # (before the drift correction, which alerting scores do not have)
+        self.likelihood_prior_ = likelihood_priors(data, offline=(errors, valid),
+                                                   online=online, window=self.likelihood_window,
+                                                   average=self.likelihood_average)
         breaches = self._breaches(data)
         errors = self._drift_corrected(errors, valid, data)
         online = (self._drift_corrected(*online, data), online[1])
@@ -267,19 +270,32 @@ class ErrorsToScores:
                            data: SeriesData) -> np.ndarray:
         """Normalised errors ``[N, F]``, each target's raised on its scored steps to
         what its run of unchanged values (:mod:`tsrnn.stuck`) and its recent level
-        (:mod:`tsrnn.level`) say."""
+        (:mod:`tsrnn.level`) say; a target constant in training, to what the level
+        check alone says."""
         known = self._series_positions()
         out = errors.copy()
         for sid, a, b in zip(data.ids, data.offsets[:-1], data.offsets[1:], strict=True):
             values = data.values[a:b, :data.n_targets]
-            checks = [out[a:b]]
+            checked = out[a:b]
             longest = self._longest_run_of(known.get(sid))
             if longest is not None:
-                checks.append(stuck_errors(run_lengths(values), longest))
+                checked = np.maximum(checked, stuck_errors(run_lengths(values), longest))
+            levels = self._level_range_of(known.get(sid))
+            if levels is not None:  # (a target constant in training is its alone)
+                checked = np.maximum(without_constant_targets(checked, levels),
+                                     level_errors(values, levels, self.window))
+            out[a:b] = np.where(valid[a:b, None], checked, out[a:b])
+        return out
+
+    def _without_constant(self, errors: np.ndarray, data: SeriesData) -> np.ndarray:
+        """Normalised errors ``[N, F]`` with those of each series' targets constant in
+        training set to 0, where the level check measures them instead."""
+        known = self._series_positions()
+        out = errors.copy()
+        for sid, a, b in zip(data.ids, data.offsets[:-1], data.offsets[1:], strict=True):
             levels = self._level_range_of(known.get(sid))
             if levels is not None:
-                checks.append(level_errors(values, levels, self.window))
-            out[a:b] = np.where(valid[a:b, None], np.maximum.reduce(checks), out[a:b])
+                out[a:b] = without_constant_targets(out[a:b], levels)
         return out
 
     def _stuck_watch(self, i: int | None) -> StuckWatch | None:

@@ -24,6 +24,16 @@ missed drifts and level shifts are caught at each sensor's own 1% false-alarm
 rate, and hidden by one threshold for four sensors, two of which trend). The
 span is the window rather than four windows: better or level on every dataset.
 
+A target that never moved in the series' training rows (a setpoint, a switched-off
+sensor, a status column) is checked step by step rather than by its recent
+mean, and the network's error for it is dropped (:func:`constant_targets`):
+rebuilding a constant, a network's error is its own noise, with no natural
+scale, and measured against itself that noise flagged 195 of 200 rows of a
+series that stayed exactly at its training value. Such a target scores 0 while
+it holds its value and :data:`MAX_LEVEL_ERROR` at any step it leaves it (beyond
+float32's rounding): with no spread in training, there is nothing smaller to
+measure a move in.
+
 Batch (:func:`level_errors`) and stream (:class:`LevelWatch`) give the same
 numbers; like the stuck-sensor check, the mean is taken from a series' first
 row, and a series unseen at fit has no reference, so no check.
@@ -34,10 +44,10 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from tsrnn.data.scaling import spread_or_one
+from tsrnn.data.scaling import is_constant, spread_or_one
 
-__all__ = ["MAX_LEVEL_ERROR", "LevelWatch", "level_errors", "level_reference",
-           "rolling_means"]
+__all__ = ["MAX_LEVEL_ERROR", "LevelWatch", "constant_targets", "level_errors",
+           "level_reference", "rolling_means", "without_constant_targets"]
 
 # As the stuck-sensor check's cap: a new level held for days would otherwise swamp
 # the smoothing's running mean of the steps after it.
@@ -68,10 +78,26 @@ def level_reference(values: np.ndarray, span: int) -> np.ndarray:
     return np.stack([means.min(axis=0), means.max(axis=0), spread], axis=-1)
 
 
-def _excess(means: np.ndarray, reference: np.ndarray) -> np.ndarray:
+def constant_targets(reference: np.ndarray) -> np.ndarray:
+    """``[F]``: the targets whose training means never varied (:func:`level_reference`'s
+    low and high equal, within float32's rounding): constant in training."""
+    low, high = reference[..., 0], reference[..., 1]
+    return is_constant(high - low, low)
+
+
+def without_constant_targets(errors: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """The network's ``errors`` ``[..., F]`` with those of the targets constant in
+    training set to 0: the level check measures them instead."""
+    return np.where(constant_targets(reference), 0.0, errors)
+
+
+def _excess(means: np.ndarray, values: np.ndarray, reference: np.ndarray) -> np.ndarray:
     low, high, spread = reference[..., 0], reference[..., 1], reference[..., 2]
     beyond = np.maximum(np.maximum(means - high, low - means), 0.0) / spread
-    return np.minimum(np.nan_to_num(beyond) ** 2, MAX_LEVEL_ERROR)  # NaN: no mean yet
+    out = np.minimum(np.nan_to_num(beyond) ** 2, MAX_LEVEL_ERROR)  # NaN: no mean yet
+    # A constant's move: beyond float32's rounding of it (a missing value is none)
+    moved = ~is_constant(np.abs(values - low), low)
+    return np.where(constant_targets(reference), np.where(moved, MAX_LEVEL_ERROR, 0.0), out)
 
 
 def level_errors(values: np.ndarray, reference: np.ndarray, span: int) -> np.ndarray:
@@ -79,8 +105,11 @@ def level_errors(values: np.ndarray, reference: np.ndarray, span: int) -> np.nda
     ``[T, F]`` from one series' ``values`` ``[T, F]`` and its ``reference``
     (:func:`level_reference`): ``(excess / spread)^2`` where the mean of the last
     ``span`` values is beyond the training ones, else 0 (and before ``span``
-    rows), at most :data:`MAX_LEVEL_ERROR`."""
-    return _excess(rolling_means(values, span), np.asarray(reference, np.float64))
+    rows), at most :data:`MAX_LEVEL_ERROR`. A target constant in training
+    (:func:`constant_targets`) scores :data:`MAX_LEVEL_ERROR` at each value that
+    leaves it, from the first row, else 0."""
+    x = np.asarray(values, np.float64)
+    return _excess(rolling_means(x, span), x, np.asarray(reference, np.float64))
 
 
 class LevelWatch:
@@ -104,6 +133,10 @@ class LevelWatch:
         self.recent[:-1] = self.recent[1:]  # bounded: a shift of `span` rows
         self.recent[-1] = x
         self.count = min(self.count + 1, self.span)
-        if self.count < self.span:
-            return np.zeros(len(self.reference))
-        return _excess(rolling_means(self.recent, self.span)[-1], self.reference)
+        means = (rolling_means(self.recent, self.span)[-1] if self.count == self.span
+                 else np.full(len(self.reference), np.nan))  # no mean yet
+        return _excess(means, x.astype(np.float64), self.reference)
+
+    def kept(self, errors: np.ndarray) -> np.ndarray:
+        """The network's ``errors`` ``[F]`` this check leaves (:func:`without_constant_targets`)."""
+        return without_constant_targets(errors, self.reference)

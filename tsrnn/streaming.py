@@ -186,9 +186,11 @@ class AnomalyStream(BaseStream):
         breach = np.zeros(len(series), dtype=bool)
         checks = np.zeros((len(series), n_f))  # the stuck-sensor and level checks'
         for k, st in enumerate(states):
-            for check in ("stuck", "level"):
-                if check in st:
-                    checks[k] = np.maximum(checks[k], st[check].update(values[k]))
+            if "stuck" in st:
+                checks[k] = st["stuck"].update(values[k])
+            if "level" in st:  # (a target constant in training is its alone)
+                checks[k] = np.maximum(st["level"].kept(checks[k]),
+                                       st["level"].update(values[k]))
             buffer, count, watch = st["buffer"], st["count"], st["watch"]
             if gap[k]:
                 count = 0
@@ -226,6 +228,8 @@ class AnomalyStream(BaseStream):
             for j, st in enumerate(scored):
                 if "drift" in st:
                     errors[j] = st["drift"].update(errors[j])
+                if "level" in st:
+                    errors[j] = st["level"].kept(errors[j])
             score[ready] = np.maximum(errors, checks[ready]).mean(axis=1)
         score = np.array([st["filter"].update(float(score[k]), bool(ready[k]), bool(breach[k]))
                           for k, st in enumerate(states)])

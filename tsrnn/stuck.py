@@ -13,6 +13,9 @@ training record counts as a 2-sigma surprise, three times as 3 sigma, and so
 on, up to 7). On the bundled sensors this catches both stuck sensors at a 1%
 false-alarm rate (one of two without it).
 
+A target that never moved in training has nothing to be stuck against: the
+level check (:mod:`tsrnn.level`) alone scores it, 0 while it holds its value.
+
 Batch (:func:`run_lengths`, :func:`stuck_errors`) and stream (:class:`StuckWatch`)
 give the same numbers; like the range check, a run is counted from a series'
 first row.

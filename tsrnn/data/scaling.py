@@ -45,12 +45,18 @@ def fit_stats(x: np.ndarray, method: Method | None) -> tuple[np.ndarray, np.ndar
     return loc, spread_or_one(spread, loc)
 
 
-def spread_or_one(spread: np.ndarray, level: np.ndarray) -> np.ndarray:
-    """``spread``, or 1 where the column is constant: its spread within float32's
-    rounding of its ``level`` (relative, so that a series measured in nanounits
-    keeps its variation), or too small for float32 to hold."""
+def is_constant(spread: np.ndarray, level: np.ndarray) -> np.ndarray:
+    """Where a column with this ``spread`` (or range) about this ``level`` is
+    constant: its spread within float32's rounding of its level (relative, so
+    that a series measured in nanounits keeps its variation), or too small for
+    float32 to hold."""
     f32 = np.finfo(np.float32)
-    return np.where((spread > f32.eps * np.abs(level)) & (spread >= f32.tiny), spread, 1.0)
+    return ~((spread > f32.eps * np.abs(level)) & (spread >= f32.tiny))
+
+
+def spread_or_one(spread: np.ndarray, level: np.ndarray) -> np.ndarray:
+    """``spread``, or 1 where the column is constant (:func:`is_constant`)."""
+    return np.where(is_constant(spread, level), 1.0, spread)
 
 
 def scale(x: np.ndarray, loc: np.ndarray, spread: np.ndarray) -> np.ndarray:

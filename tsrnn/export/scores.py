@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from tsrnn.drift import DriftWatch, drift_corrected
-from tsrnn.level import level_errors
+from tsrnn.level import level_errors, without_constant_targets
 from tsrnn.likelihood import ScoreFilter, post_process, range_breaches
 from tsrnn.stuck import run_lengths, stuck_errors
 
@@ -96,13 +96,15 @@ def detector_scores(errors: np.ndarray, metadata: dict, series=None, *,
             raise ValueError("values are needed for the stuck-sensor and level checks: the "
                              f"targets in original units, [steps, {n_targets}]")
         targets = np.asarray(values)[:, :n_targets].astype(np.float32)  # as the detector reads
-        checks = [errors]
+        checked = errors
         if longest is not None:
-            checks.append(stuck_errors(run_lengths(targets), np.asarray(longest[i], np.float64)))
-        if levels is not None:
-            checks.append(level_errors(targets, np.asarray(levels[i], np.float64),
-                                       metadata["window"]))
-        errors = np.where(valid[:, None], np.maximum.reduce(checks), errors)
+            checked = np.maximum(checked, stuck_errors(run_lengths(targets),
+                                                       np.asarray(longest[i], np.float64)))
+        if levels is not None:  # (a target constant in training is its alone)
+            reference = np.asarray(levels[i], np.float64)
+            checked = np.maximum(without_constant_targets(checked, reference),
+                                 level_errors(targets, reference, metadata["window"]))
+        errors = np.where(valid[:, None], checked, errors)
     raw = errors.mean(axis=1)
     prior = metadata["likelihood_prior"][i][1]
     return post_process(raw, valid, likelihood=alerts, window=p["likelihood_window"],
