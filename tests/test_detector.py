@@ -21,6 +21,7 @@ import tsrnn
 from tsrnn import AnomalyDetector
 from tsrnn.data import DataError
 from tsrnn.detector import AnomalyStream
+from tsrnn.model_checks import checksum
 from tsrnn.nn.autoencoder import RecurrentAutoencoder
 
 W = 8  # window
@@ -996,3 +997,63 @@ def test_integer_times_on_a_detector_fitted_on_dates_say_so():
     with pytest.raises(DataError, match=r"the time column holds integers, but the frequency "
                                         r"is one of dates \('h'"):
         det.decision_function(pd.DataFrame({"timestamp": t, "y": _sine(120)}))
+
+
+def test_score_scales_are_each_series_held_out_median_at_least_one(long_frame):
+    from tsrnn.data import SeriesData
+    from tsrnn.error_stats import MIN_SCALE_ROWS, score_scales
+
+    data = SeriesData.from_dataframe(long_frame, **LONG, target="y")
+    scores = np.full(len(data.values), 50.0)  # the rows fitted: not read
+    valid = np.ones(len(scores), dtype=bool)
+    train_end = data.lengths - MIN_SCALE_ROWS
+    for i, (a, b) in enumerate(zip(data.offsets[:-1], data.offsets[1:], strict=True)):
+        scores[a + train_end[i]:b] = (0.5, 3.0, 7.0)[i]
+    scales = score_scales(data, train_end, scores, valid)
+    np.testing.assert_allclose(scales, [1.0, 3.0, 7.0, 3.0])  # the last: unseen series
+
+
+def _bursty(n: int = 400, seed: int = 0) -> pd.DataFrame:
+    """A sine whose errors are heavy-tailed: a jolt at one step in ten, at random."""
+    rng = np.random.default_rng(seed)
+    y = _sine(n, seed=seed) + 3.0 * (rng.random(n) < 0.1) * rng.standard_normal(n)
+    return pd.DataFrame({"y": y}, index=pd.date_range("2024-01-01", periods=n, freq="h"))
+
+
+def test_ranking_scores_are_divided_by_the_series_score_scale(tmp_path):
+    det = _detector(smoothing=20).fit(_bursty())
+    assert det.score_scale_.shape == (2,) and det.score_scale_[0] > 1.5
+    df = _bursty(200, seed=1)
+    raw = scored_differently(det)
+    raw.score_scale_ = None  # as a file from before it scores
+    np.testing.assert_allclose(det.decision_function(df, online=True),
+                               raw.decision_function(df, online=True) / det.score_scale_[0])
+    # The threshold reads the divided scores: a normal step is about 1 again.
+    assert det.threshold_ < raw.decision_function(_bursty(), online=True).quantile(0.99)
+    np.testing.assert_allclose(_stream_rows(det.stream(), df)[0],
+                               det.decision_function(df, online=True), rtol=1e-4, atol=1e-5)
+    det.save(tmp_path / "d.tsrnn")
+    loaded = AnomalyDetector.load(tmp_path / "d.tsrnn")
+    np.testing.assert_array_equal(loaded.score_scale_, det.score_scale_)
+    np.testing.assert_allclose(loaded.decision_function(df), det.decision_function(df))
+    # Alerting scores are likelihoods: not divided; fit_threshold learns it anew.
+    alerting = scored_differently(det, alerts=True).fit_threshold(_bursty())
+    np.testing.assert_array_equal(alerting.score_scale_, 1.0)
+    back = alerting.set_params(alerts=False).fit_threshold(_bursty())
+    np.testing.assert_allclose(back.score_scale_, det.score_scale_)
+
+
+def test_a_file_with_a_bad_score_scale_is_refused(fitted, tmp_path):
+    path = tmp_path / "d.tsrnn"
+    fitted["forecast"].save(path)
+    payload = torch.load(path, weights_only=True)
+    payload["fitted"]["score_scale"] = torch.zeros(2, dtype=torch.float64)
+    payload["checksum"] = checksum(payload)  # a crafted file, not a damaged one
+    torch.save(payload, path)
+    with pytest.raises(ValueError, match="score_scale") as err:
+        AnomalyDetector.load(path)
+    assert str(path) in str(err.value)
+    del payload["fitted"]["score_scale"]  # a file from before it: undivided scores
+    payload["checksum"] = checksum(payload)
+    torch.save(payload, path)
+    assert AnomalyDetector.load(path).score_scale_ is None

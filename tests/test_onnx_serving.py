@@ -137,6 +137,19 @@ def test_detector_scores_have_the_stuck_sensor_check(tmp_path):
         detector_scores(errors, meta)
 
 
+def test_detector_scores_divide_ranking_scores_by_the_score_scale(tmp_path):
+    df = nab()
+    det = AnomalyDetector("gru", window=8, n_models=1, **FIT).fit(df.iloc[:400])
+    det.score_scale_ = np.array([2.5, 1.5])  # as a series with heavy-tailed errors has
+    meta = det.to_onnx(tmp_path / "d.onnx")
+    assert meta["score_scale"] == [2.5, 1.5]
+    errors = _graph_errors(det, tmp_path / "d.onnx", df)
+    scores = detector_scores(errors, meta, values=df.to_numpy())
+    np.testing.assert_allclose(scores, det.decision_function(df, online=True).to_numpy(), **TOL)
+    older = detector_scores(errors, {**meta, "score_scale": None}, values=df.to_numpy())
+    np.testing.assert_allclose(older, 2.5 * scores)  # an export from before it
+
+
 def test_detector_scores_errors(tmp_path):
     meta = {"kind": "forecast"}
     with pytest.raises(ValueError, match="expected a detector's"):

@@ -190,6 +190,19 @@ def test_stream_equals_batch_on_the_sensors(sensor_det, sensors, alerts):
     np.testing.assert_allclose(_stream_sensors(det, frame).to_numpy(), batch, **TOL)
 
 
+def test_stream_divides_by_each_sensors_score_scale(sensor_det, sensors):
+    det = scored_differently(sensor_det)
+    det.score_scale_ = np.arange(2.0, 3.0 + len(det.ids_))  # one per sensor, then pooled
+    frame = sensors.groupby("sensor").head(1000)
+    batch = det.decision_function(frame)
+    raw = scored_differently(sensor_det)
+    raw.score_scale_ = None  # as a file from before it scores
+    position = frame["sensor"].map({sid: i for i, sid in enumerate(det.ids_)})
+    np.testing.assert_allclose(batch * det.score_scale_[position.to_numpy()],
+                               raw.decision_function(frame), rtol=1e-6)
+    np.testing.assert_allclose(_stream_sensors(det, frame).to_numpy(), batch.to_numpy(), **TOL)
+
+
 def test_stream_takes_sensors_in_any_order_and_subset(sensor_det, sensors):
     frame = sensors.groupby("sensor").head(300)
     batch = sensor_det.decision_function(frame)

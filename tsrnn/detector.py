@@ -239,6 +239,13 @@ class AnomalyDetector(DetectorNetworks, ErrorsToScores, DetectorFile, SeriesEsti
         ``[series + 1, 2, 2]``: for each training series, then all pooled (for
         series unseen at fit), for offline then online scores, the mean and
         standard deviation of the training scores' short-term averages.
+    score_scale_
+        ``[series + 1]``: what each training series' (then, for series unseen at
+        fit, the median's) ranking scores are divided by, so that one threshold
+        means the same on every series: the median online score of its
+        validation rows, at least 1 (:func:`tsrnn.error_stats.score_scales`);
+        ones when fitted with ``alerts=True``. :meth:`fit_threshold` learns it
+        again.
     net_
         The fitted network (a plain ``nn.Module``).
     """

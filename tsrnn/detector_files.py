@@ -35,6 +35,8 @@ class DetectorFile:
                    else {"longest_run": torch.from_numpy(self.longest_run_)}),
                 **({} if getattr(self, "level_range_", None) is None
                    else {"level_range": torch.from_numpy(self.level_range_)}),
+                **({} if getattr(self, "score_scale_", None) is None
+                   else {"score_scale": torch.from_numpy(self.score_scale_)}),
                 # None: a file from before the range check (it learns from the data)
                 **({} if self.value_range_ is None
                    else {"value_range": torch.from_numpy(self.value_range_)})}
@@ -79,6 +81,9 @@ class DetectorFile:
         self.level_range_ = (check_level_range(fitted_array(state, "level_range",
                                                             (n_series, n_targets, 3)))
                              if "level_range" in state else None)
+        # Files saved before it: ranking scores as they were, undivided.
+        self.score_scale_ = (fitted_array(state, "score_scale", (n_series + 1,), positive=True)
+                             if "score_scale" in state else None)
         self.net_ = build_net(lambda: self._make_net(n_targets), weights).eval()
         self.threshold_ = fitted_value(state, "threshold", (float, int))
         if not np.isfinite(self.threshold_):

@@ -15,7 +15,13 @@ from sklearn.utils.validation import check_is_fitted
 from tsrnn.base import in_frame_order
 from tsrnn.data import SeriesData, chronological_split
 from tsrnn.drift import DriftWatch, drift_corrected
-from tsrnn.error_stats import error_scales, held_out_rows, likelihood_priors, target_variances
+from tsrnn.error_stats import (
+    error_scales,
+    held_out_rows,
+    likelihood_priors,
+    score_scales,
+    target_variances,
+)
 from tsrnn.level import LevelWatch, level_errors, level_reference, without_constant_targets
 from tsrnn.likelihood import RangeWatch, ScoreFilter, post_process, range_breaches
 from tsrnn.stuck import StuckWatch, longest_runs, run_lengths, stuck_errors
@@ -114,12 +120,22 @@ class ErrorsToScores:
         """Series ``i``'s prior (its position in ``ids_``; None: unseen, pooled)."""
         return tuple(self.likelihood_prior_[-1 if i is None else i, int(online)])
 
+    def _score_scale_of(self, i: int | None) -> float:
+        """What series ``i``'s ranking scores are divided by (its position in ``ids_``;
+        None: unseen, pooled): 1 for alerting scores (likelihoods mean the same on
+        every series already) and for files from before ``score_scale_``."""
+        scales = getattr(self, "score_scale_", None)
+        if self.alerts or scales is None:
+            return 1.0
+        return float(scales[-1 if i is None else i])
+
     def _finish(self, errors: np.ndarray, valid: np.ndarray, data: SeriesData,
                 online: bool, breaches: np.ndarray | None, with_cooldown: bool = True
                 ) -> np.ndarray:
         """Final per-step scores ``[N]``: the mean error over the targets, then, series
         by series, the likelihood, the range check (``breaches`` of
-        :meth:`_breaches`) and the cooldown if asked for (and ``with_cooldown``)."""
+        :meth:`_breaches`) and the cooldown if asked for (and ``with_cooldown``),
+        or the smoothing and the series' score scale (ranking scores)."""
         raw = errors.mean(axis=1)
         out = np.empty_like(raw)
         known = self._series_positions()
@@ -132,6 +148,7 @@ class ErrorsToScores:
                                     prior=self._prior_of(known.get(sid), online),
                                     breaches=None if breaches is None else
                                     breaches[a:b].any(axis=1))
+            out[a:b] /= self._score_scale_of(known.get(sid))
         return out
 
     def _breaches(self, data: SeriesData) -> np.ndarray | None:
@@ -230,9 +247,21 @@ class ErrorsToScores:
         breaches = self._breaches(data)
         errors = self._drift_corrected(errors, valid, data)
         online = (self._drift_corrected(*online, data), online[1])
+        self._learn_score_scale(data, *online, train_end, breaches)
         self.decision_scores_ = in_frame_order(
             self._finish(errors, valid, data, False, breaches), data)
         self._set_threshold(self._held_out_scores(data, *online, train_end, breaches))
+
+    def _learn_score_scale(self, data: SeriesData, errors: np.ndarray, valid: np.ndarray,
+                           train_end: np.ndarray, breaches: np.ndarray | None) -> None:
+        """``score_scale_`` (:func:`tsrnn.error_stats.score_scales`) from normalised
+        online ``errors``: ones for alerting scores."""
+        self.score_scale_ = None  # the scores as they come, to measure them
+        if self.alerts:
+            self.score_scale_ = np.ones(len(data.ids) + 1)
+            return
+        scores = self._finish(errors, valid, data, True, breaches, with_cooldown=False)
+        self.score_scale_ = score_scales(data, train_end, scores, valid)
 
     def _longest_runs(self, data: SeriesData) -> np.ndarray:
         """``[series + 1, F]``: each training series' longest run of unchanged values
@@ -333,19 +362,20 @@ class ErrorsToScores:
         self.threshold_scoring_ = self._scoring_settings()
 
     def fit_threshold(self, df: pd.DataFrame) -> AnomalyDetector:
-        """Set ``threshold_`` (and ``decision_scores_``, ``labels_``) again from the
-        scores of ``df`` under the current post-processing, without retraining the
-        networks: after ``set_params(alerts=True)``, say. Pass the training frame,
+        """Set ``threshold_`` (and ``score_scale_``, ``decision_scores_``, ``labels_``)
+        again from the scores of ``df`` under the current post-processing, without
+        retraining the networks: after ``set_params(alerts=True)``, say. Pass the training frame,
         as the fit's threshold came from it: its validation rows, split as fit
         splits them (``threshold``, ``contamination`` and ``risk`` apply as in
         :meth:`fit`)."""
         check_is_fitted(self, "net_")
         self._check_params()
-        self.decision_scores_ = self.decision_function(df).to_numpy(dtype=np.float64)
         data = self._read(df)
         errors, valid = self._checked_errors(data, online=True)
-        self._set_threshold(self._held_out_scores(data, errors, valid, self._train_end(data),
-                                                  self._breaches(data)))
+        train_end, breaches = self._train_end(data), self._breaches(data)
+        self._learn_score_scale(data, errors, valid, train_end, breaches)
+        self.decision_scores_ = self.decision_function(df).to_numpy(dtype=np.float64)
+        self._set_threshold(self._held_out_scores(data, errors, valid, train_end, breaches))
         return self
 
     def _train_end(self, data: SeriesData) -> np.ndarray:

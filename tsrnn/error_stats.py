@@ -11,7 +11,7 @@ from tsrnn.data import SeriesData
 from tsrnn.likelihood import likelihood_prior
 
 __all__ = ["MIN_ERROR_SCALE", "MIN_ERROR_SHARE", "MIN_SCALE_ROWS", "error_scales",
-           "held_out_rows", "likelihood_priors", "target_variances"]
+           "held_out_rows", "likelihood_priors", "score_scales", "target_variances"]
 
 _CHI2_MEDIAN = 0.4549364  # median of a chi-square variable with one degree of freedom
 MIN_ERROR_SCALE = 1e-4  # squared errors in units of the series' scaling
@@ -95,4 +95,28 @@ def likelihood_priors(data: SeriesData, *, offline: tuple, online: tuple,
         # Pooled: the mean of the means; the spread within and between series.
         means, stds = out[:-1, mode, 0], out[:-1, mode, 1]
         out[-1, mode] = means.mean(), np.sqrt((stds ** 2).mean() + means.var())
+    return out
+
+
+def score_scales(data: SeriesData, train_end: np.ndarray, scores: np.ndarray,
+                 valid: np.ndarray) -> np.ndarray:
+    """``[series + 1]``: each training series' (then, for series unseen at fit, the
+    median over them) typical ranking score, the median of its online ``scores``
+    ``[N]`` on the rows that stand for new data (:func:`held_out_rows`), and at
+    least 1.
+
+    Ranking scores are errors in units of each target's typical one, so about 1
+    on a normal step; but the smoothing raises a step to the mean of the last
+    errors, and on a series whose errors are heavy-tailed (a quantized sensor's
+    rare moves) that mean sits far above 1: on SKAB's experiments the median
+    validation score ranged from 0.8 to 21, and a threshold fitted on one
+    experiment meant little on the next. Divided by this, a normal step of every
+    series scores about 1 again. (Not below 1: a series predicted almost
+    exactly would have its every wobble magnified.)"""
+    rows = held_out_rows(data, train_end, valid)
+    out = np.ones(len(data.ids) + 1)
+    for i, (a, b) in enumerate(zip(data.offsets[:-1], data.offsets[1:], strict=True)):
+        if rows[a:b].any():
+            out[i] = max(float(np.median(scores[a:b][rows[a:b]])), 1.0)
+    out[-1] = np.median(out[:-1])
     return out

@@ -161,7 +161,9 @@ class StatefulStream(BaseStream):
                 self._warming[sid] = self._new_warming()
             else:
                 a["loc"][k], a["spread"][k] = det.scaler_loc_[i], det.scaler_spread_[i]
-            a["scale"][k] = det._error_scale_of(i, online=True) * self._cells.members * self._n
+            # (ranking scores are linear in the errors, so the score scale divides here)
+            a["scale"][k] = (det._error_scale_of(i, online=True) * self._cells.members * self._n
+                             * det._score_scale_of(i))
             start = det._range_of(i)
             if start is None:  # learnt from the series' first points
                 a["learning"][k] = MIN_HISTORY
@@ -236,7 +238,8 @@ class StatefulStream(BaseStream):
             scaled = np.where(warming[:, None], np.float32(0.0), row)  # no scaling yet
         miss = a["pred"][:, index] - scaled  # [M, S, F]
         # The mean over members and targets of the squared errors, each target's in
-        # units of its typical one (the "scale" array holds scale * M * F).
+        # units of its typical one (the "scale" array holds scale * M * F, and for
+        # ranking scores the score scale).
         raw = (np.square(miss) / a["scale"][index]).sum(axis=(0, 2)) * ready  # [S]
         # One cell step: the state now holds this point, the prediction is for the next.
         self._step_cells(index, scaled, stamp)

@@ -232,7 +232,8 @@ class AnomalyStream(BaseStream):
                     errors[j] = st["level"].kept(errors[j])
             score[ready] = np.maximum(errors, checks[ready]).mean(axis=1)
         score = np.array([st["filter"].update(float(score[k]), bool(ready[k]), bool(breach[k]))
-                          for k, st in enumerate(states)])
+                          / det._score_scale_of(self._known.get(sid))
+                          for k, (sid, st) in enumerate(zip(series, states, strict=True))])
         # As predict(): a range breach is an anomaly even while the window warms up.
         label = (score > det.threshold_).astype(np.int64)
         return StreamResult(series, score, label, ready, gap)

@@ -275,7 +275,9 @@ def _detector_graph(det):
                 # the level check's training levels [series, targets, (low, high,
                 # spread)] over `window` steps (None: no check)
                 level_range=(None if det.stateful or getattr(det, "level_range_", None) is None
-                             else _plain(det.level_range_)))
+                             else _plain(det.level_range_)),
+                # what each series' ranking scores are divided by [series + 1] (None: 1)
+                score_scale=_plain(getattr(det, "score_scale_", None)))
     if det.stateful:
         enc = members[0].encoder
         state = [len(members), enc.num_layers, "batch", enc.hidden_size]  # [M, L, B, H]

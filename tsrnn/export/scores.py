@@ -8,8 +8,9 @@ step, NaN where a step has none yet (the warm-up), and :func:`detector_scores`
 gives what ``decision_function(df, online=True)`` and the detector's stream
 give for those rows: the errors in units of the series' training errors,
 corrected for drift (ranking scores), their stuck-sensor and level checks, their
-mean over the targets, then the smoothing or the likelihood, the range check and
-the cooldown, as the fitted parameters in the metadata say.
+mean over the targets, then the smoothing and the series' score scale, or the
+likelihood, the range check and the cooldown, as the fitted parameters in the
+metadata say.
 
 - windowed, ``score="reconstruction"``: row ``t`` is the last row of the
   errors of the window that ends at ``t`` (``errors[:, -1]``); the first
@@ -107,7 +108,9 @@ def detector_scores(errors: np.ndarray, metadata: dict, series=None, *,
         errors = np.where(valid[:, None], checked, errors)
     raw = errors.mean(axis=1)
     prior = metadata["likelihood_prior"][i][1]
-    return post_process(raw, valid, likelihood=alerts, window=p["likelihood_window"],
-                        history=p["likelihood_history"], cooldown=p["cooldown"] if alerts else 0,
-                        prior=tuple(prior), breaches=breaches, smoothing=p["smoothing"],
-                        average=p.get("likelihood_average", ScoreFilter.average))  # older: none
+    scores = post_process(raw, valid, likelihood=alerts, window=p["likelihood_window"],
+                          history=p["likelihood_history"], cooldown=p["cooldown"] if alerts else 0,
+                          prior=tuple(prior), breaches=breaches, smoothing=p["smoothing"],
+                          average=p.get("likelihood_average", ScoreFilter.average))  # older: none
+    score_scale = metadata.get("score_scale")  # ranking scores; older exports: none
+    return scores if alerts or score_scale is None else scores / float(score_scale[i])
