@@ -90,10 +90,18 @@ def _csv(path):
     path.write_text("time,y\n2024-01-01,1\n")
 
 
+def _csv_with_index(path):
+    # pandas' to_csv() with its index: the header starts with a comma, the first
+    # byte torch's unpickler reads; once reported as "refused: it contains code".
+    pd.DataFrame({"y": [1.0, 2.0]}).to_csv(path)
+
+
 UNREADABLE = {
     "truncated": (_truncated, "cannot be read"),
     "empty": (lambda path: path.write_bytes(b""), "cannot be read"),
     "a CSV": (_csv, "cannot be read"),
+    "a CSV with its index": (_csv_with_index, "cannot be read"),
+    "text": (lambda path: path.write_text("# notes\n"), "cannot be read"),
     "a list": (lambda path: torch.save([1, 2], path), "is not a tsrnn model file"),
     "no fitted state": (lambda path: _rewrite(path, lambda p: p.pop("fitted")),
                         "has no 'fitted' entry"),
