@@ -329,6 +329,23 @@ def test_non_numeric_target_is_named():
         from_dataframe(frame, target="x", past_covariates=["y"])
 
 
+@pytest.mark.parametrize("written", ["4,862.48", "4.862,48", "12 345"])
+def test_numbers_with_thousands_separators_are_named_as_such(written):
+    # Read as text, they were "not numeric ... If it identifies series, pass id_col=".
+    frame = pd.DataFrame({"y": ["12", "13,5", written, "14"]}, index=_hourly(4))
+    for target in (None, "y"):
+        with pytest.raises(DataError, match=rf"column 'y' holds numbers written with "
+                           rf"thousands separators, read as text: '{written}' at row 2") as info:
+            from_dataframe(frame, target=target)
+        assert "id_col" not in str(info.value)
+
+
+def test_text_that_is_not_all_numbers_is_not_called_thousands():
+    frame = pd.DataFrame({"y": ["1,234", "n.a.", "2"]}, index=_hourly(3))
+    with pytest.raises(DataError, match="column 'y' is not numeric"):
+        from_dataframe(frame)
+
+
 def test_non_numeric_column_in_long_frame_has_no_id_hint():
     frame = pd.DataFrame({"id": ["a", "a"], "y": [1.0, 2.0], "note": ["x", "y"], "t": [0, 1]})
     with pytest.raises(DataError, match=r"column 'note' is not numeric") as info:

@@ -10,6 +10,7 @@ timestamps at a regular frequency, numeric columns only.
 from __future__ import annotations
 
 import difflib
+import re
 import warnings
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
@@ -354,10 +355,8 @@ def _resolve_roles(df, time_col, id_col, target, past, future) -> tuple[list, li
             if not _is_numeric(df[col].dtype):
                 hint = (f" If it identifies series, pass id_col={col!r}." if id_col is None
                         else "")
-                raise DataError(
-                    f"column {col!r} is not numeric (dtype {df[col].dtype}).{hint} "
-                    "Otherwise drop it, or name the target columns with target=."
-                )
+                raise _not_numeric(df, col, f".{hint} Otherwise drop it, or name the target "
+                                            "columns with target=.")
     seen: dict = {}
     for role, cols in (("target", targets), ("past covariate", past),
                        ("future covariate", future)):
@@ -370,6 +369,26 @@ def _resolve_roles(df, time_col, id_col, target, past, future) -> tuple[list, li
     return targets, past, future
 
 
+# Numbers written with thousands separators ("4,862.48", "4.862,48", "12 345"), which
+# pandas reads as text (its own thousands= would also merge a decimal "1,5" into 15).
+_GROUPED_NUMBER = re.compile(r"[-+]?[1-9]\d{0,2}(?:([,.' ])\d{3})(?:\1\d{3})*(?:[.,]\d+)?")
+_PLAIN_NUMBER = re.compile(r"[-+]?\d+(?:[.,]\d+)?")
+
+
+def _not_numeric(df: pd.DataFrame, col, advice: str = "") -> DataError:
+    """The error for a column of text; when the text is numbers, some with thousands
+    separators, it says so (such a column is no id column either)."""
+    text = df[col].dropna().astype(str).str.strip()
+    grouped = text.str.fullmatch(_GROUPED_NUMBER).to_numpy()
+    if grouped.any() and (grouped | text.str.fullmatch(_PLAIN_NUMBER).to_numpy()).all():
+        first = int(np.flatnonzero(df[col].notna().to_numpy())[np.argmax(grouped)])
+        return DataError(f"column {col!r} holds numbers written with thousands separators, "
+                         f"read as text: {text.iloc[np.argmax(grouped)]!r} at row {first}. "
+                         "Remove the separators (e.g. save the file without number "
+                         "formatting)")
+    return DataError(f"column {col!r} is not numeric (dtype {df[col].dtype}){advice}")
+
+
 def _is_numeric(dtype) -> bool:
     return (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)) and not (
         pd.api.types.is_complex_dtype(dtype)
@@ -379,7 +398,7 @@ def _is_numeric(dtype) -> bool:
 def _numeric_values(df: pd.DataFrame, columns: list) -> np.ndarray:
     for col in columns:
         if not _is_numeric(df[col].dtype):
-            raise DataError(f"column {col!r} is not numeric (dtype {df[col].dtype})")
+            raise _not_numeric(df, col)
     # Nullable dtypes (Int64, Float64, boolean) carry pd.NA: turn it into NaN so that
     # the missing-value check below names it like any other gap.
     out = np.empty((len(df), len(columns)), dtype=np.float32)
