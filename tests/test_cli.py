@@ -775,6 +775,18 @@ def test_a_missing_value_names_the_fill_flag(tmp_path, capsys):
     assert "fill=" not in err and "\n" not in err
 
 
+def test_a_setting_at_the_end_of_a_sentence_is_the_flag_alone(tmp_path, capsys):
+    # "name the target columns with target=." came out as "--target ." (a value '.').
+    frame = pd.DataFrame({"timestamp": pd.date_range("2024-01-01", periods=60, freq="h"),
+                          "value": np.sin(np.arange(60) / 4), "site": "north"})
+    frame.to_csv(tmp_path / "site.csv", index=False)
+    assert main(["forecast", str(tmp_path / "site.csv"), *FAST,
+                 "--out", str(tmp_path / "f.csv")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("If it identifies series, pass --id-col site. Otherwise drop it, or "
+                        "name the target columns with --target.")
+
+
 def test_resample_fill_and_freq_flags_reach_the_model(tmp_path, capsys):
     data = _gappy(tmp_path)
     model = tmp_path / "d.tsrnn"
