@@ -775,6 +775,18 @@ def test_a_missing_value_names_the_fill_flag(tmp_path, capsys):
     assert "fill=" not in err and "\n" not in err
 
 
+def test_a_library_warning_is_one_line_naming_the_file(tmp_path, capsys):
+    # Python printed it as "<tsrnn>/cli/_runs.py:30: AutoSizeWarning: ..." with the
+    # source line "model.fit(df, **columns)" under it.
+    data = _write(_sensors(n=120), tmp_path / "short.csv")
+    assert main(["forecast", str(data), "--id-col", "sensor", "--target", "value", *FAST,
+                 "--out", str(tmp_path / "f.csv")]) == 0
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"tsrnn forecast: warning: {data}: the shortest series (120 "
+                               "rows) is too short for input_len='auto'")
+
+
 def test_a_setting_at_the_end_of_a_sentence_is_the_flag_alone(tmp_path, capsys):
     # "name the target columns with target=." came out as "--target ." (a value '.').
     frame = pd.DataFrame({"timestamp": pd.date_range("2024-01-01", periods=60, freq="h"),

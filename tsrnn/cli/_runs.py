@@ -7,13 +7,14 @@ import argparse
 import contextlib
 import sys
 import traceback
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
 from tsrnn.cli._config import _columns, _params, _training_flags_given, read_config
-from tsrnn.cli._options import EXIT_FAILED, EXIT_OK, TASKS, UsageError, _one_line
+from tsrnn.cli._options import EXIT_FAILED, EXIT_OK, TASKS, UsageError, _in_flags, _one_line
 
 
 def _fit(model, df, columns: dict, *, progress: bool, checkpoint_dir=None, resume=False):
@@ -48,7 +49,7 @@ def _regular(run: _Run, path: Path, attempt: Callable[[dict], Any]) -> Any:
     from tsrnn.data import GapError
 
     try:
-        return attempt({})
+        return _warning_lines(run, path, lambda: attempt({}))
     except GapError as err:
         if "resample" in run.params:
             raise GapError(err.detail, "Use --resample (with --fill ffill or interpolate) to "
@@ -57,7 +58,30 @@ def _regular(run: _Run, path: Path, attempt: Callable[[dict], Any]) -> Any:
         fill = run.params.get("fill") or "interpolate"
         run.warn(path, f"resampled onto a regular grid, empty steps filled by {fill} "
                  f"(--no-resample refuses such files); first gap: {err.detail}")
-        return attempt({"resample": True, "fill": fill})
+        return _warning_lines(run, path, lambda: attempt({"resample": True, "fill": fill}))
+
+
+def _warning_lines(run: _Run, path: Path, call: Callable[[], Any]) -> Any:
+    """``call()``, each warning it gives printed once as one line about ``path``
+    (``tsrnn forecast: warning: ...``), never as Python's two lines with a source
+    line of tsrnn's."""
+    from tsrnn.backtest import InSampleBacktestWarning
+
+    with warnings.catch_warnings(record=True) as caught:  # the filters set still apply
+        result = call()
+    said = set()
+    for w in caught:
+        if isinstance(w.message, InSampleBacktestWarning):
+            note = (f"{w.message.n_in_sample} of the {w.message.n_origins} backtest origins "
+                    "forecast values the model was trained on (up to "
+                    f"{w.message.training_end}): in-sample errors. Use --retrain, or a model "
+                    "trained on data before --start")
+        else:
+            note = _in_flags(str(w.message).strip().split("\n")[0])
+        if note not in said:
+            said.add(note)
+            run.warn(path, note)
+    return result
 
 
 def _use(model, extra: dict, call: Callable[[Any], Any]) -> Any:

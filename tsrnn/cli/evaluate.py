@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import warnings
 from pathlib import Path
 
 from tsrnn.cli._options import UsageError, _start, common_options, positive_int
@@ -117,30 +116,14 @@ def run_evaluate(args) -> int:
 
 
 def _evaluate_forecaster(run: _Run, path: Path) -> dict:
-
-    from tsrnn.backtest import InSampleBacktestWarning
     from tsrnn.files import read_table
-    from tsrnn.metrics import UndefinedMetricWarning
 
     df = read_table(path)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", UndefinedMetricWarning)
-        warnings.simplefilter("always", InSampleBacktestWarning)
-        backtest = _regular(run, path, lambda extra: _use(
-            run.model, extra,
-            lambda m: m.historical_forecasts(df, start=run.args.start, stride=run.args.stride,
-                                             retrain=run.args.retrain,
-                                             season=1)))  # the label's m=1
-    for w in caught:
-        if isinstance(w.message, InSampleBacktestWarning):
-            n, total = w.message.n_in_sample, w.message.n_origins
-            run.warn(path, f"{n} of the {total} backtest origins forecast values the model "
-                     f"was trained on (up to {w.message.training_end}): in-sample errors. "
-                     "Use --retrain, or a model trained on data before --start")
-        elif issubclass(w.category, UndefinedMetricWarning):  # MAPE left out zeros
-            run.warn(path, str(w.message))
-        else:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    backtest = _regular(run, path, lambda extra: _use(
+        run.model, extra,
+        lambda m: m.historical_forecasts(df, start=run.args.start, stride=run.args.stride,
+                                         retrain=run.args.retrain,
+                                         season=1)))  # the label's m=1
     return {"forecasts": backtest.forecasts["origin"].nunique(), **backtest.metrics}
 
 
