@@ -394,6 +394,17 @@ def test_evaluate_retrain_is_for_forecasters(files, capsys):
     assert "--retrain is for forecasters" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(("model", "flag", "message"), [
+    ("forecaster", ["--online"], "--online is for detectors; this model is a forecaster"),
+    ("detector", ["--label-col", "is_anomaly", "--stride", "3"],
+     "--stride is for forecasters; this model is a detector")])
+def test_evaluate_refuses_the_other_kind_of_models_flag(files, capsys, model, flag, message):
+    # Both were accepted and did nothing.
+    assert main(["evaluate", str(files / "sensors.csv"), "--model",
+                 str(files / f"{model}.tsrnn"), *flag]) == 2
+    assert message in capsys.readouterr().err
+
+
 def test_evaluate_a_detector_against_labels(files, capsys):
     assert main(["evaluate", str(files / "sensors.csv"), "--model",
                  str(files / "detector.tsrnn"), "--label-col", "is_anomaly"]) == 0

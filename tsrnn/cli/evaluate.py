@@ -91,6 +91,10 @@ def run_evaluate(args) -> int:
         raise UsageError("--label-col is for detectors; this model is a forecaster")
     if is_detector and args.retrain:
         raise UsageError("--retrain is for forecasters; this model is a detector")
+    if is_detector and args.stride is not None:
+        raise UsageError("--stride is for forecasters; this model is a detector")
+    if not is_detector and args.online:
+        raise UsageError("--online is for detectors; this model is a forecaster")
     if args.out is not None and not to_stdout:
         if not args.out.parent.is_dir():
             raise FileNotFoundError(f"--out {args.out}: folder {args.out.parent} does not "
