@@ -320,6 +320,15 @@ def test_non_numeric_column_hints_at_id_col():
         from_dataframe(frame)
 
 
+def test_dates_as_text_in_an_unknown_column_hint_at_time_col():
+    # A German 'Datum' column was "not numeric ... If it identifies series, pass id_col=".
+    frame = pd.DataFrame({"Datum": ["2024-01-01", "2024-01-02"], "y": [1.0, 2.0]})
+    with pytest.raises(DataError, match=r"column 'Datum' is not numeric.* If it holds the "
+                       r"series' times, pass time_col='Datum'\.") as info:
+        from_dataframe(frame)
+    assert "id_col" not in str(info.value)
+
+
 def test_non_numeric_target_is_named():
     frame = pd.DataFrame({"y": ["1", "2"], "x": [1.0, 2.0]}, index=_hourly(2))
     with pytest.raises(DataError, match=r"column 'y' is not numeric") as info:

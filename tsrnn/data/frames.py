@@ -353,8 +353,11 @@ def _resolve_roles(df, time_col, id_col, target, past, future) -> tuple[list, li
                             "time or id column or a covariate; pass target=")
         for col in targets:
             if not _is_numeric(df[col].dtype):
-                hint = (f" If it identifies series, pass id_col={col!r}." if id_col is None
-                        else "")
+                hint = ""
+                if time_col is None and _holds_times(df[col]):
+                    hint = f" If it holds the series' times, pass time_col={col!r}."
+                elif id_col is None:
+                    hint = f" If it identifies series, pass id_col={col!r}."
                 raise _not_numeric(df, col, f".{hint} Otherwise drop it, or name the target "
                                             "columns with target=.")
     seen: dict = {}
@@ -387,6 +390,17 @@ def _not_numeric(df: pd.DataFrame, col, advice: str = "") -> DataError:
                          "Remove the separators (e.g. save the file without number "
                          "formatting)")
     return DataError(f"column {col!r} is not numeric (dtype {df[col].dtype}){advice}")
+
+
+def _holds_times(column: pd.Series) -> bool:
+    """Whether a text column reads as timestamps ("2024-01-05", "05/01/2024 10:00")."""
+    text = column.dropna().astype(str).str.strip().head(50)
+    if text.empty or text.str.fullmatch(_PLAIN_NUMBER).any():  # pandas reads "1,5" as a date
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "could not infer format": it is a guess anyway
+        parsed = pd.to_datetime(text, errors="coerce", format="mixed", utc=True)
+    return bool(parsed.notna().all())
 
 
 def _is_numeric(dtype) -> bool:
