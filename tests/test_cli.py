@@ -89,6 +89,21 @@ def test_forecast_holdout_adds_the_actuals_and_draws_them(files, tmp_path):
     assert png.read_bytes().startswith(b"\x89PNG")
 
 
+def test_forecast_holdout_of_local_times_across_dst_draws_them(tmp_path):
+    # Times with two UTC offsets (Berlin, March 31st 2024) were pandas' "Mixed timezones
+    # detected" error once the forecast was written, with no plot.
+    frame = _sensors(spike=None)
+    utc = pd.to_datetime(frame["timestamp"]).dt.tz_localize("UTC") + pd.Timedelta("87D")
+    frame["timestamp"] = utc.dt.tz_convert("Europe/Berlin").astype(str)
+    data = _write(frame, tmp_path / "local.csv")
+    out, png = tmp_path / "holdout.csv", tmp_path / "holdout.png"
+    assert main(["forecast", str(data), *FORECAST, "--holdout", "--out", str(out),
+                 "--plot", str(png)]) == 0
+    np.testing.assert_allclose(pd.read_csv(out)["value_actual"],
+                               frame.groupby("sensor").tail(4)["value"])
+    assert png.read_bytes().startswith(b"\x89PNG")
+
+
 def test_forecast_to_standard_output(files, capsys):
     assert main(["forecast", str(files / "sensors.csv"), "--model",
                  str(files / "forecaster.tsrnn"), "--out", "-"]) == 0

@@ -307,13 +307,11 @@ def _prepare(args, task: str, flags: dict) -> _Run:
 
 def _times(frame, time_col):
     """``frame``'s time axis (its index when there is no time column), parsed as the
-    estimators parse it: integers stay integers, anything else becomes timestamps."""
-    import pandas as pd
+    estimators parse it: integers stay integers, anything else becomes timestamps
+    (in UTC when their offsets differ, as across a DST change)."""
+    from tsrnn.data.time_axis import _parse_times
 
-    values = frame.index.to_series() if time_col is None else frame[time_col]
-    if not pd.api.types.is_integer_dtype(values.dtype):
-        values = pd.to_datetime(values, format="mixed")
-    return values.to_numpy()
+    return _parse_times(frame, time_col)[0].to_numpy()
 
 
 METRIC_NAMES = {
