@@ -117,6 +117,15 @@ UNREADABLE = {
         "no parameter 'hiden_size'"),
     "ids not a list": (lambda path: _rewrite(path, lambda p: p["fitted"].update(ids=7)),
                        "'ids' is a int"),
+    # Loaded, then summary() failed with float()'s TypeError.
+    "a training summary of text": (
+        lambda path: _rewrite(path, lambda p: p["fitted"].update(
+            training_summary={"epochs": 1, "best_val_loss": [1]})),
+        "fitted 'training_summary' .* is not epochs, best epoch and best validation loss"),
+    "a member's training summary": (
+        lambda path: _rewrite(path, lambda p: p["fitted"].update(
+            training_summary={"epochs": 1, "members": [{"epochs": -2}]})),
+        "fitted 'training_summary' .* is not epochs"),
     "a weight not a tensor": (
         lambda path: _rewrite(path, lambda p: p["state_dict"].update(x=[1.0])),
         "weight 'x' is not a named tensor"),
