@@ -104,6 +104,20 @@ def test_forecast_holdout_of_local_times_across_dst_draws_them(tmp_path):
     assert png.read_bytes().startswith(b"\x89PNG")
 
 
+def test_forecast_holdout_refuses_a_series_it_would_hold_out_whole(files, tmp_path, capsys):
+    # A series of at most --horizon rows left the history entirely: the forecast
+    # went on without it, exit code 0, not a word.
+    frame = pd.concat([_sensors(), pd.DataFrame({
+        "timestamp": ["2024-01-01 00:00:00"], "sensor": "new", "value": 1.0, "is_anomaly": 0})])
+    data = _write(frame, tmp_path / "with_a_short_one.csv")
+    assert main(["forecast", str(data), "--model", str(files / "forecaster.tsrnn"),
+                 "--holdout", "--out", str(tmp_path / "f.csv")]) == 1
+    assert capsys.readouterr().err.strip() == (
+        f"tsrnn forecast: error: {data}: series 'new' has 1 rows: --holdout holds out the "
+        "last 4 of each series, and leaves it no history to forecast from")
+    assert not (tmp_path / "f.csv").exists()
+
+
 def test_forecast_to_standard_output(files, capsys):
     assert main(["forecast", str(files / "sensors.csv"), "--model",
                  str(files / "forecaster.tsrnn"), "--out", "-"]) == 0
