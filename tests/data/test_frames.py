@@ -4,6 +4,8 @@ Every bad input gets a test that checks both the error type and that the message
 names the culprit (column, series, row or timestamp).
 """
 
+from decimal import Decimal
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -349,8 +351,13 @@ def test_numbers_with_thousands_separators_are_named_as_such(written):
         assert "id_col" not in str(info.value)
 
 
-def test_text_that_is_not_all_numbers_is_not_called_thousands():
-    frame = pd.DataFrame({"y": ["1,234", "n.a.", "2"]}, index=_hourly(3))
+@pytest.mark.parametrize("values", [
+    ["4,862.48", "n.a.", "2"],  # not all numbers
+    ["1,5", "1,500", "2"],  # decimal commas, maybe: "1,500" may be 1.5
+    [Decimal("1.062"), Decimal("2.5"), Decimal("3")],  # numbers, but not text
+], ids=["words", "decimal commas", "Decimal objects"])
+def test_what_may_not_be_thousands_separators_is_not_called_so(values):
+    frame = pd.DataFrame({"y": values}, index=_hourly(3))
     with pytest.raises(DataError, match="column 'y' is not numeric"):
         from_dataframe(frame)
 

@@ -379,16 +379,21 @@ _PLAIN_NUMBER = re.compile(r"[-+]?\d+(?:[.,]\d+)?")
 
 
 def _not_numeric(df: pd.DataFrame, col, advice: str = "") -> DataError:
-    """The error for a column of text; when the text is numbers, some with thousands
-    separators, it says so (such a column is no id column either)."""
-    text = df[col].dropna().astype(str).str.strip()
-    grouped = text.str.fullmatch(_GROUPED_NUMBER).to_numpy()
-    if grouped.any() and (grouped | text.str.fullmatch(_PLAIN_NUMBER).to_numpy()).all():
-        first = int(np.flatnonzero(df[col].notna().to_numpy())[np.argmax(grouped)])
-        return DataError(f"column {col!r} holds numbers written with thousands separators, "
-                         f"read as text: {text.iloc[np.argmax(grouped)]!r} at row {first}. "
-                         "Remove the separators (e.g. save the file without number "
-                         "formatting)")
+    """The error for a column of text; when the text is numbers, one at least with
+    thousands separators beside its decimal mark ("4,862.48"), it says so (such a
+    column is no id column either). "1,500" alone may be a decimal comma: not named."""
+    values = df[col].dropna()
+    if len(values) and values.map(lambda v: isinstance(v, str)).all():
+        text = values.str.strip()
+        plain = text.str.fullmatch(_PLAIN_NUMBER).to_numpy()
+        grouped = text.str.fullmatch(_GROUPED_NUMBER).to_numpy() & ~plain
+        if grouped.any() and (grouped | plain).all():
+            k = int(np.argmax(grouped))
+            row = int(np.flatnonzero(df[col].notna().to_numpy())[k])
+            return DataError(f"column {col!r} holds numbers written with thousands "
+                             f"separators, read as text: {text.iloc[k]!r} at row {row}. "
+                             "Remove the separators (e.g. save the file without number "
+                             "formatting)")
     return DataError(f"column {col!r} is not numeric (dtype {df[col].dtype}){advice}")
 
 
