@@ -354,12 +354,21 @@ def test_numbers_with_thousands_separators_are_named_as_such(written):
 @pytest.mark.parametrize("values", [
     ["4,862.48", "n.a.", "2"],  # not all numbers
     ["1,5", "1,500", "2"],  # decimal commas, maybe: "1,500" may be 1.5
-    [Decimal("1.062"), Decimal("2.5"), Decimal("3")],  # numbers, but not text
-], ids=["words", "decimal commas", "Decimal objects"])
+], ids=["words", "decimal commas"])
 def test_what_may_not_be_thousands_separators_is_not_called_so(values):
     frame = pd.DataFrame({"y": values}, index=_hourly(3))
     with pytest.raises(DataError, match="column 'y' is not numeric"):
         from_dataframe(frame)
+
+
+@pytest.mark.parametrize("values", [[1.0, 2.5, None], [Decimal("1.062"), Decimal("2.5"), 3]])
+def test_numbers_as_objects_say_so(values):
+    # They were "not numeric (dtype object). If it identifies series, pass id_col='y'".
+    frame = pd.DataFrame({"y": np.array(values, dtype=object)}, index=_hourly(3))
+    for target in (None, "y"):
+        with pytest.raises(DataError, match=r"column 'y' holds numbers, but with dtype "
+                           r"object: convert it, e.g. df\['y'\].astype\(float\)$"):
+            from_dataframe(frame, target=target)
 
 
 def test_non_numeric_column_in_long_frame_has_no_id_hint():

@@ -10,10 +10,12 @@ timestamps at a regular frequency, numeric columns only.
 from __future__ import annotations
 
 import difflib
+import numbers
 import re
 import warnings
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Literal
 
 import numpy as np
@@ -379,10 +381,13 @@ _PLAIN_NUMBER = re.compile(r"[-+]?\d+(?:[.,]\d+)?")
 
 
 def _not_numeric(df: pd.DataFrame, col, advice: str = "") -> DataError:
-    """The error for a column of text; when the text is numbers, one at least with
-    thousands separators beside its decimal mark ("4,862.48"), it says so (such a
-    column is no id column either). "1,500" alone may be a decimal comma: not named."""
+    """The error for a column that is not numeric; it says so when it holds numbers
+    as objects (or categories), or as text with thousands separators beside a decimal mark
+    ("4,862.48"; "1,500" alone may be a decimal comma): no id column either way."""
     values = df[col].dropna()
+    if len(values) and values.map(lambda v: isinstance(v, numbers.Real | Decimal)).all():
+        return DataError(f"column {col!r} holds numbers, but with dtype {df[col].dtype}: "
+                         f"convert it, e.g. df[{col!r}].astype(float)")
     if len(values) and values.map(lambda v: isinstance(v, str)).all():
         text = values.str.strip()
         plain = text.str.fullmatch(_PLAIN_NUMBER).to_numpy()
