@@ -118,6 +118,17 @@ def test_forecast_holdout_refuses_a_series_it_would_hold_out_whole(files, tmp_pa
     assert not (tmp_path / "f.csv").exists()
 
 
+def test_forecast_writes_the_ids_as_the_file_has_them(tmp_path):
+    # "007" and "07" came out as 7 and 7: one series, the input's ids lost.
+    frame = _sensors(spike=None)
+    frame["sensor"] = frame["sensor"].map({"s0": "007", "s1": "07"})
+    data = _write(frame, tmp_path / "ids.csv")
+    out = tmp_path / "f.csv"
+    assert main(["forecast", str(data), *FORECAST, "--out", str(out)]) == 0
+    assert pd.read_csv(out, dtype={"sensor": str}).groupby("sensor").size().to_dict() == {
+        "007": 4, "07": 4}
+
+
 def test_forecast_to_standard_output(files, capsys):
     assert main(["forecast", str(files / "sensors.csv"), "--model",
                  str(files / "forecaster.tsrnn"), "--out", "-"]) == 0

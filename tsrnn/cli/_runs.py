@@ -84,6 +84,16 @@ def _warning_lines(run: _Run, path: Path, call: Callable[[], Any]) -> Any:
     return result
 
 
+def _read(run: _Run, path: Path):
+    """``path``'s table, with its id column's text kept where reading it as numbers
+    would change it (:func:`tsrnn.files.read_csv`)."""
+    from tsrnn.files import read_table
+
+    roles = getattr(run.model, "roles_", None) or {}
+    id_col = roles.get("id_col") if run.model is not None else run.columns.get("id_col")
+    return read_table(path, text_cols=[] if id_col is None else [id_col])
+
+
 def _use(model, extra: dict, call: Callable[[Any], Any]) -> Any:
     """``call(model)``, with ``model`` reading data with ``extra`` parameters (put
     back afterwards: a loaded model is shared by every file of a folder run)."""

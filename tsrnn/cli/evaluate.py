@@ -13,6 +13,7 @@ from tsrnn.cli._runs import (
     _for_each_file,
     _inputs,
     _print_metrics,
+    _read,
     _regular,
     _Run,
     _summary,
@@ -120,9 +121,7 @@ def run_evaluate(args) -> int:
 
 
 def _evaluate_forecaster(run: _Run, path: Path) -> dict:
-    from tsrnn.files import read_table
-
-    df = read_table(path)
+    df = _read(run, path)
     backtest = _regular(run, path, lambda extra: _use(
         run.model, extra,
         lambda m: m.historical_forecasts(df, start=run.args.start, stride=run.args.stride,
@@ -132,9 +131,7 @@ def _evaluate_forecaster(run: _Run, path: Path) -> dict:
 
 
 def _evaluate_detector(run: _Run, path: Path) -> dict:
-    from tsrnn.files import read_table
-
-    df = read_table(path)
+    df = _read(run, path)
     truth = _labels(df, run.args.label_col, path)
     scores = run.model.decision_function(df.drop(columns=[run.args.label_col]),
                                          online=run.args.online)

@@ -17,6 +17,7 @@ from tsrnn.cli._options import (
 from tsrnn.cli._runs import (
     _fit,
     _prepare,
+    _read,
     _regular,
     _Run,
     _save_figure,
@@ -85,10 +86,8 @@ def run_forecast(args) -> int:
 
 def _forecast_file(run: _Run, path: Path) -> dict:
     from tsrnn import Forecaster
-    from tsrnn.files import read_table
-
     args = run.args
-    df = read_table(path)
+    df = _read(run, path)
     model = run.model
     history, held = df, None
     if args.holdout:
