@@ -129,6 +129,24 @@ def test_forecast_writes_the_ids_as_the_file_has_them(tmp_path):
         "007": 4, "07": 4}
 
 
+@pytest.mark.parametrize(("outputs", "message"), [
+    (["--out", "x.tsrnn", "--save-model", "x.tsrnn"], "--save-model {0}/x.tsrnn and --out "
+     "both write {0}/x.tsrnn"),
+    (["--out", "f.csv", "--plot", "f.csv"], "--plot {0}/f.csv and --out both write {0}/f.csv"),
+    (["--out", "f.csv", "--plot", "f.txt"], "--plot {0}/f.txt: .txt is not an image format "
+     "(use one of "),
+])
+def test_outputs_that_would_clash_or_fail_are_refused_before_training(tmp_path, capsys,
+                                                                      outputs, message):
+    # The model replaced the forecast, exit code 0; or the forecast was written, then
+    # matplotlib's "Format 'txt' is not supported" came, naming the input file.
+    data = _write(_sensors(), tmp_path / "d.csv")
+    args = [a if a.startswith("--") else str(tmp_path / a) for a in outputs]
+    assert main(["forecast", str(data), *FORECAST, *args]) == 2
+    assert message.format(tmp_path) in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv"]  # nothing written
+
+
 def test_forecast_to_standard_output(files, capsys):
     assert main(["forecast", str(files / "sensors.csv"), "--model",
                  str(files / "forecaster.tsrnn"), "--out", "-"]) == 0

@@ -160,6 +160,7 @@ def _check_destinations(run: _Run, options: dict[str, tuple[Any, str]]) -> None:
     """Fail before any training when an output cannot be written where asked, or would
     overwrite an input. ``options``: flag -> (its value, the suffix of its files)."""
     inputs = {p.resolve() for p in run.files}
+    taken: dict[Path, str] = {}  # where each output goes, and which flag sends it there
     for flag, (option, suffix) in options.items():
         if option is None or str(option) == "-":
             continue
@@ -175,7 +176,27 @@ def _check_destinations(run: _Run, options: dict[str, tuple[Any, str]]) -> None:
                                         "exist")
             if target.resolve() in inputs:
                 raise UsageError(f"{flag} {option} would overwrite the input file {path}")
+            if target.resolve() in taken:  # the second write would replace the first
+                raise UsageError(f"{flag} {option} and {taken[target.resolve()]} both "
+                                 f"write {target}")
+            taken[target.resolve()] = flag
+            if suffix.endswith(".png"):
+                _check_image_format(flag, target)
             _check_writable(flag, target)
+
+
+def _check_image_format(flag: str, target: Path) -> None:
+    """A figure's file ending names a format matplotlib writes (none: PNG); else the
+    forecast would be written, then the figure fail."""
+    ending = target.suffix.lstrip(".").lower()
+    try:
+        from matplotlib.backend_bases import FigureCanvasBase
+    except ImportError:  # drawing says what it needs to be installed
+        return
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if ending and ending not in formats:
+        raise UsageError(f"{flag} {target}: .{ending} is not an image format (use one of "
+                         f"{', '.join('.' + f for f in sorted(formats))})")
 
 
 def _check_writable(flag: str, target: Path) -> None:
