@@ -461,6 +461,17 @@ def test_steps_finer_than_the_frequency_are_not_called_a_gap():
     assert "gap" not in str(err.value)
 
 
+def test_a_first_step_off_the_frequencys_grid_is_named_as_such():
+    # Month ends read as 'MS' named the series' last time as the step before its first.
+    frame = pd.DataFrame({"y": np.arange(6.0)},
+                         index=pd.date_range("2024-01-31", periods=6, freq="ME"))
+    with pytest.raises(DataError, match=r"irregular timestamps: the first, 2024-01-31 00:00:00, "
+                                        r"is not a step of the frequency 'MS' \(whose next step "
+                                        r"is 2024-02-01 00:00:00\)\. Pass the data's own"):
+        from_dataframe(frame, freq="MS")
+    assert from_dataframe(frame, freq="MS", resample=True).times[0] == pd.Timestamp("2024-01-01")
+
+
 def test_irregular_integer_steps_name_the_series():
     frame = pd.DataFrame({"t": [0, 1, 2, 3, 0, 1, 3, 4], "id": list("aaaabbbb"),
                           "y": np.arange(8.0)})
