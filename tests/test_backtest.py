@@ -113,6 +113,13 @@ def test_bad_retrain_names_it(fitted, retrain):
         model.historical_forecasts(df, retrain=retrain)
 
 
+def test_a_negative_start_row_is_refused_not_read_as_the_first(fitted):
+    # start=-5 gave the backtest of start=0, not the last 5 rows a Python index means.
+    df, model = fitted
+    with pytest.raises(ValueError, match="start as a row count must be >= 0, got -5"):
+        model.historical_forecasts(df, start=-5)
+
+
 def test_retrain_too_early_says_start_later(fitted):
     df, model = fitted
     with pytest.raises(DataError, match="retrain.*start the backtest later"):

@@ -89,6 +89,64 @@ def test_forecast_holdout_adds_the_actuals_and_draws_them(files, tmp_path):
     assert png.read_bytes().startswith(b"\x89PNG")
 
 
+def test_forecast_holdout_of_local_times_across_dst_draws_them(tmp_path):
+    # Times with two UTC offsets (Berlin, March 31st 2024) were pandas' "Mixed timezones
+    # detected" error once the forecast was written, with no plot.
+    frame = _sensors(spike=None)
+    utc = pd.to_datetime(frame["timestamp"]).dt.tz_localize("UTC") + pd.Timedelta("87D")
+    frame["timestamp"] = utc.dt.tz_convert("Europe/Berlin").astype(str)
+    data = _write(frame, tmp_path / "local.csv")
+    out, png = tmp_path / "holdout.csv", tmp_path / "holdout.png"
+    assert main(["forecast", str(data), *FORECAST, "--holdout", "--out", str(out),
+                 "--plot", str(png)]) == 0
+    np.testing.assert_allclose(pd.read_csv(out)["value_actual"],
+                               frame.groupby("sensor").tail(4)["value"])
+    assert png.read_bytes().startswith(b"\x89PNG")
+
+
+def test_forecast_holdout_refuses_a_series_it_would_hold_out_whole(files, tmp_path, capsys):
+    # A series of at most --horizon rows left the history entirely: the forecast
+    # went on without it, exit code 0, not a word.
+    frame = pd.concat([_sensors(), pd.DataFrame({
+        "timestamp": ["2024-01-01 00:00:00"], "sensor": "new", "value": 1.0, "is_anomaly": 0})])
+    data = _write(frame, tmp_path / "with_a_short_one.csv")
+    assert main(["forecast", str(data), "--model", str(files / "forecaster.tsrnn"),
+                 "--holdout", "--out", str(tmp_path / "f.csv")]) == 1
+    assert capsys.readouterr().err.strip() == (
+        f"tsrnn forecast: error: {data}: series 'new' has 1 rows: --holdout holds out the "
+        "last 4 of each series, and leaves it no history to forecast from")
+    assert not (tmp_path / "f.csv").exists()
+
+
+def test_forecast_writes_the_ids_as_the_file_has_them(tmp_path):
+    # "007" and "07" came out as 7 and 7: one series, the input's ids lost.
+    frame = _sensors(spike=None)
+    frame["sensor"] = frame["sensor"].map({"s0": "007", "s1": "07"})
+    data = _write(frame, tmp_path / "ids.csv")
+    out = tmp_path / "f.csv"
+    assert main(["forecast", str(data), *FORECAST, "--out", str(out)]) == 0
+    assert pd.read_csv(out, dtype={"sensor": str}).groupby("sensor").size().to_dict() == {
+        "007": 4, "07": 4}
+
+
+@pytest.mark.parametrize(("outputs", "message"), [
+    (["--out", "x.tsrnn", "--save-model", "x.tsrnn"], "--save-model {0}/x.tsrnn and --out "
+     "both write {0}/x.tsrnn"),
+    (["--out", "f.csv", "--plot", "f.csv"], "--plot {0}/f.csv and --out both write {0}/f.csv"),
+    (["--out", "f.csv", "--plot", "f.txt"], "--plot {0}/f.txt: .txt is not an image format "
+     "(use one of "),
+])
+def test_outputs_that_would_clash_or_fail_are_refused_before_training(tmp_path, capsys,
+                                                                      outputs, message):
+    # The model replaced the forecast, exit code 0; or the forecast was written, then
+    # matplotlib's "Format 'txt' is not supported" came, naming the input file.
+    data = _write(_sensors(), tmp_path / "d.csv")
+    args = [a if a.startswith("--") else str(tmp_path / a) for a in outputs]
+    assert main(["forecast", str(data), *FORECAST, *args]) == 2
+    assert message.format(tmp_path) in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.csv"]  # nothing written
+
+
 def test_forecast_to_standard_output(files, capsys):
     assert main(["forecast", str(files / "sensors.csv"), "--model",
                  str(files / "forecaster.tsrnn"), "--out", "-"]) == 0
@@ -392,6 +450,17 @@ def test_evaluate_retrain_is_for_forecasters(files, capsys):
                  str(files / "detector.tsrnn"), "--label-col", "is_anomaly",
                  "--retrain"]) == 2
     assert "--retrain is for forecasters" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("model", "flag", "message"), [
+    ("forecaster", ["--online"], "--online is for detectors; this model is a forecaster"),
+    ("detector", ["--label-col", "is_anomaly", "--stride", "3"],
+     "--stride is for forecasters; this model is a detector")])
+def test_evaluate_refuses_the_other_kind_of_models_flag(files, capsys, model, flag, message):
+    # Both were accepted and did nothing.
+    assert main(["evaluate", str(files / "sensors.csv"), "--model",
+                 str(files / f"{model}.tsrnn"), *flag]) == 2
+    assert message in capsys.readouterr().err
 
 
 def test_evaluate_a_detector_against_labels(files, capsys):
@@ -773,6 +842,30 @@ def test_a_missing_value_names_the_fill_flag(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert "--fill ffill or --fill interpolate" in err
     assert "fill=" not in err and "\n" not in err
+
+
+def test_a_library_warning_is_one_line_naming_the_file(tmp_path, capsys):
+    # Python printed it as "<tsrnn>/cli/_runs.py:30: AutoSizeWarning: ..." with the
+    # source line "model.fit(df, **columns)" under it.
+    data = _write(_sensors(n=120), tmp_path / "short.csv")
+    assert main(["forecast", str(data), "--id-col", "sensor", "--target", "value", *FAST,
+                 "--out", str(tmp_path / "f.csv")]) == 0
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"tsrnn forecast: warning: {data}: the shortest series (120 "
+                               "rows) is too short for input_len='auto'")
+
+
+def test_a_setting_at_the_end_of_a_sentence_is_the_flag_alone(tmp_path, capsys):
+    # "name the target columns with target=." came out as "--target ." (a value '.').
+    frame = pd.DataFrame({"timestamp": pd.date_range("2024-01-01", periods=60, freq="h"),
+                          "value": np.sin(np.arange(60) / 4), "site": "north"})
+    frame.to_csv(tmp_path / "site.csv", index=False)
+    assert main(["forecast", str(tmp_path / "site.csv"), *FAST,
+                 "--out", str(tmp_path / "f.csv")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.endswith("If it identifies series, pass --id-col site. Otherwise drop it, or "
+                        "name the target columns with --target.")
 
 
 def test_resample_fill_and_freq_flags_reach_the_model(tmp_path, capsys):

@@ -200,6 +200,17 @@ def test_a_header_leaving_a_column_unnamed_is_refused(tmp_path):
         read_csv(path)
 
 
+def test_an_id_column_keeps_its_text_where_numbers_would_change_it(tmp_path):
+    # "007" became 7, and "07" and "7" one series, when ids were read as numbers.
+    path = tmp_path / "ids.csv"
+    path.write_text("t; id ;y\n0;007;1,5\n0;07;2\n0;7;3\n")
+    frame = read_csv(path, text_cols=["id"])
+    assert frame["id"].tolist() == ["007", "07", "7"] and frame["y"].tolist() == [1.5, 2, 3]
+    assert read_csv(path)["id"].tolist() == [7, 7, 7]  # other columns: numbers, as pandas reads
+    path.write_text("t,id,y\n0,1,1\n1,2,2\n")  # numbers that read back as written: kept
+    assert read_csv(path, text_cols=["id"])["id"].tolist() == [1, 2]
+
+
 def test_spaces_around_a_column_name_are_dropped(tmp_path):
     path = tmp_path / "spaced.csv"
     path.write_text(" timestamp , value \n2024-01-01,1\n")

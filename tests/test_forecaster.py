@@ -219,6 +219,23 @@ def test_future_covariates_missing_a_step_name_it():
         model.predict(future=gap)
 
 
+def test_future_covariates_frame_checked_and_read_as_at_fit():
+    # A missing column was pandas' KeyError, a repeated step numpy's "could not
+    # broadcast", and times as text (as read from a CSV) "lacks ... 12 of 12 steps".
+    df, future = _with_future()
+    df, future = df.rename_axis("t").reset_index(), future.rename_axis("t").reset_index()
+    model = _forecaster().fit(df, target="y", future_covariates=["f"])
+    out = model.predict(future=future)
+    as_text = future.assign(t=future["t"].astype(str))
+    pd.testing.assert_frame_equal(model.predict(future=as_text), out)
+    for dropped in ("t", "f"):
+        with pytest.raises(DataError, match=rf"future= has no column '{dropped}'; its columns"):
+            model.predict(future=future.drop(columns=dropped))
+    twice = pd.concat([future, future.iloc[[3]]])
+    with pytest.raises(DataError, match=rf"future= has several rows at {future['t'][3]}"):
+        model.predict(future=twice)
+
+
 def test_future_covariates_of_a_long_frame_name_the_series():
     df = _long()
     df["f"] = df["timestamp"].dt.minute / 60

@@ -90,10 +90,18 @@ def _csv(path):
     path.write_text("time,y\n2024-01-01,1\n")
 
 
+def _csv_with_index(path):
+    # pandas' to_csv() with its index: the header starts with a comma, the first
+    # byte torch's unpickler reads; once reported as "refused: it contains code".
+    pd.DataFrame({"y": [1.0, 2.0]}).to_csv(path)
+
+
 UNREADABLE = {
     "truncated": (_truncated, "cannot be read"),
     "empty": (lambda path: path.write_bytes(b""), "cannot be read"),
     "a CSV": (_csv, "cannot be read"),
+    "a CSV with its index": (_csv_with_index, "cannot be read"),
+    "text": (lambda path: path.write_text("# notes\n"), "cannot be read"),
     "a list": (lambda path: torch.save([1, 2], path), "is not a tsrnn model file"),
     "no fitted state": (lambda path: _rewrite(path, lambda p: p.pop("fitted")),
                         "has no 'fitted' entry"),
@@ -109,6 +117,15 @@ UNREADABLE = {
         "no parameter 'hiden_size'"),
     "ids not a list": (lambda path: _rewrite(path, lambda p: p["fitted"].update(ids=7)),
                        "'ids' is a int"),
+    # Loaded, then summary() failed with float()'s TypeError.
+    "a training summary of text": (
+        lambda path: _rewrite(path, lambda p: p["fitted"].update(
+            training_summary={"epochs": 1, "best_val_loss": [1]})),
+        "fitted 'training_summary' .* is not epochs, best epoch and best validation loss"),
+    "a member's training summary": (
+        lambda path: _rewrite(path, lambda p: p["fitted"].update(
+            training_summary={"epochs": 1, "members": [{"epochs": -2}]})),
+        "fitted 'training_summary' .* is not epochs"),
     "a weight not a tensor": (
         lambda path: _rewrite(path, lambda p: p["state_dict"].update(x=[1.0])),
         "weight 'x' is not a named tensor"),

@@ -281,6 +281,8 @@ def _origin_rows(model, data: SeriesData, start) -> np.ndarray:
             raise ValueError(f"start as a fraction must be in (0, 1), got {start}")
         rows = np.floor(lengths * start).astype(np.int64)
     elif isinstance(start, int | np.integer) and not isinstance(start, bool):
+        if start < 0:  # not counted from the end, as a Python index would be
+            raise ValueError(f"start as a row count must be >= 0, got {start}")
         rows = np.full(len(lengths), int(start), dtype=np.int64)
     elif isinstance(data.times, pd.DatetimeIndex):
         try:

@@ -23,7 +23,7 @@ from tsrnn.data.sequences import (
     read_labels,
     read_sequences,
 )
-from tsrnn.model_checks import build_net, fitted_array, fitted_value
+from tsrnn.model_checks import build_net, fitted_array, fitted_training_summary, fitted_value
 from tsrnn.nn.classify import OUTPUTS, SequenceNet
 
 __all__ = ["SequenceClassifier"]
@@ -480,7 +480,7 @@ class SequenceClassifier(ClassifierMixin, SeriesEstimator):
             self.scaler_loc_ = fitted_array(state, "scaler_loc", (n,))
             # A zero spread would divide by zero: every probability would be NaN.
             self.scaler_spread_ = fitted_array(state, "scaler_spread", (n,), positive=True)
-        self.training_summary_ = fitted_value(state, "training_summary", dict)
+        self.training_summary_ = fitted_training_summary(state)
         self.net_ = build_net(
             lambda: self._make_net(self.n_features_in_, len(classes),
                                    self.vocab_size_ if self.tokens_ else None),

@@ -12,7 +12,7 @@ import csv
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import IO, Any
@@ -151,12 +151,12 @@ SEPARATORS = (",", ";", "\t", "|")
 _SNIFF_BYTES = 1 << 16
 
 
-def read_table(path: str | os.PathLike) -> pd.DataFrame:
+def read_table(path: str | os.PathLike, *, text_cols: Sequence = ()) -> pd.DataFrame:
     """Read a data file for the command line: Parquet (``.parquet``, with the
     ``parquet`` extra) or delimited text (:func:`read_csv`)."""
     path = Path(path)
     if path.suffix.lower() != ".parquet":
-        return read_csv(path)
+        return read_csv(path, text_cols=text_cols)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     try:
@@ -174,7 +174,7 @@ def read_table(path: str | os.PathLike) -> pd.DataFrame:
     return df
 
 
-def read_csv(path: str | os.PathLike) -> pd.DataFrame:
+def read_csv(path: str | os.PathLike, *, text_cols: Sequence = ()) -> pd.DataFrame:
     """Read a delimited text file, turning pandas' parser errors into one-line
     ``DataError``\\ s that name the file.
 
@@ -182,7 +182,9 @@ def read_csv(path: str | os.PathLike) -> pd.DataFrame:
     (with a semicolon, a decimal comma as in ``1,5`` is read as 1.5). A header
     that names a column twice or leaves one unnamed, or rows with more fields than
     the header, are refused rather than renamed (``OT.1``, ``Unnamed: 1``) or
-    shifted into an index. Spaces around a column's name are dropped.
+    shifted into an index. Spaces around a column's name are dropped. A column of
+    ``text_cols`` (an id column) keeps its text where reading it as numbers would
+    change it: "007" is not 7, nor is "07" the series "7".
     """
     path = Path(path)
     if path.is_dir():
@@ -213,7 +215,14 @@ def read_csv(path: str | os.PathLike) -> pd.DataFrame:
         raise DataError(f"{path} has a header but no rows")
     # Names as the header check read them (and as `tsrnn stream` reads a header):
     # ' value ' is the column value.
-    return df.rename(columns=lambda c: c.strip() if isinstance(c, str) else c)
+    df = df.rename(columns=lambda c: c.strip() if isinstance(c, str) else c)
+    for col in text_cols:
+        if col in df and pd.api.types.is_numeric_dtype(df[col].dtype):
+            text = pd.read_csv(path, sep=sep, dtype=str,
+                               usecols=[df.columns.get_loc(col)]).iloc[:, 0].str.strip()
+            if (text.notna() & (text != df[col].astype(str))).any():
+                df[col] = text
+    return df
 
 
 def _sniff(head: bytes) -> tuple[str, str, list[str]]:

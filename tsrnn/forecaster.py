@@ -23,6 +23,7 @@ from tsrnn.data import (
 )
 from tsrnn.data.calendar import check_calendar
 from tsrnn.data.scaling import scale
+from tsrnn.data.time_axis import _parse_times as parse_times
 from tsrnn.forecast_calendar import (
     forecast_cycles,
     horizon_calendar,
@@ -508,17 +509,21 @@ class Forecaster(ForecasterFile, AutoSizing, ForecastEvaluation, SeriesEstimator
             )
         time_col, id_col = self.roles_["time_col"], self.roles_["id_col"]
         cols = self.roles_["future_covariates"]
-        frame = future if time_col is None else future.set_index(time_col)
+        frame = _by_time(future, time_col, id_col, cols)
         out = np.empty((len(ids), self.horizon_, n_future), dtype=np.float32)
         cols_at = slice(self.n_features_in_ - n_future, self.n_features_in_)
         for i, (sid, end) in enumerate(zip(ids, ends, strict=True)):
             rows = frame if id_col is None else frame[frame[id_col] == sid]
             steps = self._future_index(end)
             missing = steps.difference(rows.index)
+            who = "" if id_col is None else f" of series {sid!r}"
             if len(missing):
-                who = "" if id_col is None else f" of series {sid!r}"
                 raise DataError(f"future= lacks {list(cols)} at {missing[0]}{who} "
                                 f"({len(missing)} of the {self.horizon_} horizon steps)")
+            twice = rows.index[rows.index.isin(steps) & rows.index.duplicated()]
+            if len(twice):
+                raise DataError(f"future= has several rows at {twice[0]}{who}: which "
+                                f"holds the value of {list(cols)}?")
             values = rows.loc[steps, cols].to_numpy(dtype=np.float32)
             if not np.isfinite(values).all():
                 raise DataError(f"future= has missing or infinite values in {list(cols)}")
@@ -575,3 +580,15 @@ class Forecaster(ForecasterFile, AutoSizing, ForecastEvaluation, SeriesEstimator
     def _median_index(self) -> int:
         levels = self._quantile_levels()
         return 0 if not levels else int(np.argmin(np.abs(np.asarray(levels) - 0.5)))
+
+
+def _by_time(future, time_col, id_col, cols: list) -> pd.DataFrame:
+    """``future=`` indexed by its times, parsed as at fit (text from a CSV too)."""
+    if not isinstance(future, pd.DataFrame):
+        raise TypeError(f"future= must be a DataFrame, got {type(future).__name__}")
+    missing = [c for c in (time_col, id_col, *cols) if c is not None and c not in future]
+    if missing:
+        raise DataError(f"future= has no column {missing[0]!r}; its columns are "
+                        f"{list(future.columns)}")
+    times, _ = parse_times(future, time_col)
+    return future.set_axis(times, axis=0)

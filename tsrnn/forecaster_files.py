@@ -9,7 +9,7 @@ from tsrnn import persistence
 from tsrnn._checks import is_integer
 from tsrnn.auto import AUTO
 from tsrnn.data.calendar import calendar_names, check_calendar
-from tsrnn.model_checks import build_net, fitted_array, fitted_value
+from tsrnn.model_checks import build_net, fitted_array, fitted_training_summary, fitted_value
 from tsrnn.nn.ensemble import members_of
 
 
@@ -53,7 +53,7 @@ class ForecasterFile:
         if len(ends) != n_series or not all(isinstance(t, str | int) for t in ends):
             raise ValueError(f"fitted 'context_end' is not one time per series ({n_series})")
         self.context_end_ = [persistence.time_from_plain(t) for t in ends]
-        self.training_summary_ = fitted_value(state, "training_summary", dict)
+        self.training_summary_ = fitted_training_summary(state)
 
     def _restore_sizes(self, state: dict) -> None:
         """The fitted sizes; files from before ``"auto"`` sizes hold integers in their

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 __all__ = ["MAX_NET_BYTES", "build_net", "check_payload", "checksum", "fitted_array",
-           "fitted_value"]
+           "fitted_training_summary", "fitted_value"]
 
 # Far above any network tsrnn trains (a 1,024-unit, 4-layer LSTM is ~130 MB), far
 # below what would make loading a file swap or die.
@@ -95,6 +95,28 @@ def fitted_value(state: dict, key: str, kind: type | tuple[type, ...]) -> Any:
         names = " or ".join(k.__name__ for k in kinds)
         raise ValueError(f"fitted {key!r} is a {type(value).__name__}, not a {names}")
     return value
+
+
+def fitted_training_summary(state: dict) -> dict:
+    """``state["training_summary"]``, refused unless its epochs, best epoch and best
+    validation loss (each member's too, under ``"members"``) are what a training
+    writes: counts, a finite number, or None. ``summary()`` prints them."""
+    summary = fitted_value(state, "training_summary", dict)
+    members = summary.get("members", [])
+    if not isinstance(members, list):
+        raise ValueError("fitted 'training_summary' members are not a list")
+    for part in (summary, *members):
+        if not isinstance(part, dict):
+            raise ValueError("fitted 'training_summary' holds a member that is not a dict")
+        counts = [part.get(k) for k in ("epochs", "best_epoch")]
+        loss = part.get("best_val_loss")
+        if not all(n is None or (isinstance(n, int) and not isinstance(n, bool) and n >= 0)
+                   for n in counts) or not (loss is None or (
+                       isinstance(loss, int | float) and not isinstance(loss, bool)
+                       and np.isfinite(loss))):
+            raise ValueError(f"fitted 'training_summary' {part} is not epochs, best epoch "
+                             "and best validation loss")
+    return summary
 
 
 def fitted_array(state: dict, key: str, shape: tuple[int | None, ...], *,

@@ -99,15 +99,26 @@ def load_file(path: str | os.PathLike, what: str = "model file") -> Any:
         raise FileNotFoundError(f"{what} {path} not found")
     if not path.is_file():  # a FIFO would block the read, a device never end it
         raise ValueError(f"{path} is not a regular file, so not a {what}")
+    unreadable = (f"{path} is not a tsrnn {what} (cannot be read: it is truncated, "
+                  "damaged or another kind of file)")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:  # the weights-only unpickler refused something
+        if not _pickled(path):  # e.g. a CSV: its first byte is no pickle instruction
+            raise ValueError(unreadable) from None
         raise ValueError(f"{path} is not a tsrnn {what} (refused: it contains code)") from None
     except PermissionError:  # the file may be fine; the user must see why it is not read
         raise
     except Exception:  # miniz, EOFError, IndexError, ...: torch's errors for bad bytes
-        raise ValueError(f"{path} is not a tsrnn {what} (cannot be read: it is truncated, "
-                         "damaged or another kind of file)") from None
+        raise ValueError(unreadable) from None
+
+
+def _pickled(path: Path) -> bool:
+    """Whether the file starts as ``torch.save``'s files do: a zip archive (of
+    pickles) or, in torch's legacy format, a pickle."""
+    with open(path, "rb") as f:
+        head = f.read(4)
+    return head == b"PK\x03\x04" or head[:1] == b"\x80"
 
 
 def read(path: str | os.PathLike) -> dict:

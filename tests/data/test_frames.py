@@ -4,6 +4,8 @@ Every bad input gets a test that checks both the error type and that the message
 names the culprit (column, series, row or timestamp).
 """
 
+from decimal import Decimal
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -320,6 +322,15 @@ def test_non_numeric_column_hints_at_id_col():
         from_dataframe(frame)
 
 
+def test_dates_as_text_in_an_unknown_column_hint_at_time_col():
+    # A German 'Datum' column was "not numeric ... If it identifies series, pass id_col=".
+    frame = pd.DataFrame({"Datum": ["2024-01-01", "2024-01-02"], "y": [1.0, 2.0]})
+    with pytest.raises(DataError, match=r"column 'Datum' is not numeric.* If it holds the "
+                       r"series' times, pass time_col='Datum'\.") as info:
+        from_dataframe(frame)
+    assert "id_col" not in str(info.value)
+
+
 def test_non_numeric_target_is_named():
     frame = pd.DataFrame({"y": ["1", "2"], "x": [1.0, 2.0]}, index=_hourly(2))
     with pytest.raises(DataError, match=r"column 'y' is not numeric") as info:
@@ -327,6 +338,37 @@ def test_non_numeric_target_is_named():
     assert "id_col" not in str(info.value)  # the user named it a target
     with pytest.raises(DataError, match=r"column 'y' is not numeric"):
         from_dataframe(frame, target="x", past_covariates=["y"])
+
+
+@pytest.mark.parametrize("written", ["4,862.48", "4.862,48", "12 345"])
+def test_numbers_with_thousands_separators_are_named_as_such(written):
+    # Read as text, they were "not numeric ... If it identifies series, pass id_col=".
+    frame = pd.DataFrame({"y": ["12", "13,5", written, "14"]}, index=_hourly(4))
+    for target in (None, "y"):
+        with pytest.raises(DataError, match=rf"column 'y' holds numbers written with "
+                           rf"thousands separators, read as text: '{written}' at row 2") as info:
+            from_dataframe(frame, target=target)
+        assert "id_col" not in str(info.value)
+
+
+@pytest.mark.parametrize("values", [
+    ["4,862.48", "n.a.", "2"],  # not all numbers
+    ["1,5", "1,500", "2"],  # decimal commas, maybe: "1,500" may be 1.5
+], ids=["words", "decimal commas"])
+def test_what_may_not_be_thousands_separators_is_not_called_so(values):
+    frame = pd.DataFrame({"y": values}, index=_hourly(3))
+    with pytest.raises(DataError, match="column 'y' is not numeric"):
+        from_dataframe(frame)
+
+
+@pytest.mark.parametrize("values", [[1.0, 2.5, None], [Decimal("1.062"), Decimal("2.5"), 3]])
+def test_numbers_as_objects_say_so(values):
+    # They were "not numeric (dtype object). If it identifies series, pass id_col='y'".
+    frame = pd.DataFrame({"y": np.array(values, dtype=object)}, index=_hourly(3))
+    for target in (None, "y"):
+        with pytest.raises(DataError, match=r"column 'y' holds numbers, but with dtype "
+                           r"object: convert it, e.g. df\['y'\].astype\(float\)$"):
+            from_dataframe(frame, target=target)
 
 
 def test_non_numeric_column_in_long_frame_has_no_id_hint():
@@ -417,6 +459,17 @@ def test_steps_finer_than_the_frequency_are_not_called_a_gap():
                                         r"sooner than the frequency 'h' allows") as err:
         from_dataframe(frame, freq="h")
     assert "gap" not in str(err.value)
+
+
+def test_a_first_step_off_the_frequencys_grid_is_named_as_such():
+    # Month ends read as 'MS' named the series' last time as the step before its first.
+    frame = pd.DataFrame({"y": np.arange(6.0)},
+                         index=pd.date_range("2024-01-31", periods=6, freq="ME"))
+    with pytest.raises(DataError, match=r"irregular timestamps: the first, 2024-01-31 00:00:00, "
+                                        r"is not a step of the frequency 'MS' \(whose next step "
+                                        r"is 2024-02-01 00:00:00\)\. Pass the data's own"):
+        from_dataframe(frame, freq="MS")
+    assert from_dataframe(frame, freq="MS", resample=True).times[0] == pd.Timestamp("2024-01-01")
 
 
 def test_irregular_integer_steps_name_the_series():

@@ -188,13 +188,16 @@ def _expected(err: BaseException) -> bool:
 _FLAGS = {name: "--" + name.replace("_", "-") for name in (
     "fill", "id_col", "time_col", "target", "freq", "window", "threshold", "contamination",
     "label_col", "n_models", "hidden_size", "cell")}
-_SETTING = re.compile(r"\b(" + "|".join(_FLAGS) + r")=('[^']*'|\"[^\"]*\"|[\w.+/-]+)")
+# A value never ends in the full stop of a sentence: "with target=." names the flag.
+_SETTING = re.compile(r"\b(" + "|".join(_FLAGS) + r")=('[^']*'|\"[^\"]*\"|[\w.+/-]*[\w+/-])?")
 
 
 def _in_flags(text: str) -> str:
     """A library message with its ``name=value`` settings written as flags."""
     def flag(match: re.Match) -> str:
         value = match.group(2)
+        if value is None:
+            return _FLAGS[match.group(1)]
         if value[:1] in "'\"":
             value = value[1:-1]
         return f"{_FLAGS[match.group(1)]} {shlex.quote(value)}"

@@ -7,13 +7,14 @@ import argparse
 import contextlib
 import sys
 import traceback
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
 from tsrnn.cli._config import _columns, _params, _training_flags_given, read_config
-from tsrnn.cli._options import EXIT_FAILED, EXIT_OK, TASKS, UsageError, _one_line
+from tsrnn.cli._options import EXIT_FAILED, EXIT_OK, TASKS, UsageError, _in_flags, _one_line
 
 
 def _fit(model, df, columns: dict, *, progress: bool, checkpoint_dir=None, resume=False):
@@ -48,7 +49,7 @@ def _regular(run: _Run, path: Path, attempt: Callable[[dict], Any]) -> Any:
     from tsrnn.data import GapError
 
     try:
-        return attempt({})
+        return _warning_lines(run, path, lambda: attempt({}))
     except GapError as err:
         if "resample" in run.params:
             raise GapError(err.detail, "Use --resample (with --fill ffill or interpolate) to "
@@ -57,7 +58,40 @@ def _regular(run: _Run, path: Path, attempt: Callable[[dict], Any]) -> Any:
         fill = run.params.get("fill") or "interpolate"
         run.warn(path, f"resampled onto a regular grid, empty steps filled by {fill} "
                  f"(--no-resample refuses such files); first gap: {err.detail}")
-        return attempt({"resample": True, "fill": fill})
+        return _warning_lines(run, path, lambda: attempt({"resample": True, "fill": fill}))
+
+
+def _warning_lines(run: _Run, path: Path, call: Callable[[], Any]) -> Any:
+    """``call()``, each warning it gives printed once as one line about ``path``
+    (``tsrnn forecast: warning: ...``), never as Python's two lines with a source
+    line of tsrnn's."""
+    from tsrnn.backtest import InSampleBacktestWarning
+
+    with warnings.catch_warnings(record=True) as caught:  # the filters set still apply
+        result = call()
+    said = set()
+    for w in caught:
+        if isinstance(w.message, InSampleBacktestWarning):
+            note = (f"{w.message.n_in_sample} of the {w.message.n_origins} backtest origins "
+                    "forecast values the model was trained on (up to "
+                    f"{w.message.training_end}): in-sample errors. Use --retrain, or a model "
+                    "trained on data before --start")
+        else:
+            note = _in_flags(str(w.message).strip().split("\n")[0])
+        if note not in said:
+            said.add(note)
+            run.warn(path, note)
+    return result
+
+
+def _read(run: _Run, path: Path):
+    """``path``'s table, with its id column's text kept where reading it as numbers
+    would change it (:func:`tsrnn.files.read_csv`)."""
+    from tsrnn.files import read_table
+
+    roles = getattr(run.model, "roles_", None) or {}
+    id_col = roles.get("id_col") if run.model is not None else run.columns.get("id_col")
+    return read_table(path, text_cols=[] if id_col is None else [id_col])
 
 
 def _use(model, extra: dict, call: Callable[[Any], Any]) -> Any:
@@ -126,6 +160,7 @@ def _check_destinations(run: _Run, options: dict[str, tuple[Any, str]]) -> None:
     """Fail before any training when an output cannot be written where asked, or would
     overwrite an input. ``options``: flag -> (its value, the suffix of its files)."""
     inputs = {p.resolve() for p in run.files}
+    taken: dict[Path, str] = {}  # where each output goes, and which flag sends it there
     for flag, (option, suffix) in options.items():
         if option is None or str(option) == "-":
             continue
@@ -141,7 +176,27 @@ def _check_destinations(run: _Run, options: dict[str, tuple[Any, str]]) -> None:
                                         "exist")
             if target.resolve() in inputs:
                 raise UsageError(f"{flag} {option} would overwrite the input file {path}")
+            if target.resolve() in taken:  # the second write would replace the first
+                raise UsageError(f"{flag} {option} and {taken[target.resolve()]} both "
+                                 f"write {target}")
+            taken[target.resolve()] = flag
+            if suffix.endswith(".png"):
+                _check_image_format(flag, target)
             _check_writable(flag, target)
+
+
+def _check_image_format(flag: str, target: Path) -> None:
+    """A figure's file ending names a format matplotlib writes (none: PNG); else the
+    forecast would be written, then the figure fail."""
+    ending = target.suffix.lstrip(".").lower()
+    try:
+        from matplotlib.backend_bases import FigureCanvasBase
+    except ImportError:  # drawing says what it needs to be installed
+        return
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if ending and ending not in formats:
+        raise UsageError(f"{flag} {target}: .{ending} is not an image format (use one of "
+                         f"{', '.join('.' + f for f in sorted(formats))})")
 
 
 def _check_writable(flag: str, target: Path) -> None:
@@ -283,13 +338,11 @@ def _prepare(args, task: str, flags: dict) -> _Run:
 
 def _times(frame, time_col):
     """``frame``'s time axis (its index when there is no time column), parsed as the
-    estimators parse it: integers stay integers, anything else becomes timestamps."""
-    import pandas as pd
+    estimators parse it: integers stay integers, anything else becomes timestamps
+    (in UTC when their offsets differ, as across a DST change)."""
+    from tsrnn.data.time_axis import _parse_times
 
-    values = frame.index.to_series() if time_col is None else frame[time_col]
-    if not pd.api.types.is_integer_dtype(values.dtype):
-        values = pd.to_datetime(values, format="mixed")
-    return values.to_numpy()
+    return _parse_times(frame, time_col)[0].to_numpy()
 
 
 METRIC_NAMES = {

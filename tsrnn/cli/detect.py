@@ -19,6 +19,7 @@ from tsrnn.cli._runs import (
     _fit,
     _prepare,
     _print_metrics,
+    _read,
     _regular,
     _Run,
     _save_figure,
@@ -134,10 +135,8 @@ def _output_columns(df) -> tuple[str, str]:
 
 def _detect_file(run: _Run, path: Path) -> dict:
     from tsrnn import AnomalyDetector
-    from tsrnn.files import read_table
-
     args = run.args
-    df = read_table(path)
+    df = _read(run, path)
     truth = None if args.label_col is None else _labels(df, args.label_col, path)
     signals = df if args.label_col is None else df.drop(columns=[args.label_col])
     model = run.model

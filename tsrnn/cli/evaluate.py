@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import warnings
 from pathlib import Path
 
 from tsrnn.cli._options import UsageError, _start, common_options, positive_int
@@ -14,6 +13,7 @@ from tsrnn.cli._runs import (
     _for_each_file,
     _inputs,
     _print_metrics,
+    _read,
     _regular,
     _Run,
     _summary,
@@ -92,6 +92,10 @@ def run_evaluate(args) -> int:
         raise UsageError("--label-col is for detectors; this model is a forecaster")
     if is_detector and args.retrain:
         raise UsageError("--retrain is for forecasters; this model is a detector")
+    if is_detector and args.stride is not None:
+        raise UsageError("--stride is for forecasters; this model is a detector")
+    if not is_detector and args.online:
+        raise UsageError("--online is for detectors; this model is a forecaster")
     if args.out is not None and not to_stdout:
         if not args.out.parent.is_dir():
             raise FileNotFoundError(f"--out {args.out}: folder {args.out.parent} does not "
@@ -117,37 +121,17 @@ def run_evaluate(args) -> int:
 
 
 def _evaluate_forecaster(run: _Run, path: Path) -> dict:
-
-    from tsrnn.backtest import InSampleBacktestWarning
-    from tsrnn.files import read_table
-    from tsrnn.metrics import UndefinedMetricWarning
-
-    df = read_table(path)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", UndefinedMetricWarning)
-        warnings.simplefilter("always", InSampleBacktestWarning)
-        backtest = _regular(run, path, lambda extra: _use(
-            run.model, extra,
-            lambda m: m.historical_forecasts(df, start=run.args.start, stride=run.args.stride,
-                                             retrain=run.args.retrain,
-                                             season=1)))  # the label's m=1
-    for w in caught:
-        if isinstance(w.message, InSampleBacktestWarning):
-            n, total = w.message.n_in_sample, w.message.n_origins
-            run.warn(path, f"{n} of the {total} backtest origins forecast values the model "
-                     f"was trained on (up to {w.message.training_end}): in-sample errors. "
-                     "Use --retrain, or a model trained on data before --start")
-        elif issubclass(w.category, UndefinedMetricWarning):  # MAPE left out zeros
-            run.warn(path, str(w.message))
-        else:
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    df = _read(run, path)
+    backtest = _regular(run, path, lambda extra: _use(
+        run.model, extra,
+        lambda m: m.historical_forecasts(df, start=run.args.start, stride=run.args.stride,
+                                         retrain=run.args.retrain,
+                                         season=1)))  # the label's m=1
     return {"forecasts": backtest.forecasts["origin"].nunique(), **backtest.metrics}
 
 
 def _evaluate_detector(run: _Run, path: Path) -> dict:
-    from tsrnn.files import read_table
-
-    df = read_table(path)
+    df = _read(run, path)
     truth = _labels(df, run.args.label_col, path)
     scores = run.model.decision_function(df.drop(columns=[run.args.label_col]),
                                          online=run.args.online)

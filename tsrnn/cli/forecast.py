@@ -17,6 +17,7 @@ from tsrnn.cli._options import (
 from tsrnn.cli._runs import (
     _fit,
     _prepare,
+    _read,
     _regular,
     _Run,
     _save_figure,
@@ -85,10 +86,8 @@ def run_forecast(args) -> int:
 
 def _forecast_file(run: _Run, path: Path) -> dict:
     from tsrnn import Forecaster
-    from tsrnn.files import read_table
-
     args = run.args
-    df = read_table(path)
+    df = _read(run, path)
     model = run.model
     history, held = df, None
     if args.holdout:
@@ -129,12 +128,18 @@ def _forecast_file(run: _Run, path: Path) -> dict:
 
 def _split_last(df, id_col, n: int):
     """``df`` without the last ``n`` rows of each series, and those rows."""
+    from tsrnn.data import DataError
+
+    if id_col is not None and id_col not in df:
+        raise DataError(f"id column {id_col!r} not found; columns are {list(df.columns)}")
+    sizes = df.groupby(id_col, sort=False).size() if id_col is not None else {None: len(df)}
+    for sid, size in sizes.items():
+        if size <= n:  # all held out: the series would vanish from the forecast unsaid
+            which = "the series" if sid is None else f"series {sid!r}"
+            raise DataError(f"{which} has {size} rows: --holdout holds out the last {n} of "
+                            "each series, and leaves it no history to forecast from")
     if id_col is None:
         return df.iloc[:-n], df.iloc[-n:]
-    if id_col not in df:
-        from tsrnn.data import DataError
-
-        raise DataError(f"id column {id_col!r} not found; columns are {list(df.columns)}")
     last = df.groupby(id_col, sort=False).cumcount(ascending=False) < n
     return df[~last], df[last]
 

@@ -84,7 +84,7 @@ def run_train(args) -> int:
 
     from tsrnn.files import read_table
 
-    df = read_table(data)
+    df = read_table(data, text_cols=[] if columns["id_col"] is None else [columns["id_col"]])
     model = _estimator_class(task)(**params)
     checkpoints = out.with_name(out.name + ".ckpt")
     last = checkpoints / "last.ckpt"

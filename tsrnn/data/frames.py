@@ -10,9 +10,12 @@ timestamps at a regular frequency, numeric columns only.
 from __future__ import annotations
 
 import difflib
+import numbers
+import re
 import warnings
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Literal
 
 import numpy as np
@@ -352,12 +355,13 @@ def _resolve_roles(df, time_col, id_col, target, past, future) -> tuple[list, li
                             "time or id column or a covariate; pass target=")
         for col in targets:
             if not _is_numeric(df[col].dtype):
-                hint = (f" If it identifies series, pass id_col={col!r}." if id_col is None
-                        else "")
-                raise DataError(
-                    f"column {col!r} is not numeric (dtype {df[col].dtype}).{hint} "
-                    "Otherwise drop it, or name the target columns with target=."
-                )
+                hint = ""
+                if time_col is None and _holds_times(df[col]):
+                    hint = f" If it holds the series' times, pass time_col={col!r}."
+                elif id_col is None:
+                    hint = f" If it identifies series, pass id_col={col!r}."
+                raise _not_numeric(df, col, f".{hint} Otherwise drop it, or name the target "
+                                            "columns with target=.")
     seen: dict = {}
     for role, cols in (("target", targets), ("past covariate", past),
                        ("future covariate", future)):
@@ -370,6 +374,45 @@ def _resolve_roles(df, time_col, id_col, target, past, future) -> tuple[list, li
     return targets, past, future
 
 
+# Numbers written with thousands separators ("4,862.48", "4.862,48", "12 345"), which
+# pandas reads as text (its own thousands= would also merge a decimal "1,5" into 15).
+_GROUPED_NUMBER = re.compile(r"[-+]?[1-9]\d{0,2}(?:([,.' ])\d{3})(?:\1\d{3})*(?:[.,]\d+)?")
+_PLAIN_NUMBER = re.compile(r"[-+]?\d+(?:[.,]\d+)?")
+
+
+def _not_numeric(df: pd.DataFrame, col, advice: str = "") -> DataError:
+    """The error for a column that is not numeric; it says so when it holds numbers
+    as objects (or categories), or as text with thousands separators beside a decimal mark
+    ("4,862.48"; "1,500" alone may be a decimal comma): no id column either way."""
+    values = df[col].dropna()
+    if len(values) and values.map(lambda v: isinstance(v, numbers.Real | Decimal)).all():
+        return DataError(f"column {col!r} holds numbers, but with dtype {df[col].dtype}: "
+                         f"convert it, e.g. df[{col!r}].astype(float)")
+    if len(values) and values.map(lambda v: isinstance(v, str)).all():
+        text = values.str.strip()
+        plain = text.str.fullmatch(_PLAIN_NUMBER).to_numpy()
+        grouped = text.str.fullmatch(_GROUPED_NUMBER).to_numpy() & ~plain
+        if grouped.any() and (grouped | plain).all():
+            k = int(np.argmax(grouped))
+            row = int(np.flatnonzero(df[col].notna().to_numpy())[k])
+            return DataError(f"column {col!r} holds numbers written with thousands "
+                             f"separators, read as text: {text.iloc[k]!r} at row {row}. "
+                             "Remove the separators (e.g. save the file without number "
+                             "formatting)")
+    return DataError(f"column {col!r} is not numeric (dtype {df[col].dtype}){advice}")
+
+
+def _holds_times(column: pd.Series) -> bool:
+    """Whether a text column reads as timestamps ("2024-01-05", "05/01/2024 10:00")."""
+    text = column.dropna().astype(str).str.strip().head(50)
+    if text.empty or text.str.fullmatch(_PLAIN_NUMBER).any():  # pandas reads "1,5" as a date
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "could not infer format": it is a guess anyway
+        parsed = pd.to_datetime(text, errors="coerce", format="mixed", utc=True)
+    return bool(parsed.notna().all())
+
+
 def _is_numeric(dtype) -> bool:
     return (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)) and not (
         pd.api.types.is_complex_dtype(dtype)
@@ -379,7 +422,7 @@ def _is_numeric(dtype) -> bool:
 def _numeric_values(df: pd.DataFrame, columns: list) -> np.ndarray:
     for col in columns:
         if not _is_numeric(df[col].dtype):
-            raise DataError(f"column {col!r} is not numeric (dtype {df[col].dtype})")
+            raise _not_numeric(df, col)
     # Nullable dtypes (Int64, Float64, boolean) carry pd.NA: turn it into NaN so that
     # the missing-value check below names it like any other gap.
     out = np.empty((len(df), len(columns)), dtype=np.float32)

@@ -233,6 +233,14 @@ def _check_regular(times, offsets, ids, id_col, freq) -> None:
         if mismatch.size:
             k = int(mismatch[0])
             freq_name = freq if isinstance(freq, int) else freq.freqstr
+            if k == 0:  # off the frequency's own grid: month ends for 'MS', say
+                raise GapError(
+                    f"irregular timestamps{_where(ids, id_col, code)}: the first, {t[0]}, "
+                    f"is not a step of the frequency {freq_name!r} (whose next step is "
+                    f"{expected[0]})",
+                    "Pass the data's own frequency as freq=, or resample=True to put the "
+                    "series on this one's grid."
+                )
             if t[k] < expected[k]:  # not a gap: steps finer than the frequency
                 raise GapError(
                     f"irregular timestamps{_where(ids, id_col, code)}: {t[k - 1]} then "
