@@ -1057,3 +1057,16 @@ def test_a_file_with_a_bad_score_scale_is_refused(fitted, tmp_path):
     payload["checksum"] = checksum(payload)
     torch.save(payload, path)
     assert AnomalyDetector.load(path).score_scale_ is None
+
+
+def test_a_file_with_a_training_summary_of_text_is_refused(fitted, tmp_path):
+    # It loaded, then summary() failed with float()'s TypeError.
+    path = tmp_path / "d.tsrnn"
+    fitted["forecast"].save(path)
+    payload = torch.load(path, weights_only=True)
+    payload["fitted"]["training_summary"] = {"epochs": 1, "best_val_loss": [1]}
+    payload["checksum"] = checksum(payload)
+    torch.save(payload, path)
+    with pytest.raises(ValueError, match="fitted 'training_summary' .* is not epochs") as err:
+        AnomalyDetector.load(path)
+    assert str(path) in str(err.value)

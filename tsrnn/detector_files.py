@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from tsrnn.detector_scores import SCORED_BEFORE
-from tsrnn.model_checks import build_net, fitted_array, fitted_value
+from tsrnn.model_checks import build_net, fitted_array, fitted_training_summary, fitted_value
 
 
 def check_level_range(levels: np.ndarray) -> np.ndarray:
@@ -91,7 +91,7 @@ class DetectorFile:
         self.decision_scores_ = fitted_array(state, "decision_scores", (None,))
         self.likelihood_prior_ = fitted_array(state, "likelihood_prior", (n_series + 1, 2, 2))
         self.labels_ = (self.decision_scores_ > self.threshold_).astype(np.int64)
-        self.training_summary_ = fitted_value(state, "training_summary", dict)
+        self.training_summary_ = fitted_training_summary(state)
         # Files from before it was kept: None (labels are not checked against it).
         self.threshold_scoring_ = (fitted_value(state, "threshold_scoring", dict)
                                    if "threshold_scoring" in state else None)
