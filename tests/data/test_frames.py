@@ -663,3 +663,21 @@ def test_resampling_averages_duplicate_timestamps_instead_of_refusing_them():
         SeriesData.from_dataframe(df, time_col="t")
     data = SeriesData.from_dataframe(df, time_col="t", resample=True)
     np.testing.assert_allclose(data.values[:, 0], [1.0, 3.0, 5.0])
+
+
+@pytest.mark.parametrize("value", [0.1, 0.3, 21.3, 1e-9])
+@pytest.mark.parametrize("rows", [100, 400, 5000])
+def test_a_constant_column_is_read_whatever_its_value(value, rows):
+    # np.std of a value binary cannot hold exactly is ~1e-17 of rounding: it was
+    # taken for a variation float32 would lose, and the column refused.
+    frame = pd.DataFrame({"y": np.full(rows, value)},
+                         index=pd.date_range("2024-01-01", periods=rows, freq="h"))
+    data = SeriesData.from_dataframe(frame)
+    assert (data.values == np.float32(value)).all()
+
+
+def test_a_variation_float32_cannot_hold_is_refused():
+    frame = pd.DataFrame({"y": 2.0 ** 40 + np.arange(100) % 3},
+                         index=pd.date_range("2024-01-01", periods=100, freq="h"))
+    with pytest.raises(DataError, match="column 'y' varies by .* Subtract an offset"):
+        SeriesData.from_dataframe(frame)

@@ -449,7 +449,9 @@ def _check_float32(col, column: np.ndarray) -> None:
         row = int(np.flatnonzero(np.isfinite(column))[np.argmax(big)])
         raise DataError(f"column {col!r} holds {column[row]:.3g} at data row {row + 1}, beyond "
                         f"the range of float32 (±{FLOAT32_MAX:.3g}) in which tsrnn computes")
-    spread = float(np.std(finite))
+    # A constant column has no variation to lose (np.std of one repeated value that
+    # binary cannot hold exactly, 21.3 say, is ~1e-17 of rounding, not a spread).
+    spread = 0.0 if finite.max() == finite.min() else float(np.std(finite))
     resolution = float(np.spacing(np.float32(np.abs(finite).max())))
     if spread > 0 and resolution > spread / 10:
         raise DataError(
