@@ -1010,7 +1010,7 @@ def test_score_scales_are_each_series_held_out_median_at_least_one(long_frame):
     for i, (a, b) in enumerate(zip(data.offsets[:-1], data.offsets[1:], strict=True)):
         scores[a + train_end[i]:b] = (0.5, 3.0, 7.0)[i]
     scales = score_scales(data, train_end, scores, valid)
-    np.testing.assert_allclose(scales, [1.0, 3.0, 7.0, 3.0])  # the last: unseen series
+    np.testing.assert_allclose(scales, [1.0, 3.0, 7.0])
 
 
 def _bursty(n: int = 400, seed: int = 0) -> pd.DataFrame:
@@ -1036,27 +1036,52 @@ def test_ranking_scores_are_divided_by_the_series_score_scale(tmp_path):
     loaded = AnomalyDetector.load(tmp_path / "d.tsrnn")
     np.testing.assert_array_equal(loaded.score_scale_, det.score_scale_)
     np.testing.assert_allclose(loaded.decision_function(df), det.decision_function(df))
-    # Alerting scores are likelihoods: not divided; fit_threshold learns it anew.
+    # Alerting scores are likelihoods: not divided, and the scales kept for ranking.
     alerting = scored_differently(det, alerts=True).fit_threshold(_bursty())
-    np.testing.assert_array_equal(alerting.score_scale_, 1.0)
+    np.testing.assert_array_equal(alerting.score_scale_, det.score_scale_)
+    plain = scored_differently(alerting)
+    plain.score_scale_ = None
+    np.testing.assert_array_equal(alerting.decision_function(df), plain.decision_function(df))
     back = alerting.set_params(alerts=False).fit_threshold(_bursty())
     np.testing.assert_allclose(back.score_scale_, det.score_scale_)
+    assert back.threshold_ == pytest.approx(det.threshold_)
 
 
-def test_a_file_with_a_bad_score_scale_is_refused(fitted, tmp_path):
+def test_fit_threshold_matches_score_scales_to_series_by_id(long_frame):
+    det = _detector(smoothing=20).fit(long_frame, **LONG)
+    det.score_scale_ = np.array([2.0, 3.0, 4.0, 3.0])  # as fitted on heavier tails
+    ids = list(det.ids_)
+    only = long_frame[long_frame["series"] == ids[1]]
+    refit = scored_differently(det).fit_threshold(only)  # one series, in another place
+    assert refit.score_scale_[0] == 2.0 and refit.score_scale_[2] == 4.0  # kept
+    reordered = long_frame.sort_values("series", ascending=False)
+    again = scored_differently(det).fit_threshold(long_frame)
+    np.testing.assert_array_equal(scored_differently(det).fit_threshold(reordered).score_scale_,
+                                  again.score_scale_)
+
+
+@pytest.mark.parametrize("key, value, match", [
+    ("score_scale", torch.zeros(2, dtype=torch.float64), "below 1"),
+    ("score_scale", torch.full((2,), 0.5, dtype=torch.float64), "below 1"),
+    ("score_scale", torch.full((2,), 1e-300, dtype=torch.float64), "below 1"),
+    ("constant_targets", torch.full((1, 2), 0.5, dtype=torch.float64), "other than 0 and 1"),
+    ("constant_targets", torch.ones(2, dtype=torch.float64), "has shape"),
+])
+def test_a_file_with_a_bad_score_scale_or_constant_flags_is_refused(fitted, tmp_path, key,
+                                                                     value, match):
     path = tmp_path / "d.tsrnn"
     fitted["forecast"].save(path)
     payload = torch.load(path, weights_only=True)
-    payload["fitted"]["score_scale"] = torch.zeros(2, dtype=torch.float64)
+    payload["fitted"][key] = value
     payload["checksum"] = checksum(payload)  # a crafted file, not a damaged one
     torch.save(payload, path)
-    with pytest.raises(ValueError, match="score_scale") as err:
+    with pytest.raises(ValueError, match=f"{key}.*{match}|{match}") as err:
         AnomalyDetector.load(path)
-    assert str(path) in str(err.value)
-    del payload["fitted"]["score_scale"]  # a file from before it: undivided scores
+    assert str(path) in str(err.value) and "\n" not in str(err.value)
+    del payload["fitted"][key]  # a file from before it: scored as before it
     payload["checksum"] = checksum(payload)
     torch.save(payload, path)
-    assert AnomalyDetector.load(path).score_scale_ is None
+    assert getattr(AnomalyDetector.load(path), f"{key}_") is None
 
 
 def test_a_file_with_a_training_summary_of_text_is_refused(fitted, tmp_path):

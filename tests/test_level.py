@@ -2,6 +2,8 @@
 the error a level beyond them gives, the stream against the batch, and a level
 shift caught that the network's errors alone let through."""
 
+import copy
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -42,20 +44,37 @@ def test_level_errors_beyond_the_training_means_in_their_spread_capped():
 
 
 def test_a_constant_target_scores_any_move_from_its_first_row():
-    reference = level_reference(np.c_[np.full(50, 1e6), np.arange(50.0)], 4)
-    np.testing.assert_array_equal(constant_targets(reference), [True, False])
+    training = np.c_[np.full(50, 1e6), np.arange(50.0)]
+    constant = constant_targets(training)
+    np.testing.assert_array_equal(constant, [True, False])
+    reference = level_reference(training, 4)
     up = np.float32(1e6) + 0.25  # beyond float32's rounding of 1e6 (0.0625)
     values = np.c_[[1e6, up, 1e6, 1e6 + 0.01, np.nan, 1e6 - 3], np.full(6, 20.0)]
-    out = level_errors(values, reference, 4)
+    out = level_errors(values, reference, 4, constant)
     np.testing.assert_array_equal(out[:, 0], [0, MAX_LEVEL_ERROR, 0, 0, 0, MAX_LEVEL_ERROR])
     assert (out[:, 1] == 0).all()  # inside its range: the mean check, as before
+    assert (level_errors(values, reference, 4)[:4, 0] < 1).all()  # no rule: the means only
     watch = LevelWatch(reference, 4)
-    streamed = np.stack([watch.update(row) for row in values])
-    streamed[4, 0] = level_errors(values[[3]], reference, 4)[0, 0]  # NaN: carried forward
+    streamed = np.stack([watch.update(row, constant) for row in values])
+    streamed[4, 0] = out[3, 0]  # NaN: carried forward, as the batch's filled frame has it
     np.testing.assert_array_equal(streamed, out)
     errors = np.full((6, 2), 3.0)
-    np.testing.assert_array_equal(without_constant_targets(errors, reference)[:, 0], 0.0)
-    np.testing.assert_array_equal(watch.kept(errors[0]), [0.0, 3.0])
+    np.testing.assert_array_equal(without_constant_targets(errors, constant)[:, 0], 0.0)
+    assert without_constant_targets(errors, None) is errors
+
+
+def test_a_pattern_with_the_same_mean_over_every_window_is_no_constant():
+    # A 0/1 toggle (or any pattern whose period divides the window) has the same
+    # mean over every window: taken for a constant, every step scored 49.
+    toggle = np.tile([0.0, 1.0], 200)[:, None]
+    assert level_reference(toggle, 16)[0, 0] == level_reference(toggle, 16)[0, 1]
+    assert not constant_targets(toggle)[0]
+    df = pd.DataFrame({"timestamp": pd.date_range("2024-01-01", periods=400, freq="h"),
+                       "value": toggle[:, 0]})
+    det = AnomalyDetector(window=16, hidden_size=16, max_epochs=2, n_models=1, calendar=None,
+                          accelerator="cpu", random_state=0).fit(df, time_col="timestamp")
+    assert not det.constant_targets_.any()
+    assert det.predict(df).mean() < 0.1
 
 
 def test_a_series_constant_in_training_flags_nothing_until_it_moves():
@@ -91,6 +110,9 @@ def test_a_constant_sensor_beside_a_live_one_adds_no_noise(setpoint_det):
     scores = det.decision_function(df, online=True)
     shares = det.feature_scores(df, online=True).iloc[16:]  # scored rows
     assert (shares["b"] == 0).all() and (shares["a"] > 0).all()  # b: no network noise
+    older = copy.copy(det)
+    older.constant_targets_ = None  # a file from before the rule scores as it did
+    assert (older.feature_scores(df, online=True).iloc[16:]["b"] > 0).any()
     moved = df.copy()
     moved.loc[500, "b"] = 5.01
     after = det.decision_function(moved, online=True)

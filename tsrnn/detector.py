@@ -231,6 +231,10 @@ class AnomalyDetector(DetectorNetworks, ErrorsToScores, DetectorFile, SeriesEsti
         means. A recent mean beyond them when scoring raises that target's error
         (the level check, :mod:`tsrnn.level`; not for a series unseen at fit nor
         with ``stateful=True``).
+    constant_targets_
+        ``[series, targets]``: which targets never changed value on each training
+        series: the level check alone scores them, 0 while they hold that value
+        and 49 when they leave it (:func:`tsrnn.level.constant_targets`).
     error_scale_
         ``[series + 1, 2, targets]``: for each training series, then all pooled
         (for series unseen at fit), for offline then online scores, the typical
@@ -245,7 +249,7 @@ class AnomalyDetector(DetectorNetworks, ErrorsToScores, DetectorFile, SeriesEsti
         means the same on every series: the median online score of its
         validation rows, at least 1 (:func:`tsrnn.error_stats.score_scales`);
         ones when fitted with ``alerts=True``. :meth:`fit_threshold` learns it
-        again.
+        again for the series of the frame it is given (with ranking scores).
     net_
         The fitted network (a plain ``nn.Module``).
     """

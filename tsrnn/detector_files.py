@@ -19,6 +19,21 @@ def check_level_range(levels: np.ndarray) -> np.ndarray:
     return levels
 
 
+def _flags(values: np.ndarray) -> np.ndarray:
+    """A file's 0/1 array as booleans, refused if it holds anything else."""
+    if not np.isin(values, (0.0, 1.0)).all():
+        raise ValueError("fitted 'constant_targets' holds values other than 0 and 1")
+    return values > 0
+
+
+def _at_least_one(scales: np.ndarray) -> np.ndarray:
+    """A file's ``score_scale``, refused below 1 (the floor every fit keeps): a
+    smaller one would magnify scores without bound."""
+    if not (scales >= 1.0).all():
+        raise ValueError("fitted 'score_scale' holds values below 1")
+    return scales
+
+
 class DetectorFile:
     """A mixin of :class:`tsrnn.AnomalyDetector`: its fitted state in a model file."""
 
@@ -35,6 +50,9 @@ class DetectorFile:
                    else {"longest_run": torch.from_numpy(self.longest_run_)}),
                 **({} if getattr(self, "level_range_", None) is None
                    else {"level_range": torch.from_numpy(self.level_range_)}),
+                **({} if getattr(self, "constant_targets_", None) is None
+                   else {"constant_targets": torch.from_numpy(
+                       self.constant_targets_.astype(np.float64))}),
                 **({} if getattr(self, "score_scale_", None) is None
                    else {"score_scale": torch.from_numpy(self.score_scale_)}),
                 # None: a file from before the range check (it learns from the data)
@@ -81,8 +99,12 @@ class DetectorFile:
         self.level_range_ = (check_level_range(fitted_array(state, "level_range",
                                                             (n_series, n_targets, 3)))
                              if "level_range" in state else None)
-        # Files saved before it: ranking scores as they were, undivided.
-        self.score_scale_ = (fitted_array(state, "score_scale", (n_series + 1,), positive=True)
+        # Files saved before them: targets constant in training scored as others are,
+        # and ranking scores undivided, as they were.
+        self.constant_targets_ = (_flags(fitted_array(state, "constant_targets",
+                                                      (n_series, n_targets)))
+                                  if "constant_targets" in state else None)
+        self.score_scale_ = (_at_least_one(fitted_array(state, "score_scale", (n_series + 1,)))
                              if "score_scale" in state else None)
         self.net_ = build_net(lambda: self._make_net(n_targets), weights).eval()
         self.threshold_ = fitted_value(state, "threshold", (float, int))

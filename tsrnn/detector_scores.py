@@ -22,7 +22,13 @@ from tsrnn.error_stats import (
     score_scales,
     target_variances,
 )
-from tsrnn.level import LevelWatch, level_errors, level_reference, without_constant_targets
+from tsrnn.level import (
+    LevelWatch,
+    constant_targets,
+    level_errors,
+    level_reference,
+    without_constant_targets,
+)
 from tsrnn.likelihood import RangeWatch, ScoreFilter, post_process, range_breaches
 from tsrnn.stuck import StuckWatch, longest_runs, run_lengths, stuck_errors
 from tsrnn.thresholds import pot_threshold, quantile_threshold
@@ -221,8 +227,9 @@ class ErrorsToScores:
                        train_end: np.ndarray) -> None:
         """What fit learns from the trained networks' errors on the training rows
         (``inputs`` of :meth:`_inputs`; ``train_end``: each series' rows before its
-        validation rows): the error scales, the likelihood's priors,
-        ``decision_scores_`` and ``threshold_``. (The detection benchmark reruns it
+        validation rows): the error scales, the likelihood's priors, the value
+        checks' references, the score scales, ``decision_scores_`` and
+        ``threshold_``. (The detection benchmark reruns it
         on models it kept, so a change here needs no retraining to measure.)"""
         errors, valid = self._step_errors(data, inputs, online=False)  # [N, F], [N]
         # Forecast errors are online either way: one pass serves both priors.
@@ -234,6 +241,9 @@ class ErrorsToScores:
         self.longest_run_ = self._longest_runs(data)
         self.level_range_ = np.stack([  # [S, F, 3]
             level_reference(data.values[a:b, :data.n_targets], self.window)
+            for a, b in zip(data.offsets[:-1], data.offsets[1:], strict=True)])
+        self.constant_targets_ = np.stack([  # [S, F]
+            constant_targets(data.values[a:b, :data.n_targets])
             for a, b in zip(data.offsets[:-1], data.offsets[1:], strict=True)])
         # The scores' own errors from here: a target constant in training has none
         # (tsrnn.level), though its scale above (for series unseen at fit) does.
@@ -247,6 +257,7 @@ class ErrorsToScores:
         breaches = self._breaches(data)
         errors = self._drift_corrected(errors, valid, data)
         online = (self._drift_corrected(*online, data), online[1])
+        self.score_scale_ = None  # learnt anew
         self._learn_score_scale(data, *online, train_end, breaches)
         self.decision_scores_ = in_frame_order(
             self._finish(errors, valid, data, False, breaches), data)
@@ -254,14 +265,23 @@ class ErrorsToScores:
 
     def _learn_score_scale(self, data: SeriesData, errors: np.ndarray, valid: np.ndarray,
                            train_end: np.ndarray, breaches: np.ndarray | None) -> None:
-        """``score_scale_`` (:func:`tsrnn.error_stats.score_scales`) from normalised
-        online ``errors``: ones for alerting scores."""
-        self.score_scale_ = None  # the scores as they come, to measure them
-        if self.alerts:
-            self.score_scale_ = np.ones(len(data.ids) + 1)
-            return
-        scores = self._finish(errors, valid, data, True, breaches, with_cooldown=False)
-        self.score_scale_ = score_scales(data, train_end, scores, valid)
+        """``score_scale_`` from normalised online ``errors``: each training series'
+        (:func:`tsrnn.error_stats.score_scales`), matched by id (one not in ``data``
+        keeps the scale it had, 1 at fit), then their median for series unseen at
+        fit. Alerting scores are not divided: with ``alerts=True`` the scales stay
+        as they are."""
+        known = self._series_positions()
+        kept = getattr(self, "score_scale_", None)
+        scales = np.ones(len(known) + 1) if kept is None else kept.copy()
+        if not self.alerts:
+            self.score_scale_ = None  # the scores as they come, to measure them
+            scores = self._finish(errors, valid, data, True, breaches, with_cooldown=False)
+            for sid, scale in zip(data.ids, score_scales(data, train_end, scores, valid),
+                                  strict=True):
+                if sid in known:
+                    scales[known[sid]] = scale
+            scales[-1] = np.median(scales[:-1])
+        self.score_scale_ = scales
 
     def _longest_runs(self, data: SeriesData) -> np.ndarray:
         """``[series + 1, F]``: each training series' longest run of unchanged values
@@ -311,8 +331,9 @@ class ErrorsToScores:
                 checked = np.maximum(checked, stuck_errors(run_lengths(values), longest))
             levels = self._level_range_of(known.get(sid))
             if levels is not None:  # (a target constant in training is its alone)
-                checked = np.maximum(without_constant_targets(checked, levels),
-                                     level_errors(values, levels, self.window))
+                constant = self._constant_of(known.get(sid))
+                checked = np.maximum(without_constant_targets(checked, constant),
+                                     level_errors(values, levels, self.window, constant))
             out[a:b] = np.where(valid[a:b, None], checked, out[a:b])
         return out
 
@@ -322,10 +343,16 @@ class ErrorsToScores:
         known = self._series_positions()
         out = errors.copy()
         for sid, a, b in zip(data.ids, data.offsets[:-1], data.offsets[1:], strict=True):
-            levels = self._level_range_of(known.get(sid))
-            if levels is not None:
-                out[a:b] = without_constant_targets(out[a:b], levels)
+            out[a:b] = without_constant_targets(out[a:b], self._constant_of(known.get(sid)))
         return out
+
+    def _constant_of(self, i: int | None) -> np.ndarray | None:
+        """Series ``i``'s targets constant in training ``[F]`` (None: no such rule, as
+        without the level check and for files from before ``constant_targets_``)."""
+        constant = getattr(self, "constant_targets_", None)
+        if constant is None or self._level_range_of(i) is None:
+            return None
+        return constant[i]
 
     def _stuck_watch(self, i: int | None) -> StuckWatch | None:
         longest = self._longest_run_of(i)

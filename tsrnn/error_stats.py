@@ -100,10 +100,9 @@ def likelihood_priors(data: SeriesData, *, offline: tuple, online: tuple,
 
 def score_scales(data: SeriesData, train_end: np.ndarray, scores: np.ndarray,
                  valid: np.ndarray) -> np.ndarray:
-    """``[series + 1]``: each training series' (then, for series unseen at fit, the
-    median over them) typical ranking score, the median of its online ``scores``
-    ``[N]`` on the rows that stand for new data (:func:`held_out_rows`), and at
-    least 1.
+    """``[series]``: each series' typical ranking score, the median of its online
+    ``scores`` ``[N]`` on the rows that stand for new data (:func:`held_out_rows`),
+    and at least 1 (1 where it has none).
 
     Ranking scores are errors in units of each target's typical one, so about 1
     on a normal step; but the smoothing raises a step to the mean of the last
@@ -114,9 +113,8 @@ def score_scales(data: SeriesData, train_end: np.ndarray, scores: np.ndarray,
     series scores about 1 again. (Not below 1: a series predicted almost
     exactly would have its every wobble magnified.)"""
     rows = held_out_rows(data, train_end, valid)
-    out = np.ones(len(data.ids) + 1)
+    out = np.ones(len(data.ids))
     for i, (a, b) in enumerate(zip(data.offsets[:-1], data.offsets[1:], strict=True)):
         if rows[a:b].any():
             out[i] = max(float(np.median(scores[a:b][rows[a:b]])), 1.0)
-    out[-1] = np.median(out[:-1])
     return out

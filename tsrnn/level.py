@@ -26,7 +26,9 @@ span is the window rather than four windows: better or level on every dataset.
 
 A target that never moved in the series' training rows (a setpoint, a switched-off
 sensor, a status column) is checked step by step rather than by its recent
-mean, and the network's error for it is dropped (:func:`constant_targets`):
+mean, and the network's error for it is dropped (:func:`constant_targets`,
+which the detector keeps as ``constant_targets_``; files saved before it have
+none, and score as they did):
 rebuilding a constant, a network's error is its own noise, with no natural
 scale, and measured against itself that noise flagged 195 of 200 rows of a
 series that stayed exactly at its training value. Such a target scores 0 while
@@ -78,38 +80,45 @@ def level_reference(values: np.ndarray, span: int) -> np.ndarray:
     return np.stack([means.min(axis=0), means.max(axis=0), spread], axis=-1)
 
 
-def constant_targets(reference: np.ndarray) -> np.ndarray:
-    """``[F]``: the targets whose training means never varied (:func:`level_reference`'s
-    low and high equal, within float32's rounding): constant in training."""
-    low, high = reference[..., 0], reference[..., 1]
-    return is_constant(high - low, low)
+def constant_targets(values: np.ndarray) -> np.ndarray:
+    """``[F]``: the columns of one series' training ``values`` ``[T, F]`` that never
+    changed (their range within float32's rounding of their level). Not their
+    means: a 0/1 toggle or a pattern whose period divides the span has the same
+    mean over every ``span`` steps, and is no constant."""
+    x = np.asarray(values, np.float64)
+    low = np.nanmin(x, axis=0)
+    return is_constant(np.nanmax(x, axis=0) - low, low)
 
 
-def without_constant_targets(errors: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """The network's ``errors`` ``[..., F]`` with those of the targets constant in
-    training set to 0: the level check measures them instead."""
-    return np.where(constant_targets(reference), 0.0, errors)
+def without_constant_targets(errors: np.ndarray, constant: np.ndarray | None) -> np.ndarray:
+    """The network's ``errors`` ``[..., F]`` with those of the ``constant`` targets
+    (:func:`constant_targets`; None: none) set to 0: the level check measures them."""
+    return errors if constant is None else np.where(constant, 0.0, errors)
 
 
-def _excess(means: np.ndarray, values: np.ndarray, reference: np.ndarray) -> np.ndarray:
+def _excess(means: np.ndarray, values: np.ndarray, reference: np.ndarray,
+            constant: np.ndarray | None) -> np.ndarray:
     low, high, spread = reference[..., 0], reference[..., 1], reference[..., 2]
     beyond = np.maximum(np.maximum(means - high, low - means), 0.0) / spread
     out = np.minimum(np.nan_to_num(beyond) ** 2, MAX_LEVEL_ERROR)  # NaN: no mean yet
+    if constant is None:
+        return out
     # A constant's move: beyond float32's rounding of it (a missing value is none)
     moved = ~is_constant(np.abs(values - low), low)
-    return np.where(constant_targets(reference), np.where(moved, MAX_LEVEL_ERROR, 0.0), out)
+    return np.where(constant, np.where(moved, MAX_LEVEL_ERROR, 0.0), out)
 
 
-def level_errors(values: np.ndarray, reference: np.ndarray, span: int) -> np.ndarray:
+def level_errors(values: np.ndarray, reference: np.ndarray, span: int,
+                 constant: np.ndarray | None = None) -> np.ndarray:
     """What each target's level says, in the units of normalised squared errors:
     ``[T, F]`` from one series' ``values`` ``[T, F]`` and its ``reference``
     (:func:`level_reference`): ``(excess / spread)^2`` where the mean of the last
     ``span`` values is beyond the training ones, else 0 (and before ``span``
-    rows), at most :data:`MAX_LEVEL_ERROR`. A target constant in training
+    rows), at most :data:`MAX_LEVEL_ERROR`. A ``constant`` target
     (:func:`constant_targets`) scores :data:`MAX_LEVEL_ERROR` at each value that
-    leaves it, from the first row, else 0."""
+    leaves its training value, from the first row, else 0."""
     x = np.asarray(values, np.float64)
-    return _excess(rolling_means(x, span), x, np.asarray(reference, np.float64))
+    return _excess(rolling_means(x, span), x, np.asarray(reference, np.float64), constant)
 
 
 class LevelWatch:
@@ -123,9 +132,10 @@ class LevelWatch:
         self.count = 0
         self.last: np.ndarray | None = None
 
-    def update(self, values: np.ndarray) -> np.ndarray:
+    def update(self, values: np.ndarray, constant: np.ndarray | None = None) -> np.ndarray:
         """``[F]`` level errors after the newest values ``[F]`` (as the batch reads
-        them: float32, a missing one carried forward as the last)."""
+        them: float32, a missing one carried forward as the last), the ``constant``
+        targets as :func:`level_errors` measures them."""
         x = np.asarray(values, np.float32)
         if self.last is not None:
             x = np.where(np.isfinite(x), x, self.last)
@@ -135,8 +145,4 @@ class LevelWatch:
         self.count = min(self.count + 1, self.span)
         means = (rolling_means(self.recent, self.span)[-1] if self.count == self.span
                  else np.full(len(self.reference), np.nan))  # no mean yet
-        return _excess(means, x.astype(np.float64), self.reference)
-
-    def kept(self, errors: np.ndarray) -> np.ndarray:
-        """The network's ``errors`` ``[F]`` this check leaves (:func:`without_constant_targets`)."""
-        return without_constant_targets(errors, self.reference)
+        return _excess(means, x.astype(np.float64), self.reference, constant)

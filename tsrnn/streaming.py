@@ -19,6 +19,7 @@ import torch
 
 from tsrnn.data import DataError
 from tsrnn.data.calendar import calendar_names, calendar_row
+from tsrnn.level import without_constant_targets
 from tsrnn.stream_base import BaseStream
 from tsrnn.stream_state import load_stream
 
@@ -185,12 +186,13 @@ class AnomalyStream(BaseStream):
         windows, nexts, ready = [], [], np.zeros(len(series), dtype=bool)
         breach = np.zeros(len(series), dtype=bool)
         checks = np.zeros((len(series), n_f))  # the stuck-sensor and level checks'
+        constant = [det._constant_of(self._known.get(sid)) for sid in series]
         for k, st in enumerate(states):
             if "stuck" in st:
                 checks[k] = st["stuck"].update(values[k])
             if "level" in st:  # (a target constant in training is its alone)
-                checks[k] = np.maximum(st["level"].kept(checks[k]),
-                                       st["level"].update(values[k]))
+                checks[k] = np.maximum(without_constant_targets(checks[k], constant[k]),
+                                       st["level"].update(values[k], constant[k]))
             buffer, count, watch = st["buffer"], st["count"], st["watch"]
             if gap[k]:
                 count = 0
@@ -199,7 +201,8 @@ class AnomalyStream(BaseStream):
                 # inf, is missing to the range check)
                 breach[k] = watch.update(values[k].astype(np.float32))
             scaled = st["warmup"] is None
-            row = (values[k] - st["loc"]) / st["spread"] if scaled else values[k]
+            x = values[k].astype(np.float32)  # as the batch reads them
+            row = (x - st["loc"]) / st["spread"] if scaled else x
             if not np.isfinite(row).all():  # fill="ffill": the last (scaled) value
                 row = np.where(np.isfinite(row), row, buffer[-1, :n_f])
             buffer[:-1] = buffer[1:]  # bounded: a shift of `window` rows
@@ -225,11 +228,10 @@ class AnomalyStream(BaseStream):
                 err = det._window_errors(batch)[:, -1]  # the newest step
             scored = [st for st, r in zip(states, ready, strict=True) if r]
             errors = err.numpy().astype(np.float64) / np.stack([st["scale"] for st in scored])
-            for j, st in enumerate(scored):
-                if "drift" in st:
-                    errors[j] = st["drift"].update(errors[j])
-                if "level" in st:
-                    errors[j] = st["level"].kept(errors[j])
+            for j, k in enumerate(np.flatnonzero(ready)):
+                if "drift" in scored[j]:
+                    errors[j] = scored[j]["drift"].update(errors[j])
+                errors[j] = without_constant_targets(errors[j], constant[k])
             score[ready] = np.maximum(errors, checks[ready]).mean(axis=1)
         score = np.array([st["filter"].update(float(score[k]), bool(ready[k]), bool(breach[k]))
                           / det._score_scale_of(self._known.get(sid))

@@ -276,6 +276,10 @@ def _detector_graph(det):
                 # spread)] over `window` steps (None: no check)
                 level_range=(None if det.stateful or getattr(det, "level_range_", None) is None
                              else _plain(det.level_range_)),
+                # [series, targets]: 1 where a target was constant in training, which
+                # the level check alone scores (None: no such rule)
+                constant_targets=(None if det._constant_of(0) is None
+                                  else _plain(det.constant_targets_.astype(np.float64))),
                 # what each series' ranking scores are divided by [series + 1] (None: 1)
                 score_scale=_plain(getattr(det, "score_scale_", None)))
     if det.stateful:

@@ -103,8 +103,10 @@ def detector_scores(errors: np.ndarray, metadata: dict, series=None, *,
                                                        np.asarray(longest[i], np.float64)))
         if levels is not None:  # (a target constant in training is its alone)
             reference = np.asarray(levels[i], np.float64)
-            checked = np.maximum(without_constant_targets(checked, reference),
-                                 level_errors(targets, reference, metadata["window"]))
+            constant = metadata.get("constant_targets")  # older exports: none
+            constant = None if constant is None else np.asarray(constant[i]) > 0
+            checked = np.maximum(without_constant_targets(checked, constant),
+                                 level_errors(targets, reference, metadata["window"], constant))
         errors = np.where(valid[:, None], checked, errors)
     raw = errors.mean(axis=1)
     prior = metadata["likelihood_prior"][i][1]
