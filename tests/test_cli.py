@@ -853,7 +853,27 @@ def test_a_library_warning_is_one_line_naming_the_file(tmp_path, capsys):
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1, lines
     assert lines[0].startswith(f"tsrnn forecast: warning: {data}: the shortest series (120 "
-                               "rows) is too short for input_len='auto'")
+                               "rows) is too short for the default --input-len with a "
+                               "validation part of --horizon 48 rows")
+    assert lines[0].endswith("no validation and no early stopping (all --epochs 2)")
+
+
+@pytest.mark.parametrize("command, advice", [
+    ("forecast", "Pass integers: a shorter --horizon N, or --input-len N"),
+    # train has no --horizon: its config's [model] sets it
+    ("train", "Pass integers: a shorter horizon=N, or input_len=N"),
+])
+def test_a_message_names_only_the_flags_the_command_has(tmp_path, capsys, command, advice):
+    data = _write(_sensors(n=30, spike=None), tmp_path / "short.csv")
+    columns = ["--id-col", "sensor", "--target", "value", *FAST]
+    if command == "train":
+        args = ["train", "--task", "forecast", "--data", str(data), "--out",
+                str(tmp_path / "f.tsrnn"), *columns]
+    else:
+        args = ["forecast", str(data), "--out", str(tmp_path / "f.csv"), *columns]
+    assert main(args) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.endswith(advice) and "\n" not in err
 
 
 def test_a_setting_at_the_end_of_a_sentence_is_the_flag_alone(tmp_path, capsys):
