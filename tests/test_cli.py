@@ -221,7 +221,15 @@ def test_detect_refuses_a_forecaster_model(files, tmp_path, capsys):
     code = main(["detect", str(files / "sensors.csv"), "--model",
                  str(files / "forecaster.tsrnn"), "--out", str(tmp_path / "s.csv")])
     assert code == 1
-    assert "holds a Forecaster" in capsys.readouterr().err
+    assert "holds a Forecaster; `tsrnn detect` needs an AnomalyDetector" in capsys.readouterr().err
+
+
+def test_forecast_refuses_a_detector_model(files, tmp_path, capsys):
+    code = main(["forecast", str(files / "sensors.csv"), "--model",
+                 str(files / "detector.tsrnn"), "--out", str(tmp_path / "f.csv")])
+    assert code == 1
+    assert "holds an AnomalyDetector; `tsrnn forecast` needs a Forecaster" in (
+        capsys.readouterr().err)
 
 
 # -------------------------------------------------------------- folder mode

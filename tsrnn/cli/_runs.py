@@ -328,12 +328,13 @@ def _prepare(args, task: str, flags: dict) -> _Run:
         if args.save_model is not None:
             raise UsageError("--save-model saves a model trained here; with --model nothing "
                              "is trained")
+        from tsrnn._checks import a_or_an
         from tsrnn.files import read_model
 
         run.model = read_model(args.model)
         if type(run.model).__name__ != TASKS[task]:
-            raise ValueError(f"{args.model} holds a {type(run.model).__name__}; "
-                             f"`tsrnn {task}` needs a {TASKS[task]}")
+            raise ValueError(f"{args.model} holds {a_or_an(type(run.model).__name__)}; "
+                             f"`tsrnn {task}` needs {a_or_an(TASKS[task])}")
     else:
         config = read_config(args.config) if args.config else {}
         if config.get("task", task) != task:
