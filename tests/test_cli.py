@@ -339,6 +339,22 @@ def test_train_config_errors_are_one_clear_line(tmp_path, capsys, config, messag
     assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
+@pytest.mark.parametrize("name, config, message", [
+    ("run.yaml", "task: forecast\nmodel:\n  cell: gru\n   hidden_size: 8\n",
+     "run.yaml is not valid YAML at line 4, column 15: mapping values are not allowed here"),
+    ("run.yaml", "task: forecast\nmodel: {cell: gru\n",
+     "run.yaml is not valid YAML at line 3, column 1: expected ',' or '}', but got"),
+    ("run.toml", 'task = "forecast"\n\n[model]\ncell = gru\n', "(at line 4, column 8)"),
+])
+def test_a_config_syntax_error_names_its_line(tmp_path, capsys, name, config, message):
+    if name.endswith(".yaml"):
+        pytest.importorskip("yaml")
+    (tmp_path / name).write_text(config)
+    assert main(["train", "--config", str(tmp_path / name)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err
+
+
 def test_forecast_reads_a_config_and_flags_win(tmp_path):
     data = _write(_sensors(spike=None), tmp_path / "d.csv")
     (tmp_path / "run.toml").write_text('[data]\nid_col = "sensor"\ntarget = "value"\n'
