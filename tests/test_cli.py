@@ -221,7 +221,15 @@ def test_detect_refuses_a_forecaster_model(files, tmp_path, capsys):
     code = main(["detect", str(files / "sensors.csv"), "--model",
                  str(files / "forecaster.tsrnn"), "--out", str(tmp_path / "s.csv")])
     assert code == 1
-    assert "holds a Forecaster" in capsys.readouterr().err
+    assert "holds a Forecaster; `tsrnn detect` needs an AnomalyDetector" in capsys.readouterr().err
+
+
+def test_forecast_refuses_a_detector_model(files, tmp_path, capsys):
+    code = main(["forecast", str(files / "sensors.csv"), "--model",
+                 str(files / "detector.tsrnn"), "--out", str(tmp_path / "f.csv")])
+    assert code == 1
+    assert "holds an AnomalyDetector; `tsrnn forecast` needs a Forecaster" in (
+        capsys.readouterr().err)
 
 
 # -------------------------------------------------------------- folder mode
@@ -329,6 +337,22 @@ def test_train_config_errors_are_one_clear_line(tmp_path, capsys, config, messag
     assert main(["train", "--config", str(tmp_path / "run.toml")]) == 1
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize("name, config, message", [
+    ("run.yaml", "task: forecast\nmodel:\n  cell: gru\n   hidden_size: 8\n",
+     "run.yaml is not valid YAML at line 4, column 15: mapping values are not allowed here"),
+    ("run.yaml", "task: forecast\nmodel: {cell: gru\n",
+     "run.yaml is not valid YAML at line 3, column 1: expected ',' or '}', but got"),
+    ("run.toml", 'task = "forecast"\n\n[model]\ncell = gru\n', "(at line 4, column 8)"),
+])
+def test_a_config_syntax_error_names_its_line(tmp_path, capsys, name, config, message):
+    if name.endswith(".yaml"):
+        pytest.importorskip("yaml")
+    (tmp_path / name).write_text(config)
+    assert main(["train", "--config", str(tmp_path / name)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert message in err and "\n" not in err
 
 
 def test_forecast_reads_a_config_and_flags_win(tmp_path):
@@ -853,7 +877,27 @@ def test_a_library_warning_is_one_line_naming_the_file(tmp_path, capsys):
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1, lines
     assert lines[0].startswith(f"tsrnn forecast: warning: {data}: the shortest series (120 "
-                               "rows) is too short for input_len='auto'")
+                               "rows) is too short for the default --input-len with a "
+                               "validation part of --horizon 48 rows")
+    assert lines[0].endswith("no validation and no early stopping (all --epochs 2)")
+
+
+@pytest.mark.parametrize("command, advice", [
+    ("forecast", "Pass integers: a shorter --horizon N, or --input-len N"),
+    # train has no --horizon: its config's [model] sets it
+    ("train", "Pass integers: a shorter horizon=N, or input_len=N"),
+])
+def test_a_message_names_only_the_flags_the_command_has(tmp_path, capsys, command, advice):
+    data = _write(_sensors(n=30, spike=None), tmp_path / "short.csv")
+    columns = ["--id-col", "sensor", "--target", "value", *FAST]
+    if command == "train":
+        args = ["train", "--task", "forecast", "--data", str(data), "--out",
+                str(tmp_path / "f.tsrnn"), *columns]
+    else:
+        args = ["forecast", str(data), "--out", str(tmp_path / "f.csv"), *columns]
+    assert main(args) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.endswith(advice) and "\n" not in err
 
 
 def test_a_setting_at_the_end_of_a_sentence_is_the_flag_alone(tmp_path, capsys):

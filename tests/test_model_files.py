@@ -139,6 +139,15 @@ def test_an_unreadable_file_is_one_line_that_names_it(model, damage):
     _refused(model, match)
 
 
+@pytest.mark.parametrize("kind, cls, message", [
+    ("AnomalyDetector", Forecaster, "holds an AnomalyDetector, not a Forecaster"),
+    ("Forecaster", AnomalyDetector, "holds a Forecaster, not an AnomalyDetector"),
+])
+def test_a_file_of_another_estimator_names_both_kinds(saved, kind, cls, message):
+    with pytest.raises(ValueError, match=f"{message}$"):
+        cls.load(saved[kind])
+
+
 def test_a_folder_is_not_a_model_file(tmp_path):
     _refused(tmp_path, "is a folder, not a model file")
 

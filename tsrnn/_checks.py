@@ -1,10 +1,17 @@
-"""Parameter checks shared across the package (numpy only, so any module may use them)."""
+"""Parameter checks, and the wording of their messages, shared across the package
+(numpy only, so any module may use them)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
+
+
+def a_or_an(name: str) -> str:
+    """``name`` with its article: "a Forecaster", "an AnomalyDetector" (by the first
+    letter, which is right for the class and type names messages give it)."""
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
 
 
 def is_integer(value: Any) -> bool:

@@ -138,7 +138,7 @@ def auto_sizes(freq, lengths, input_len, horizon, val_rows) -> AutoSizes:
             return AutoSizes(inp, h, season, False)
     raise DataError(f"the shortest series has {shortest} rows: too few for input_len='auto' "
                     f"with horizon={h} (it needs at least horizon + {least} input steps "
-                    f"= {h + least} rows). Pass integers: a shorter horizon, or input_len")
+                    f"= {h + least} rows). Pass integers: a shorter horizon=N, or input_len=N")
 
 
 class AutoSizing:

@@ -19,6 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from tsrnn._checks import a_or_an
+
 __all__ = ["MAX_NET_BYTES", "build_net", "check_payload", "checksum", "fitted_array",
            "fitted_training_summary", "fitted_value"]
 
@@ -178,7 +180,7 @@ def _feed(digest, value: Any) -> None:
         data = t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b""
         digest.update(struct.pack("<q", len(data)) + data)
     else:
-        raise ValueError(f"it holds a {type(value).__name__}, not a plain value or tensor")
+        raise ValueError(f"it holds {a_or_an(type(value).__name__)}, not a plain value or tensor")
 
 
 def _text(digest, tag: bytes, text: str) -> None:

@@ -27,6 +27,7 @@ import pandas as pd
 import torch
 
 from tsrnn import model_checks
+from tsrnn._checks import a_or_an
 
 FORMAT = "tsrnn-model"
 FORMAT_VERSION = 2
@@ -163,7 +164,8 @@ def build(cls, payload: dict, path: str | os.PathLike):
     """The estimator of a payload :func:`read` returned, every part of it checked
     (:mod:`tsrnn.model_checks`) before anything is allocated from it."""
     if payload["estimator"] != cls.__name__:
-        raise ValueError(f"{path} holds a {payload['estimator']}, not a {cls.__name__}")
+        raise ValueError(f"{path} holds {a_or_an(str(payload['estimator']))}, not "
+                         f"{a_or_an(cls.__name__)}")
     try:
         params = payload["params"]
         upgrade = getattr(cls, "_upgrade_params", None)

@@ -305,14 +305,14 @@ def test_missing_column_suggests_the_closest_name(kwargs, missing, close):
     frame = pd.DataFrame({"timestamp": _hourly(2), "store": ["x", "x"], "load": [1.0, 2.0],
                           "temp": [3.0, 4.0], "holiday": [0, 1]})
     with pytest.raises(DataError, match=rf"column '{missing}' is not in the DataFrame; "
-                                        rf"did you mean '{close}'\?"):
+                                        rf"did you mean '{close}'\? Its columns: \['"):
         from_dataframe(frame, **kwargs)
 
 
 def test_missing_column_without_a_close_name():
     frame = pd.DataFrame({"load": [1.0, 2.0]}, index=_hourly(2))
     with pytest.raises(DataError,
-                       match=r"column 'zzz' is not in the DataFrame Columns: \['load'\]"):
+                       match=r"column 'zzz' is not in the DataFrame; its columns: \['load'\]$"):
         from_dataframe(frame, target="zzz")
 
 

@@ -29,6 +29,7 @@ from tsrnn.cli._options import (
     _expected,
     _one_line,
     add_command,
+    flags_of,
 )
 
 __all__ = ["main"]
@@ -79,5 +80,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         hint = "" if _expected(err) else " (--debug shows the traceback)"
-        print(f"tsrnn {args.command}: error: {_one_line(err)}{hint}", file=sys.stderr)
+        print(f"tsrnn {args.command}: error: {_one_line(err, flags_of(args.parser))}{hint}",
+              file=sys.stderr)
         return EXIT_FAILED

@@ -44,7 +44,12 @@ def read_config(path: Path, more: dict | None = None) -> dict:
         try:
             config = yaml.safe_load(text) or {}
         except yaml.YAMLError as err:
-            raise ValueError(f"{path} is not valid YAML: {_one_line(err)}") from None
+            # PyYAML's message spans lines (the context, then the problem and where)
+            mark, problem = getattr(err, "problem_mark", None), getattr(err, "problem", None)
+            if mark is None or problem is None:
+                raise ValueError(f"{path} is not valid YAML: {_one_line(err)}") from None
+            raise ValueError(f"{path} is not valid YAML at line {mark.line + 1}, column "
+                             f"{mark.column + 1}: {problem}") from None
     elif suffix == ".json":
         import json
 

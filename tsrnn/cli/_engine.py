@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from tsrnn.cli._options import UsageError
+from tsrnn.cli._options import UsageError, _in_flags
 from tsrnn.cli._runs import _for_each_file, _Run
 
 
@@ -52,6 +52,7 @@ def for_each_file(run: _Run, work: Callable[[_Run, Path], dict], what: str) -> l
     except ConnectionError as err:
         raise UsageError(f"--ray-address {args.ray_address}: {err}") from None
     shared = {"work": work, "cwd": os.getcwd(), "params": run.params, "columns": run.columns,
+              "flags": run.flags,
               "args": {k: v for k, v in vars(args).items() if k not in ("parser", "run")},
               "model": None if run.model is None else model_bytes(run.model)}
     bar = tqdm(total=len(run.files), desc=what, unit="file", disable=args.quiet,
@@ -65,7 +66,7 @@ def for_each_file(run: _Run, work: Callable[[_Run, Path], dict], what: str) -> l
                 bar.write(f"tsrnn {args.command}: warning: {path}: {note}", file=sys.stderr)
             run.notes.update(value["notes"])
         else:
-            bar.write(f"{path}: {value}", file=sys.stderr)
+            bar.write(f"{path}: {_in_flags(value, run.flags)}", file=sys.stderr)
         bar.update()
 
     # A Ray this command starts is stopped when it ends.
@@ -74,7 +75,7 @@ def for_each_file(run: _Run, work: Callable[[_Run, Path], dict], what: str) -> l
                             on_done=done)
     bar.close()
     return [{"file": path.name, "result": "ok", **value["result"]} if ok
-            else {"file": path.name, "result": "FAILED", "detail": value}
+            else {"file": path.name, "result": "FAILED", "detail": _in_flags(value, run.flags)}
             for path, (ok, value) in zip(run.files, outcomes, strict=True)]
 
 
@@ -89,7 +90,7 @@ def _work_file(shared: dict, path: str) -> dict:
     args = argparse.Namespace(**shared["args"])
     args.quiet = True  # a worker has no terminal; the summary reports each file
     run = _Run(args, [Path(path)], folder=True, params=shared["params"],
-               columns=shared["columns"])
+               columns=shared["columns"], flags=shared["flags"])
     if shared["model"] is not None:
         run.model = model_from_bytes(shared["model"], str(args.model))
     result = shared["work"](run, Path(path))

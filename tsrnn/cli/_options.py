@@ -183,30 +183,45 @@ def _expected(err: BaseException) -> bool:
     return isinstance(err, ValueError | OSError | ImportError)
 
 
-# The library's parameters that the commands which fit set with flags of their own:
-# its messages say "pass fill='ffill'", the command line says "--fill ffill".
-_FLAGS = {name: "--" + name.replace("_", "-") for name in (
-    "fill", "id_col", "time_col", "target", "freq", "window", "threshold", "contamination",
-    "label_col", "n_models", "hidden_size", "cell")}
-# A value never ends in the full stop of a sentence: "with target=." names the flag.
-_SETTING = re.compile(r"\b(" + "|".join(_FLAGS) + r")=('[^']*'|\"[^\"]*\"|[\w.+/-]*[\w+/-])?")
+# The library's parameters that commands set with flags of their own: its messages
+# say "pass fill='ffill'", the command line says "--fill ffill" (and "max_epochs=1"
+# is "--epochs 1"). Only a flag the command has: `tsrnn train` sets horizon= in its
+# config, so a message there keeps "horizon=".
+_PARAMETERS = ("fill", "id_col", "time_col", "target", "freq", "window", "threshold",
+               "contamination", "label_col", "n_models", "hidden_size", "cell", "max_epochs",
+               "input_len", "horizon")
 
 
-def _in_flags(text: str) -> str:
-    """A library message with its ``name=value`` settings written as flags."""
+def flags_of(parser: argparse.ArgumentParser) -> dict[str, str]:
+    """The flags of ``parser``'s command that set library parameters, by parameter."""
+    return {action.dest: action.option_strings[-1] for action in parser._actions
+            if action.dest in _PARAMETERS and action.option_strings}
+
+
+def _in_flags(text: str, flags: dict[str, str]) -> str:
+    """A library message with its ``name=value`` settings written as ``flags``."""
+    if not flags:
+        return text
+    # A value never ends in the full stop of a sentence: "with target=." names the flag.
+    setting = re.compile(r"\b(" + "|".join(flags) + r")=('[^']*'|\"[^\"]*\"|[\w.+/-]*[\w+/-])?")
+
     def flag(match: re.Match) -> str:
         value = match.group(2)
         if value is None:
-            return _FLAGS[match.group(1)]
+            return flags[match.group(1)]
         if value[:1] in "'\"":
             value = value[1:-1]
-        return f"{_FLAGS[match.group(1)]} {shlex.quote(value)}"
-    return _SETTING.sub(flag, text)
+        if value == "auto":  # no flag takes it: it is what leaving the flag out gives
+            return f"the default {flags[match.group(1)]}"
+        return f"{flags[match.group(1)]} {shlex.quote(value)}"
+    return setting.sub(flag, text)
 
 
-def _one_line(err: BaseException) -> str:
+def _one_line(err: BaseException, flags: dict[str, str] | None = None) -> str:
+    """``err``'s first line, its settings written as ``flags`` (a command's
+    :func:`flags_of`; none: as the library wrote them)."""
     lines = str(err).strip().splitlines()
     text = lines[0] if lines else ""
     if not _expected(err) or not text:
         text = f"{type(err).__name__}: {text}" if text else type(err).__name__
-    return _in_flags(text)
+    return _in_flags(text, flags or {})

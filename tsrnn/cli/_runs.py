@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from tsrnn.cli._config import _columns, _params, _training_flags_given, read_config
-from tsrnn.cli._options import EXIT_FAILED, EXIT_OK, TASKS, UsageError, _in_flags, _one_line
+from tsrnn.cli._options import (
+    EXIT_FAILED,
+    EXIT_OK,
+    TASKS,
+    UsageError,
+    _in_flags,
+    _one_line,
+    flags_of,
+)
 
 
 def _fit(model, df, columns: dict, *, progress: bool, checkpoint_dir=None, resume=False):
@@ -77,7 +85,7 @@ def _warning_lines(run: _Run, path: Path, call: Callable[[], Any]) -> Any:
                     f"{w.message.training_end}): in-sample errors. Use --retrain, or a model "
                     "trained on data before --start")
         else:
-            note = _in_flags(str(w.message).strip().split("\n")[0])
+            note = _in_flags(str(w.message).strip().split("\n")[0], run.flags)
         if note not in said:
             said.add(note)
             run.warn(path, note)
@@ -117,6 +125,11 @@ class _Run:
     params: dict = field(default_factory=dict)
     columns: dict = field(default_factory=dict)
     notes: dict = field(default_factory=dict)  # file name -> a warning for the summary
+    flags: dict | None = None  # the messages' settings as flags: flags_of(args.parser)
+
+    def __post_init__(self) -> None:
+        if self.flags is None:
+            self.flags = flags_of(self.args.parser)
 
     def say(self, message: str) -> None:
         if not self.args.quiet:
@@ -239,8 +252,9 @@ def _for_each_file(run: _Run, work: Callable[[Path], dict], what: str) -> list[d
         except Exception as err:
             if run.args.debug:
                 traceback.print_exc()
-            bar.write(f"{path}: {_one_line(err)}", file=sys.stderr)
-            results.append({"file": path.name, "result": "FAILED", "detail": _one_line(err)})
+            bar.write(f"{path}: {_one_line(err, run.flags)}", file=sys.stderr)
+            results.append({"file": path.name, "result": "FAILED",
+                            "detail": _one_line(err, run.flags)})
     bar.close()
     return results
 
@@ -314,12 +328,13 @@ def _prepare(args, task: str, flags: dict) -> _Run:
         if args.save_model is not None:
             raise UsageError("--save-model saves a model trained here; with --model nothing "
                              "is trained")
+        from tsrnn._checks import a_or_an
         from tsrnn.files import read_model
 
         run.model = read_model(args.model)
         if type(run.model).__name__ != TASKS[task]:
-            raise ValueError(f"{args.model} holds a {type(run.model).__name__}; "
-                             f"`tsrnn {task}` needs a {TASKS[task]}")
+            raise ValueError(f"{args.model} holds {a_or_an(type(run.model).__name__)}; "
+                             f"`tsrnn {task}` needs {a_or_an(TASKS[task])}")
     else:
         config = read_config(args.config) if args.config else {}
         if config.get("task", task) != task:

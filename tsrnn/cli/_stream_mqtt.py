@@ -59,6 +59,7 @@ def run_mqtt(args) -> int:
 def _stream(args):
     """The checkpoint's stream when there is one (it holds its detector), else a
     fresh one from --model."""
+    from tsrnn._checks import a_or_an
     from tsrnn.files import read_model
     from tsrnn.streaming import AnomalyStream
 
@@ -66,7 +67,7 @@ def _stream(args):
         return AnomalyStream.load(args.checkpoint)
     model = read_model(args.model)
     if type(model).__name__ != "AnomalyDetector":
-        raise ValueError(f"{args.model} holds a {type(model).__name__}; stream needs an "
+        raise ValueError(f"{args.model} holds {a_or_an(type(model).__name__)}; stream needs an "
                          "AnomalyDetector")
     if model.roles_["time_col"] is None:
         raise ValueError(f"{args.model} was fitted without a time column; stream needs one")

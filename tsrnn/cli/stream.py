@@ -105,6 +105,7 @@ def run_stream(args, stdin: TextIO | None = None, stdout: TextIO | None = None) 
         from tsrnn.cli._stream_mqtt import run_mqtt
 
         return run_mqtt(args)
+    from tsrnn._checks import a_or_an
     from tsrnn.data import DataError
     from tsrnn.files import read_model
 
@@ -112,7 +113,7 @@ def run_stream(args, stdin: TextIO | None = None, stdout: TextIO | None = None) 
     stdout = sys.stdout if stdout is None else stdout
     model = read_model(args.model)
     if type(model).__name__ != "AnomalyDetector":
-        raise ValueError(f"{args.model} holds a {type(model).__name__}; stream needs an "
+        raise ValueError(f"{args.model} holds {a_or_an(type(model).__name__)}; stream needs an "
                          "AnomalyDetector")
     roles = model.roles_
     time_col, id_col, targets = roles["time_col"], roles["id_col"], model.target_names_

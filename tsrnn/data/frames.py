@@ -281,8 +281,9 @@ def _check_columns_exist(df: pd.DataFrame, cols: Sequence[Hashable]) -> None:
     for col in cols:
         if col not in df.columns:
             close = difflib.get_close_matches(str(col), have, n=1, cutoff=0.5)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            raise DataError(f"column {col!r} is not in the DataFrame{hint} Columns: {have}")
+            listed = f"columns: {have}"
+            hint = f"did you mean {close[0]!r}? Its {listed}" if close else f"its {listed}"
+            raise DataError(f"column {col!r} is not in the DataFrame; {hint}")
 
 
 def _series_frame(series: pd.Series, time_col) -> pd.DataFrame:
