@@ -16,6 +16,11 @@ to it, by a detector fitted on earlier rows only):
   ``anomaly-free.csv``.
 - ``sensors``: the bundled sensor data, fitted on the first 30% of every sensor
   (nothing is injected there), the rest scored.
+- ``nab-blips`` (not in the default run): a probe of point anomalies, as a server
+  KPI has them. NAB's files and protocol, with five blips of 1 to 3 steps
+  (``--blip-size`` training spreads, default 4) injected outside NAB's windows,
+  which are not scored; the blips are the labels. Synthetic: reported, never
+  used to choose a default.
 
 Ranking metrics (ROC-AUC, PR-AUC, VUS-PR, best F1) are per file, then averaged
 over the files with an anomaly. At each detector's own ``threshold_`` (fitted at
@@ -125,6 +130,45 @@ def nab_cases(root: Path, files: int | None) -> list[Case]:
                           # some files skip timestamps: score on the regular grid
                           dict(resample=True, fill="interpolate"), times, windows[name]))
     return cases
+
+
+BLIPS_PER_FILE = 5
+
+
+def with_blips(case: Case, size: float, rng: np.random.Generator) -> Case:
+    """``case`` (a NAB file) with :data:`BLIPS_PER_FILE` blips of 1 to 3 steps, each
+    ``size`` times the training rows' spread up or down (their interquartile range
+    or standard deviation, whichever is larger), placed at random in the scored rows
+    outside NAB's windows, 50 rows clear of them and 100 of each other. The blips
+    are the labels; NAB's windows are not scored."""
+    values = case.test["value"].to_numpy(dtype=np.float64).copy()
+    train = case.train["value"].to_numpy(dtype=np.float64)
+    q1, q3 = np.quantile(train, [0.25, 0.75])
+    spread = max(q3 - q1, train.std()) or 0.05 * max(abs(train.mean()), 1.0)  # flat: 5%
+    free = case.scored & (case.labels == 0)
+    labels = np.zeros(len(values), dtype=np.int64)
+    placed, tries = 0, 0
+    while placed < BLIPS_PER_FILE and tries < 200:
+        tries += 1
+        at, steps = int(rng.choice(np.flatnonzero(free))), int(rng.integers(1, 4))
+        if (at + steps + 50 >= len(values) or not free[max(at - 50, 0):at + steps + 50].all()
+                or labels[max(at - 100, 0):at + 100].any()):
+            continue
+        values[at:at + steps] += rng.choice([-1.0, 1.0]) * size * spread
+        labels[at:at + steps] = 1
+        placed += 1
+    test = case.test.assign(value=values)
+    return Case(case.name, case.train, test, free | (labels == 1), labels, case.fit_kwargs,
+                case.params, case.times)
+
+
+def blip_cases(root: Path, files: int | None, seed: int, size: float) -> list[Case]:
+    """``nab-blips``: NAB's files with KPI-like point anomalies (:func:`with_blips`),
+    each file's from its own seeded generator. A probe, not a labelled set: it
+    shows how point anomalies rank (the issue's held-out server KPIs had a few
+    3-point blips each); no default is chosen on it."""
+    return [with_blips(c, size, np.random.default_rng([seed, k]))
+            for k, c in enumerate(nab_cases(root, files))]
 
 
 def _skab_frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -590,6 +634,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--finetune-fixed", action="store_true",
                         help="with --finetune: keep the error scales and threshold_ "
                         "learnt at fit")
+    parser.add_argument("--blip-size", type=float, default=4.0,
+                        help="nab-blips: each blip's size, in training spreads")
     parser.add_argument("--no-level-check", action="store_true",
                         help="also score each tsrnn configuration without the level check")
     args = parser.parse_args(argv)
@@ -609,6 +655,8 @@ def main(argv: list[str] | None = None) -> int:
             cases = skab_cases(args.data, args.files, free=dataset == "skab-free")
         elif dataset == "sensors":
             cases = sensor_cases()
+        elif dataset == "nab-blips":
+            cases = blip_cases(args.data, args.files, args.seed, args.blip_size)
         else:
             parser.error(f"--datasets: unknown dataset {dataset!r}")
         fitted: dict = {}  # (training frame, configuration) -> detector

@@ -200,3 +200,26 @@ def test_reconstruction_and_forecast_members_average_errors_in_their_own_scales(
     np.testing.assert_allclose(errors[valid], np.mean(scaled, axis=0)[valid], rtol=1e-6)
     scores = mixed.decision_function(case.test, online=True).to_numpy()
     assert scores[200:210].max() > mixed.threshold_  # the injected shift is flagged
+
+
+def test_blips_are_placed_outside_nab_windows_and_scored_with_the_normal_rows():
+    n = 2000
+    frame = pd.DataFrame({"timestamp": pd.date_range("2024-01-01", periods=n, freq="5min"),
+                          "value": np.sin(np.arange(n) / 20)})
+    nab_labels = np.zeros(n, dtype=np.int64)
+    nab_labels[1000:1200] = 1  # a NAB window
+    scored = np.arange(n) >= 300
+    case = bench.Case("f", frame.iloc[:300], frame, scored, nab_labels, {})
+    out = bench.with_blips(case, 4.0, np.random.default_rng(0))
+    onsets = np.flatnonzero(np.diff(np.r_[0, out.labels]) == 1)
+    assert len(onsets) == bench.BLIPS_PER_FILE
+    moved = out.test["value"].to_numpy() != frame["value"].to_numpy()
+    np.testing.assert_array_equal(moved, out.labels == 1)  # the blips, and only they
+    assert not out.labels[:300].any() and not out.labels[950:1250].any()
+    assert not out.scored[1000:1200].any() and out.scored[out.labels == 1].all()
+    assert out.train is case.train  # the networks fitted for NAB serve
+    spread = np.abs(out.test["value"].to_numpy() - frame["value"].to_numpy())[moved]
+    q1, q3 = np.quantile(frame["value"][:300], [0.25, 0.75])
+    np.testing.assert_allclose(spread, 4.0 * max(q3 - q1, frame["value"][:300].std()))
+    again = bench.with_blips(case, 4.0, np.random.default_rng(0))
+    np.testing.assert_array_equal(again.labels, out.labels)  # seeded
