@@ -229,8 +229,8 @@ class ErrorsToScores:
         (``inputs`` of :meth:`_inputs`; ``train_end``: each series' rows before its
         validation rows): the error scales, the likelihood's priors, the value
         checks' references, the score scales, ``decision_scores_`` and
-        ``threshold_``. (The detection benchmark reruns it
-        on models it kept, so a change here needs no retraining to measure.)"""
+        ``threshold_``. (The detection benchmark reruns it on models it kept, so a
+        change here needs no retraining to measure.)"""
         errors, valid = self._step_errors(data, inputs, online=False)  # [N, F], [N]
         # Forecast errors are online either way: one pass serves both priors.
         online = ((errors, valid) if self.score == "forecast" or self.stateful
@@ -391,10 +391,10 @@ class ErrorsToScores:
     def fit_threshold(self, df: pd.DataFrame) -> AnomalyDetector:
         """Set ``threshold_`` (and ``score_scale_``, ``decision_scores_``, ``labels_``)
         again from the scores of ``df`` under the current post-processing, without
-        retraining the networks: after ``set_params(alerts=True)``, say. Pass the training frame,
-        as the fit's threshold came from it: its validation rows, split as fit
-        splits them (``threshold``, ``contamination`` and ``risk`` apply as in
-        :meth:`fit`)."""
+        retraining the networks: after ``set_params(alerts=True)``, say. Pass the
+        training frame, as the fit's threshold came from it: its validation rows,
+        split as fit splits them (``threshold``, ``contamination`` and ``risk``
+        apply as in :meth:`fit`)."""
         check_is_fitted(self, "net_")
         self._check_params()
         data = self._read(df)
