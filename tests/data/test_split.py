@@ -184,10 +184,19 @@ def test_split_by_timestamp_errors():
 
 
 def test_series_too_short_for_the_sizes_is_named():
-    with pytest.raises(DataError, match=r"series 1 has 3 rows.*2/1/1"):
+    with pytest.raises(DataError, match=r"series 1 has 3 rows: too few for train_size=2 and "
+                                        r"val_size=1 and test_size=1 \(1 validation and 1 test"):
         split_borders(np.array([10, 3]), train_size=2, val_size=1, test_size=1)
-    with pytest.raises(DataError, match=r"series 0 has 4 rows.*0/2/2"):
+    with pytest.raises(DataError, match=r"series 0 has 4 rows.*leave 0 to train on"):
         split_borders(np.array([4]), val_size=2, test_size=2)
+    # By its id, and without the test part of 0 an estimator asks for: it was
+    # "series 0 ... sizes -900/1000/0 (val_size=1000, test_size=0)".
+    with pytest.raises(DataError, match=r"^series 'pump 2' has 100 rows: too few for "
+                                        r"val_size=1000 \(1000 validation rows leave 0 to "
+                                        r"train on\)$"):
+        split_borders(np.array([5000, 100]), val_size=1000, test_size=0, ids=["pump 1", "pump 2"])
+    with pytest.raises(DataError, match=r"^the series has 100 rows"):  # no id column
+        split_borders(np.array([100]), val_size=1000, test_size=0, ids=[None])
 
 
 def test_no_training_window_raises():

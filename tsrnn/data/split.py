@@ -63,11 +63,13 @@ def split_borders(
     val_size: float | int = 0.2,
     test_size: float | int = 0.2,
     train_size: float | int | None = None,
+    ids=None,
 ) -> np.ndarray:
     """Part borders ``[S, 4]`` for series of the given lengths.
 
     Sizes are fractions of each series' length (floats) or row counts (ints).
     With ``train_size=None`` training takes every row before validation.
+    ``ids`` name the series in errors (default: their positions).
     """
     n = np.asarray(lengths, dtype=np.int64)
     n_val = _part_rows(val_size, n, "val_size")
@@ -76,10 +78,17 @@ def split_borders(
                else _part_rows(train_size, n, "train_size"))
     if np.any(n_train + n_val + n_test > n) or np.any(n_train <= 0):
         i = int(np.flatnonzero((n_train + n_val + n_test > n) | (n_train <= 0))[0])
+        name = (f"series {i}" if ids is None
+                else "the series" if ids[i] is None else f"series {ids[i]!r}")
+        # Only the sizes set (a test part of 0, as estimators ask, is not the user's)
+        sizes = [f"{k}={v!r}" for k, v in (("train_size", train_size), ("val_size", val_size),
+                                           ("test_size", test_size)) if v]
+        held = [f"{int(k)} {part}" for k, part in ((n_val[i], "validation"), (n_test[i], "test"))
+                if k]
         raise DataError(
-            f"series {i} has {n[i]} rows: too few for train/val/test sizes "
-            f"{int(n_train[i])}/{int(n_val[i])}/{int(n_test[i])} (val_size={val_size!r}, "
-            f"test_size={test_size!r})"
+            f"{name} has {n[i]} rows: too few for {' and '.join(sizes)} "
+            f"({' and '.join(held) or 'no held-out'} rows leave "
+            f"{max(int(n[i] - n_val[i] - n_test[i]), 0)} to train on)"
         )
     b1 = n_train
     b2 = b1 + n_val
@@ -128,7 +137,7 @@ def chronological_split(
     if val_start is not None or test_start is not None:
         borders = _borders_at(data, val_start, test_start)
     else:
-        borders = split_borders(lengths, val_size=val_size, test_size=test_size,
+        borders = split_borders(lengths, val_size=val_size, test_size=test_size, ids=data.ids,
                                 train_size=train_size)
     parts = [
         window_starts(data.offsets, input_len, horizon, stride,
