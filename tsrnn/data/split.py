@@ -80,9 +80,9 @@ def split_borders(
         i = int(np.flatnonzero((n_train + n_val + n_test > n) | (n_train <= 0))[0])
         name = (f"series {i}" if ids is None
                 else "the series" if ids[i] is None else f"series {ids[i]!r}")
-        # Only the sizes set (a test part of 0, as estimators ask, is not the user's)
-        sizes = [f"{k}={v!r}" for k, v in (("train_size", train_size), ("val_size", val_size),
-                                           ("test_size", test_size)) if v]
+        # The sizes that take rows (a test part of 0, as estimators ask, is not the user's)
+        sizes = ([] if train_size is None else [f"train_size={train_size!r}"]) + [
+            f"{k}={v!r}" for k, v in (("val_size", val_size), ("test_size", test_size)) if v]
         held = [f"{int(k)} {part}" for k, part in ((n_val[i], "validation"), (n_test[i], "test"))
                 if k]
         raise DataError(
