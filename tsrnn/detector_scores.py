@@ -25,12 +25,12 @@ from tsrnn.error_stats import (
 from tsrnn.level import (
     LevelWatch,
     constant_targets,
-    level_errors,
     level_reference,
+    value_checked,
     without_constant_targets,
 )
 from tsrnn.likelihood import RangeWatch, ScoreFilter, post_process, range_breaches
-from tsrnn.stuck import StuckWatch, longest_runs, run_lengths, stuck_errors
+from tsrnn.stuck import StuckWatch, longest_runs
 from tsrnn.thresholds import pot_threshold, quantile_threshold
 
 if TYPE_CHECKING:
@@ -324,16 +324,11 @@ class ErrorsToScores:
         known = self._series_positions()
         out = errors.copy()
         for sid, a, b in zip(data.ids, data.offsets[:-1], data.offsets[1:], strict=True):
-            values = data.values[a:b, :data.n_targets]
-            checked = out[a:b]
-            longest = self._longest_run_of(known.get(sid))
-            if longest is not None:
-                checked = np.maximum(checked, stuck_errors(run_lengths(values), longest))
-            levels = self._level_range_of(known.get(sid))
-            if levels is not None:  # (a target constant in training is its alone)
-                constant = self._constant_of(known.get(sid))
-                checked = np.maximum(without_constant_targets(checked, constant),
-                                     level_errors(values, levels, self.window, constant))
+            i = known.get(sid)
+            checked = value_checked(out[a:b], data.values[a:b, :data.n_targets], self.window,
+                                    longest=self._longest_run_of(i),
+                                    reference=self._level_range_of(i),
+                                    constant=self._constant_of(i))
             out[a:b] = np.where(valid[a:b, None], checked, out[a:b])
         return out
 

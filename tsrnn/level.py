@@ -47,9 +47,10 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from tsrnn.data.scaling import is_constant, spread_or_one
+from tsrnn.stuck import run_lengths, stuck_errors
 
 __all__ = ["MAX_LEVEL_ERROR", "LevelWatch", "constant_targets", "level_errors",
-           "level_reference", "rolling_means", "without_constant_targets"]
+           "level_reference", "rolling_means", "value_checked", "without_constant_targets"]
 
 # As the stuck-sensor check's cap: a new level held for days would otherwise swamp
 # the smoothing's running mean of the steps after it.
@@ -119,6 +120,23 @@ def level_errors(values: np.ndarray, reference: np.ndarray, span: int,
     leaves its training value, from the first row, else 0."""
     x = np.asarray(values, np.float64)
     return _excess(rolling_means(x, span), x, np.asarray(reference, np.float64), constant)
+
+
+def value_checked(errors: np.ndarray, values: np.ndarray, span: int, *,
+                  longest: np.ndarray | None, reference: np.ndarray | None,
+                  constant: np.ndarray | None) -> np.ndarray:
+    """One series' normalised ``errors`` ``[T, F]`` raised to what its ``values``
+    ``[T, F]`` say: their runs of unchanged values against the training record
+    ``longest`` (:mod:`tsrnn.stuck`; None: no check), then their level against
+    ``reference`` (None: no check), a ``constant`` target's errors replaced by
+    the level check's. The batch scores and the ONNX ones share it."""
+    checked = errors
+    if longest is not None:
+        checked = np.maximum(checked, stuck_errors(run_lengths(values), longest))
+    if reference is not None:  # (a target constant in training is its alone)
+        checked = np.maximum(without_constant_targets(checked, constant),
+                             level_errors(values, reference, span, constant))
+    return checked
 
 
 class LevelWatch:

@@ -28,9 +28,8 @@ from __future__ import annotations
 import numpy as np
 
 from tsrnn.drift import DriftWatch, drift_corrected
-from tsrnn.level import level_errors, without_constant_targets
+from tsrnn.level import value_checked
 from tsrnn.likelihood import ScoreFilter, post_process, range_breaches
-from tsrnn.stuck import run_lengths, stuck_errors
 
 __all__ = ["detector_scores"]
 
@@ -97,16 +96,12 @@ def detector_scores(errors: np.ndarray, metadata: dict, series=None, *,
             raise ValueError("values are needed for the stuck-sensor and level checks: the "
                              f"targets in original units, [steps, {n_targets}]")
         targets = np.asarray(values)[:, :n_targets].astype(np.float32)  # as the detector reads
-        checked = errors
-        if longest is not None:
-            checked = np.maximum(checked, stuck_errors(run_lengths(targets),
-                                                       np.asarray(longest[i], np.float64)))
-        if levels is not None:  # (a target constant in training is its alone)
-            reference = np.asarray(levels[i], np.float64)
-            constant = metadata.get("constant_targets")  # older exports: none
-            constant = None if constant is None else np.asarray(constant[i]) > 0
-            checked = np.maximum(without_constant_targets(checked, constant),
-                                 level_errors(targets, reference, metadata["window"], constant))
+        constant = metadata.get("constant_targets")  # older exports: none
+        checked = value_checked(
+            errors, targets, metadata["window"],
+            longest=None if longest is None else np.asarray(longest[i], np.float64),
+            reference=None if levels is None else np.asarray(levels[i], np.float64),
+            constant=None if constant is None else np.asarray(constant[i]) > 0)
         errors = np.where(valid[:, None], checked, errors)
     raw = errors.mean(axis=1)
     prior = metadata["likelihood_prior"][i][1]
