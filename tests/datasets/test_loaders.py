@@ -1,4 +1,5 @@
-"""Tests for tsrnn.datasets.loaders and the download helpers behind them.
+"""Tests for the ETT and NAB loaders (tsrnn.datasets.ett, tsrnn.datasets.nab) and
+the download helpers behind them.
 
 No test touches the network: an autouse fixture installs a urllib opener that
 serves registered URLs from memory and refuses every other one.
@@ -23,10 +24,11 @@ import pytest
 
 from tsrnn.datasets import (
     DATA_DIR_ENV,
+    ett,
     load_ett,
     load_nab,
     load_nab_labels,
-    loaders,
+    nab,
     nab_files,
 )
 from tsrnn.datasets._download import cache_root, sha256_file
@@ -84,7 +86,7 @@ def _ett_like_csv(rows: int = 3) -> bytes:
     """A small CSV with the ETT columns, not the upstream content."""
     frame = pd.DataFrame(
         {"date": pd.date_range("2020-01-01", periods=rows, freq="h")}
-        | {column: np.arange(rows, dtype=float) for column in loaders.ETT_COLUMNS[1:]}
+        | {column: np.arange(rows, dtype=float) for column in ett.ETT_COLUMNS[1:]}
     )
     return frame.to_csv(index=False, date_format="%Y-%m-%d %H:%M:%S").encode()
 
@@ -125,13 +127,13 @@ def test_cache_root_prefers_argument_then_env_then_home(monkeypatch, tmp_path):
 
 def _check_etth1(data: pd.DataFrame) -> None:
     assert data.shape == (17420, 8)
-    assert tuple(data.columns) == loaders.ETT_COLUMNS
+    assert tuple(data.columns) == ett.ETT_COLUMNS
     assert pd.api.types.is_datetime64_dtype(data["date"])
     assert data["date"].iloc[0] == pd.Timestamp("2016-07-01 00:00:00")
     assert data["date"].iloc[-1] == pd.Timestamp("2018-06-26 19:00:00")
     assert (data["date"].diff().dropna() == pd.Timedelta(hours=1)).all()
     assert not data.isna().any().any()
-    assert all(data[c].dtype == np.float64 for c in loaders.ETT_COLUMNS[1:])
+    assert all(data[c].dtype == np.float64 for c in ett.ETT_COLUMNS[1:])
 
 
 @pytest.mark.parametrize("where", ["folder", "subfolder", "file"])
@@ -152,7 +154,7 @@ def test_load_ett_finds_the_copy_through_the_environment_variable(shared_data, m
 
 
 def test_shared_etth1_matches_the_registered_checksum(shared_data):
-    assert sha256_file(shared_data / "ett" / "ETTh1.csv") == loaders.ETT_SHA256["ETTh1"]
+    assert sha256_file(shared_data / "ett" / "ETTh1.csv") == ett.ETT_SHA256["ETTh1"]
 
 
 def test_load_ett_rejects_a_file_with_the_wrong_checksum(tmp_path):
@@ -186,7 +188,7 @@ def test_load_ett_never_downloads_when_a_path_is_given(tmp_path, server):
 
 def test_load_ett_downloads_verifies_and_caches(monkeypatch, tmp_path, server):
     payload = _ett_like_csv(rows=5)
-    monkeypatch.setitem(loaders.ETT_SHA256, "ETTh1", hashlib.sha256(payload).hexdigest())
+    monkeypatch.setitem(ett.ETT_SHA256, "ETTh1", hashlib.sha256(payload).hexdigest())
     server.routes[ETTH1_URL] = payload
 
     data = load_ett(cache_dir=tmp_path)
@@ -216,7 +218,7 @@ def test_a_download_with_the_wrong_checksum_is_deleted(tmp_path, server):
 
 
 def test_a_download_without_a_known_checksum_warns(monkeypatch, tmp_path, server):
-    monkeypatch.setitem(loaders.ETT_SHA256, "ETTm2", None)
+    monkeypatch.setitem(ett.ETT_SHA256, "ETTm2", None)
     payload = _ett_like_csv()
     server.routes[ETTH1_URL.replace("ETTh1", "ETTm2")] = payload
     with pytest.warns(UserWarning, match="could not verify") as record:
@@ -251,7 +253,7 @@ def test_load_ett_rejects_unknown_names_and_non_ett_files(tmp_path):
 
 
 def test_nab_files_lists_the_28_shared_series(shared_data):
-    expected = sorted(loaders.NAB_SHA256)
+    expected = sorted(nab.NAB_SHA256)
     assert len(expected) == 28
     assert nab_files(shared_data) == expected
     assert nab_files(shared_data / "nab") == expected
@@ -269,7 +271,7 @@ def test_nab_files_on_empty_or_missing_folders(tmp_path, monkeypatch):
 
 def test_load_nab_reads_all_shared_series(shared_data, server):
     series = load_nab(path=shared_data)
-    assert list(series) == sorted(loaders.NAB_SHA256)
+    assert list(series) == sorted(nab.NAB_SHA256)
     for name, data in series.items():
         assert list(data.columns) == ["timestamp", "value"], name
         assert pd.api.types.is_datetime64_dtype(data["timestamp"]), name
@@ -316,7 +318,7 @@ def test_load_nab_suggests_the_category_for_a_bare_file_name():
 
 def test_load_nab_downloads_into_the_cache(monkeypatch, tmp_path, server):
     payload = b"timestamp,value\n2014-04-01 00:00:00,5.0\n2014-04-01 00:05:00,6.0\n"
-    monkeypatch.setitem(loaders.NAB_SHA256, FLATLINE, hashlib.sha256(payload).hexdigest())
+    monkeypatch.setitem(nab.NAB_SHA256, FLATLINE, hashlib.sha256(payload).hexdigest())
     server.routes[NAB_URL + FLATLINE] = payload
     data = load_nab(FLATLINE, cache_dir=tmp_path)
     assert data["value"].tolist() == [5.0, 6.0]
@@ -326,7 +328,7 @@ def test_load_nab_downloads_into_the_cache(monkeypatch, tmp_path, server):
 
 def test_load_nab_labels_reads_the_shared_windows(shared_data, server):
     labels = load_nab_labels(path=shared_data)
-    assert sorted(labels) == sorted(loaders.NAB_SHA256)
+    assert sorted(labels) == sorted(nab.NAB_SHA256)
     assert labels["artificialNoAnomaly/art_flatline.csv"] == []
     assert labels["artificialWithAnomaly/art_daily_jumpsup.csv"] == [
         (pd.Timestamp("2014-04-10 16:15:00"), pd.Timestamp("2014-04-12 01:45:00"))
@@ -355,7 +357,7 @@ def test_load_nab_labels_selects_names(shared_data):
 def test_nab_labels_under_the_subset_name_are_not_held_to_the_upstream_checksum(
     monkeypatch, tmp_path
 ):
-    monkeypatch.setattr(loaders, "NAB_LABELS_SHA256", "0" * 64)
+    monkeypatch.setattr(nab, "NAB_LABELS_SHA256", "0" * 64)
     (tmp_path / "labels_windows.json").write_text(json.dumps({FLATLINE: []}))
     assert load_nab_labels(path=tmp_path) == {FLATLINE: []}
     (tmp_path / "combined_windows.json").write_text(json.dumps({FLATLINE: []}))
@@ -371,12 +373,12 @@ def test_an_md5_checksum_is_checked_on_download(monkeypatch, tmp_path, server):
     with pytest.raises(ValueError, match="expected md5"):
         load_ett("ETTh2", cache_dir=tmp_path)
     assert not (tmp_path / "ett" / "ETTh2.csv").exists()
-    monkeypatch.setitem(loaders.ETT_SHA256, "ETTh2", "md5:" + hashlib.md5(payload).hexdigest())
+    monkeypatch.setitem(ett.ETT_SHA256, "ETTh2", "md5:" + hashlib.md5(payload).hexdigest())
     assert len(load_ett("ETTh2", cache_dir=tmp_path)) == 3
 
 
 def test_load_nab_labels_downloads_with_a_warning(monkeypatch, tmp_path, server):
-    monkeypatch.setattr(loaders, "NAB_LABELS_SHA256", None)
+    monkeypatch.setattr(nab, "NAB_LABELS_SHA256", None)
     server.routes[LABELS_URL] = json.dumps(
         {
             FLATLINE: [],

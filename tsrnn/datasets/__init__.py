@@ -20,14 +20,9 @@ This package imports only numpy, pandas and the standard library, so that
 """
 
 from tsrnn.datasets._download import DATA_DIR_ENV
-from tsrnn.datasets.loaders import (
-    ETT_NAMES,
-    load_ett,
-    load_nab,
-    load_nab_labels,
-    nab_files,
-)
+from tsrnn.datasets.ett import ETT_NAMES, load_ett
 from tsrnn.datasets.machine_runs import FAULT_KINDS, make_machine_runs
+from tsrnn.datasets.nab import load_nab, load_nab_labels, nab_files
 from tsrnn.datasets.skab import SKAB_SENSORS, SKAB_SHA256, load_skab, skab_files
 from tsrnn.datasets.synthetic import (
     ANOMALY_KINDS,

@@ -1,7 +1,8 @@
 """Find a data file locally, or download it once into a cache, with a checksum.
 
-The real-data loaders (:mod:`tsrnn.datasets.loaders`) all go through
-:func:`fetch_file`. The rules, in order:
+The real-data loaders (:mod:`tsrnn.datasets.ett`, :mod:`tsrnn.datasets.nab`,
+:mod:`tsrnn.datasets.skab`) all go through :func:`fetch_file`. The rules, in
+order:
 
 1. ``path`` given: use that file, or look inside that folder (see
    :func:`candidate_paths`). Nothing is downloaded: a user who names a
@@ -22,6 +23,9 @@ when ``verify=True`` (the default) and its checksum is known: hashing a few
 MB costs milliseconds and catches a truncated or edited copy. Pass
 ``verify=False`` to use a copy you changed on purpose. Local files are never
 deleted.
+
+The ETT and NAB loaders also share their path type and timestamp parsing from
+here.
 """
 
 from __future__ import annotations
@@ -33,8 +37,11 @@ import warnings
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
+import pandas as pd
+
 __all__ = [
     "DATA_DIR_ENV",
+    "StrPath",
     "cache_root",
     "candidate_paths",
     "fetch_file",
@@ -49,6 +56,9 @@ _DEFAULT_CACHE = Path("~") / ".cache" / "tsrnn"
 _CHUNK = 1 << 16
 # Generous, but a dead connection must not hang a test run forever.
 _TIMEOUT_S = 60.0
+
+StrPath = str | os.PathLike[str]
+_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
 def cache_root(cache_dir: str | os.PathLike[str] | None = None) -> Path:
@@ -283,3 +293,12 @@ def _download(url: str, target: Path, sha256: str | None, what: str) -> None:
 
 def _listing(candidates: Sequence[tuple[Path, bool]]) -> str:
     return ", ".join(str(p) for p, _ in candidates)
+
+
+def _parse_times(column: pd.Series, file: Path) -> pd.Series:
+    try:
+        return pd.to_datetime(column, format=_TIME_FORMAT)
+    except (ValueError, TypeError) as err:
+        raise ValueError(
+            f"{file}: timestamps should look like 2016-07-01 00:00:00; {err}"
+        ) from None

@@ -14,7 +14,7 @@ missed-alarm rate) on the rest. ``anomaly`` is the per-row label;
 ``changepoint`` is 1 on the rows where the rig's state changes.
 
 Licence: GPL-3.0, from the waico/SKAB repository (folder ``data/``). tsrnn
-never ships these files: like :mod:`tsrnn.datasets.loaders`, the loader finds
+never ships these files: like :mod:`tsrnn.datasets.ett`, the loader finds
 a local copy or downloads one into a cache, with a sha256 check. Where it
 looks, in order (see :mod:`tsrnn.datasets._download`):
 

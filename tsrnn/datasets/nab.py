@@ -1,24 +1,23 @@
-"""Loaders for public benchmark data: ETT and NAB.
+"""Loaders for NAB, the Numenta Anomaly Benchmark: its series and labels.
 
 tsrnn never needs these files to run; the loaders find a local copy or
 download one into a cache, with a sha256 check. Where they look, in order
 (see :mod:`tsrnn.datasets._download` for the details):
 
-1. ``path``: a file, or a folder holding the file directly or in the
-   conventional subfolder (``ett/`` or ``nab/``). Nothing is downloaded.
+1. ``path``: a file, or a folder holding the file directly or in ``nab/``
+   (or, as in a NAB checkout, ``data/`` and ``labels/``). Nothing is
+   downloaded.
 2. ``cache_dir``, else the environment variable ``TSRNN_DATA_DIR``, else
-   ``~/.cache/tsrnn``, directly or in ``ett/`` / ``nab/``.
+   ``~/.cache/tsrnn``, directly or in ``nab/``.
 3. With ``download=True``, the canonical URL, saved into that cache folder's
-   ``ett/`` or ``nab/`` subfolder.
+   ``nab/`` subfolder.
 
-Licences: ETT is CC BY-ND 4.0 (zhouhaoyi/ETDataset); NAB is MIT
-(numenta/NAB). tsrnn redistributes neither.
+Licence: MIT (numenta/NAB). tsrnn does not redistribute it.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,46 +26,17 @@ from typing import overload
 import numpy as np
 import pandas as pd
 
-from tsrnn.datasets._download import cache_root, fetch_file
+from tsrnn.datasets._download import StrPath, _parse_times, cache_root, fetch_file
 
 __all__ = [
-    "ETT_COLUMNS",
-    "ETT_NAMES",
-    "ETT_SHA256",
     "NAB_LABELS_SHA256",
     "NAB_SHA256",
-    "load_ett",
     "load_nab",
     "load_nab_labels",
     "nab_files",
 ]
 
-StrPath = str | os.PathLike[str]
 Window = tuple[pd.Timestamp, pd.Timestamp]
-
-# --- ETT ---------------------------------------------------------------------
-
-ETT_URL = "https://raw.githubusercontent.com/zhouhaoyi/ETDataset/main/ETT-small/{name}.csv"
-
-#: Checksums of the upstream ETT-small files: sha256, or ``"md5:<hex>"`` where
-#: only the md5 that darts and torch-timeseries pin is known (their ETTh1 md5
-#: matches ours). None where not known yet: such a file still downloads, with a
-#: warning that it could not be verified.
-ETT_SHA256: dict[str, str | None] = {
-    "ETTh1": "f18de3ad269cef59bb07b5438d79bb3042d3be49bdeecf01c1cd6d29695ee066",
-    "ETTh2": "md5:51a229a3fc13579dd939364fefe9c7ab",
-    "ETTm1": None,
-    "ETTm2": None,
-}
-
-#: The ETT variants: hourly (h) or 15-minute (m), from transformer 1 or 2.
-ETT_NAMES: tuple[str, ...] = tuple(ETT_SHA256)
-
-#: Columns of every ETT file: the timestamp, six loads and the oil
-#: temperature ``OT``, the usual target.
-ETT_COLUMNS: tuple[str, ...] = ("date", "HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT")
-
-# --- NAB ---------------------------------------------------------------------
 
 NAB_DATA_URL = "https://raw.githubusercontent.com/numenta/NAB/master/data/{name}"
 NAB_LABELS_URL = "https://raw.githubusercontent.com/numenta/NAB/master/labels/combined_windows.json"
@@ -174,78 +144,6 @@ _NAB_LABEL_ALIASES = ("labels_windows.json",)
 # "category/file.csv" and nothing else: the name becomes part of a URL and of
 # a path in the cache, so "..", absolute paths and backslashes must not pass.
 _NAB_NAME = re.compile(r"[A-Za-z0-9_]+/[A-Za-z0-9_.\-]+\.csv")
-_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
-
-
-def load_ett(
-    name: str = "ETTh1",
-    *,
-    path: StrPath | None = None,
-    cache_dir: StrPath | None = None,
-    download: bool = True,
-    verify: bool = True,
-) -> pd.DataFrame:
-    """Load an Electricity Transformer Temperature (ETT) dataset.
-
-    ETTh1/ETTh2 are hourly (17,420 rows, 2016-07-01 to 2018-06-26),
-    ETTm1/ETTm2 every 15 minutes. Licence: CC BY-ND 4.0.
-
-    Parameters
-    ----------
-    name
-        One of ``"ETTh1"``, ``"ETTh2"``, ``"ETTm1"``, ``"ETTm2"``.
-    path
-        The CSV file itself, or a folder holding ``<name>.csv`` directly or
-        in ``ett/``. Nothing is downloaded when it is given.
-    cache_dir
-        Folder to look in (directly or in ``ett/``) and to download into;
-        default: ``$TSRNN_DATA_DIR``, else ``~/.cache/tsrnn``.
-    download
-        Whether to download from the ETDataset GitHub repository when no
-        local copy is found.
-    verify
-        Whether to check a local copy's sha256 where tsrnn knows it.
-        Downloads are always checked where it is known, else a warning says
-        they could not be.
-
-    Returns
-    -------
-    pandas.DataFrame
-        The file as is, in the same column order as the CSV: ``date``
-        (datetime64, kept as a column rather than an index) and the float
-        columns ``HUFL``, ``HULL``, ``MUFL``, ``MULL``, ``LUFL``, ``LULL``
-        and ``OT``.
-
-    Raises
-    ------
-    ValueError
-        If ``name`` is unknown, the checksum does not match, or the file
-        does not have the ETT columns.
-    FileNotFoundError
-        If no copy is found and none could be downloaded; the message says
-        where it looked.
-    """
-    if name not in ETT_SHA256:
-        raise ValueError(f"unknown ETT dataset {name!r}; choose one of {list(ETT_NAMES)}")
-    file = fetch_file(
-        f"{name}.csv",
-        ETT_URL.format(name=name),
-        sha256=ETT_SHA256[name],
-        subdirs=("ett",),
-        path=path,
-        cache_dir=cache_dir,
-        download=download,
-        verify=verify,
-        what=f"ETT {name!r}",
-    )
-    data = pd.read_csv(file)
-    if tuple(data.columns) != ETT_COLUMNS:
-        raise ValueError(
-            f"{file} is not an ETT file: expected columns {list(ETT_COLUMNS)}, "
-            f"got {list(data.columns)}"
-        )
-    data["date"] = _parse_times(data["date"], file)
-    return data
 
 
 @overload
@@ -517,12 +415,3 @@ def _parse_windows(value: object, key: str, file: Path) -> list[Window]:
         )
     # Upstream writes "2014-04-10 07:15:00.000000"; pandas parses it exactly.
     return [(pd.Timestamp(start), pd.Timestamp(end)) for start, end in value]
-
-
-def _parse_times(column: pd.Series, file: Path) -> pd.Series:
-    try:
-        return pd.to_datetime(column, format=_TIME_FORMAT)
-    except (ValueError, TypeError) as err:
-        raise ValueError(
-            f"{file}: timestamps should look like 2016-07-01 00:00:00; {err}"
-        ) from None
