@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 
 from tsrnn import AnomalyDetector, Forecaster, InSampleBacktestWarning
+from tsrnn.callbacks import LastCheckpoint
 from tsrnn.cli import main
-from tsrnn.training import LastCheckpoint
 
 FAST = ["--hidden-size", "8", "--epochs", "2", "--set", "batch_size=32",
         "--set", "accelerator='cpu'", "-q"]

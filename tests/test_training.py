@@ -15,7 +15,8 @@ import torch
 from pytorch_lightning.callbacks import Callback
 
 from tsrnn import AnomalyDetector, Forecaster
-from tsrnn.training import BestWeights, fit_options
+from tsrnn.callbacks import BestWeights
+from tsrnn.training import fit_options
 
 
 def _frame(n: int = 160) -> pd.DataFrame:

@@ -124,7 +124,7 @@ def fit_options(*, checkpoint_dir: str | os.PathLike | None = None, resume: bool
     ----------
     checkpoint_dir
         Save the training state to ``<checkpoint_dir>/last.ckpt`` after every epoch
-        (see :class:`LastCheckpoint`).
+        (see :class:`tsrnn.callbacks.LastCheckpoint`).
     resume
         Start from that checkpoint when it exists, continuing its epochs with the
         random draws the uninterrupted fit would have made (the same weights in

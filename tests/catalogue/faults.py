@@ -529,7 +529,7 @@ TOML = ('task = "forecast"\n[data]\npath = "d.csv"\ntime_col = "timestamp"\n'
 
 def _resume(ctx):
     from tsrnn import Forecaster
-    from tsrnn.training import LastCheckpoint
+    from tsrnn.callbacks import LastCheckpoint
 
     runs = {}
     for name in ("whole", "cut"):
