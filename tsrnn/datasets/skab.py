@@ -32,7 +32,6 @@ are held to the same checksum.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -41,7 +40,7 @@ from typing import overload
 import numpy as np
 import pandas as pd
 
-from tsrnn.datasets._download import cache_root, fetch_file
+from tsrnn.datasets._download import StrPath, cache_root, fetch_file
 
 __all__ = [
     "SKAB_SENSORS",
@@ -50,8 +49,6 @@ __all__ = [
     "load_skab",
     "skab_files",
 ]
-
-StrPath = str | os.PathLike[str]
 
 SKAB_URL = "https://raw.githubusercontent.com/waico/SKAB/master/data/{name}"
 
