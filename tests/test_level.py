@@ -18,6 +18,7 @@ from tsrnn.level import (
     level_errors,
     level_reference,
     rolling_means,
+    value_checked,
     without_constant_targets,
 )
 from tsrnn.model_checks import checksum
@@ -41,6 +42,23 @@ def test_level_errors_beyond_the_training_means_in_their_spread_capped():
     assert out[-1] == MAX_LEVEL_ERROR
     below = level_errors(-values, reference, 4)[:, 0]
     np.testing.assert_allclose(below, out)  # either side
+
+
+def test_the_checks_add_to_the_errors_so_a_spike_outranks_a_level_at_the_cap():
+    # A series that wandered far below its training levels scores the cap on
+    # every step; a spike there must still outrank its quiet steps. With the
+    # higher of the two (the rule before), every step scored 49 alike.
+    reference = np.array([[-1.0, 1.0, 0.5]])  # low, high, spread
+    values = np.full((40, 1), -100.0)  # far below: the level check's cap
+    errors = np.ones((40, 1))
+    errors[30] = 6.0  # the spike, as the network sees it
+    out = value_checked(errors, values, 4, longest=None, reference=reference, constant=None)
+    np.testing.assert_allclose(out[4:, 0], MAX_LEVEL_ERROR + errors[4:, 0])
+    assert out[30, 0] == out[:, 0].max() and (out[:, 0] < out[30, 0]).sum() == 39
+    # the stuck-sensor check adds too: the same value held beyond its record
+    stuck = value_checked(errors, values, 4, longest=np.array([3.0]), reference=None,
+                          constant=None)
+    assert (stuck[:, 0] < stuck[30, 0]).sum() == 39  # a run of 30 holds the cap too
 
 
 def test_a_constant_target_scores_any_move_from_its_first_row():

@@ -306,8 +306,8 @@ class ErrorsToScores:
 
     def _checked_errors(self, data: SeriesData, online: bool) -> tuple[np.ndarray, np.ndarray]:
         """The step errors ``[N, F]`` and their validity ``[N]`` that every score
-        starts from: the networks' errors, normalised and corrected for drift, then
-        raised by the value checks (a series unseen at fit warming up where the
+        starts from: the networks' errors, normalised and corrected for drift, plus
+        the value checks (a series unseen at fit warming up where the
         scores are online)."""
         errors, valid = self._step_errors(data, self._inputs(data, self._scaled(data)), online)
         if online or self.stateful:  # stateful scores are online either way
@@ -317,9 +317,9 @@ class ErrorsToScores:
 
     def _with_value_checks(self, errors: np.ndarray, valid: np.ndarray,
                            data: SeriesData) -> np.ndarray:
-        """Normalised errors ``[N, F]``, each target's raised on its scored steps to
+        """Normalised errors ``[N, F]``, each target's on its scored steps plus
         what its run of unchanged values (:mod:`tsrnn.stuck`) and its recent level
-        (:mod:`tsrnn.level`) say; a target constant in training, to what the level
+        (:mod:`tsrnn.level`) say; a target constant in training, what the level
         check alone says."""
         known = self._series_positions()
         out = errors.copy()

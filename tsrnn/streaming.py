@@ -191,8 +191,8 @@ class AnomalyStream(BaseStream):
             if "stuck" in st:
                 checks[k] = st["stuck"].update(values[k])
             if "level" in st:  # (a target constant in training is its alone)
-                checks[k] = np.maximum(without_constant_targets(checks[k], constant[k]),
-                                       st["level"].update(values[k], constant[k]))
+                checks[k] = (without_constant_targets(checks[k], constant[k])
+                             + st["level"].update(values[k], constant[k]))
             buffer, count, watch = st["buffer"], st["count"], st["watch"]
             if gap[k]:
                 count = 0
@@ -232,7 +232,7 @@ class AnomalyStream(BaseStream):
                 if "drift" in scored[j]:
                     errors[j] = scored[j]["drift"].update(errors[j])
                 errors[j] = without_constant_targets(errors[j], constant[k])
-            score[ready] = np.maximum(errors, checks[ready]).mean(axis=1)
+            score[ready] = (errors + checks[ready]).mean(axis=1)  # as tsrnn.level.value_checked
         score = np.array([st["filter"].update(float(score[k]), bool(ready[k]), bool(breach[k]))
                           / det._score_scale_of(self._known.get(sid))
                           for k, (sid, st) in enumerate(zip(series, states, strict=True))])

@@ -7,7 +7,7 @@ rewards: a flat line is easy to forecast and to rebuild. What gives it away is
 the run of identical values, which a live sensor with noise never holds for
 long. Each target's run (the steps its value has equalled the one before) is
 compared with the longest run the series showed in training, ``L``; beyond it,
-the target's error is raised to ``(run / (L + 1))^2`` where that is higher (in
+``(run / (L + 1))^2`` is added to the target's error (in
 the units of the normalised errors, about 1 on a normal step: a run twice the
 training record counts as a 2-sigma surprise, three times as 3 sigma, and so
 on, up to 7). On the bundled sensors this catches both stuck sensors at a 1%
