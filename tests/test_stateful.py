@@ -203,6 +203,27 @@ def test_stream_divides_by_each_sensors_score_scale(sensor_det, sensors):
     np.testing.assert_allclose(_stream_sensors(det, frame).to_numpy(), batch.to_numpy(), **TOL)
 
 
+def test_a_stream_made_before_fit_threshold_follows_its_score_scales(sensor_det, sensors):
+    # fit_threshold learns score scales anew; a stream made before it folded the
+    # old ones into its error scales, and must score as the batch does now.
+    det = scored_differently(sensor_det)
+    frame = sensors.groupby("sensor").head(1000)
+    times = np.sort(frame["timestamp"].unique())
+    stream, out = det.stream(), []
+    for t, rows in frame.groupby("timestamp", sort=True):
+        if t == times[500]:  # halfway: new scales, as fit_threshold sets them
+            det.fit_threshold(sensors.groupby("sensor").head(800))
+            det.score_scale_ = det.score_scale_ * np.arange(2.0, 3.0 + len(det.ids_))
+        res = stream.update(t, rows["value"].to_numpy()[:, None], series=list(rows["sensor"]))
+        out.append(pd.Series(res.score, index=rows.index))
+    streamed = pd.concat(out).reindex(frame.index)
+    later = (frame["timestamp"] >= times[500]).to_numpy()
+    batch = det.decision_function(frame).to_numpy()
+    np.testing.assert_allclose(streamed.to_numpy()[later], batch[later], **TOL)
+    assert not np.allclose(streamed.to_numpy()[later],
+                           _stream_sensors(sensor_det, frame).to_numpy()[later], **TOL)
+
+
 def test_stream_takes_sensors_in_any_order_and_subset(sensor_det, sensors):
     frame = sensors.groupby("sensor").head(300)
     batch = sensor_det.decision_function(frame)

@@ -84,6 +84,7 @@ class StatefulStream(BaseStream):
         self._n = det.n_features_in_
         self._window = det.window
         self._smoothing = det.smoothing if det.smoothing > 1 and not det.alerts else 0
+        self._folded = getattr(det, "score_scale_", None)  # the score scales folded in
         self._range = det._range_check
         freq = det.freq_
         self._step = None if freq is None or isinstance(freq, int | np.integer) else freq
@@ -171,6 +172,24 @@ class StatefulStream(BaseStream):
                 a["low"][k], a["high"][k] = start
             self._filters.append(det._score_filter(i) if det.alerts else None)
 
+    def _follow_score_scale(self) -> None:
+        """Fold in the detector's score scales anew where ``fit_threshold`` has
+        learnt others since they were folded, as the batch scores and the
+        threshold read them now: each slot's error scale and its smoothing's ring
+        of past scores move by the ratio of the new scale to the old."""
+        det = self.detector
+        scales = getattr(det, "score_scale_", None)
+        if scales is self._folded:
+            return
+        a, old = self._arrays, self._folded
+        for k, sid in enumerate(self._ids):
+            i = self._known.get(sid)
+            ratio = det._score_scale_of(i) / (
+                1.0 if det.alerts or old is None else float(old[-1 if i is None else i]))
+            a["scale"][k] *= ratio
+            a["recent"][k] /= ratio
+        self._folded = scales
+
     def _drop(self, sid) -> None:
         """Free a series' slot: the last slot moves into it, so the used slots stay
         the first ones; the arrays shrink when a quarter of them is used."""
@@ -205,6 +224,7 @@ class StatefulStream(BaseStream):
             :class:`StatefulStream`).
         """
         det = self.detector
+        self._follow_score_scale()  # before a new series folds in today's
         series, values = self._rows(values, series)
         stamp = self._time(timestamp)
         fresh = [sid for sid in series if sid not in self._slot]
