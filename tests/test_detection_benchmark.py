@@ -175,6 +175,37 @@ def test_nab_halves_are_the_alternate_files_each_at_its_own_threshold():
     assert got["NAB moved"] <= got["NAB own"]  # a threshold optimised elsewhere
 
 
+def test_nab_moved_between_synthetic_and_real_files():
+    from tsrnn.metrics import nab_benchmark, nab_score
+
+    times = pd.date_range("2020-01-01", periods=100, freq="h")
+    rng = np.random.default_rng(1)
+    cases, results = [], []
+    for k, name in enumerate(["artificialWithAnomaly/a", "artificialWithAnomaly/b",
+                              "realAWSCloudwatch/c", "realAWSCloudwatch/d"]):
+        cases.append(bench.Case(name, None, None, None, None, {}, times=times,
+                                windows=[(times[50], times[60])]))
+        scores = rng.random(100)
+        scores[55] += 3 if k < 2 else 0.5  # the real files' anomalies stand out less
+        results.append((scores, 0.0))
+    got = bench.nab_transfer(cases, results)
+
+    def runs(idx):
+        return {cases[i].name: (times, results[i][0], cases[i].windows) for i in idx}
+
+    assert got["NAB art own"] == nab_benchmark(runs([0, 1]))["score"]
+    assert got["NAB real own"] == nab_benchmark(runs([2, 3]))["score"]
+    threshold = nab_benchmark(runs([0, 1]))["threshold"]  # the synthetic files'
+    target = nab_benchmark(runs([2, 3]))
+    raw = sum(nab_score(t, s, w, threshold=threshold) for t, s, w in runs([2, 3]).values())
+    assert got["NAB art->real"] == pytest.approx(
+        100 * (raw - target["null"]) / (target["perfect"] - target["null"]))
+    assert got["NAB art->real"] <= got["NAB real own"]
+    assert got["NAB real->art"] <= got["NAB art own"]
+    only_real = bench.nab_transfer(cases[2:], results[2:])
+    assert "NAB art->real" not in only_real and "NAB moved" in only_real
+
+
 def test_reconstruction_and_forecast_members_average_errors_in_their_own_scales(
         case_and_detector, tmp_path):
     # members="reconstruction+forecast": the networks of both cached fits, each
