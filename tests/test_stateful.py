@@ -224,6 +224,29 @@ def test_a_stream_made_before_fit_threshold_follows_its_score_scales(sensor_det,
                            _stream_sensors(sensor_det, frame).to_numpy()[later], **TOL)
 
 
+@pytest.mark.parametrize("how", ["saved", "in place"])
+def test_a_stream_follows_score_scales_saved_or_changed_in_place(sensor_det, sensors, how,
+                                                                 tmp_path):
+    det = scored_differently(sensor_det)
+    frame = sensors.groupby("sensor").head(600)
+    times = np.sort(frame["timestamp"].unique())
+    stream, out = det.stream(), []
+    for t, rows in frame.groupby("timestamp", sort=True):
+        if t == times[300]:
+            if how == "saved":  # new scales, then saved before any update
+                det.score_scale_ = np.arange(2.0, 3.0 + len(det.ids_))
+                stream.save(tmp_path / "state.tsrnn")
+                stream = load_stream(tmp_path / "state.tsrnn")
+                det = stream.detector
+            else:
+                det.score_scale_ *= np.arange(2.0, 3.0 + len(det.ids_))
+        res = stream.update(t, rows["value"].to_numpy()[:, None], series=list(rows["sensor"]))
+        out.append(pd.Series(res.score, index=rows.index))
+    later = (frame["timestamp"] >= times[300]).to_numpy()
+    np.testing.assert_allclose(pd.concat(out).reindex(frame.index).to_numpy()[later],
+                               det.decision_function(frame).to_numpy()[later], **TOL)
+
+
 def test_stream_takes_sensors_in_any_order_and_subset(sensor_det, sensors):
     frame = sensors.groupby("sensor").head(300)
     batch = sensor_det.decision_function(frame)

@@ -84,7 +84,7 @@ class StatefulStream(BaseStream):
         self._n = det.n_features_in_
         self._window = det.window
         self._smoothing = det.smoothing if det.smoothing > 1 and not det.alerts else 0
-        self._folded = getattr(det, "score_scale_", None)  # the score scales folded in
+        self._folded = _copy(getattr(det, "score_scale_", None))  # the scales folded in
         self._range = det._range_check
         freq = det.freq_
         self._step = None if freq is None or isinstance(freq, int | np.integer) else freq
@@ -179,8 +179,10 @@ class StatefulStream(BaseStream):
         of past scores move by the ratio of the new scale to the old."""
         det = self.detector
         scales = getattr(det, "score_scale_", None)
-        if scales is self._folded:
-            return
+        if (scales is None and self._folded is None) or (
+                scales is not None and self._folded is not None
+                and np.array_equal(scales, self._folded)):
+            return  # (compared by value: an array changed in place counts too)
         a, old = self._arrays, self._folded
         for k, sid in enumerate(self._ids):
             i = self._known.get(sid)
@@ -188,7 +190,7 @@ class StatefulStream(BaseStream):
                 1.0 if det.alerts or old is None else float(old[-1 if i is None else i]))
             a["scale"][k] *= ratio
             a["recent"][k] /= ratio
-        self._folded = scales
+        self._folded = _copy(scales)
 
     def _drop(self, sid) -> None:
         """Free a series' slot: the last slot moves into it, so the used slots stay
@@ -431,13 +433,23 @@ class StatefulStream(BaseStream):
             score = np.where(breach, np.maximum(score, OUT_OF_RANGE_SCORE), score)
         return score
 
-    _plain_state, _restore = plain_state, restore  # the state file: tsrnn/stateful_state.py
+    def _plain_state(self) -> dict:
+        """The state for the file (tsrnn/stateful_state.py), with the detector's
+        score scales as the file's detector will have them."""
+        self._follow_score_scale()
+        return plain_state(self)
+
+    _restore = restore
 
     def memory_bytes(self) -> int:
         """Bytes of per-series state held now (the arrays, at their capacity)."""
         return (sum(arr.nbytes for arr in self._arrays.values())
                 + sum(arr.nbytes for w in self._warming.values()
                       for arr in w.values() if isinstance(arr, np.ndarray)))
+
+
+def _copy(scales: np.ndarray | None) -> np.ndarray | None:
+    return None if scales is None else np.array(scales, np.float64)
 
 
 def _at(key: str, slots) -> tuple:
