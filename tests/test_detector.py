@@ -6,6 +6,7 @@ detection: PyOD's vocabulary, scores that single out injected anomalies, per-row
 alignment, many sensors, and point-by-point streaming.
 """
 
+import copy
 import pickle
 import subprocess
 import sys
@@ -1058,6 +1059,18 @@ def test_fit_threshold_matches_score_scales_to_series_by_id(long_frame):
     again = scored_differently(det).fit_threshold(long_frame)
     np.testing.assert_array_equal(scored_differently(det).fit_threshold(reordered).score_scale_,
                                   again.score_scale_)
+
+
+def test_a_fit_threshold_that_fails_changes_nothing(long_frame):
+    det = _detector(smoothing=20).fit(long_frame, **LONG)
+    det.score_scale_ = np.array([2.0, 3.0, 4.0, 3.0])
+    before = {k: copy.deepcopy(getattr(det, k)) for k in
+              ("score_scale_", "decision_scores_", "threshold_", "labels_", "threshold_scoring_")}
+    short = long_frame.groupby("series").head(60)  # too few scores for a tail fit
+    with pytest.raises(ValueError, match="threshold='pot'"):
+        det.set_params(threshold="pot").fit_threshold(short)
+    for name, value in before.items():
+        np.testing.assert_array_equal(getattr(det, name), value, err_msg=name)
 
 
 @pytest.mark.parametrize("key, value, match", [

@@ -42,6 +42,9 @@ NEW_SERIES_WARMUP = 100  # points that scale a series unseen at fit (see _warmup
 # drift_window), so a model file asking for more would exhaust memory, not score.
 # A million steps is two years of minutes.
 MAX_SCORING_STEPS = 1_000_000
+# What fit_threshold sets, kept as it was where it fails.
+_THRESHOLD_STATE = ("score_scale_", "decision_scores_", "threshold_", "labels_",
+                    "threshold_scoring_")
 SCORING = ("alerts", "smoothing", "drift_window", "drift_quantile", "normalize_errors",
            "likelihood_window", "likelihood_history", "likelihood_average", "cooldown",
            "range_tolerance")
@@ -395,9 +398,17 @@ class ErrorsToScores:
         data = self._read(df)
         errors, valid = self._checked_errors(data, online=True)
         train_end, breaches = self._train_end(data), self._breaches(data)
-        self._learn_score_scale(data, errors, valid, train_end, breaches)
-        self.decision_scores_ = self.decision_function(df).to_numpy(dtype=np.float64)
-        self._set_threshold(self._held_out_scores(data, errors, valid, train_end, breaches))
+        kept = {name: getattr(self, name, None) for name in _THRESHOLD_STATE}
+        try:
+            self._learn_score_scale(data, errors, valid, train_end, breaches)
+            self.decision_scores_ = self.decision_function(df).to_numpy(dtype=np.float64)
+            self._set_threshold(self._held_out_scores(data, errors, valid, train_end,
+                                                      breaches))
+        except BaseException:
+            # All or nothing: new score scales under the old threshold would flag
+            # far fewer (or more) rows, in batch and in every stream, silently.
+            self.__dict__.update(kept)
+            raise
         return self
 
     def _train_end(self, data: SeriesData) -> np.ndarray:
