@@ -12,6 +12,7 @@ import torch
 from tests.test_stuck import _frame, assert_stream_and_file_agree, small_detector
 from tsrnn import AnomalyDetector
 from tsrnn.level import (
+    MAX_CHECKS,
     MAX_LEVEL_ERROR,
     LevelWatch,
     constant_targets,
@@ -59,6 +60,10 @@ def test_the_checks_add_to_the_errors_so_a_spike_outranks_a_level_at_the_cap():
     stuck = value_checked(errors, values, 4, longest=np.array([3.0]), reference=None,
                           constant=None)
     assert (stuck[:, 0] < stuck[30, 0]).sum() == 39  # a run of 30 holds the cap too
+    # stuck beyond its training levels: the two checks together add one cap, not two
+    both = value_checked(errors, values, 4, longest=np.array([3.0]), reference=reference,
+                         constant=None)
+    np.testing.assert_allclose(both[20:, 0], MAX_CHECKS + errors[20:, 0])
 
 
 def test_a_constant_target_scores_any_move_from_its_first_row():

@@ -13,7 +13,9 @@ those training means: in the units of the normalised errors, about 1 on a
 normal step, so a mean 3 spreads beyond anything seen in training counts as a
 3-sigma surprise. Capped at 49, as the stuck-sensor check (:mod:`tsrnn.stuck`),
 so one sensor's new level cannot swamp the smoothing's running mean of the
-steps after it.
+steps after it; and the two checks together add at most 49
+(:data:`MAX_CHECKS`), so a sensor stuck beyond its training levels is not
+counted twice.
 
 Added, not the higher of the two: the level and the network's error are two
 pieces of evidence, and a spike on a series that has wandered beyond its
@@ -59,12 +61,15 @@ from numpy.lib.stride_tricks import sliding_window_view
 from tsrnn.data.scaling import is_constant, spread_or_one
 from tsrnn.stuck import run_lengths, stuck_errors
 
-__all__ = ["MAX_LEVEL_ERROR", "LevelWatch", "constant_targets", "level_errors",
+__all__ = ["MAX_CHECKS", "MAX_LEVEL_ERROR", "LevelWatch", "constant_targets", "level_errors",
            "level_reference", "rolling_means", "value_checked", "without_constant_targets"]
 
 # As the stuck-sensor check's cap: a new level held for days would otherwise swamp
 # the smoothing's running mean of the steps after it.
 MAX_LEVEL_ERROR = 49.0
+# And the two checks together, for the same reason: a sensor stuck beyond its
+# training levels adds what either check alone may, not twice that.
+MAX_CHECKS = MAX_LEVEL_ERROR
 
 
 def rolling_means(values: np.ndarray, span: int) -> np.ndarray:
@@ -137,17 +142,17 @@ def value_checked(errors: np.ndarray, values: np.ndarray, span: int, *,
                   constant: np.ndarray | None) -> np.ndarray:
     """One series' normalised ``errors`` ``[T, F]`` plus what its ``values``
     ``[T, F]`` say: their runs of unchanged values against the training record
-    ``longest`` (:mod:`tsrnn.stuck`; None: no check), and their level against
-    ``reference`` (None: no check), a ``constant`` target's errors and stuck
-    check replaced by the level check's. The batch scores and the ONNX ones
-    share it; the stream adds the same terms step by step."""
-    checked = errors
-    if longest is not None:
-        checked = checked + stuck_errors(run_lengths(values), longest)
+    ``longest`` (:mod:`tsrnn.stuck`; None: no check) and their level against
+    ``reference`` (None: no check), the two together at most
+    :data:`MAX_CHECKS`; a ``constant`` target's errors and stuck check replaced
+    by the level check's. The batch scores and the ONNX ones share it; the
+    stream adds the same terms step by step."""
+    checks = 0.0 if longest is None else stuck_errors(run_lengths(values), longest)
     if reference is not None:  # (a target constant in training is its alone)
-        checked = (without_constant_targets(checked, constant)
-                   + level_errors(values, reference, span, constant))
-    return checked
+        errors = without_constant_targets(errors, constant)
+        checks = (without_constant_targets(checks, constant)
+                  + level_errors(values, reference, span, constant))
+    return errors + np.minimum(checks, MAX_CHECKS)
 
 
 class LevelWatch:

@@ -19,7 +19,7 @@ import torch
 
 from tsrnn.data import DataError
 from tsrnn.data.calendar import calendar_names, calendar_row
-from tsrnn.level import without_constant_targets
+from tsrnn.level import MAX_CHECKS, without_constant_targets
 from tsrnn.stream_base import BaseStream
 from tsrnn.stream_state import load_stream
 
@@ -232,7 +232,8 @@ class AnomalyStream(BaseStream):
                 if "drift" in scored[j]:
                     errors[j] = scored[j]["drift"].update(errors[j])
                 errors[j] = without_constant_targets(errors[j], constant[k])
-            score[ready] = (errors + checks[ready]).mean(axis=1)  # as tsrnn.level.value_checked
+            # as tsrnn.level.value_checked
+            score[ready] = (errors + np.minimum(checks[ready], MAX_CHECKS)).mean(axis=1)
         score = np.array([st["filter"].update(float(score[k]), bool(ready[k]), bool(breach[k]))
                           / det._score_scale_of(self._known.get(sid))
                           for k, (sid, st) in enumerate(zip(series, states, strict=True))])
