@@ -247,6 +247,33 @@ def test_a_stream_follows_score_scales_saved_or_changed_in_place(sensor_det, sen
                                det.decision_function(frame).to_numpy()[later], **TOL)
 
 
+@pytest.fixture(scope="module")
+def windowed_sensor_det(sensors) -> AnomalyDetector:
+    train = sensors.groupby("sensor").head(800)
+    return AnomalyDetector(**{**TINY, "stateful": False}).fit(train, **SENSORS)
+
+
+@pytest.mark.parametrize("fitted", ["sensor_det", "windowed_sensor_det"])
+def test_a_stream_refuses_updates_once_the_detectors_scoring_changed(request, sensors,
+                                                                     fitted):
+    # Its state (the smoothing's past scores, the likelihood's history) was made
+    # under the old settings: after set_params and fit_threshold it would mix them.
+    det = scored_differently(request.getfixturevalue(fitted))
+    frame = sensors.groupby("sensor").head(40)
+    t0, rows = next(iter(frame.groupby("timestamp", sort=True)))
+    stream = det.stream()
+    stream.update(t0, rows["value"].to_numpy()[:, None], series=list(rows["sensor"]))
+    det.set_params(smoothing=8).fit_threshold(sensors.groupby("sensor").head(800))
+    t1 = t0 + pd.Timedelta(det.freq_)
+    with pytest.raises(ValueError, match=r"smoothing=50 when the stream was made, now 8.*"
+                                         r"detector\.stream\(\)") as err:
+        stream.update(t1, rows["value"].to_numpy()[:, None], series=list(rows["sensor"]))
+    assert "\n" not in str(err.value)
+    det.stream().update(t1, rows["value"].to_numpy()[:, None], series=list(rows["sensor"]))
+    det.set_params(smoothing=50)  # set back: the old stream goes on
+    stream.update(t1, rows["value"].to_numpy()[:, None], series=list(rows["sensor"]))
+
+
 def test_stream_takes_sensors_in_any_order_and_subset(sensor_det, sensors):
     frame = sensors.groupby("sensor").head(300)
     batch = sensor_det.decision_function(frame)

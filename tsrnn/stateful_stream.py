@@ -85,6 +85,7 @@ class StatefulStream(BaseStream):
         self._window = det.window
         self._smoothing = det.smoothing if det.smoothing > 1 and not det.alerts else 0
         self._folded = _copy(getattr(det, "score_scale_", None))  # the scales folded in
+        self._settings = det._scoring_settings()  # what its state was made under
         self._range = det._range_check
         freq = det.freq_
         self._step = None if freq is None or isinstance(freq, int | np.integer) else freq
@@ -226,6 +227,7 @@ class StatefulStream(BaseStream):
             :class:`StatefulStream`).
         """
         det = self.detector
+        self._check_settings()
         self._follow_score_scale()  # before a new series folds in today's
         series, values = self._rows(values, series)
         stamp = self._time(timestamp)

@@ -20,13 +20,15 @@ __all__ = ["BaseStream"]
 
 class BaseStream:
     """The part of a stream that does not depend on how it scores. A subclass
-    holds ``detector``, ``_known`` (fitted id -> position) and ``_held`` (a dict
+    holds ``detector``, ``_known`` (fitted id -> position), ``_settings`` (the
+    detector's scoring settings when the stream was made) and ``_held`` (a dict
     keyed by the ids it holds state for, in order of arrival), and defines
     ``update``, ``_drop`` (forget one series), ``_plain_state`` and ``_restore``
     (its state for :mod:`tsrnn.stream_state`)."""
 
     detector: AnomalyDetector
     _known: dict
+    _settings: dict  # the detector's scoring settings when the stream was made
 
     @property
     def _held(self) -> dict:
@@ -49,6 +51,21 @@ class BaseStream:
 
     def _drop(self, sid) -> None:
         raise NotImplementedError
+
+    def _check_settings(self) -> None:
+        """A stream's state was made under the detector's post-processing as it was
+        when the stream was made (the smoothing's past scores, the likelihood's
+        history, whether the drift correction runs): scoring on under other
+        settings would mix the two, so an update after ``set_params`` is refused.
+        (``threshold_`` and the score scales ``fit_threshold`` sets are read as
+        they are now.)"""
+        now = self.detector._scoring_settings()
+        if now != self._settings:
+            changed = [f"{k}={self._settings[k]!r} when the stream was made, now {now[k]!r}"
+                       for k in now if now[k] != self._settings[k]]
+            raise ValueError(f"the detector's scoring changed since this stream was made "
+                             f"({'; '.join(changed)}): make a new one with "
+                             "detector.stream(), or set them back")
 
     # ------------------------------------------------------------------ input
     def _rows(self, values, series) -> tuple[list, np.ndarray]:

@@ -105,6 +105,7 @@ class AnomalyStream(BaseStream):
         self._forecast = detector.score == "forecast"
         self._keep = detector.window + (1 if self._forecast else 0)
         self._known = detector._series_positions()
+        self._settings = detector._scoring_settings()  # what its state was made under
         self._state: dict = {}  # series id -> its state (see _new_state)
 
     @property
@@ -154,6 +155,7 @@ class AnomalyStream(BaseStream):
             scaled by its own first points (see :class:`AnomalyStream`).
         """
         det = self.detector
+        self._check_settings()
         series, values = self._rows(values, series)
         stamp = self._time(timestamp)
         fresh = [sid for sid in series if sid not in self._state]
