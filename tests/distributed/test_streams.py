@@ -72,6 +72,23 @@ def test_refusals_name_the_series(detector, live):
         PartitionedStream(detector, 0, engine="local")
 
 
+def test_a_detector_changed_after_shipping_is_refused(detector, live):
+    # The partitions hold copies: a new threshold or score scales here would be
+    # followed by a stream in this process and not by them.
+    from tests.rescoring import scored_differently
+
+    det = scored_differently(detector)
+    parted = PartitionedStream(det, 2, engine="local")
+    first = live[live["timestamp"] == live["timestamp"].min()]
+    parted.update_frame(first)
+    det.score_scale_ = det.score_scale_ * 2.0
+    for call in (lambda: parted.update_frame(first),
+                 lambda: parted.update(live["timestamp"].max(), {"s0": 1.0})):
+        with pytest.raises(ValueError, match="make a new PartitionedStream"):
+            call()
+    PartitionedStream(det, 2, engine="local").update_frame(first)  # as it is now
+
+
 def test_partition_of_is_stable_across_processes():
     ids = [f"s{k}" for k in range(50)] + list(range(50))
     here = [partition_of(s, 4) for s in ids]

@@ -42,6 +42,10 @@ class PartitionedStream:
     ``engine="local"`` runs the same partitions in this process: the same results,
     bit for bit.
 
+    The partitions hold copies of the detector as it was when the stream was
+    made: after ``fit_threshold`` or ``set_params`` on it, :meth:`update` refuses,
+    and a new ``PartitionedStream`` ships the detector as it is now.
+
     Every partition checks its points as one stream does. The form of the input is
     checked here, before any partition sees it; a point a partition refuses (a
     stale time, a NaN) raises its error, naming the series, after the other
@@ -68,6 +72,7 @@ class PartitionedStream:
             raise ValueError(f"n_partitions must be a positive integer, got {n_partitions!r}")
         self.detector = detector
         self._parser = detector.stream()  # reads the forms of input; never updated
+        self._shipped = _as_shipped(detector)
         self.n_partitions = n_partitions
         self.engine = resolve_engine(engine, address)
         data = model_bytes(detector)
@@ -89,6 +94,7 @@ class PartitionedStream:
     def update(self, timestamp, values, series=None) -> StreamResult:
         """:meth:`StatefulStream.update <tsrnn.stateful_stream.StatefulStream.update>`
         over the partitions: the same forms of input, the results in input order."""
+        self._check_shipped()
         series, rows = self._parser._rows(values, series)
         self._parser._time(timestamp)
         parts = self.partitions(series)
@@ -110,6 +116,7 @@ class PartitionedStream:
         frame's order and index."""
         if not isinstance(df, pd.DataFrame):
             raise TypeError(f"expected a pandas DataFrame, got {type(df).__name__}")
+        self._check_shipped()
         id_col = self.detector.roles_["id_col"]
         if id_col is not None and id_col not in df:
             raise ValueError(f"the frame lacks the id column {id_col!r}; it has "
@@ -136,6 +143,16 @@ class PartitionedStream:
         self._parts = []
 
     # ------------------------------------------------------------- internals
+    def _check_shipped(self) -> None:
+        """The partitions score with the detector they were given: one changed
+        since (a new threshold, score scales or scoring settings) would be
+        followed by a stream of it in this process and not by them."""
+        threshold, scales, settings = _as_shipped(self.detector)
+        if (threshold, settings) != self._shipped[::2] or not _same(scales, self._shipped[1]):
+            raise ValueError("the detector changed since this PartitionedStream shipped it "
+                             "to its partitions (fit_threshold or set_params): make a new "
+                             "PartitionedStream to score with it as it is now")
+
     def _call(self, p: int, method: str, *args):
         if not self._parts:
             raise RuntimeError("the stream is closed")
@@ -161,6 +178,18 @@ class PartitionedStream:
                 raise value
             out.append((pick, value))
         return out
+
+
+def _as_shipped(detector) -> tuple:
+    """What of a detector may change after fit and changes its stream's scores or
+    labels: its threshold, score scales (a copy) and scoring settings."""
+    scales = getattr(detector, "score_scale_", None)
+    return (float(detector.threshold_), None if scales is None else np.array(scales),
+            detector._scoring_settings())
+
+
+def _same(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    return a is b or (a is not None and b is not None and np.array_equal(a, b))
 
 
 def _empty(n: int) -> dict[str, np.ndarray]:
