@@ -137,6 +137,28 @@ def test_detector_scores_have_the_stuck_sensor_check(tmp_path):
         detector_scores(errors, meta)
 
 
+def test_detector_scores_carry_missing_values_forward_as_the_detector_does(tmp_path):
+    steps = np.arange(600)
+    df = pd.DataFrame({"a": np.sin(steps * 2 * np.pi / 24)
+                       + 0.1 * np.random.default_rng(0).standard_normal(600)})
+    gappy = df.copy()
+    gappy.iloc[500:560, 0] = gappy.iloc[499, 0]  # stuck, with gaps in the run
+    gappy.iloc[510:550:3, 0] = np.nan
+    det = AnomalyDetector("gru", window=8, n_models=1, calendar=None, fill="ffill",
+                          **FIT).fit(df.iloc[:400])
+    meta = det.to_onnx(tmp_path / "d.onnx")
+    errors = _graph_errors(det, tmp_path / "d.onnx", gappy.ffill())
+    scores = detector_scores(errors, meta, values=gappy.to_numpy())  # the NaNs as they come
+    np.testing.assert_allclose(scores, det.decision_function(gappy, online=True).to_numpy(),
+                               **TOL)
+    with pytest.raises(ValueError, match="values row 510 is missing or infinite, and the "
+                                         "detector was fitted without fill='ffill'"):
+        detector_scores(errors, {**meta, "params": {**meta["params"], "fill": None}},
+                        values=gappy.to_numpy())
+    with pytest.raises(ValueError, match="row 0 is missing"):
+        detector_scores(errors, meta, values=np.r_[[[np.nan]], gappy.to_numpy()[1:]])
+
+
 def test_detector_scores_divide_ranking_scores_by_the_score_scale(tmp_path):
     df = nab()
     det = AnomalyDetector("gru", window=8, n_models=1, **FIT).fit(df.iloc[:400])

@@ -53,7 +53,9 @@ def detector_scores(errors: np.ndarray, metadata: dict, series=None, *,
         ``[T, F]`` the targets in original units, for the range check, which
         ``alerts=True`` with a ``range_tolerance`` needs, and the stuck-sensor
         and level checks (every windowed detector's: its metadata's
-        ``longest_run`` and ``level_range``).
+        ``longest_run`` and ``level_range``). A missing value (NaN or inf) is
+        carried forward from the last one, as the detector does with
+        ``fill="ffill"``; without it, it is refused, naming its row.
 
     Returns
     -------
@@ -95,7 +97,8 @@ def detector_scores(errors: np.ndarray, metadata: dict, series=None, *,
         if values is None:
             raise ValueError("values are needed for the stuck-sensor and level checks: the "
                              f"targets in original units, [steps, {n_targets}]")
-        targets = np.asarray(values)[:, :n_targets].astype(np.float32)  # as the detector reads
+        targets = _filled(np.asarray(values, np.float64)[:, :n_targets],
+                          p.get("fill")).astype(np.float32)  # as the detector reads
         constant = metadata.get("constant_targets")  # older exports: none
         checked = value_checked(
             errors, targets, metadata["window"],
@@ -111,3 +114,21 @@ def detector_scores(errors: np.ndarray, metadata: dict, series=None, *,
                           average=p.get("likelihood_average", ScoreFilter.average))  # older: none
     score_scale = metadata.get("score_scale")  # ranking scores; older exports: none
     return scores if alerts or score_scale is None else scores / float(score_scale[i])
+
+
+def _filled(values: np.ndarray, fill) -> np.ndarray:
+    """``values`` ``[T, F]`` with each missing one (NaN or inf) the last before it,
+    as the detector reads a frame with ``fill="ffill"``; refused where the
+    detector would refuse it."""
+    bad = ~np.isfinite(values)
+    if not bad.any():
+        return values
+    row = int(np.flatnonzero(bad.any(axis=1))[0])
+    if fill != "ffill":
+        raise ValueError(f"values row {row} is missing or infinite, and the detector was "
+                         "fitted without fill='ffill' to carry the last value forward")
+    if row == 0:
+        raise ValueError("values row 0 is missing or infinite: there is no earlier value "
+                         "to carry forward")
+    last = np.maximum.accumulate(np.where(bad, 0, np.arange(len(values))[:, None]), axis=0)
+    return np.take_along_axis(values, last, axis=0)
