@@ -1095,3 +1095,13 @@ def test_a_file_with_a_training_summary_of_text_is_refused(fitted, tmp_path):
     with pytest.raises(ValueError, match="fitted 'training_summary' .* is not epochs") as err:
         AnomalyDetector.load(path)
     assert str(path) in str(err.value)
+
+
+def test_a_frame_whose_columns_are_labelled_by_numbers_scores_and_streams():
+    # The fitted detector knows its targets as '0' and '1': decision_function and
+    # update_frame on the very frame it was fitted on said column '0' was missing.
+    frame = _wide(60).set_axis([0, 1], axis=1).rename_axis("timestamp").reset_index()
+    det = _detector().fit(frame)
+    assert len(det.decision_function(frame)) == len(frame)
+    np.testing.assert_allclose(det.stream().update_frame(frame)["score"],
+                               det.decision_function(frame, online=True), atol=1e-5)

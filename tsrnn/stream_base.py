@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from tsrnn.data import DataError
+from tsrnn.data.frames import columns_named
 
 if TYPE_CHECKING:
     from tsrnn.detector import AnomalyDetector
@@ -119,9 +120,10 @@ class BaseStream:
         """
         det = self.detector
         roles = det.roles_
-        time_col, id_col, targets = roles["time_col"], roles["id_col"], det.target_names_
         if not isinstance(df, pd.DataFrame):
             raise TypeError(f"expected a pandas DataFrame, got {type(df).__name__}")
+        time_col, id_col = roles["time_col"], roles["id_col"]
+        targets = columns_named(df, det.target_names_)
         if time_col is None:
             raise ValueError("the detector was fitted without a time column: pass points "
                              "to update() one timestamp at a time")

@@ -681,3 +681,16 @@ def test_a_variation_float32_cannot_hold_is_refused():
                          index=pd.date_range("2024-01-01", periods=100, freq="h"))
     with pytest.raises(DataError, match="column 'y' varies by .* Subtract an offset"):
         SeriesData.from_dataframe(frame)
+
+
+def test_a_name_the_model_kept_as_text_finds_a_column_labelled_by_a_number():
+    # A fitted model keeps its columns as text ('0'); scoring the frame it was
+    # fitted on, with columns labelled 0 and 1, failed with "column '0' is not in
+    # the DataFrame; did you mean '0'?".
+    frame = pd.DataFrame({0: [1.0, 2.0, 4.0], 1: [3.0, 5.0, 6.0]},
+                         index=pd.date_range("2024-01-01", periods=3, freq="h"))
+    data = from_dataframe(frame, target=["0", "1"])
+    assert data.target_names == ("0", "1")
+    np.testing.assert_array_equal(data.values, frame.to_numpy(dtype=np.float32))
+    with pytest.raises(DataError, match="column '2' is not in the DataFrame"):
+        from_dataframe(frame, target=["2"])

@@ -344,9 +344,22 @@ def _as_list(cols) -> list:
     return list(cols)
 
 
+def columns_named(df: pd.DataFrame, cols: list) -> list:
+    """The columns named in ``cols``: a fitted model remembers its columns by their
+    text (column ``0`` as ``'0'``), so a name that is not a column's label but is the
+    text of exactly one column's label names that column."""
+    found = []
+    for col in cols:
+        if col not in df.columns:
+            same = [c for c in df.columns if str(c) == str(col)]
+            col = same[0] if len(same) == 1 else col
+        found.append(col)
+    return found
+
+
 def _resolve_roles(df, time_col, id_col, target, past, future) -> tuple[list, list, list]:
-    past, future = _as_list(past), _as_list(future)
-    targets = _as_list(target)
+    past, future = columns_named(df, _as_list(past)), columns_named(df, _as_list(future))
+    targets = columns_named(df, _as_list(target))
     _check_columns_exist(df, targets + past + future)
     taken = {c for c in (time_col, id_col) if c is not None}
     if not targets:
