@@ -612,12 +612,31 @@ def test_an_ensemble_of_seeds_averages_their_networks(tmp_path, wide_frame):
 
 
 @pytest.mark.parametrize(("param", "value"), [("alerts", "no"), ("normalize_errors", 1),
-                                            ("smoothing", 2.5), ("cooldown", -1)])
+                                            ("smoothing", 2.5), ("cooldown", -1),
+                                            ("range_tolerance", -1)])
 def test_scoring_parameters_are_checked_when_changed_after_fit(fitted, param, value):
     det = scored_differently(fitted["forecast"], **{param: value})
     for call in (lambda: det.decision_function(_wide(40)), det.stream):
         with pytest.raises(ValueError, match=param):
             call()
+
+
+@pytest.mark.parametrize(("score", "param", "value"), [
+    ("reconstruction", "window", W // 2), ("forecast", "window", W * 2),
+    ("reconstruction", "score", "forecast"), ("forecast", "score", "reconstruction"),
+    ("reconstruction", "stateful", True)])
+def test_parameters_that_shape_the_networks_are_refused_when_changed_after_fit(
+        fitted, wide_frame, score, param, value):
+    # They failed inside torch ("expected windows [batch, 8, 3], got (114, 4, 3)",
+    # "too many indices for tensor of dimension 4").
+    det = scored_differently(fitted[score], **{param: value})
+    for call in (lambda: det.decision_function(wide_frame), det.stream,
+                 lambda: det.fit_threshold(wide_frame)):
+        with pytest.raises(ValueError, match=f"fitted with {param}=.*fit again"):
+            call()
+    det.set_params(**{param: fitted[score].get_params()[param]})
+    np.testing.assert_array_equal(det.decision_function(wide_frame),
+                                  fitted[score].decision_function(wide_frame))
 
 
 def test_error_scales_come_from_the_validation_rows(long_frame):

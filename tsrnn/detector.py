@@ -403,11 +403,6 @@ class AnomalyDetector(DetectorNetworks, ErrorsToScores, DetectorFile, SeriesEsti
             raise ValueError(f"contamination must be in (0, 0.5), got {self.contamination}")
         check_calendar(self.calendar)
         self._check_scoring()
-        if self.range_tolerance is not None and not (
-                isinstance(self.range_tolerance, numbers.Real)
-                and not isinstance(self.range_tolerance, bool) and self.range_tolerance >= 0):
-            raise ValueError(f"range_tolerance must be a number >= 0 or None, got "
-                             f"{self.range_tolerance!r}")
         if self.threshold == "pot" and not 0.0 < self.risk < 0.02:
             # The tail is fitted above the 0.98 quantile: a rarer event is needed.
             raise ValueError(f"risk must be in (0, 0.02), got {self.risk}")
@@ -438,6 +433,11 @@ class AnomalyDetector(DetectorNetworks, ErrorsToScores, DetectorFile, SeriesEsti
         if self.likelihood_average not in AVERAGES:
             raise ValueError(f"likelihood_average must be one of {AVERAGES}, got "
                              f"{self.likelihood_average!r}")
+        if self.range_tolerance is not None and not (
+                isinstance(self.range_tolerance, numbers.Real)
+                and not isinstance(self.range_tolerance, bool) and self.range_tolerance >= 0):
+            raise ValueError(f"range_tolerance must be a number >= 0 or None, got "
+                             f"{self.range_tolerance!r}")
         if self.likelihood_window > self.likelihood_history:
             raise ValueError(f"likelihood_window ({self.likelihood_window}) must not exceed "
                              f"likelihood_history ({self.likelihood_history}): the short "
@@ -459,6 +459,7 @@ class AnomalyDetector(DetectorNetworks, ErrorsToScores, DetectorFile, SeriesEsti
         range (``alerts=True``), the columns out of range share it equally.
         """
         check_is_fitted(self, "net_")
+        self._check_network()
         self._check_scoring()
         data = self._read(df)
         check_length(data, self.window + 1, what="window + 1")
@@ -521,6 +522,7 @@ class AnomalyDetector(DetectorNetworks, ErrorsToScores, DetectorFile, SeriesEsti
         with ``stateful=True``, :class:`tsrnn.stateful_stream.StatefulStream`: one
         cell step per point)."""
         check_is_fitted(self, "net_")
+        self._check_network()
         self._check_scoring()
         self._check_threshold()  # the stream labels points with it
         if self.stateful:

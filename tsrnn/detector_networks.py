@@ -11,7 +11,7 @@ import torch
 from tsrnn.data import SeriesData, WindowDataset, make_loader, window_starts
 from tsrnn.data.calendar import calendar_features, calendar_names
 from tsrnn.nn.autoencoder import RecurrentAutoencoder
-from tsrnn.nn.ensemble import MeanEnsemble
+from tsrnn.nn.ensemble import MeanEnsemble, members_of
 from tsrnn.nn.forecast import ForecastNet
 from tsrnn.nn.next_step import NextStepNet
 from tsrnn.stateful import next_step_errors
@@ -47,6 +47,22 @@ class DetectorNetworks:
                            bidirectional=self.bidirectional, dropout=self.dropout,
                            layer_norm=self.layer_norm, window_norm=None,
                            channel_independent=False)
+
+    def _check_network(self) -> None:
+        """``stateful``, ``score`` and ``window`` shaped the fitted networks: changed
+        by ``set_params`` after fit, scoring would hand them inputs they were not
+        built for (and fail inside torch), so the change is refused by name."""
+        net = members_of(self.net_)[0]
+        at_fit = {"stateful": isinstance(net, NextStepNet)}
+        if not at_fit["stateful"]:  # (a stateful network reads any window: its warm-up)
+            autoencoder = isinstance(net, RecurrentAutoencoder)
+            at_fit["score"] = "reconstruction" if autoencoder else "forecast"
+            at_fit["window"] = net.window if autoencoder else net.input_len
+        for name, value in at_fit.items():
+            if getattr(self, name) != value:
+                raise ValueError(f"the networks were fitted with {name}={value!r}, now "
+                                 f"{getattr(self, name)!r}: it shapes them, so set it back, "
+                                 "or fit again for the new value")
 
     def _inputs(self, data: SeriesData, scaled: np.ndarray) -> np.ndarray:
         """The network's input columns ``[N, F + 2 * cycles]``: scaled targets, then

@@ -391,6 +391,7 @@ class ErrorsToScores:
         split as fit splits them (``threshold``, ``contamination`` and ``risk``
         apply as in :meth:`fit`)."""
         check_is_fitted(self, "net_")
+        self._check_network()
         self._check_params()
         data = self._read(df)
         errors, valid = self._checked_errors(data, online=True)
