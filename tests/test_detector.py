@@ -1124,3 +1124,19 @@ def test_a_frame_whose_columns_are_labelled_by_numbers_scores_and_streams():
     assert len(det.decision_function(frame)) == len(frame)
     np.testing.assert_allclose(det.stream().update_frame(frame)["score"],
                                det.decision_function(frame, online=True), atol=1e-5)
+
+
+def test_fit_threshold_on_a_frame_it_cannot_score_says_why_and_changes_nothing(long_det,
+                                                                                 long_frame):
+    # A frame too short for the window, or of new sensors only (not scored before
+    # the rows that scale them), failed with numpy's "need at least one array to
+    # concatenate" or "index -1 is out of bounds", after score_scale_ had changed.
+    det = scored_differently(long_det)
+    before = det.threshold_, det.score_scale_.copy()
+    with pytest.raises(DataError, match="fewer than window"):
+        det.fit_threshold(long_frame.iloc[:5])
+    newcomers = long_frame[long_frame.series == "s0"].iloc[:60].assign(series="s9")
+    with pytest.raises(DataError, match="fit_threshold: none of the frame's validation rows"):
+        det.fit_threshold(newcomers)
+    assert det.threshold_ == before[0]
+    np.testing.assert_array_equal(det.score_scale_, before[1])
