@@ -493,7 +493,8 @@ def test_stream_with_ffill_carries_the_last_value_forward():
     np.testing.assert_allclose(with_holes, _stream_rows(det.stream(), carried)[0], atol=1e-6)
     np.testing.assert_allclose(with_holes, det.decision_function(holes, online=True),
                                atol=1e-4, rtol=1e-4)
-    with pytest.raises(DataError, match="column 'a'"):  # nothing to carry yet
+    # Nothing to carry yet: it was told to fit with fill='ffill', as it had been.
+    with pytest.raises(DataError, match="column 'a' .* fill='ffill' has no earlier value"):
         det.stream().update(df.index[0], [np.nan, 1.0], series=[None])
 
 

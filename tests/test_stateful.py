@@ -330,6 +330,8 @@ def test_stream_with_ffill_carries_the_last_value_forward():
     holes.iloc[[40, 41, 90], 1] = np.nan
     np.testing.assert_allclose(_stream_rows(det.stream(), holes)[0],
                                det.decision_function(holes).to_numpy(), **TOL)
+    with pytest.raises(DataError, match="fill='ffill' has no earlier value of the series"):
+        det.stream().update(df.index[0], [np.nan, 1.0])  # nothing to carry yet
 
 
 def test_stream_state_stays_bounded(sine_det):

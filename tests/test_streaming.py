@@ -118,6 +118,20 @@ def test_update_frame_names_missing_columns_and_keeps_the_row_order(det, sensors
         det.stream().update_frame(chunk.drop(columns="value"))
 
 
+def test_update_frame_takes_an_empty_chunk_and_names_a_value_that_is_not_a_number(det,
+                                                                                  sensors):
+    # An empty chunk (a poll that found nothing) failed with numpy's IndexError; a
+    # value as text with pandas' "could not convert string to float".
+    stream = det.stream()
+    empty = stream.update_frame(sensors.iloc[:0])
+    assert list(empty.columns) == ["score", "label", "ready", "gap"] and empty.empty
+    chunk = sensors.iloc[:8].astype({"value": object})
+    chunk.loc[chunk.index[5], "value"] = "n/a"
+    with pytest.raises(DataError, match="column 'value' must hold numbers; row 5 holds 'n/a'"):
+        stream.update_frame(chunk)
+    assert stream.series == []
+
+
 def test_a_stream_saved_and_loaded_scores_as_the_uninterrupted_one(det, sensors, tmp_path):
     first = sensors.groupby("sensor").head(150)  # sensor_4 is mid-warm-up here ...
     rest = sensors.drop(first.index)

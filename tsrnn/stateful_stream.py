@@ -23,7 +23,7 @@ from tsrnn.data.calendar import calendar_row
 from tsrnn.likelihood import MIN_HISTORY, OUT_OF_RANGE_SCORE, _outside
 from tsrnn.stateful_cells import Cells
 from tsrnn.stateful_state import plain_state, restore
-from tsrnn.stream_base import BaseStream
+from tsrnn.stream_base import BaseStream, missing_value
 from tsrnn.streaming import StreamResult
 
 if TYPE_CHECKING:
@@ -362,9 +362,7 @@ class StatefulStream(BaseStream):
         if rows.any():
             k = int(np.flatnonzero(rows)[0])
             col = self.detector.target_names_[int(np.flatnonzero(bad[k])[0])]
-            raise DataError(f"column {col!r} of series {series[k]!r} is missing or infinite "
-                            f"at {timestamp}; fit with fill='ffill' to carry the last value "
-                            "forward")
+            raise missing_value(col, series[k], timestamp, self.detector.fill)
 
     def _calendar(self, stamp) -> np.ndarray:
         """The calendar inputs of a time, cached by its phase: a stream at a fixed

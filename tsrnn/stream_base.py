@@ -130,14 +130,16 @@ class BaseStream:
         missing = [c for c in (time_col, id_col, *targets) if c is not None and c not in df]
         if missing:
             raise DataError(f"the frame lacks column(s) {missing}; it has {list(df.columns)}")
+        out = {name: np.zeros(len(df), dtype) for name, dtype in
+               (("score", np.float64), ("label", np.int64), ("ready", bool), ("gap", bool))}
+        if df.empty:
+            return pd.DataFrame(out, index=df.index)
         times = df[time_col].to_numpy()
         if isinstance(det.freq_, pd.offsets.BaseOffset):
             times = pd.to_datetime(df[time_col]).to_numpy()
         order = np.argsort(times, kind="stable")
-        values = df[targets].to_numpy(dtype=np.float64)
+        values = _numbers(df, targets)
         ids = df[id_col].to_numpy() if id_col is not None else None
-        out = {name: np.zeros(len(df), dtype) for name, dtype in
-               (("score", np.float64), ("label", np.int64), ("ready", bool), ("gap", bool))}
         bounds = np.flatnonzero(times[order][1:] != times[order][:-1]) + 1
         for rows in np.split(order, bounds):
             result = self.update(df[time_col].iloc[rows[0]], values[rows],
@@ -171,6 +173,31 @@ class BaseStream:
 
     def _restore(self, series: list, state, path) -> None:
         raise NotImplementedError
+
+
+def missing_value(col, sid, timestamp, fill) -> DataError:
+    """The error for a NaN or inf a stream cannot fill: without ``fill="ffill"``,
+    or before the series has a value to carry forward."""
+    why = ("fill='ffill' has no earlier value of the series to carry forward" if fill == "ffill"
+           else "fit with fill='ffill' to carry the last value forward")
+    return DataError(f"column {col!r} of series {sid!r} is missing or infinite at "
+                     f"{timestamp}; {why}")
+
+
+def _numbers(df: pd.DataFrame, targets: list) -> np.ndarray:
+    """``df[targets]`` as float64; a value that is not a number is named with its
+    column and row (``update`` names it too, as it refuses its row's call)."""
+    try:
+        return df[targets].to_numpy(dtype=np.float64)
+    except (ValueError, TypeError):
+        for col in targets:
+            numbers = pd.to_numeric(df[col], errors="coerce")
+            bad = (numbers.isna() & df[col].notna()).to_numpy()
+            if bad.any():
+                k = int(np.flatnonzero(bad)[0])
+                raise DataError(f"column {col!r} must hold numbers; row {df.index[k]!r} "
+                                f"holds {df[col].iloc[k]!r}") from None
+        raise
 
 
 def check_id_kinds(fitted: list, new: list) -> None:

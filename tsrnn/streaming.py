@@ -20,7 +20,7 @@ import torch
 from tsrnn.data import DataError
 from tsrnn.data.calendar import calendar_names, calendar_row
 from tsrnn.level import without_constant_targets
-from tsrnn.stream_base import BaseStream
+from tsrnn.stream_base import BaseStream, missing_value
 from tsrnn.stream_state import load_stream
 
 if TYPE_CHECKING:
@@ -174,9 +174,7 @@ class AnomalyStream(BaseStream):
             bad = ~np.isfinite(values[k])
             if bad.any() and (det.fill != "ffill" or st["count"] == 0):
                 col = det.target_names_[int(np.flatnonzero(bad)[0])]
-                raise DataError(f"column {col!r} of series {sid!r} is missing or infinite "
-                                f"at {timestamp}; fit with fill='ffill' to carry the last "
-                                "value forward")
+                raise missing_value(col, sid, timestamp, det.fill)
         for sid, st in zip(series, states, strict=True):
             if sid in fresh:  # only now: a refused update changes nothing
                 self._state[sid] = st
