@@ -694,3 +694,17 @@ def test_a_name_the_model_kept_as_text_finds_a_column_labelled_by_a_number():
     np.testing.assert_array_equal(data.values, frame.to_numpy(dtype=np.float32))
     with pytest.raises(DataError, match="column '2' is not in the DataFrame"):
         from_dataframe(frame, target=["2"])
+
+
+def test_a_variation_below_float32s_normal_numbers_is_refused():
+    # A sine of amplitude 1e-39 was taken for a constant by the scaler: a detector
+    # scored every row 0, without a word.
+    frame = pd.DataFrame({"y": 1e-39 * np.sin(np.arange(100) / 5)},
+                         index=pd.date_range("2024-01-01", periods=100, freq="h"))
+    with pytest.raises(DataError, match="column 'y' varies by .* below float32's smallest"):
+        SeriesData.from_dataframe(frame)
+    with pytest.raises(DataError, match=r"Scale it first, e.g. df\['y'\] / df\['y'\].std\(\)"):
+        SeriesData.from_dataframe(frame)
+    scaled = frame / frame.std()  # as the message says
+    np.testing.assert_allclose(SeriesData.from_dataframe(scaled).values[:, 0], scaled["y"],
+                               rtol=1e-6)

@@ -448,6 +448,7 @@ def _numeric_values(df: pd.DataFrame, columns: list) -> np.ndarray:
 
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
+FLOAT32_TINY = float(np.finfo(np.float32).tiny)
 
 
 def _check_float32(col, column: np.ndarray) -> None:
@@ -466,6 +467,13 @@ def _check_float32(col, column: np.ndarray) -> None:
     # A constant column has no variation to lose (np.std of one repeated value that
     # binary cannot hold exactly, 21.3 say, is ~1e-17 of rounding, not a spread).
     spread = 0.0 if finite.max() == finite.min() else float(np.std(finite))
+    if 0 < spread < FLOAT32_TINY:
+        # Below it float32 keeps ever fewer digits, and the scaler takes such a
+        # spread for none: the column would be scored as a constant.
+        raise DataError(
+            f"column {col!r} varies by {spread:.3g} (standard deviation), below float32's "
+            f"smallest normal number ({FLOAT32_TINY:.3g}) in which tsrnn computes, so the "
+            f"variation would be lost. Scale it first, e.g. df[{col!r}] / df[{col!r}].std()")
     resolution = float(np.spacing(np.float32(np.abs(finite).max())))
     if spread > 0 and resolution > spread / 10:
         raise DataError(
