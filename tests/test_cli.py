@@ -204,6 +204,34 @@ def test_detect_prints_detection_metrics_for_a_label_column(files, tmp_path, cap
                                   pd.read_csv(files / "scores.csv"))
 
 
+def test_detect_metrics_of_a_resampled_file_are_over_its_own_rows(files, tmp_path, capsys):
+    # The scores of the grid outnumber the labels: the metrics were left out
+    # without a word.
+    frame = _sensors().drop(index=[40, 41, 190])  # gaps in both sensors
+    data = _write(frame, tmp_path / "gaps.csv")
+    assert main(["detect", str(data), "--model", str(files / "detector.tsrnn"),
+                 "--label-col", "is_anomaly", "--out", str(tmp_path / "s.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "ROC-AUC" in out
+    share = float(out.split("(PR-AUC by chance)")[1].split()[0])
+    assert share == pytest.approx(1 / len(frame), abs=1e-4)
+
+
+@pytest.mark.parametrize("label", [0, 1])
+def test_detect_scores_a_file_whose_labels_hold_one_class_without_metrics(files, tmp_path,
+                                                                         capsys, label):
+    # The metrics are undefined: detect wrote the scores, then failed with exit code 1.
+    data = _write(_sensors(spike=None).assign(is_anomaly=label), tmp_path / "one.csv")
+    assert main(["detect", str(data), "--model", str(files / "detector.tsrnn"),
+                 "--label-col", "is_anomaly", "--out", str(tmp_path / "s.csv")]) == 0
+    captured = capsys.readouterr()
+    assert "ROC-AUC" not in captured.out
+    assert (f"warning: {data}: --label-col 'is_anomaly' holds "
+            f"{'no anomaly (no 1)' if label == 0 else 'no 0'}: no detection metrics"
+            in captured.err)
+    assert len(pd.read_csv(tmp_path / "s.csv")) == 300
+
+
 def test_detect_with_resampling_writes_one_row_per_grid_step(tmp_path):
     frame = _sensors(spike=None).query("sensor == 's0'").drop(columns=["sensor"])
     frame = frame.drop(index=[40, 41])  # a two-hour gap

@@ -138,6 +138,12 @@ def _detect_file(run: _Run, path: Path) -> dict:
     args = run.args
     df = _read(run, path)
     truth = None if args.label_col is None else _labels(df, args.label_col, path)
+    if truth is not None and len(set(truth.tolist())) < 2:
+        # Scores are still worth having; metrics against one class are undefined.
+        run.warn(path, f"--label-col {args.label_col!r} holds "
+                       f"{'no anomaly (no 1)' if truth.max(initial=0) == 0 else 'no 0'}: "
+                       "no detection metrics")
+        truth = None
     signals = df if args.label_col is None else df.drop(columns=[args.label_col])
     model = run.model
     if model is None:
@@ -165,9 +171,14 @@ def _detect_file(run: _Run, path: Path) -> dict:
     if args.save_model is not None:
         model.save(run.output(args.save_model, path, ".tsrnn"))
     result = {"rows": len(scored), "flagged": int(scored[label_col].sum()), "detail": written}
-    if truth is not None and len(truth) == len(scored):
-        result.update(_detection_metrics(truth, scored[score_col].to_numpy(),
-                                         scored[label_col].to_numpy()))
+    if truth is not None:
+        # Resampled, the scored rows are the grid's: those of the file's rows carry
+        # its labels, the filled steps none.
+        rows = scored[args.label_col].notna().to_numpy()
+        if len(truth) != len(scored):
+            truth = _labels(scored[rows], args.label_col, path)
+        result.update(_detection_metrics(truth, scored[score_col].to_numpy()[rows],
+                                         scored[label_col].to_numpy()[rows]))
     return result
 
 
