@@ -217,6 +217,25 @@ def test_detect_metrics_of_a_resampled_file_are_over_its_own_rows(files, tmp_pat
     assert share == pytest.approx(1 / len(frame), abs=1e-4)
 
 
+def test_evaluate_measures_a_detector_on_a_file_with_gaps_as_detect_does(files, tmp_path,
+                                                                        capsys):
+    # It failed with the library's "Pass resample=True (with fill=)", which no flag
+    # of evaluate sets; detect resamples such a file.
+    data = _write(_sensors().drop(index=[40, 41, 190]), tmp_path / "gaps.csv")
+    model = str(files / "detector.tsrnn")
+    printed = []
+    for command in (["detect", "--out", str(tmp_path / "s.csv")],
+                    ["evaluate", "--out", str(tmp_path / "e.csv")]):
+        assert main([command[0], str(data), "--model", model, "--label-col", "is_anomaly",
+                     *command[1:]]) == 0
+        captured = capsys.readouterr()
+        assert f"{command[0]}: warning: {data}: resampled onto a regular grid" in captured.err
+        printed.append(captured.out[captured.out.index("ROC-AUC"):])
+    assert printed[0] == printed[1]
+    assert "--no-resample" not in captured.err  # evaluate has no such flag
+    assert pd.read_csv(tmp_path / "e.csv")["rows"].tolist() == [297]
+
+
 @pytest.mark.parametrize("label", [0, 1])
 def test_detect_scores_a_file_whose_labels_hold_one_class_without_metrics(files, tmp_path,
                                                                          capsys, label):

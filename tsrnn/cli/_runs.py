@@ -64,8 +64,10 @@ def _regular(run: _Run, path: Path, attempt: Callable[[dict], Any]) -> Any:
                            "put the series on a regular grid, or --freq if the frequency was "
                            "inferred wrongly") from None
         fill = run.params.get("fill") or "interpolate"
-        run.warn(path, f"resampled onto a regular grid, empty steps filled by {fill} "
-                 f"(--no-resample refuses such files); first gap: {err.detail}")
+        # (evaluate reads a saved model's data and has no --no-resample)
+        refuse = " (--no-resample refuses such files)" if hasattr(run.args, "resample") else ""
+        run.warn(path, f"resampled onto a regular grid, empty steps filled by {fill}"
+                 f"{refuse}; first gap: {err.detail}")
         return _warning_lines(run, path, lambda: attempt({"resample": True, "fill": fill}))
 
 

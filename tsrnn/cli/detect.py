@@ -172,14 +172,20 @@ def _detect_file(run: _Run, path: Path) -> dict:
         model.save(run.output(args.save_model, path, ".tsrnn"))
     result = {"rows": len(scored), "flagged": int(scored[label_col].sum()), "detail": written}
     if truth is not None:
-        # Resampled, the scored rows are the grid's: those of the file's rows carry
-        # its labels, the filled steps none.
-        rows = scored[args.label_col].notna().to_numpy()
-        if len(truth) != len(scored):
-            truth = _labels(scored[rows], args.label_col, path)
-        result.update(_detection_metrics(truth, scored[score_col].to_numpy()[rows],
-                                         scored[label_col].to_numpy()[rows]))
+        result.update(_file_metrics(scored, truth, args.label_col, path, score_col, label_col))
     return result
+
+
+def _file_metrics(scored, truth, truth_col, path: Path, score_col: str = "score",
+                  label_col: str = "label") -> dict[str, float]:
+    """:func:`_detection_metrics` over the file's rows of ``scored`` (a
+    :func:`_scored_frame`). Resampled, the scored rows are the grid's: the file's
+    rows are those that carry its labels, the filled steps carry none."""
+    rows = scored[truth_col].notna().to_numpy()
+    if len(truth) != len(scored):
+        truth = _labels(scored[rows], truth_col, path)
+    return _detection_metrics(truth, scored[score_col].to_numpy()[rows],
+                              scored[label_col].to_numpy()[rows])
 
 
 def _scored_frame(df, scores, model, score_col: str = "score", label_col: str = "label"):
