@@ -236,6 +236,21 @@ def test_evaluate_measures_a_detector_on_a_file_with_gaps_as_detect_does(files, 
     assert pd.read_csv(tmp_path / "e.csv")["rows"].tolist() == [297]
 
 
+@pytest.mark.parametrize(("label", "flags", "named"), [
+    ("is_anomaly", ["--target", "value,is_anomaly", "--id-col", "sensor", *FAST], "--target"),
+    ("is_anomaly", ["--target", "value", "--id-col", "is_anomaly", *FAST], "--id-col"),
+    ("value", ["--model", "detector.tsrnn"], "the model's target")])
+def test_detect_refuses_a_label_column_that_is_also_a_signal(files, tmp_path, capsys, label,
+                                                             flags, named):
+    # The labels are dropped from the signals: it failed with "column 'is_anomaly'
+    # is not in the DataFrame", after reading the file (and, for --id-col, training).
+    flags = [str(files / f) if f.endswith(".tsrnn") else f for f in flags]
+    assert main(["detect", str(files / "sensors.csv"), "--label-col", label, *flags,
+                 "--out", str(tmp_path / "s.csv")]) == 2
+    assert f"error: --label-col {label} is also {named}: " in capsys.readouterr().err
+    assert not (tmp_path / "s.csv").exists()
+
+
 @pytest.mark.parametrize("label", [0, 1])
 def test_detect_scores_a_file_whose_labels_hold_one_class_without_metrics(files, tmp_path,
                                                                          capsys, label):

@@ -8,6 +8,7 @@ from pathlib import Path
 from tsrnn.cli._config import _training_flags
 from tsrnn.cli._engine import engine_options, for_each_file
 from tsrnn.cli._options import (
+    UsageError,
     at_least,
     column_options,
     common_options,
@@ -81,6 +82,7 @@ def run_detect(args) -> int:
     flags = _training_flags(args, window=args.window, contamination=args.contamination,
                             threshold=args.threshold, alerts=args.alerts)
     run = _prepare(args, "detect", flags)
+    _check_label_col(run)
     results = for_each_file(run, _detect_file, "scoring")
     if not run.folder and results[0]["result"] == "ok":
         r = results[0]
@@ -88,6 +90,22 @@ def run_detect(args) -> int:
         if "pr_auc" in r:
             _print_metrics(r, run.info)
     return _summary(run, results, ["rows", "flagged", "roc_auc", "pr_auc", "f1"])
+
+
+def _check_label_col(run: _Run) -> None:
+    """The label column is left out of the signals: one that is also the time, id
+    or a target column would be missing from them, and the library would say only
+    that (a column 'is not in the DataFrame')."""
+    label_col = run.args.label_col
+    if label_col is None:
+        return
+    roles = run.model.roles_ if run.model is not None else run.columns
+    for key, flag in (("time_col", "--time-col"), ("id_col", "--id-col"), ("target", "--target")):
+        named = roles.get(key)
+        if label_col in (named if isinstance(named, list) else [named]):
+            where = f"the model's {key}" if run.model is not None else flag
+            raise UsageError(f"--label-col {label_col} is also {where}: the labels are left "
+                             "out of the signals, so name another column")
 
 
 def _labels(df, label_col, path: Path):
