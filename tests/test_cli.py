@@ -376,7 +376,7 @@ model = "ot.tsrnn"
     assert not (tmp_path / "ot.tsrnn.ckpt").exists()  # checkpoints go once the model is saved
 
 
-def test_train_a_detector_from_yaml(tmp_path):
+def test_train_a_detector_from_yaml(tmp_path, capsys):
     pytest.importorskip("yaml")
     _write(_sensors(), tmp_path / "sensors.csv")
     (tmp_path / "run.yaml").write_text(
@@ -384,8 +384,9 @@ def test_train_a_detector_from_yaml(tmp_path):
         "data: {path: sensors.csv, id_col: sensor, target: value}\n"
         "model: {window: 8, hidden_size: 8, max_epochs: 1, accelerator: cpu}\n")
     assert main(["train", "--config", str(tmp_path / "run.yaml"), "--out",
-                 str(tmp_path / "det.tsrnn"), "-q"]) == 0
+                 str(tmp_path / "det.tsrnn")]) == 0
     assert AnomalyDetector.load(tmp_path / "det.tsrnn").window == 8
+    assert "training an AnomalyDetector on " in capsys.readouterr().err  # not "a Anomaly..."
 
 
 @pytest.mark.parametrize("config, message", [
