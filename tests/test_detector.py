@@ -422,7 +422,8 @@ def test_stream_refuses_time_going_backwards_and_changes_nothing(fitted, when):
     stream = det.stream()
     first, _, _ = _stream_rows(stream, df.iloc[:20])
     stamp = df.index[19] if when == "duplicate" else df.index[5]
-    with pytest.raises(DataError, match="out of order or duplicate"):
+    # The one series of a wide fit is "the series", not "series None".
+    with pytest.raises(DataError, match="for the series is not after .* out of order or dup"):
         stream.update(stamp, [100.0, 100.0], series=[None])
     rest, _, _ = _stream_rows(stream, df.iloc[20:])
     np.testing.assert_allclose(np.r_[first, rest], det.decision_function(df, online=True),
@@ -466,7 +467,7 @@ def test_stream_missing_value_names_the_column_and_changes_nothing(fitted):
     stream = det.stream()
     first, _, _ = _stream_rows(stream, df.iloc[:20])
     for bad in (np.nan, np.inf):
-        with pytest.raises(DataError, match="column 'b'.*fill='ffill'"):
+        with pytest.raises(DataError, match="column 'b' of the series is .*fill='ffill'"):
             stream.update(df.index[20], [df.iloc[20, 0], bad], series=[None])
     rest, _, _ = _stream_rows(stream, df.iloc[20:])
     np.testing.assert_allclose(np.r_[first, rest], det.decision_function(df, online=True),

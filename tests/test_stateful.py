@@ -309,9 +309,12 @@ def test_stream_refuses_bad_points_and_changes_nothing(sine_det):
     df = _sine(seed=5)
     stream = sine_det.stream()
     first, _, _ = _stream_rows(stream, df.iloc[:50])
-    for stamp, value in ((df.index[49], [0.0, 3.0]), (df.index[10], [0.0, 3.0]),
-                         (df.index[50], [np.nan, 3.0])):
-        with pytest.raises(DataError):
+    # The one series of a wide fit is "the series", not "series None".
+    for stamp, value, message in (
+            (df.index[49], [0.0, 3.0], "for the series is not after"),
+            (df.index[10], [0.0, 3.0], "for the series is not after"),
+            (df.index[50], [np.nan, 3.0], "column 'a' of the series is missing")):
+        with pytest.raises(DataError, match=message):
             stream.update(stamp, value)
     with pytest.raises(DataError, match="missing or infinite"):  # a new series too
         stream.update(df.index[50], [[0.0, 3.0], [np.nan, 1.0]], series=[None, "new"])

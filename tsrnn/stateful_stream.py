@@ -23,7 +23,7 @@ from tsrnn.data.calendar import calendar_row
 from tsrnn.likelihood import MIN_HISTORY, OUT_OF_RANGE_SCORE, _outside
 from tsrnn.stateful_cells import Cells
 from tsrnn.stateful_state import plain_state, restore
-from tsrnn.stream_base import BaseStream, missing_value
+from tsrnn.stream_base import BaseStream, missing_value, series_name
 from tsrnn.streaming import StreamResult
 
 if TYPE_CHECKING:
@@ -262,7 +262,7 @@ class StatefulStream(BaseStream):
         stale = last >= t
         if stale.any():
             k = int(np.flatnonzero(stale)[0])
-            raise DataError(f"timestamp {timestamp} for series {series[k]!r} is not after its "
+            raise DataError(f"timestamp {timestamp} for {series_name(series[k])} is not after its "
                             f"last one ({_from_ticks(int(last[k]), stamp)}): out of order or "
                             "duplicate")
         if det.freq_ is None:

@@ -175,12 +175,18 @@ class BaseStream:
         raise NotImplementedError
 
 
+def series_name(sid) -> str:
+    """A series as messages name it: by its id, or "the series" for the one series
+    of a detector fitted without ids (whose id is None), as batch scores name it."""
+    return "the series" if sid is None else f"series {sid!r}"
+
+
 def missing_value(col, sid, timestamp, fill) -> DataError:
     """The error for a NaN or inf a stream cannot fill: without ``fill="ffill"``,
     or before the series has a value to carry forward."""
     why = ("fill='ffill' has no earlier value of the series to carry forward" if fill == "ffill"
            else "fit with fill='ffill' to carry the last value forward")
-    return DataError(f"column {col!r} of series {sid!r} is missing or infinite at "
+    return DataError(f"column {col!r} of {series_name(sid)} is missing or infinite at "
                      f"{timestamp}; {why}")
 
 
