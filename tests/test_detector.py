@@ -10,6 +10,7 @@ import pickle
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -1142,3 +1143,20 @@ def test_fit_threshold_on_a_frame_it_cannot_score_says_why_and_changes_nothing(l
         det.fit_threshold(newcomers)
     assert det.threshold_ == before[0]
     np.testing.assert_array_equal(det.score_scale_, before[1])
+
+
+@pytest.mark.parametrize("score", SCORES)
+def test_a_value_whose_error_overflows_scores_infinite_in_batch_as_in_the_stream(fitted, score):
+    # 1e37 fits float32 but its squared error does not: the step's feature share
+    # was inf / inf = NaN, and decision_function's sum scored it 0 (the stream: inf).
+    det = fitted[score]
+    df = _wide(40, seed=3)
+    df.iloc[30, 0] = 1e37
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nor numpy's overflow warnings
+        batch = det.decision_function(df, online=True)
+        shares = det.feature_scores(df, online=True)
+        streamed, _, _ = _stream_rows(det.stream(), df)
+    assert np.isinf(batch.iloc[30]) and np.isinf(streamed[30])
+    assert shares.iloc[30].tolist() == [np.inf, 0.0]
+    np.testing.assert_allclose(streamed, batch, rtol=1e-4, atol=1e-4)

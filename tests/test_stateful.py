@@ -5,6 +5,7 @@ construction, on NAB and on the bundled sensors; bounded state; persistence.
 The estimator contract (clone, seeding, save/load, bad input) for a stateful
 detector is in tests/test_contract.py."""
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -335,6 +336,18 @@ def test_stream_with_ffill_carries_the_last_value_forward():
                                det.decision_function(holes).to_numpy(), **TOL)
     with pytest.raises(DataError, match="fill='ffill' has no earlier value of the series"):
         det.stream().update(df.index[0], [np.nan, 1.0])  # nothing to carry yet
+
+
+def test_a_value_whose_error_overflows_scores_infinite_in_batch_as_in_the_stream(sine_det):
+    # Batch scored that step 0 (its feature share was inf / inf), and numpy warned.
+    df = _sine(seed=5)
+    df.iloc[60, 0] = 1e37
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        batch = sine_det.decision_function(df).to_numpy()
+        streamed, _, _ = _stream_rows(sine_det.stream(), df)
+    assert np.isinf(batch[60]) and np.isinf(streamed[60])
+    np.testing.assert_allclose(streamed, batch, **TOL)
 
 
 def test_stream_state_stays_bounded(sine_det):

@@ -467,12 +467,19 @@ class AnomalyDetector(DetectorNetworks, ErrorsToScores, DetectorFile, SeriesEsti
         breaches = self._breaches(data)
         score = self._finish(errors, valid, data, online, breaches)
         total = errors.sum(axis=1, keepdims=True)
+        overflow = np.isinf(total[:, 0])  # an error beyond float32 (a value of 1e37)
         share = np.divide(errors, total, out=np.full_like(errors, 1.0 / errors.shape[1]),
-                          where=total > 0)
+                          where=(total > 0) & ~overflow[:, None])
+        # Shared equally by the infinite errors: inf / inf would be NaN, and
+        # decision_function's sum would then score that step 0.
+        share[overflow] = np.isinf(errors[overflow]) / np.isinf(errors[overflow]).sum(
+            axis=1, keepdims=True)
         if breaches is not None:
             out = breaches.any(axis=1)
             share[out] = breaches[out] / breaches[out].sum(axis=1, keepdims=True)
-        return pd.DataFrame(in_frame_order(share * score[:, None], data),
+        with np.errstate(invalid="ignore"):  # 0 * inf: a column with no share has none
+            shares = np.where(share > 0, share * score[:, None], 0.0)
+        return pd.DataFrame(in_frame_order(shares, data),
                             columns=self.target_names_, index=index_of(df, data))
 
     def decision_function(self, df: pd.DataFrame, *, online: bool = False) -> pd.Series:

@@ -240,7 +240,8 @@ class StatefulStream(BaseStream):
         # The mean over members and targets of the squared errors, each target's in
         # units of its typical one (the "scale" array holds scale * M * F, and for
         # ranking scores the score scale).
-        raw = (np.square(miss) / a["scale"][index]).sum(axis=(0, 2)) * ready  # [S]
+        with np.errstate(over="ignore"):  # a value of 1e37: an infinite error, as in batch
+            raw = (np.square(miss) / a["scale"][index]).sum(axis=(0, 2)) * ready  # [S]
         # One cell step: the state now holds this point, the prediction is for the next.
         self._step_cells(index, scaled, stamp)
         a["row"][index] = row
