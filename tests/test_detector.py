@@ -1160,3 +1160,16 @@ def test_a_value_whose_error_overflows_scores_infinite_in_batch_as_in_the_stream
     assert np.isinf(batch.iloc[30]) and np.isinf(streamed[30])
     assert shares.iloc[30].tolist() == [np.inf, 0.0]
     np.testing.assert_allclose(streamed, batch, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("stateful", [False, True])
+def test_a_training_value_too_far_out_to_train_on_is_named(long_frame, stateful):
+    # 3.4e38 (a fault code) among readings near 1: its square overflows float32, and
+    # fit gave threshold_ NaN and scored every later row 0, without a word.
+    frame = long_frame.copy()
+    row = frame.index[(frame.series == "s1").to_numpy()][30]
+    frame.loc[row, "y"] = 3.4e38
+    position = frame.index.get_loc(row)
+    with pytest.raises(DataError, match=rf"column 'y' of series 's1' holds 3.4e\+38 at row "
+                                        rf"{position} \(.*\), .* once scaled: too far out"):
+        _detector(stateful=stateful).fit(frame, **LONG)

@@ -28,7 +28,7 @@ from tsrnn.data.calendar import (
     resolve_calendar,
 )
 from tsrnn.detector_files import DetectorFile
-from tsrnn.detector_networks import DetectorNetworks
+from tsrnn.detector_networks import DetectorNetworks, check_trainable
 from tsrnn.detector_scores import MAX_SCORING_STEPS, ErrorsToScores
 from tsrnn.likelihood import AVERAGES
 from tsrnn.stateful import train_next_step
@@ -367,7 +367,9 @@ class AnomalyDetector(DetectorNetworks, ErrorsToScores, DetectorFile, SeriesEsti
         scaler = Scaler(self.scaler).fit(data.values, data.offsets, fit_rows=split.train_end)
         self._remember(data, scaler)  # the calendar inputs need the time zone
         self.calendar_ = resolve_calendar(self.calendar, data.times, data.offsets, data.freq)
-        inputs = self._inputs(data, scaler.transform(data.values, data.offsets))
+        scaled = scaler.transform(data.values, data.offsets)
+        check_trainable(data, scaled)
+        inputs = self._inputs(data, scaled)
         if not self.stateful:
             train = self._windows(data, inputs, split.train)
             val = self._windows(data, inputs, split.val)
