@@ -251,6 +251,19 @@ def test_detect_refuses_a_label_column_that_is_also_a_signal(files, tmp_path, ca
     assert not (tmp_path / "s.csv").exists()
 
 
+def test_detect_metrics_rank_an_infinite_score_first(files, tmp_path, capsys):
+    # A fault code of 3.4e38 scores inf: the metrics refused it ("scores contains NaN
+    # or inf") after the scores were written, with exit code 1.
+    frame = _sensors()
+    frame.loc[100, "value"] = 3.4e38  # the labelled spike
+    data = _write(frame, tmp_path / "fault.csv")
+    assert main(["detect", str(data), "--model", str(files / "detector.tsrnn"),
+                 "--label-col", "is_anomaly", "--out", str(tmp_path / "s.csv")]) == 0
+    assert np.isinf(pd.read_csv(tmp_path / "s.csv")["score"][100])
+    out = capsys.readouterr().out
+    assert "ROC-AUC" in out and "recall of the 0/1 labels                         1.0000" in out
+
+
 @pytest.mark.parametrize("label", [0, 1])
 def test_detect_scores_a_file_whose_labels_hold_one_class_without_metrics(files, tmp_path,
                                                                          capsys, label):

@@ -242,6 +242,14 @@ def _detection_metrics(truth, scores, flagged) -> dict[str, float]:
     from tsrnn.metrics import best_f1, pr_auc, roc_auc, vus_pr
 
     truth = np.asarray(truth)
+    scores = np.asarray(scores, dtype=np.float64)
+    infinite = np.isposinf(scores)
+    if infinite.any():
+        # A value beyond float32's reach scores inf (the metrics refuse it): they
+        # compare ranks only, so the next number above every finite score stands in.
+        finite = scores[~infinite]
+        top = np.nextafter(finite.max(), np.inf) if finite.size else 0.0
+        scores = np.where(infinite, top, scores)
     hits = int(((flagged == 1) & (truth == 1)).sum())
     precision = hits / max(int(flagged.sum()), 1)
     recall = hits / max(int(truth.sum()), 1)
