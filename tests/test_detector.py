@@ -1173,3 +1173,13 @@ def test_a_training_value_too_far_out_to_train_on_is_named(long_frame, stateful)
     with pytest.raises(DataError, match=rf"column 'y' of series 's1' holds 3.4e\+38 at row "
                                         rf"{position} \(.*\), .* once scaled: too far out"):
         _detector(stateful=stateful).fit(frame, **LONG)
+
+
+def test_a_detector_saves_without_warnings_after_fit_threshold(long_det, long_frame, tmp_path):
+    # decision_scores_ was pandas' read-only view: torch warned "The given NumPy array
+    # is not writable" on save.
+    det = scored_differently(long_det).fit_threshold(long_frame)
+    assert det.decision_scores_.flags.writeable
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        det.save(tmp_path / "det.tsrnn")

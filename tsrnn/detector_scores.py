@@ -405,7 +405,10 @@ class ErrorsToScores:
                             f"series unseen at fit is scored after its first {self._warmup} "
                             "rows. Pass the training frame")
         self._learn_score_scale(data, errors, valid, train_end, breaches)
-        self.decision_scores_ = self.decision_function(df).to_numpy(dtype=np.float64)
+        # A copy: pandas' copy-on-write hands out a read-only view, which torch warns
+        # about when the model is saved.
+        self.decision_scores_ = self.decision_function(df).to_numpy(dtype=np.float64,
+                                                                    copy=True)
         self._set_threshold(self._held_out_scores(data, errors, valid, train_end, breaches))
         return self
 
