@@ -100,6 +100,11 @@ def test_the_forms_of_many_points(det):
     ({"sensor_1": [1.0, 2.0]}, None, r"got shape \[1, 2\]"),
     ([1.0, 2.0], None, "got values for 2 series: pass series= with their ids"),
     ({"sensor_1": 1.0}, ["sensor_1"], "not both"),
+    # Batch scores refuse it; the stream took it, as inf once in float32.
+    ([1.0, 1e300], ["sensor_1", "sensor_2"], "column 'value' of series 'sensor_2' holds "
+                                             r"1e\+300, beyond the range of float32"),
+    # The id as the user wrote it, not numpy's repr (np.int64(7)).
+    ([1.0], np.array([7]), "series 7 is an integer, but the detector's series ids are text"),
 ])
 def test_points_that_do_not_fit_the_detector_are_named(det, values, series, message):
     stream = det.stream()

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from tsrnn.data import DataError
-from tsrnn.data.frames import columns_named
+from tsrnn.data.frames import FLOAT32_MAX, columns_named
 
 if TYPE_CHECKING:
     from tsrnn.detector import AnomalyDetector
@@ -82,6 +82,12 @@ class BaseStream:
             raise DataError(f"values: expected one value for each of the targets "
                             f"{det.target_names_} of each of {len(series)} series, shape "
                             f"[{len(series)}, {n_f}], got shape {list(rows.shape)}")
+        big = np.isfinite(rows) & (np.abs(rows) > FLOAT32_MAX)
+        if big.any():  # as batch scores refuse it; float32 would make it inf
+            k, j = (int(i) for i in np.argwhere(big)[0])
+            raise DataError(f"column {det.target_names_[j]!r} of {series_name(series[k])} "
+                            f"holds {rows[k, j]:.3g}, beyond the range of float32 "
+                            f"(±{FLOAT32_MAX:.3g}) in which tsrnn computes")
         self._check_new_ids(series)
         if len(series) > 1 and len(set(map(repr, series))) < len(series):
             twice = next(s for k, s in enumerate(series) if s in series[:k])
@@ -216,6 +222,7 @@ def check_id_kinds(fitted: list, new: list) -> None:
     kind = kinds.pop()
     for sid in new:
         if _id_kind(sid) != kind:
+            sid = sid.item() if isinstance(sid, np.generic) else sid  # 0, not np.int64(0)
             raise DataError(f"series {sid!r} is {_id_kind(sid)}, but the detector's "
                             f"series ids are {kind} (e.g. {fitted[0]!r})"
                             ": a new sensor needs an id of the same kind")
