@@ -315,16 +315,21 @@ def test_folder_mode_skips_a_bad_file_and_reports_it(files, tmp_path, capsys):
     _write(_sensors(seed=2), inputs / "c.csv")
     (inputs / "b.csv").write_text("timestamp,sensor,value\n2024-01-01,s0,1.0\n"
                                   "2024-01-01 01:00,s0,oops\n")
+    (inputs / "d.csv").write_text("timestamp,sensor,value\n")
     (inputs / "notes.txt").write_text("not a CSV: ignored")
     code = main(["detect", str(inputs), "--model", str(files / "detector.tsrnn"),
                  "--out", str(tmp_path / "out"), "--plot", str(tmp_path / "plots")])
     assert code == 1
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.csv", "c.csv"]
     assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["a.png", "c.png"]
-    table = capsys.readouterr().out
-    bad = next(line for line in table.splitlines() if line.startswith("b.csv"))
+    captured = capsys.readouterr()
+    bad = next(line for line in captured.out.splitlines() if line.startswith("b.csv"))
     assert "FAILED" in bad and "'value'" in bad
-    assert "3 files: 2 ok, 1 failed" in table
+    assert "4 files: 2 ok, 2 failed" in captured.out
+    # A message that names its file already is not prefixed with it again.
+    empty = inputs / "d.csv"
+    assert f"{empty} has a header but no rows" in captured.err
+    assert f"{empty}: {empty}" not in captured.err
 
 
 def test_folder_mode_trains_one_model_per_file(tmp_path, capsys):

@@ -223,6 +223,11 @@ def _check_writable(flag: str, target: Path) -> None:
         raise type(err)(f"{flag} {target}: {err}") from None
 
 
+def _about(path: Path, text: str) -> str:
+    """``text`` naming ``path``, once: many messages name their file already."""
+    return text if str(path) in text else f"{path}: {text}"
+
+
 @contextlib.contextmanager
 def _naming(path: Path):
     """Errors about the data (a ValueError, as DataError is) name the file at fault."""
@@ -254,7 +259,7 @@ def _for_each_file(run: _Run, work: Callable[[Path], dict], what: str) -> list[d
         except Exception as err:
             if run.args.debug:
                 traceback.print_exc()
-            bar.write(f"{path}: {_one_line(err, run.flags)}", file=sys.stderr)
+            bar.write(_about(path, _one_line(err, run.flags)), file=sys.stderr)
             results.append({"file": path.name, "result": "FAILED",
                             "detail": _one_line(err, run.flags)})
     bar.close()
