@@ -532,6 +532,18 @@ def test_explicit_freq_overrides_inference():
         from_dataframe(pd.DataFrame({"y": [1.0, 2.0, 3.0]}, index=idx), freq="D")
 
 
+@pytest.mark.parametrize(("times", "freq", "message"), [
+    (pd.date_range("2024-01-01", periods=3, freq="h"), "0h", "a step forward in time, got '0h'"),
+    (pd.date_range("2024-01-01", periods=3, freq="h"), "-1h", "a step forward in time"),
+    (pd.RangeIndex(3), 0, "a step forward in time, got 0"),
+    (pd.RangeIndex(3), 2.5, "an integer step, as the time column holds integers, got 2.5")])
+def test_a_freq_that_is_no_step_forward_is_refused(times, freq, message):
+    # 0h failed inside pandas ("range() arg 3 must not be zero"), -1h and 0 as a gap
+    # at every step, and 2.5 was read as 2.
+    with pytest.raises(ValueError, match=f"freq must be {message}"):
+        from_dataframe(pd.DataFrame({"y": [1.0, 2.0, 3.0]}, index=times), freq=freq)
+
+
 def test_check_length_names_the_short_series():
     frame = pd.DataFrame({"t": [0, 1, 2, 3, 4, 0, 1, 2], "id": list("aaaaabbb"),
                           "y": np.arange(8.0)})
