@@ -628,6 +628,8 @@ def test_missing_id_names_its_row():
       r"column 'x' is both a past covariate and a future covariate"),
      ({"target": ["y", "x"], "past_covariates": ["x"]},
       r"column 'x' is both a target and a past covariate"),
+     # Not "is both a target and a target".
+     ({"target": ["y", "y"]}, r"column 'y' is named twice as a target"),
      ({"time_col": "t", "target": ["y", "t"]},
       r"column 't' is the time or id column and cannot be a target"),
      ({"time_col": "t", "id_col": "g", "past_covariates": ["g"]},

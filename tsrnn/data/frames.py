@@ -383,6 +383,8 @@ def _resolve_roles(df, time_col, id_col, target, past, future) -> tuple[list, li
             if col in taken:
                 raise DataError(f"column {col!r} is the time or id column and cannot be a {role}")
             if col in seen:
+                if seen[col] == role:  # not "both a target and a target"
+                    raise DataError(f"column {col!r} is named twice as a {role}")
                 raise DataError(f"column {col!r} is both a {seen[col]} and a {role}")
             seen[col] = role
     return targets, past, future
