@@ -7,6 +7,7 @@ IsolationForest), then what they are for: per-series statistics, row alignment,
 causality, the anomalies each one catches, thresholds, and clear errors.
 """
 
+import warnings
 from functools import cache
 
 import numpy as np
@@ -279,6 +280,19 @@ def test_a_spike_ranks_first(request, name, columns):
         assert set(np.argsort(scores)[-2:]) == {70, 71}
     else:
         assert np.argmax(scores) == 70
+
+
+@pytest.mark.parametrize("name", ["zscore", "diff", "rolling", "pca"])
+def test_a_value_at_float32s_limit_scores_infinite_not_nan(name):
+    # 3.4e38 (a sensor's fault code) scaled overflows float32: PCA's score was
+    # NaN, which no threshold flags, and numpy warned of the overflow.
+    det = _fitted_wide(name)
+    values = _values(100, seed=1)
+    values[70, 0] = 3.4e38
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scores = det.decision_function(_wide(values=values)).to_numpy()
+    assert np.isinf(scores[70]) and not np.isnan(scores).any()
 
 
 @pytest.mark.parametrize("name", ["zscore", "pca"])

@@ -204,6 +204,81 @@ def test_detect_prints_detection_metrics_for_a_label_column(files, tmp_path, cap
                                   pd.read_csv(files / "scores.csv"))
 
 
+def test_detect_metrics_of_a_resampled_file_are_over_its_own_rows(files, tmp_path, capsys):
+    # The scores of the grid outnumber the labels: the metrics were left out
+    # without a word.
+    frame = _sensors().drop(index=[40, 41, 190])  # gaps in both sensors
+    data = _write(frame, tmp_path / "gaps.csv")
+    assert main(["detect", str(data), "--model", str(files / "detector.tsrnn"),
+                 "--label-col", "is_anomaly", "--out", str(tmp_path / "s.csv")]) == 0
+    out = capsys.readouterr().out
+    assert "ROC-AUC" in out
+    share = float(out.split("(PR-AUC by chance)")[1].split()[0])
+    assert share == pytest.approx(1 / len(frame), abs=1e-4)
+
+
+def test_evaluate_measures_a_detector_on_a_file_with_gaps_as_detect_does(files, tmp_path,
+                                                                        capsys):
+    # It failed with the library's "Pass resample=True (with fill=)", which no flag
+    # of evaluate sets; detect resamples such a file.
+    data = _write(_sensors().drop(index=[40, 41, 190]), tmp_path / "gaps.csv")
+    model = str(files / "detector.tsrnn")
+    printed = []
+    for command in (["detect", "--out", str(tmp_path / "s.csv")],
+                    ["evaluate", "--out", str(tmp_path / "e.csv")]):
+        assert main([command[0], str(data), "--model", model, "--label-col", "is_anomaly",
+                     *command[1:]]) == 0
+        captured = capsys.readouterr()
+        assert f"{command[0]}: warning: {data}: resampled onto a regular grid" in captured.err
+        printed.append(captured.out[captured.out.index("ROC-AUC"):])
+    assert printed[0] == printed[1]
+    assert "--no-resample" not in captured.err  # evaluate has no such flag
+    assert pd.read_csv(tmp_path / "e.csv")["rows"].tolist() == [297]
+
+
+@pytest.mark.parametrize(("label", "flags", "named"), [
+    ("is_anomaly", ["--target", "value,is_anomaly", "--id-col", "sensor", *FAST], "--target"),
+    ("is_anomaly", ["--target", "value", "--id-col", "is_anomaly", *FAST], "--id-col"),
+    ("value", ["--model", "detector.tsrnn"], "the model's target")])
+def test_detect_refuses_a_label_column_that_is_also_a_signal(files, tmp_path, capsys, label,
+                                                             flags, named):
+    # The labels are dropped from the signals: it failed with "column 'is_anomaly'
+    # is not in the DataFrame", after reading the file (and, for --id-col, training).
+    flags = [str(files / f) if f.endswith(".tsrnn") else f for f in flags]
+    assert main(["detect", str(files / "sensors.csv"), "--label-col", label, *flags,
+                 "--out", str(tmp_path / "s.csv")]) == 2
+    assert f"error: --label-col {label} is also {named}: " in capsys.readouterr().err
+    assert not (tmp_path / "s.csv").exists()
+
+
+def test_detect_metrics_rank_an_infinite_score_first(files, tmp_path, capsys):
+    # A fault code of 3.4e38 scores inf: the metrics refused it ("scores contains NaN
+    # or inf") after the scores were written, with exit code 1.
+    frame = _sensors()
+    frame.loc[100, "value"] = 3.4e38  # the labelled spike
+    data = _write(frame, tmp_path / "fault.csv")
+    assert main(["detect", str(data), "--model", str(files / "detector.tsrnn"),
+                 "--label-col", "is_anomaly", "--out", str(tmp_path / "s.csv")]) == 0
+    assert np.isinf(pd.read_csv(tmp_path / "s.csv")["score"][100])
+    out = capsys.readouterr().out
+    assert "ROC-AUC" in out and "recall of the 0/1 labels                         1.0000" in out
+
+
+@pytest.mark.parametrize("label", [0, 1])
+def test_detect_scores_a_file_whose_labels_hold_one_class_without_metrics(files, tmp_path,
+                                                                         capsys, label):
+    # The metrics are undefined: detect wrote the scores, then failed with exit code 1.
+    data = _write(_sensors(spike=None).assign(is_anomaly=label), tmp_path / "one.csv")
+    assert main(["detect", str(data), "--model", str(files / "detector.tsrnn"),
+                 "--label-col", "is_anomaly", "--out", str(tmp_path / "s.csv")]) == 0
+    captured = capsys.readouterr()
+    assert "ROC-AUC" not in captured.out
+    assert (f"warning: {data}: --label-col 'is_anomaly' holds "
+            f"{'no anomaly (no 1)' if label == 0 else 'no 0'}: no detection metrics"
+            in captured.err)
+    assert len(pd.read_csv(tmp_path / "s.csv")) == 300
+
+
 def test_detect_with_resampling_writes_one_row_per_grid_step(tmp_path):
     frame = _sensors(spike=None).query("sensor == 's0'").drop(columns=["sensor"])
     frame = frame.drop(index=[40, 41])  # a two-hour gap
@@ -240,16 +315,21 @@ def test_folder_mode_skips_a_bad_file_and_reports_it(files, tmp_path, capsys):
     _write(_sensors(seed=2), inputs / "c.csv")
     (inputs / "b.csv").write_text("timestamp,sensor,value\n2024-01-01,s0,1.0\n"
                                   "2024-01-01 01:00,s0,oops\n")
+    (inputs / "d.csv").write_text("timestamp,sensor,value\n")
     (inputs / "notes.txt").write_text("not a CSV: ignored")
     code = main(["detect", str(inputs), "--model", str(files / "detector.tsrnn"),
                  "--out", str(tmp_path / "out"), "--plot", str(tmp_path / "plots")])
     assert code == 1
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.csv", "c.csv"]
     assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["a.png", "c.png"]
-    table = capsys.readouterr().out
-    bad = next(line for line in table.splitlines() if line.startswith("b.csv"))
+    captured = capsys.readouterr()
+    bad = next(line for line in captured.out.splitlines() if line.startswith("b.csv"))
     assert "FAILED" in bad and "'value'" in bad
-    assert "3 files: 2 ok, 1 failed" in table
+    assert "4 files: 2 ok, 2 failed" in captured.out
+    # A message that names its file already is not prefixed with it again.
+    empty = inputs / "d.csv"
+    assert f"{empty} has a header but no rows" in captured.err
+    assert f"{empty}: {empty}" not in captured.err
 
 
 def test_folder_mode_trains_one_model_per_file(tmp_path, capsys):
@@ -314,7 +394,7 @@ model = "ot.tsrnn"
     assert not (tmp_path / "ot.tsrnn.ckpt").exists()  # checkpoints go once the model is saved
 
 
-def test_train_a_detector_from_yaml(tmp_path):
+def test_train_a_detector_from_yaml(tmp_path, capsys):
     pytest.importorskip("yaml")
     _write(_sensors(), tmp_path / "sensors.csv")
     (tmp_path / "run.yaml").write_text(
@@ -322,8 +402,9 @@ def test_train_a_detector_from_yaml(tmp_path):
         "data: {path: sensors.csv, id_col: sensor, target: value}\n"
         "model: {window: 8, hidden_size: 8, max_epochs: 1, accelerator: cpu}\n")
     assert main(["train", "--config", str(tmp_path / "run.yaml"), "--out",
-                 str(tmp_path / "det.tsrnn"), "-q"]) == 0
+                 str(tmp_path / "det.tsrnn")]) == 0
     assert AnomalyDetector.load(tmp_path / "det.tsrnn").window == 8
+    assert "training an AnomalyDetector on " in capsys.readouterr().err  # not "a Anomaly..."
 
 
 @pytest.mark.parametrize("config, message", [

@@ -11,6 +11,7 @@ import pickle
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -423,7 +424,8 @@ def test_stream_refuses_time_going_backwards_and_changes_nothing(fitted, when):
     stream = det.stream()
     first, _, _ = _stream_rows(stream, df.iloc[:20])
     stamp = df.index[19] if when == "duplicate" else df.index[5]
-    with pytest.raises(DataError, match="out of order or duplicate"):
+    # The one series of a wide fit is "the series", not "series None".
+    with pytest.raises(DataError, match="for the series is not after .* out of order or dup"):
         stream.update(stamp, [100.0, 100.0], series=[None])
     rest, _, _ = _stream_rows(stream, df.iloc[20:])
     np.testing.assert_allclose(np.r_[first, rest], det.decision_function(df, online=True),
@@ -467,7 +469,7 @@ def test_stream_missing_value_names_the_column_and_changes_nothing(fitted):
     stream = det.stream()
     first, _, _ = _stream_rows(stream, df.iloc[:20])
     for bad in (np.nan, np.inf):
-        with pytest.raises(DataError, match="column 'b'.*fill='ffill'"):
+        with pytest.raises(DataError, match="column 'b' of the series is .*fill='ffill'"):
             stream.update(df.index[20], [df.iloc[20, 0], bad], series=[None])
     rest, _, _ = _stream_rows(stream, df.iloc[20:])
     np.testing.assert_allclose(np.r_[first, rest], det.decision_function(df, online=True),
@@ -494,7 +496,8 @@ def test_stream_with_ffill_carries_the_last_value_forward():
     np.testing.assert_allclose(with_holes, _stream_rows(det.stream(), carried)[0], atol=1e-6)
     np.testing.assert_allclose(with_holes, det.decision_function(holes, online=True),
                                atol=1e-4, rtol=1e-4)
-    with pytest.raises(DataError, match="column 'a'"):  # nothing to carry yet
+    # Nothing to carry yet: it was told to fit with fill='ffill', as it had been.
+    with pytest.raises(DataError, match="column 'a' .* fill='ffill' has no earlier value"):
         det.stream().update(df.index[0], [np.nan, 1.0], series=[None])
 
 
@@ -613,12 +616,31 @@ def test_an_ensemble_of_seeds_averages_their_networks(tmp_path, wide_frame):
 
 
 @pytest.mark.parametrize(("param", "value"), [("alerts", "no"), ("normalize_errors", 1),
-                                            ("smoothing", 2.5), ("cooldown", -1)])
+                                            ("smoothing", 2.5), ("cooldown", -1),
+                                            ("range_tolerance", -1)])
 def test_scoring_parameters_are_checked_when_changed_after_fit(fitted, param, value):
     det = scored_differently(fitted["forecast"], **{param: value})
     for call in (lambda: det.decision_function(_wide(40)), det.stream):
         with pytest.raises(ValueError, match=param):
             call()
+
+
+@pytest.mark.parametrize(("score", "param", "value"), [
+    ("reconstruction", "window", W // 2), ("forecast", "window", W * 2),
+    ("reconstruction", "score", "forecast"), ("forecast", "score", "reconstruction"),
+    ("reconstruction", "stateful", True)])
+def test_parameters_that_shape_the_networks_are_refused_when_changed_after_fit(
+        fitted, wide_frame, score, param, value):
+    # They failed inside torch ("expected windows [batch, 8, 3], got (114, 4, 3)",
+    # "too many indices for tensor of dimension 4").
+    det = scored_differently(fitted[score], **{param: value})
+    for call in (lambda: det.decision_function(wide_frame), det.stream,
+                 lambda: det.fit_threshold(wide_frame)):
+        with pytest.raises(ValueError, match=f"fitted with {param}=.*fit again"):
+            call()
+    det.set_params(**{param: fitted[score].get_params()[param]})
+    np.testing.assert_array_equal(det.decision_function(wide_frame),
+                                  fitted[score].decision_function(wide_frame))
 
 
 def test_error_scales_come_from_the_validation_rows(long_frame):
@@ -1108,3 +1130,69 @@ def test_a_file_with_a_training_summary_of_text_is_refused(fitted, tmp_path):
     with pytest.raises(ValueError, match="fitted 'training_summary' .* is not epochs") as err:
         AnomalyDetector.load(path)
     assert str(path) in str(err.value)
+
+
+def test_a_frame_whose_columns_are_labelled_by_numbers_scores_and_streams():
+    # The fitted detector knows its targets as '0' and '1': decision_function and
+    # update_frame on the very frame it was fitted on said column '0' was missing.
+    frame = _wide(60).set_axis([0, 1], axis=1).rename_axis("timestamp").reset_index()
+    det = _detector().fit(frame)
+    assert len(det.decision_function(frame)) == len(frame)
+    np.testing.assert_allclose(det.stream().update_frame(frame)["score"],
+                               det.decision_function(frame, online=True), atol=1e-5)
+
+
+def test_fit_threshold_on_a_frame_it_cannot_score_says_why_and_changes_nothing(long_det,
+                                                                                 long_frame):
+    # A frame too short for the window, or of new sensors only (not scored before
+    # the rows that scale them), failed with numpy's "need at least one array to
+    # concatenate" or "index -1 is out of bounds", after score_scale_ had changed.
+    det = scored_differently(long_det)
+    before = det.threshold_, det.score_scale_.copy()
+    with pytest.raises(DataError, match="fewer than window"):
+        det.fit_threshold(long_frame.iloc[:5])
+    newcomers = long_frame[long_frame.series == "s0"].iloc[:60].assign(series="s9")
+    with pytest.raises(DataError, match="fit_threshold: none of the frame's validation rows"):
+        det.fit_threshold(newcomers)
+    assert det.threshold_ == before[0]
+    np.testing.assert_array_equal(det.score_scale_, before[1])
+
+
+@pytest.mark.parametrize("score", SCORES)
+def test_a_value_whose_error_overflows_scores_infinite_in_batch_as_in_the_stream(fitted, score):
+    # 1e37 fits float32 but its squared error does not: the step's feature share
+    # was inf / inf = NaN, and decision_function's sum scored it 0 (the stream: inf).
+    det = fitted[score]
+    df = _wide(40, seed=3)
+    df.iloc[30, 0] = 1e37
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nor numpy's overflow warnings
+        batch = det.decision_function(df, online=True)
+        shares = det.feature_scores(df, online=True)
+        streamed, _, _ = _stream_rows(det.stream(), df)
+    assert np.isinf(batch.iloc[30]) and np.isinf(streamed[30])
+    assert shares.iloc[30].tolist() == [np.inf, 0.0]
+    np.testing.assert_allclose(streamed, batch, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("stateful", [False, True])
+def test_a_training_value_too_far_out_to_train_on_is_named(long_frame, stateful):
+    # 3.4e38 (a fault code) among readings near 1: its square overflows float32, and
+    # fit gave threshold_ NaN and scored every later row 0, without a word.
+    frame = long_frame.copy()
+    row = frame.index[(frame.series == "s1").to_numpy()][30]
+    frame.loc[row, "y"] = 3.4e38
+    position = frame.index.get_loc(row)
+    with pytest.raises(DataError, match=rf"column 'y' of series 's1' holds 3.4e\+38 at row "
+                                        rf"{position} \(.*\), .* once scaled: too far out"):
+        _detector(stateful=stateful).fit(frame, **LONG)
+
+
+def test_a_detector_saves_without_warnings_after_fit_threshold(long_det, long_frame, tmp_path):
+    # decision_scores_ was pandas' read-only view: torch warned "The given NumPy array
+    # is not writable" on save.
+    det = scored_differently(long_det).fit_threshold(long_frame)
+    assert det.decision_scores_.flags.writeable
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        det.save(tmp_path / "det.tsrnn")

@@ -267,6 +267,19 @@ def test_unfitted_and_unsupported(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize(("param", "value", "message"), [
+    ("window", 4, "fitted with window=8"), ("alerts", True, "threshold_ was fitted on")])
+def test_a_detector_changed_after_fit_is_refused_as_its_stream_is(tmp_path, param, value,
+                                                                  message):
+    # A window set after fit failed inside torch's tracer; alerts=True exported the
+    # threshold of the ranking scores beside alerting ones.
+    det = _fit_detector("gru", _frame("reconstruction")).set_params(**{param: value})
+    for call in (det.stream, lambda: det.to_onnx(tmp_path / "d.onnx")):
+        with pytest.raises(ValueError, match=message):
+            call()
+    assert not list(tmp_path.iterdir())
+
+
 def test_missing_extra_names_it(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "onnx", None)
     with pytest.raises(ImportError, match=r"pip install 'tsrnn\[onnx\]'"):

@@ -5,6 +5,7 @@ construction, on NAB and on the bundled sensors; bounded state; persistence.
 The estimator contract (clone, seeding, save/load, bad input) for a stateful
 detector is in tests/test_contract.py."""
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -380,9 +381,12 @@ def test_stream_refuses_bad_points_and_changes_nothing(sine_det):
     df = _sine(seed=5)
     stream = sine_det.stream()
     first, _, _ = _stream_rows(stream, df.iloc[:50])
-    for stamp, value in ((df.index[49], [0.0, 3.0]), (df.index[10], [0.0, 3.0]),
-                         (df.index[50], [np.nan, 3.0])):
-        with pytest.raises(DataError):
+    # The one series of a wide fit is "the series", not "series None".
+    for stamp, value, message in (
+            (df.index[49], [0.0, 3.0], "for the series is not after"),
+            (df.index[10], [0.0, 3.0], "for the series is not after"),
+            (df.index[50], [np.nan, 3.0], "column 'a' of the series is missing")):
+        with pytest.raises(DataError, match=message):
             stream.update(stamp, value)
     with pytest.raises(DataError, match="missing or infinite"):  # a new series too
         stream.update(df.index[50], [[0.0, 3.0], [np.nan, 1.0]], series=[None, "new"])
@@ -401,6 +405,20 @@ def test_stream_with_ffill_carries_the_last_value_forward():
     holes.iloc[[40, 41, 90], 1] = np.nan
     np.testing.assert_allclose(_stream_rows(det.stream(), holes)[0],
                                det.decision_function(holes).to_numpy(), **TOL)
+    with pytest.raises(DataError, match="fill='ffill' has no earlier value of the series"):
+        det.stream().update(df.index[0], [np.nan, 1.0])  # nothing to carry yet
+
+
+def test_a_value_whose_error_overflows_scores_infinite_in_batch_as_in_the_stream(sine_det):
+    # Batch scored that step 0 (its feature share was inf / inf), and numpy warned.
+    df = _sine(seed=5)
+    df.iloc[60, 0] = 1e37
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        batch = sine_det.decision_function(df).to_numpy()
+        streamed, _, _ = _stream_rows(sine_det.stream(), df)
+    assert np.isinf(batch[60]) and np.isinf(streamed[60])
+    np.testing.assert_allclose(streamed, batch, **TOL)
 
 
 def test_stream_state_stays_bounded(sine_det):

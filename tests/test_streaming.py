@@ -100,6 +100,11 @@ def test_the_forms_of_many_points(det):
     ({"sensor_1": [1.0, 2.0]}, None, r"got shape \[1, 2\]"),
     ([1.0, 2.0], None, "got values for 2 series: pass series= with their ids"),
     ({"sensor_1": 1.0}, ["sensor_1"], "not both"),
+    # Batch scores refuse it; the stream took it, as inf once in float32.
+    ([1.0, 1e300], ["sensor_1", "sensor_2"], "column 'value' of series 'sensor_2' holds "
+                                             r"1e\+300, beyond the range of float32"),
+    # The id as the user wrote it, not numpy's repr (np.int64(7)).
+    ([1.0], np.array([7]), "series 7 is an integer, but the detector's series ids are text"),
 ])
 def test_points_that_do_not_fit_the_detector_are_named(det, values, series, message):
     stream = det.stream()
@@ -116,6 +121,20 @@ def test_update_frame_names_missing_columns_and_keeps_the_row_order(det, sensors
     np.testing.assert_array_equal(result.sort_index()["score"], ordered["score"])
     with pytest.raises(DataError, match=r"lacks column\(s\) \['value'\]"):
         det.stream().update_frame(chunk.drop(columns="value"))
+
+
+def test_update_frame_takes_an_empty_chunk_and_names_a_value_that_is_not_a_number(det,
+                                                                                  sensors):
+    # An empty chunk (a poll that found nothing) failed with numpy's IndexError; a
+    # value as text with pandas' "could not convert string to float".
+    stream = det.stream()
+    empty = stream.update_frame(sensors.iloc[:0])
+    assert list(empty.columns) == ["score", "label", "ready", "gap"] and empty.empty
+    chunk = sensors.iloc[:8].astype({"value": object})
+    chunk.loc[chunk.index[5], "value"] = "n/a"
+    with pytest.raises(DataError, match="column 'value' must hold numbers; row 5 holds 'n/a'"):
+        stream.update_frame(chunk)
+    assert stream.series == []
 
 
 def test_a_stream_saved_and_loaded_scores_as_the_uninterrupted_one(det, sensors, tmp_path):

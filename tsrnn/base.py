@@ -247,8 +247,9 @@ class SeriesEstimator(BaseEstimator):
 
     def _scaled(self, data: SeriesData) -> np.ndarray:
         loc, spread = self._stats_for(data)
-        return ((data.values - np.repeat(loc, data.lengths, axis=0))
-                / np.repeat(spread, data.lengths, axis=0)).astype(np.float32)
+        with np.errstate(over="ignore"):  # far beyond the series' scale: inf, a sure anomaly
+            return ((data.values - np.repeat(loc, data.lengths, axis=0))
+                    / np.repeat(spread, data.lengths, axis=0)).astype(np.float32)
 
     def _fitted_roles(self) -> dict:
         from tsrnn import persistence

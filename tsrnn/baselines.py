@@ -98,7 +98,15 @@ class BaselineDetector(SeriesEstimator):
         its index. ``online`` changes nothing: the scores use no later rows."""
         check_is_fitted(self, "threshold_")
         data = self._read(df)
-        scores = in_frame_order(self._raw(data, self._scaled(data)), data)
+        scaled = self._scaled(data)
+        with np.errstate(invalid="ignore"):  # (inf - inf: set right below)
+            raw = self._raw(data, scaled)
+        # A value so far from its series' scale that the scaled one overflows
+        # float32 (3.4e38, a sensor's fault code): PCA's inf - inf made its score
+        # NaN, which no threshold flags.
+        overflow = np.isinf(scaled[:, :data.n_targets]).any(axis=1) & np.isnan(raw)
+        raw[overflow] = np.inf
+        scores = in_frame_order(raw, data)
         return pd.Series(scores, index=index_of(df, data), name="score")
 
     def predict(self, df: pd.DataFrame, *, online: bool = False) -> pd.Series:

@@ -28,7 +28,7 @@ from tsrnn.data.calendar import (
     resolve_calendar,
 )
 from tsrnn.detector_files import DetectorFile
-from tsrnn.detector_networks import DetectorNetworks
+from tsrnn.detector_networks import DetectorNetworks, check_trainable
 from tsrnn.detector_scores import MAX_SCORING_STEPS, ErrorsToScores
 from tsrnn.likelihood import AVERAGES
 from tsrnn.stateful import train_next_step
@@ -367,7 +367,9 @@ class AnomalyDetector(DetectorNetworks, ErrorsToScores, DetectorFile, SeriesEsti
         scaler = Scaler(self.scaler).fit(data.values, data.offsets, fit_rows=split.train_end)
         self._remember(data, scaler)  # the calendar inputs need the time zone
         self.calendar_ = resolve_calendar(self.calendar, data.times, data.offsets, data.freq)
-        inputs = self._inputs(data, scaler.transform(data.values, data.offsets))
+        scaled = scaler.transform(data.values, data.offsets)
+        check_trainable(data, scaled)
+        inputs = self._inputs(data, scaled)
         if not self.stateful:
             train = self._windows(data, inputs, split.train)
             val = self._windows(data, inputs, split.val)
@@ -403,11 +405,6 @@ class AnomalyDetector(DetectorNetworks, ErrorsToScores, DetectorFile, SeriesEsti
             raise ValueError(f"contamination must be in (0, 0.5), got {self.contamination}")
         check_calendar(self.calendar)
         self._check_scoring()
-        if self.range_tolerance is not None and not (
-                isinstance(self.range_tolerance, numbers.Real)
-                and not isinstance(self.range_tolerance, bool) and self.range_tolerance >= 0):
-            raise ValueError(f"range_tolerance must be a number >= 0 or None, got "
-                             f"{self.range_tolerance!r}")
         if self.threshold == "pot" and not 0.0 < self.risk < 0.02:
             # The tail is fitted above the 0.98 quantile: a rarer event is needed.
             raise ValueError(f"risk must be in (0, 0.02), got {self.risk}")
@@ -438,6 +435,11 @@ class AnomalyDetector(DetectorNetworks, ErrorsToScores, DetectorFile, SeriesEsti
         if self.likelihood_average not in AVERAGES:
             raise ValueError(f"likelihood_average must be one of {AVERAGES}, got "
                              f"{self.likelihood_average!r}")
+        if self.range_tolerance is not None and not (
+                isinstance(self.range_tolerance, numbers.Real)
+                and not isinstance(self.range_tolerance, bool) and self.range_tolerance >= 0):
+            raise ValueError(f"range_tolerance must be a number >= 0 or None, got "
+                             f"{self.range_tolerance!r}")
         if self.likelihood_window > self.likelihood_history:
             raise ValueError(f"likelihood_window ({self.likelihood_window}) must not exceed "
                              f"likelihood_history ({self.likelihood_history}): the short "
@@ -459,6 +461,7 @@ class AnomalyDetector(DetectorNetworks, ErrorsToScores, DetectorFile, SeriesEsti
         range (``alerts=True``), the columns out of range share it equally.
         """
         check_is_fitted(self, "net_")
+        self._check_network()
         self._check_scoring()
         data = self._read(df)
         check_length(data, self.window + 1, what="window + 1")
@@ -466,12 +469,19 @@ class AnomalyDetector(DetectorNetworks, ErrorsToScores, DetectorFile, SeriesEsti
         breaches = self._breaches(data)
         score = self._finish(errors, valid, data, online, breaches)
         total = errors.sum(axis=1, keepdims=True)
+        overflow = np.isinf(total[:, 0])  # an error beyond float32 (a value of 1e37)
         share = np.divide(errors, total, out=np.full_like(errors, 1.0 / errors.shape[1]),
-                          where=total > 0)
+                          where=(total > 0) & ~overflow[:, None])
+        # Shared equally by the infinite errors: inf / inf would be NaN, and
+        # decision_function's sum would then score that step 0.
+        share[overflow] = np.isinf(errors[overflow]) / np.isinf(errors[overflow]).sum(
+            axis=1, keepdims=True)
         if breaches is not None:
             out = breaches.any(axis=1)
             share[out] = breaches[out] / breaches[out].sum(axis=1, keepdims=True)
-        return pd.DataFrame(in_frame_order(share * score[:, None], data),
+        with np.errstate(invalid="ignore"):  # 0 * inf: a column with no share has none
+            shares = np.where(share > 0, share * score[:, None], 0.0)
+        return pd.DataFrame(in_frame_order(shares, data),
                             columns=self.target_names_, index=index_of(df, data))
 
     def decision_function(self, df: pd.DataFrame, *, online: bool = False) -> pd.Series:
@@ -521,6 +531,7 @@ class AnomalyDetector(DetectorNetworks, ErrorsToScores, DetectorFile, SeriesEsti
         with ``stateful=True``, :class:`tsrnn.stateful_stream.StatefulStream`: one
         cell step per point)."""
         check_is_fitted(self, "net_")
+        self._check_network()
         self._check_scoring()
         self._check_threshold()  # the stream labels points with it
         if self.stateful:

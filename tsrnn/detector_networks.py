@@ -8,13 +8,32 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from tsrnn.data import SeriesData, WindowDataset, make_loader, window_starts
+from tsrnn.data import DataError, SeriesData, WindowDataset, make_loader, window_starts
 from tsrnn.data.calendar import calendar_features, calendar_names
 from tsrnn.nn.autoencoder import RecurrentAutoencoder
-from tsrnn.nn.ensemble import MeanEnsemble
+from tsrnn.nn.ensemble import MeanEnsemble, members_of
 from tsrnn.nn.forecast import ForecastNet
 from tsrnn.nn.next_step import NextStepNet
 from tsrnn.stateful import next_step_errors
+
+# A scaled training value beyond this has a square (its loss, its target's variance)
+# that float32 cannot hold: training then gave a NaN threshold and scored 0 everywhere.
+MAX_SCALED = float(np.sqrt(np.finfo(np.float32).max))  # 1.8e19
+
+
+def check_trainable(data: SeriesData, scaled: np.ndarray) -> None:
+    """Refuse a training value too far from its series' scale to train on, by its
+    column, series, row and time (a fault code such as 3.4e38 among readings of 1)."""
+    far = ~(np.abs(scaled[:, :data.n_targets]) < MAX_SCALED)
+    if not far.any():
+        return
+    k, j = (int(i) for i in np.argwhere(far)[0])
+    i = int(np.searchsorted(data.offsets, k, side="right") - 1)
+    at = data.times[k] if data.rows is None else f"row {int(data.rows[k])} ({data.times[k]})"
+    raise DataError(
+        f"column {data.target_names[j]!r} of {data.series_name(i)} holds "
+        f"{data.values[k, j]:.3g} at {at}, {abs(scaled[k, j]):.2g} once scaled: too far "
+        "out to train on. If it is a fault code, set it to NaN (with fill=) or drop the row")
 
 
 class DetectorNetworks:
@@ -47,6 +66,22 @@ class DetectorNetworks:
                            bidirectional=self.bidirectional, dropout=self.dropout,
                            layer_norm=self.layer_norm, window_norm=None,
                            channel_independent=False)
+
+    def _check_network(self) -> None:
+        """``stateful``, ``score`` and ``window`` shaped the fitted networks: changed
+        by ``set_params`` after fit, scoring would hand them inputs they were not
+        built for (and fail inside torch), so the change is refused by name."""
+        net = members_of(self.net_)[0]
+        at_fit = {"stateful": isinstance(net, NextStepNet)}
+        if not at_fit["stateful"]:  # (a stateful network reads any window: its warm-up)
+            autoencoder = isinstance(net, RecurrentAutoencoder)
+            at_fit["score"] = "reconstruction" if autoencoder else "forecast"
+            at_fit["window"] = net.window if autoencoder else net.input_len
+        for name, value in at_fit.items():
+            if getattr(self, name) != value:
+                raise ValueError(f"the networks were fitted with {name}={value!r}, now "
+                                 f"{getattr(self, name)!r}: it shapes them, so set it back, "
+                                 "or fit again for the new value")
 
     def _inputs(self, data: SeriesData, scaled: np.ndarray) -> np.ndarray:
         """The network's input columns ``[N, F + 2 * cycles]``: scaled targets, then

@@ -13,7 +13,7 @@ import pandas as pd
 from sklearn.utils.validation import check_is_fitted
 
 from tsrnn.base import in_frame_order
-from tsrnn.data import SeriesData, chronological_split
+from tsrnn.data import DataError, SeriesData, check_length, chronological_split
 from tsrnn.drift import DriftWatch, drift_corrected
 from tsrnn.error_stats import (
     error_scales,
@@ -394,14 +394,26 @@ class ErrorsToScores:
         split as fit splits them (``threshold``, ``contamination`` and ``risk``
         apply as in :meth:`fit`)."""
         check_is_fitted(self, "net_")
+        self._check_network()
         self._check_params()
         data = self._read(df)
+        check_length(data, self.window + 1, what="window + 1")
         errors, valid = self._checked_errors(data, online=True)
         train_end, breaches = self._train_end(data), self._breaches(data)
+        if self.threshold == "quantile" and not held_out_rows(data, train_end, valid).any():
+            # (Checked before anything changes.) Series unseen at fit are not scored
+            # before the points that scale them.
+            raise DataError(f"fit_threshold: none of the frame's validation rows (each "
+                            f"series' last val_size={self.val_size!r}) has a score yet: a "
+                            f"series unseen at fit is scored after its first {self._warmup} "
+                            "rows. Pass the training frame")
         kept = {name: getattr(self, name, None) for name in _THRESHOLD_STATE}
         try:
             self._learn_score_scale(data, errors, valid, train_end, breaches)
-            self.decision_scores_ = self.decision_function(df).to_numpy(dtype=np.float64)
+            # A copy: pandas' copy-on-write hands out a read-only view, which torch
+            # warns about when the model is saved.
+            self.decision_scores_ = self.decision_function(df).to_numpy(dtype=np.float64,
+                                                                        copy=True)
             self._set_threshold(self._held_out_scores(data, errors, valid, train_end,
                                                       breaches))
         except BaseException:

@@ -114,7 +114,8 @@ def _likelihood_from(avg: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.n
 
     Not capped (HTM caps near 10): ranking the rarest events is what a threshold
     needs most."""
-    z = (avg - mean) / np.maximum(std, MIN_SPREAD)
+    with np.errstate(over="ignore"):  # an error beyond float64 is infinitely unlikely
+        z = (avg - mean) / np.maximum(std, MIN_SPREAD)
     return np.maximum(-log_ndtr(-z) / _LN10, 0.0)
 
 

@@ -23,7 +23,7 @@ from tsrnn.data.calendar import calendar_row
 from tsrnn.likelihood import MIN_HISTORY, OUT_OF_RANGE_SCORE, _outside
 from tsrnn.stateful_cells import Cells
 from tsrnn.stateful_state import plain_state, restore
-from tsrnn.stream_base import BaseStream
+from tsrnn.stream_base import BaseStream, missing_value, series_name
 from tsrnn.streaming import StreamResult
 
 if TYPE_CHECKING:
@@ -264,7 +264,8 @@ class StatefulStream(BaseStream):
         # The mean over members and targets of the squared errors, each target's in
         # units of its typical one (the "scale" array holds scale * M * F, and for
         # ranking scores the score scale).
-        raw = (np.square(miss) / a["scale"][index]).sum(axis=(0, 2)) * ready  # [S]
+        with np.errstate(over="ignore"):  # a value of 1e37: an infinite error, as in batch
+            raw = (np.square(miss) / a["scale"][index]).sum(axis=(0, 2)) * ready  # [S]
         # One cell step: the state now holds this point, the prediction is for the next.
         self._step_cells(index, scaled, stamp)
         a["row"][index] = row
@@ -286,7 +287,7 @@ class StatefulStream(BaseStream):
         stale = last >= t
         if stale.any():
             k = int(np.flatnonzero(stale)[0])
-            raise DataError(f"timestamp {timestamp} for series {series[k]!r} is not after its "
+            raise DataError(f"timestamp {timestamp} for {series_name(series[k])} is not after its "
                             f"last one ({_from_ticks(int(last[k]), stamp)}): out of order or "
                             "duplicate")
         if det.freq_ is None:
@@ -386,9 +387,7 @@ class StatefulStream(BaseStream):
         if rows.any():
             k = int(np.flatnonzero(rows)[0])
             col = self.detector.target_names_[int(np.flatnonzero(bad[k])[0])]
-            raise DataError(f"column {col!r} of series {series[k]!r} is missing or infinite "
-                            f"at {timestamp}; fit with fill='ffill' to carry the last value "
-                            "forward")
+            raise missing_value(col, series[k], timestamp, self.detector.fill)
 
     def _calendar(self, stamp) -> np.ndarray:
         """The calendar inputs of a time, cached by its phase: a stream at a fixed

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from tsrnn.data import DataError
+from tsrnn.data.frames import FLOAT32_MAX, columns_named
 
 if TYPE_CHECKING:
     from tsrnn.detector import AnomalyDetector
@@ -98,6 +99,12 @@ class BaseStream:
             raise DataError(f"values: expected one value for each of the targets "
                             f"{det.target_names_} of each of {len(series)} series, shape "
                             f"[{len(series)}, {n_f}], got shape {list(rows.shape)}")
+        big = np.isfinite(rows) & (np.abs(rows) > FLOAT32_MAX)
+        if big.any():  # as batch scores refuse it; float32 would make it inf
+            k, j = (int(i) for i in np.argwhere(big)[0])
+            raise DataError(f"column {det.target_names_[j]!r} of {series_name(series[k])} "
+                            f"holds {rows[k, j]:.3g}, beyond the range of float32 "
+                            f"(±{FLOAT32_MAX:.3g}) in which tsrnn computes")
         self._check_new_ids(series)
         if len(series) > 1 and len(set(map(repr, series))) < len(series):
             twice = next(s for k, s in enumerate(series) if s in series[:k])
@@ -136,23 +143,26 @@ class BaseStream:
         """
         det = self.detector
         roles = det.roles_
-        time_col, id_col, targets = roles["time_col"], roles["id_col"], det.target_names_
         if not isinstance(df, pd.DataFrame):
             raise TypeError(f"expected a pandas DataFrame, got {type(df).__name__}")
+        time_col, id_col = roles["time_col"], roles["id_col"]
+        targets = columns_named(df, det.target_names_)
         if time_col is None:
             raise ValueError("the detector was fitted without a time column: pass points "
                              "to update() one timestamp at a time")
         missing = [c for c in (time_col, id_col, *targets) if c is not None and c not in df]
         if missing:
             raise DataError(f"the frame lacks column(s) {missing}; it has {list(df.columns)}")
+        out = {name: np.zeros(len(df), dtype) for name, dtype in
+               (("score", np.float64), ("label", np.int64), ("ready", bool), ("gap", bool))}
+        if df.empty:
+            return pd.DataFrame(out, index=df.index)
         times = df[time_col].to_numpy()
         if isinstance(det.freq_, pd.offsets.BaseOffset):
             times = pd.to_datetime(df[time_col]).to_numpy()
         order = np.argsort(times, kind="stable")
-        values = df[targets].to_numpy(dtype=np.float64)
+        values = _numbers(df, targets)
         ids = df[id_col].to_numpy() if id_col is not None else None
-        out = {name: np.zeros(len(df), dtype) for name, dtype in
-               (("score", np.float64), ("label", np.int64), ("ready", bool), ("gap", bool))}
         bounds = np.flatnonzero(times[order][1:] != times[order][:-1]) + 1
         for rows in np.split(order, bounds):
             result = self.update(df[time_col].iloc[rows[0]], values[rows],
@@ -188,6 +198,37 @@ class BaseStream:
         raise NotImplementedError
 
 
+def series_name(sid) -> str:
+    """A series as messages name it: by its id, or "the series" for the one series
+    of a detector fitted without ids (whose id is None), as batch scores name it."""
+    return "the series" if sid is None else f"series {sid!r}"
+
+
+def missing_value(col, sid, timestamp, fill) -> DataError:
+    """The error for a NaN or inf a stream cannot fill: without ``fill="ffill"``,
+    or before the series has a value to carry forward."""
+    why = ("fill='ffill' has no earlier value of the series to carry forward" if fill == "ffill"
+           else "fit with fill='ffill' to carry the last value forward")
+    return DataError(f"column {col!r} of {series_name(sid)} is missing or infinite at "
+                     f"{timestamp}; {why}")
+
+
+def _numbers(df: pd.DataFrame, targets: list) -> np.ndarray:
+    """``df[targets]`` as float64; a value that is not a number is named with its
+    column and row (``update`` names it too, as it refuses its row's call)."""
+    try:
+        return df[targets].to_numpy(dtype=np.float64)
+    except (ValueError, TypeError):
+        for col in targets:
+            numbers = pd.to_numeric(df[col], errors="coerce")
+            bad = (numbers.isna() & df[col].notna()).to_numpy()
+            if bad.any():
+                k = int(np.flatnonzero(bad)[0])
+                raise DataError(f"column {col!r} must hold numbers; row {df.index[k]!r} "
+                                f"holds {df[col].iloc[k]!r}") from None
+        raise
+
+
 def check_id_kinds(fitted: list, new: list) -> None:
     """Refuse a ``new`` series id of another kind than the ``fitted`` ones (text or
     integers): ``0`` among ``'s0', 's1'`` is far more often a mistake (ids read as
@@ -198,6 +239,7 @@ def check_id_kinds(fitted: list, new: list) -> None:
     kind = kinds.pop()
     for sid in new:
         if _id_kind(sid) != kind:
+            sid = sid.item() if isinstance(sid, np.generic) else sid  # 0, not np.int64(0)
             raise DataError(f"series {sid!r} is {_id_kind(sid)}, but the detector's "
                             f"series ids are {kind} (e.g. {fitted[0]!r})"
                             ": a new sensor needs an id of the same kind")

@@ -20,7 +20,7 @@ import torch
 from tsrnn.data import DataError
 from tsrnn.data.calendar import calendar_names, calendar_row
 from tsrnn.level import MAX_CHECKS, without_constant_targets
-from tsrnn.stream_base import BaseStream
+from tsrnn.stream_base import BaseStream, missing_value, series_name
 from tsrnn.stream_state import load_stream
 
 if TYPE_CHECKING:
@@ -166,19 +166,17 @@ class AnomalyStream(BaseStream):
             try:
                 stale = last is not None and stamp <= last
             except TypeError:  # tz-aware against naive: pandas cannot order them
-                raise DataError(f"timestamp {timestamp} for series {sid!r} and its last one "
+                raise DataError(f"timestamp {timestamp} for {series_name(sid)} and its last one "
                                 f"({last}) disagree on having a timezone") from None
             if stale:
-                raise DataError(f"timestamp {timestamp} for series {sid!r} is not after its "
+                raise DataError(f"timestamp {timestamp} for {series_name(sid)} is not after its "
                                 f"last one ({last}): out of order or duplicate")
             if last is not None and det.freq_ is not None and stamp != last + det.freq_:
                 gap[k] = True
             bad = ~np.isfinite(values[k])
             if bad.any() and (det.fill != "ffill" or st["count"] == 0):
                 col = det.target_names_[int(np.flatnonzero(bad)[0])]
-                raise DataError(f"column {col!r} of series {sid!r} is missing or infinite "
-                                f"at {timestamp}; fit with fill='ffill' to carry the last "
-                                "value forward")
+                raise missing_value(col, sid, timestamp, det.fill)
         for sid, st in zip(series, states, strict=True):
             if sid in fresh:  # only now: a refused update changes nothing
                 self._state[sid] = st

@@ -532,6 +532,18 @@ def test_explicit_freq_overrides_inference():
         from_dataframe(pd.DataFrame({"y": [1.0, 2.0, 3.0]}, index=idx), freq="D")
 
 
+@pytest.mark.parametrize(("times", "freq", "message"), [
+    (pd.date_range("2024-01-01", periods=3, freq="h"), "0h", "a step forward in time, got '0h'"),
+    (pd.date_range("2024-01-01", periods=3, freq="h"), "-1h", "a step forward in time"),
+    (pd.RangeIndex(3), 0, "a step forward in time, got 0"),
+    (pd.RangeIndex(3), 2.5, "an integer step, as the time column holds integers, got 2.5")])
+def test_a_freq_that_is_no_step_forward_is_refused(times, freq, message):
+    # 0h failed inside pandas ("range() arg 3 must not be zero"), -1h and 0 as a gap
+    # at every step, and 2.5 was read as 2.
+    with pytest.raises(ValueError, match=f"freq must be {message}"):
+        from_dataframe(pd.DataFrame({"y": [1.0, 2.0, 3.0]}, index=times), freq=freq)
+
+
 def test_check_length_names_the_short_series():
     frame = pd.DataFrame({"t": [0, 1, 2, 3, 4, 0, 1, 2], "id": list("aaaaabbb"),
                           "y": np.arange(8.0)})
@@ -616,6 +628,8 @@ def test_missing_id_names_its_row():
       r"column 'x' is both a past covariate and a future covariate"),
      ({"target": ["y", "x"], "past_covariates": ["x"]},
       r"column 'x' is both a target and a past covariate"),
+     # Not "is both a target and a target".
+     ({"target": ["y", "y"]}, r"column 'y' is named twice as a target"),
      ({"time_col": "t", "target": ["y", "t"]},
       r"column 't' is the time or id column and cannot be a target"),
      ({"time_col": "t", "id_col": "g", "past_covariates": ["g"]},
@@ -681,3 +695,30 @@ def test_a_variation_float32_cannot_hold_is_refused():
                          index=pd.date_range("2024-01-01", periods=100, freq="h"))
     with pytest.raises(DataError, match="column 'y' varies by .* Subtract an offset"):
         SeriesData.from_dataframe(frame)
+
+
+def test_a_name_the_model_kept_as_text_finds_a_column_labelled_by_a_number():
+    # A fitted model keeps its columns as text ('0'); scoring the frame it was
+    # fitted on, with columns labelled 0 and 1, failed with "column '0' is not in
+    # the DataFrame; did you mean '0'?".
+    frame = pd.DataFrame({0: [1.0, 2.0, 4.0], 1: [3.0, 5.0, 6.0]},
+                         index=pd.date_range("2024-01-01", periods=3, freq="h"))
+    data = from_dataframe(frame, target=["0", "1"])
+    assert data.target_names == ("0", "1")
+    np.testing.assert_array_equal(data.values, frame.to_numpy(dtype=np.float32))
+    with pytest.raises(DataError, match="column '2' is not in the DataFrame"):
+        from_dataframe(frame, target=["2"])
+
+
+def test_a_variation_below_float32s_normal_numbers_is_refused():
+    # A sine of amplitude 1e-39 was taken for a constant by the scaler: a detector
+    # scored every row 0, without a word.
+    frame = pd.DataFrame({"y": 1e-39 * np.sin(np.arange(100) / 5)},
+                         index=pd.date_range("2024-01-01", periods=100, freq="h"))
+    with pytest.raises(DataError, match="column 'y' varies by .* below float32's smallest"):
+        SeriesData.from_dataframe(frame)
+    with pytest.raises(DataError, match=r"Scale it first, e.g. df\['y'\] / df\['y'\].std\(\)"):
+        SeriesData.from_dataframe(frame)
+    scaled = frame / frame.std()  # as the message says
+    np.testing.assert_allclose(SeriesData.from_dataframe(scaled).values[:, 0], scaled["y"],
+                               rtol=1e-6)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tsrnn.cli._options import UsageError, _in_flags
-from tsrnn.cli._runs import _for_each_file, _Run
+from tsrnn.cli._runs import _about, _for_each_file, _Run
 
 
 def engine_options() -> argparse.ArgumentParser:
@@ -66,7 +66,7 @@ def for_each_file(run: _Run, work: Callable[[_Run, Path], dict], what: str) -> l
                 bar.write(f"tsrnn {args.command}: warning: {path}: {note}", file=sys.stderr)
             run.notes.update(value["notes"])
         else:
-            bar.write(f"{path}: {_in_flags(value, run.flags)}", file=sys.stderr)
+            bar.write(_about(path, _in_flags(value, run.flags)), file=sys.stderr)
         bar.update()
 
     # A Ray this command starts is stopped when it ends.

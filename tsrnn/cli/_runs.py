@@ -64,8 +64,10 @@ def _regular(run: _Run, path: Path, attempt: Callable[[dict], Any]) -> Any:
                            "put the series on a regular grid, or --freq if the frequency was "
                            "inferred wrongly") from None
         fill = run.params.get("fill") or "interpolate"
-        run.warn(path, f"resampled onto a regular grid, empty steps filled by {fill} "
-                 f"(--no-resample refuses such files); first gap: {err.detail}")
+        # (evaluate reads a saved model's data and has no --no-resample)
+        refuse = " (--no-resample refuses such files)" if hasattr(run.args, "resample") else ""
+        run.warn(path, f"resampled onto a regular grid, empty steps filled by {fill}"
+                 f"{refuse}; first gap: {err.detail}")
         return _warning_lines(run, path, lambda: attempt({"resample": True, "fill": fill}))
 
 
@@ -221,6 +223,11 @@ def _check_writable(flag: str, target: Path) -> None:
         raise type(err)(f"{flag} {target}: {err}") from None
 
 
+def _about(path: Path, text: str) -> str:
+    """``text`` naming ``path``, once: many messages name their file already."""
+    return text if str(path) in text else f"{path}: {text}"
+
+
 @contextlib.contextmanager
 def _naming(path: Path):
     """Errors about the data (a ValueError, as DataError is) name the file at fault."""
@@ -252,7 +259,7 @@ def _for_each_file(run: _Run, work: Callable[[Path], dict], what: str) -> list[d
         except Exception as err:
             if run.args.debug:
                 traceback.print_exc()
-            bar.write(f"{path}: {_one_line(err, run.flags)}", file=sys.stderr)
+            bar.write(_about(path, _one_line(err, run.flags)), file=sys.stderr)
             results.append({"file": path.name, "result": "FAILED",
                             "detail": _one_line(err, run.flags)})
     bar.close()

@@ -8,6 +8,7 @@ from pathlib import Path
 from tsrnn.cli._config import _training_flags
 from tsrnn.cli._engine import engine_options, for_each_file
 from tsrnn.cli._options import (
+    UsageError,
     at_least,
     column_options,
     common_options,
@@ -81,6 +82,7 @@ def run_detect(args) -> int:
     flags = _training_flags(args, window=args.window, contamination=args.contamination,
                             threshold=args.threshold, alerts=args.alerts)
     run = _prepare(args, "detect", flags)
+    _check_label_col(run)
     results = for_each_file(run, _detect_file, "scoring")
     if not run.folder and results[0]["result"] == "ok":
         r = results[0]
@@ -88,6 +90,22 @@ def run_detect(args) -> int:
         if "pr_auc" in r:
             _print_metrics(r, run.info)
     return _summary(run, results, ["rows", "flagged", "roc_auc", "pr_auc", "f1"])
+
+
+def _check_label_col(run: _Run) -> None:
+    """The label column is left out of the signals: one that is also the time, id
+    or a target column would be missing from them, and the library would say only
+    that (a column 'is not in the DataFrame')."""
+    label_col = run.args.label_col
+    if label_col is None:
+        return
+    roles = run.model.roles_ if run.model is not None else run.columns
+    for key, flag in (("time_col", "--time-col"), ("id_col", "--id-col"), ("target", "--target")):
+        named = roles.get(key)
+        if label_col in (named if isinstance(named, list) else [named]):
+            where = f"the model's {key}" if run.model is not None else flag
+            raise UsageError(f"--label-col {label_col} is also {where}: the labels are left "
+                             "out of the signals, so name another column")
 
 
 def _labels(df, label_col, path: Path):
@@ -138,6 +156,12 @@ def _detect_file(run: _Run, path: Path) -> dict:
     args = run.args
     df = _read(run, path)
     truth = None if args.label_col is None else _labels(df, args.label_col, path)
+    if truth is not None and len(set(truth.tolist())) < 2:
+        # Scores are still worth having; metrics against one class are undefined.
+        run.warn(path, f"--label-col {args.label_col!r} holds "
+                       f"{'no anomaly (no 1)' if truth.max(initial=0) == 0 else 'no 0'}: "
+                       "no detection metrics")
+        truth = None
     signals = df if args.label_col is None else df.drop(columns=[args.label_col])
     model = run.model
     if model is None:
@@ -165,10 +189,21 @@ def _detect_file(run: _Run, path: Path) -> dict:
     if args.save_model is not None:
         model.save(run.output(args.save_model, path, ".tsrnn"))
     result = {"rows": len(scored), "flagged": int(scored[label_col].sum()), "detail": written}
-    if truth is not None and len(truth) == len(scored):
-        result.update(_detection_metrics(truth, scored[score_col].to_numpy(),
-                                         scored[label_col].to_numpy()))
+    if truth is not None:
+        result.update(_file_metrics(scored, truth, args.label_col, path, score_col, label_col))
     return result
+
+
+def _file_metrics(scored, truth, truth_col, path: Path, score_col: str = "score",
+                  label_col: str = "label") -> dict[str, float]:
+    """:func:`_detection_metrics` over the file's rows of ``scored`` (a
+    :func:`_scored_frame`). Resampled, the scored rows are the grid's: the file's
+    rows are those that carry its labels, the filled steps carry none."""
+    rows = scored[truth_col].notna().to_numpy()
+    if len(truth) != len(scored):
+        truth = _labels(scored[rows], truth_col, path)
+    return _detection_metrics(truth, scored[score_col].to_numpy()[rows],
+                              scored[label_col].to_numpy()[rows])
 
 
 def _scored_frame(df, scores, model, score_col: str = "score", label_col: str = "label"):
@@ -207,6 +242,14 @@ def _detection_metrics(truth, scores, flagged) -> dict[str, float]:
     from tsrnn.metrics import best_f1, pr_auc, roc_auc, vus_pr
 
     truth = np.asarray(truth)
+    scores = np.asarray(scores, dtype=np.float64)
+    infinite = np.isposinf(scores)
+    if infinite.any():
+        # A value beyond float32's reach scores inf (the metrics refuse it): they
+        # compare ranks only, so the next number above every finite score stands in.
+        finite = scores[~infinite]
+        top = np.nextafter(finite.max(), np.inf) if finite.size else 0.0
+        scores = np.where(infinite, top, scores)
     hits = int(((flagged == 1) & (truth == 1)).sum())
     precision = hits / max(int(flagged.sum()), 1)
     recall = hits / max(int(truth.sum()), 1)

@@ -19,7 +19,7 @@ from tsrnn.cli._runs import (
     _summary,
     _use,
 )
-from tsrnn.cli.detect import _detection_metrics, _labels
+from tsrnn.cli.detect import _file_metrics, _labels, _output_columns, _scored_frame
 
 EXAMPLES = """\
 examples (s1.tsrnn and detector.tsrnn: as the forecast and detect examples make them):
@@ -132,12 +132,12 @@ def _evaluate_forecaster(run: _Run, path: Path) -> dict:
 
 def _evaluate_detector(run: _Run, path: Path) -> dict:
     df = _read(run, path)
-    truth = _labels(df, run.args.label_col, path)
-    scores = run.model.decision_function(df.drop(columns=[run.args.label_col]),
-                                         online=run.args.online)
-    if len(scores) != len(truth):
-        raise ValueError(f"{path}: the model resamples the series, so scores no longer "
-                         "line up with the label column's rows")
-    scores = scores.to_numpy()
-    flagged = (scores > run.model.threshold_).astype("int64")
-    return {"rows": len(scores), **_detection_metrics(truth, scores, flagged)}
+    label_col = run.args.label_col
+    truth = _labels(df, label_col, path)
+    signals = df.drop(columns=[label_col])
+    # A file with gaps is scored on its grid, as detect scores it (with a warning).
+    scores = _regular(run, path, lambda extra: _use(
+        run.model, extra, lambda m: m.decision_function(signals, online=run.args.online)))
+    scored = _scored_frame(df, scores, run.model, *_output_columns(df))
+    metrics = _file_metrics(scored, truth, label_col, path, *_output_columns(df))
+    return {"rows": int(scored[label_col].notna().sum()), **metrics}

@@ -6,6 +6,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from tsrnn._checks import a_or_an
 from tsrnn.cli._config import _columns, _estimator_class, _params, _training_flags, read_config
 from tsrnn.cli._options import (
     EXIT_OK,
@@ -99,7 +100,7 @@ def run_train(args) -> int:
     elif found:
         say(f"starting over: {found[-1]} from an interrupted run will be replaced "
             "(--resume continues it instead)")
-    say(f"training a {type(model).__name__} on {data} ({len(df):,} rows)")
+    say(f"training {a_or_an(type(model).__name__)} on {data} ({len(df):,} rows)")
     try:
         with _naming(data):
             run = _Run(args, [data], False, params=params)

@@ -344,9 +344,22 @@ def _as_list(cols) -> list:
     return list(cols)
 
 
+def columns_named(df: pd.DataFrame, cols: list) -> list:
+    """The columns named in ``cols``: a fitted model remembers its columns by their
+    text (column ``0`` as ``'0'``), so a name that is not a column's label but is the
+    text of exactly one column's label names that column."""
+    found = []
+    for col in cols:
+        if col not in df.columns:
+            same = [c for c in df.columns if str(c) == str(col)]
+            col = same[0] if len(same) == 1 else col
+        found.append(col)
+    return found
+
+
 def _resolve_roles(df, time_col, id_col, target, past, future) -> tuple[list, list, list]:
-    past, future = _as_list(past), _as_list(future)
-    targets = _as_list(target)
+    past, future = columns_named(df, _as_list(past)), columns_named(df, _as_list(future))
+    targets = columns_named(df, _as_list(target))
     _check_columns_exist(df, targets + past + future)
     taken = {c for c in (time_col, id_col) if c is not None}
     if not targets:
@@ -370,6 +383,8 @@ def _resolve_roles(df, time_col, id_col, target, past, future) -> tuple[list, li
             if col in taken:
                 raise DataError(f"column {col!r} is the time or id column and cannot be a {role}")
             if col in seen:
+                if seen[col] == role:  # not "both a target and a target"
+                    raise DataError(f"column {col!r} is named twice as a {role}")
                 raise DataError(f"column {col!r} is both a {seen[col]} and a {role}")
             seen[col] = role
     return targets, past, future
@@ -435,6 +450,7 @@ def _numeric_values(df: pd.DataFrame, columns: list) -> np.ndarray:
 
 
 FLOAT32_MAX = float(np.finfo(np.float32).max)
+FLOAT32_TINY = float(np.finfo(np.float32).tiny)
 
 
 def _check_float32(col, column: np.ndarray) -> None:
@@ -453,6 +469,13 @@ def _check_float32(col, column: np.ndarray) -> None:
     # A constant column has no variation to lose (np.std of one repeated value that
     # binary cannot hold exactly, 21.3 say, is ~1e-17 of rounding, not a spread).
     spread = 0.0 if finite.max() == finite.min() else float(np.std(finite))
+    if 0 < spread < FLOAT32_TINY:
+        # Below it float32 keeps ever fewer digits, and the scaler takes such a
+        # spread for none: the column would be scored as a constant.
+        raise DataError(
+            f"column {col!r} varies by {spread:.3g} (standard deviation), below float32's "
+            f"smallest normal number ({FLOAT32_TINY:.3g}) in which tsrnn computes, so the "
+            f"variation would be lost. Scale it first, e.g. df[{col!r}] / df[{col!r}].std()")
     resolution = float(np.spacing(np.float32(np.abs(finite).max())))
     if spread > 0 and resolution > spread / 10:
         raise DataError(

@@ -161,12 +161,19 @@ def _resolve_freq(times: pd.Index, offsets, freq):
         if not datetime and isinstance(freq, pd.offsets.BaseOffset):  # a fitted model's, say
             raise DataError(f"the time column holds integers, but the frequency is one of "
                             f"dates ({freq.freqstr!r}; a model fitted on dates scores dates)")
+        kind = "a pandas frequency such as '5min' or 'h'" if datetime else \
+            "an integer step, as the time column holds integers"
         try:
-            return pd.tseries.frequencies.to_offset(freq) if datetime else int(freq)
+            step = pd.tseries.frequencies.to_offset(freq) if datetime else int(freq)
         except (ValueError, TypeError):
-            kind = "a pandas frequency such as '5min' or 'h'" if datetime else \
-                "an integer step, as the time column holds integers"
             raise ValueError(f"freq must be {kind}, got {freq!r}") from None
+        # 2.5 was read as 2; a step of 0 failed inside pandas ("range() arg 3 must not
+        # be zero"), and a negative one as a gap at every step.
+        if not datetime and not isinstance(freq, str) and step != freq:
+            raise ValueError(f"freq must be {kind}, got {freq!r}")
+        if (step.n if datetime else step) <= 0:
+            raise ValueError(f"freq must be a step forward in time, got {freq!r}")
+        return step
     if datetime:
         # pandas names calendar frequencies ("MS", "B") that no fixed step can, but
         # it gives up on a whole series with one gap. So vote over short runs taken

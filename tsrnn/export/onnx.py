@@ -257,6 +257,11 @@ def _forecast_graph(est):
 def _detector_graph(det):
     from tsrnn.data.calendar import calendar_names
 
+    # As stream() checks: parameters set after fit that the networks or the
+    # threshold were not made for are refused by name, not exported.
+    det._check_network()
+    det._check_scoring()
+    det._check_threshold()
     f = det.n_features_in_
     n_cal = len(calendar_names(det.calendar_))
     net = _exportable(det.net_)
