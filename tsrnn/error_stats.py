@@ -8,16 +8,15 @@ from __future__ import annotations
 import numpy as np
 
 from tsrnn.data import SeriesData
+from tsrnn.data.scaling import without_glitches
 from tsrnn.likelihood import likelihood_prior
 
 __all__ = ["MIN_ERROR_SCALE", "MIN_ERROR_SHARE", "MIN_SCALE_ROWS", "error_scales",
-           "held_out_rows", "likelihood_priors", "score_scales", "target_variances",
-           "trimmed_variance"]
+           "held_out_rows", "likelihood_priors", "score_scales", "target_variances"]
 
 _CHI2_MEDIAN = 0.4549364  # median of a chi-square variable with one degree of freedom
 MIN_ERROR_SCALE = 1e-4  # squared errors in units of the series' scaling
 MIN_ERROR_SHARE = 0.01  # of a target's training variance (see error_scales)
-TRIM_SHARE = 0.01  # of a target's training values at either end, left out of that variance
 MIN_SCALE_ROWS = 20  # validation rows enough for a median error
 
 
@@ -36,24 +35,11 @@ def held_out_rows(data: SeriesData, train_end: np.ndarray, valid: np.ndarray) ->
 
 def target_variances(data: SeriesData, scaled: np.ndarray) -> np.ndarray:
     """``[series, F]``: each series' variance of each scaled target (the floor of
-    :func:`error_scales`), without the 1% most extreme values at either end
-    (:func:`trimmed_variance`)."""
-    return np.stack([trimmed_variance(scaled[a:b, :data.n_targets])
+    :func:`error_scales`), glitches clipped (:func:`tsrnn.data.scaling.without_glitches`):
+    one fault code in the training rows (a -9999 among readings near 20) would
+    otherwise set it, and with it how surprising every later step is."""
+    return np.stack([without_glitches(scaled[a:b, :data.n_targets]).var(axis=0)
                      for a, b in zip(data.offsets[:-1], data.offsets[1:], strict=True)])
-
-
-def trimmed_variance(values: np.ndarray, share: float = TRIM_SHARE) -> np.ndarray:
-    """``[F]``: each column's variance over the values of ``values`` ``[T, F]``
-    between its ``share`` and ``1 - share`` quantiles (the nearest values inward).
-    A fault code or a glitch in the training rows (one -9999 among readings near
-    20) would otherwise set the variance, and with it how surprising every later
-    step is; a column that is mostly one value (a quantized sensor) keeps the
-    variance of the rest."""
-    x = np.asarray(values, np.float64)
-    low = np.nanquantile(x, share, axis=0, method="higher")
-    high = np.nanquantile(x, 1.0 - share, axis=0, method="lower")
-    inside = np.where((x >= low) & (x <= high), x, np.nan)
-    return np.nanvar(inside, axis=0)
 
 
 def error_scales(data: SeriesData, train_end: np.ndarray, *, offline: tuple,

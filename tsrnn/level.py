@@ -58,7 +58,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from tsrnn.data.scaling import is_constant, spread_or_one
+from tsrnn.data.scaling import is_constant, spread_or_one, without_glitches
 from tsrnn.stuck import run_lengths, stuck_errors
 
 __all__ = ["MAX_CHECKS", "MAX_LEVEL_ERROR", "LevelWatch", "constant_targets", "level_errors",
@@ -89,7 +89,7 @@ def level_reference(values: np.ndarray, span: int) -> np.ndarray:
     spread of means of independent values, cost NAB's alerting score 2.2 points
     at seed 0 and was left out; without it, a series fitted on a few windows'
     worth of rows gets a narrow range and a small spread.)"""
-    x = np.asarray(values, np.float64)
+    x = without_glitches(values)  # one fault code would widen the range for good
     means = rolling_means(x, span)[span - 1:]  # [T - span + 1, F]
     spread = means.std(axis=0)
     spread = spread_or_one(spread, np.median(x, axis=0))  # the scalers' constant column

@@ -160,3 +160,21 @@ def test_a_series_in_nanounits_keeps_its_variation(method):
     # the same standardised values at either scale, not a column taken for constant
     np.testing.assert_allclose(scaled[1e-9], scaled[1.0], rtol=1e-5, atol=1e-5)
     assert scaled[1e-9].std() > 0.1
+
+
+def test_without_glitches_clips_only_what_lies_far_beyond_the_bulk():
+    from tsrnn.data.scaling import GLITCH_RANGES, without_glitches
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((800, 2))
+    np.testing.assert_array_equal(without_glitches(x), x)  # normal data: nothing that far
+    glitched = x.copy()
+    glitched[300, 0] = -9999.0  # a fault code
+    out = without_glitches(glitched)
+    low, high = np.quantile(glitched[:, 0], [0.01, 0.99])
+    assert out[300, 0] == pytest.approx(low - GLITCH_RANGES * (high - low))
+    np.testing.assert_array_equal(np.delete(out, 300, axis=0), np.delete(x, 300, axis=0))
+    assert out[:, 0].var() < 1.5 * x[:, 0].var() < glitched[:, 0].var() / 100
+    # mostly one value (a valve that rarely moves): its rare values are its signal
+    rare = np.r_[np.zeros(795), np.full(5, 50.0)][:, None]
+    np.testing.assert_array_equal(without_glitches(rare), rare)

@@ -10,7 +10,7 @@ from typing import Literal
 
 import numpy as np
 
-__all__ = ["Scaler", "fit_stats", "scale", "unscale"]
+__all__ = ["GLITCH_RANGES", "Scaler", "fit_stats", "scale", "unscale", "without_glitches"]
 
 Method = Literal["standard", "minmax", "robust"]
 
@@ -43,6 +43,26 @@ def fit_stats(x: np.ndarray, method: Method | None) -> tuple[np.ndarray, np.ndar
         raise ValueError(f"scaler must be 'standard', 'minmax', 'robust' or None, got "
                          f"{method!r}")
     return loc, spread_or_one(spread, loc)
+
+
+# A value further beyond its column's 1% and 99% quantiles than this many times
+# the range between them (14 standard deviations of normal data) is a glitch or
+# a fault code, not a level.
+GLITCH_RANGES = 3.0
+
+
+def without_glitches(x: np.ndarray) -> np.ndarray:
+    """``x [T, F]`` (float64) with each value more than :data:`GLITCH_RANGES`
+    times its column's 1%-99% quantile range beyond that range clipped to that
+    fence: a fault code or a glitch in training rows (one -9999 among readings
+    near 20) would otherwise set statistics of the whole column. A column whose
+    1% and 99% quantiles are equal (mostly one value: a setpoint, a valve that
+    rarely moves) is left as it is: its rare values are its signal."""
+    x = np.asarray(x, np.float64)
+    low, high = np.nanquantile(x, [0.01, 0.99], axis=0)
+    width = high - low
+    return np.clip(x, np.where(width > 0, low - GLITCH_RANGES * width, -np.inf),
+                   np.where(width > 0, high + GLITCH_RANGES * width, np.inf))
 
 
 def is_constant(spread: np.ndarray, level: np.ndarray) -> np.ndarray:
