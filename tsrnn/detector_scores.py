@@ -68,6 +68,14 @@ def _in_use(settings: dict, name: str, stateful: bool):
     return settings[name]
 
 
+def same_scales(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    """Whether two ``score_scale_`` arrays (None: a file from before them) are the
+    same, by value: what a stream made with one checks before scoring with the
+    other."""
+    return (a is None and b is None) or (a is not None and b is not None
+                                         and np.array_equal(a, b))
+
+
 class ErrorsToScores:
     """A mixin of :class:`tsrnn.AnomalyDetector`: its fitted error scales, priors and
     value ranges, read as scores, and the threshold on those scores."""

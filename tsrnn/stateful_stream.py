@@ -20,6 +20,7 @@ import pandas as pd
 
 from tsrnn.data import DataError
 from tsrnn.data.calendar import calendar_row
+from tsrnn.detector_scores import same_scales
 from tsrnn.likelihood import MIN_HISTORY, OUT_OF_RANGE_SCORE, _outside
 from tsrnn.stateful_cells import Cells
 from tsrnn.stateful_state import plain_state, restore
@@ -180,9 +181,7 @@ class StatefulStream(BaseStream):
         of past scores move by the ratio of the new scale to the old."""
         det = self.detector
         scales = getattr(det, "score_scale_", None)
-        if (scales is None and self._folded is None) or (
-                scales is not None and self._folded is not None
-                and np.array_equal(scales, self._folded)):
+        if same_scales(scales, self._folded):
             return  # (compared by value: an array changed in place counts too)
         a, old = self._arrays, self._folded
         for k, sid in enumerate(self._ids):

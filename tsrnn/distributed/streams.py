@@ -8,6 +8,7 @@ import zlib
 import numpy as np
 import pandas as pd
 
+from tsrnn.detector_scores import same_scales
 from tsrnn.distributed.engine import (
     model_bytes,
     model_from_bytes,
@@ -148,7 +149,8 @@ class PartitionedStream:
         since (a new threshold, score scales or scoring settings) would be
         followed by a stream of it in this process and not by them."""
         threshold, scales, settings = _as_shipped(self.detector)
-        if (threshold, settings) != self._shipped[::2] or not _same(scales, self._shipped[1]):
+        if (threshold, settings) != self._shipped[::2] or not same_scales(scales,
+                                                                          self._shipped[1]):
             raise ValueError("the detector changed since this PartitionedStream shipped it "
                              "to its partitions (fit_threshold or set_params): make a new "
                              "PartitionedStream to score with it as it is now")
@@ -186,10 +188,6 @@ def _as_shipped(detector) -> tuple:
     scales = getattr(detector, "score_scale_", None)
     return (float(detector.threshold_), None if scales is None else np.array(scales),
             detector._scoring_settings())
-
-
-def _same(a: np.ndarray | None, b: np.ndarray | None) -> bool:
-    return a is b or (a is not None and b is not None and np.array_equal(a, b))
 
 
 def _empty(n: int) -> dict[str, np.ndarray]:
