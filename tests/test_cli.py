@@ -251,6 +251,15 @@ def test_detect_refuses_a_label_column_that_is_also_a_signal(files, tmp_path, ca
     assert not (tmp_path / "s.csv").exists()
 
 
+def test_detect_refuses_contamination_with_a_pot_threshold(files, tmp_path, capsys):
+    # --threshold pot fits the scores' tail: --contamination was accepted and ignored.
+    assert main(["detect", str(files / "sensors.csv"), "--threshold", "pot",
+                 "--contamination", "0.2", "--out", str(tmp_path / "s.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "error: --contamination sets the quantile threshold; --threshold pot" in err
+    assert not (tmp_path / "s.csv").exists()
+
+
 def test_detect_metrics_rank_an_infinite_score_first(files, tmp_path, capsys):
     # A fault code of 3.4e38 scores inf: the metrics refused it ("scores contains NaN
     # or inf") after the scores were written, with exit code 1.

@@ -79,6 +79,9 @@ def add_parser(command) -> None:
 
 def run_detect(args) -> int:
     """``tsrnn detect``: train (or load) a detector and score every row of each file."""
+    if args.threshold == "pot" and args.contamination is not None:
+        raise UsageError("--contamination sets the quantile threshold; --threshold pot fits "
+                         "the scores' tail instead and would ignore it: give one of the two")
     flags = _training_flags(args, window=args.window, contamination=args.contamination,
                             threshold=args.threshold, alerts=args.alerts)
     run = _prepare(args, "detect", flags)
