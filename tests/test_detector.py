@@ -1031,7 +1031,11 @@ def test_batch_scores_refuse_a_new_id_of_another_kind_as_the_stream_does(long_de
                                         "ids are text"):
         long_det.decision_function(numbered)
     renamed = long_frame.assign(series=long_frame["series"] + "-new")  # text: fine
-    assert np.isfinite(long_det.decision_function(renamed, online=True)).all()
+    with pytest.warns(UserWarning, match="'s1-new' .90 rows.: not seen at fit, and shorter "
+                                         "than the 100 points that scale a new series"):
+        scores = long_det.decision_function(renamed, online=True)
+    assert np.isfinite(scores).all()
+    assert (scores[renamed["series"] == "s1-new"] == 0).all()  # what the warning says
 
 
 def test_integer_times_on_a_detector_fitted_on_dates_say_so():
@@ -1174,7 +1178,8 @@ def test_fit_threshold_on_a_frame_it_cannot_score_says_why_and_changes_nothing(l
     with pytest.raises(DataError, match="fewer than window"):
         det.fit_threshold(long_frame.iloc[:5])
     newcomers = long_frame[long_frame.series == "s0"].iloc[:60].assign(series="s9")
-    with pytest.raises(DataError, match="fit_threshold: none of the frame's validation rows"):
+    with pytest.raises(DataError, match="fit_threshold: none of the frame's validation rows"), \
+            pytest.warns(UserWarning, match="'s9' .60 rows.: not seen at fit"):
         det.fit_threshold(newcomers)
     assert det.threshold_ == before[0]
     np.testing.assert_array_equal(det.score_scale_, before[1])

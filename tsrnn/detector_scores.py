@@ -6,6 +6,7 @@ at fit. Shared by the batch scores and the streams (:mod:`tsrnn.streaming`,
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -93,9 +94,18 @@ class ErrorsToScores:
         """Online (and stateful) scores: an unseen series' steps before its scaling is
         known, as in a stream, have no score."""
         known = self._series_positions()
-        for sid, a in zip(data.ids, data.offsets[:-1], strict=True):
+        short = []
+        for i, (sid, a) in enumerate(zip(data.ids, data.offsets[:-1], strict=True)):
             if sid not in known:
                 valid[a:a + self._warmup - 1] = False
+                if data.lengths[i] < self._warmup:
+                    short.append(f"{data.series_name(i)} ({data.lengths[i]} rows)")
+        if short:  # every score 0, which would read as "all normal"
+            shown = ", ".join(short[:3]) + (f" and {len(short) - 3} more" if len(short) > 3
+                                            else "")
+            warnings.warn(f"{shown}: not seen at fit, and shorter than the "
+                          f"{self._warmup} points that scale a new series, so not scored "
+                          "(0 throughout)", UserWarning, stacklevel=4)
 
     def _error_scale_of(self, i: int | None, online: bool) -> np.ndarray:
         """Series ``i``'s error scale ``[F]`` (its position in ``ids_``; None: unseen,
