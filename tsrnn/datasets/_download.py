@@ -24,8 +24,7 @@ MB costs milliseconds and catches a truncated or edited copy. Pass
 ``verify=False`` to use a copy you changed on purpose. Local files are never
 deleted.
 
-The ETT and NAB loaders also share their path type and timestamp parsing from
-here.
+The loaders also share their path type and timestamp parsing from here.
 """
 
 from __future__ import annotations
@@ -295,10 +294,11 @@ def _listing(candidates: Sequence[tuple[Path, bool]]) -> str:
     return ", ".join(str(p) for p, _ in candidates)
 
 
-def _parse_times(column: pd.Series, file: Path) -> pd.Series:
+def _parse_times(column: pd.Series, file: Path,
+                 example: str = "2016-07-01 00:00:00") -> pd.Series:
+    """The benchmark files' timestamps (``_TIME_FORMAT``); a file that holds others
+    is named, with an ``example`` of the form expected."""
     try:
         return pd.to_datetime(column, format=_TIME_FORMAT)
     except (ValueError, TypeError) as err:
-        raise ValueError(
-            f"{file}: timestamps should look like 2016-07-01 00:00:00; {err}"
-        ) from None
+        raise ValueError(f"{file}: timestamps should look like {example}; {err}") from None

@@ -40,7 +40,7 @@ from typing import overload
 import numpy as np
 import pandas as pd
 
-from tsrnn.datasets._download import StrPath, cache_root, fetch_file
+from tsrnn.datasets._download import StrPath, _parse_times, cache_root, fetch_file
 
 __all__ = [
     "SKAB_SENSORS",
@@ -108,7 +108,6 @@ _ANOMALY_FREE_SUBDIRS = (
 # "folder/N.csv" and nothing else: the name becomes part of a URL and of a
 # path in the cache, so "..", absolute paths and backslashes must not pass.
 _EXPERIMENT = re.compile(r"(valve1|valve2|other)/(0|[1-9][0-9]*)\.csv")
-_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 
 @overload
@@ -301,12 +300,7 @@ def _load_skab_file(
             f"{file} is not a SKAB file: missing columns {missing} "
             f"(it has {list(data.columns)}; the separator is ';')"
         )
-    try:
-        data["datetime"] = pd.to_datetime(data["datetime"], format=_TIME_FORMAT)
-    except (ValueError, TypeError) as err:
-        raise ValueError(
-            f"{file}: timestamps should look like 2020-03-09 10:14:33; {err}"
-        ) from None
+    data["datetime"] = _parse_times(data["datetime"], file, "2020-03-09 10:14:33")
     for label in _LABELS:
         if label in data.columns:
             data[label] = _binary(data[label], label, file)
