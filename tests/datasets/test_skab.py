@@ -266,6 +266,18 @@ def test_a_comma_separated_file_is_refused(tmp_path):
         load_skab("valve2/1.csv", path=tmp_path)
 
 
+def test_a_timestamp_of_another_form_is_named_on_one_line(tmp_path):
+    frame = _tiny_experiment()
+    frame["datetime"] = frame["datetime"].astype(str)
+    frame.loc[1, "datetime"] = "2020-13-99 xx"
+    _write_skab_csv(tmp_path / "other" / "5.csv", frame)
+    with pytest.raises(ValueError) as info:
+        load_skab("other/5.csv", path=tmp_path)
+    message = str(info.value)
+    assert "timestamps should look like 2020-03-09 10:14:33" in message
+    assert "2020-13-99 xx" in message and "\n" not in message  # not pandas' hints
+
+
 def test_labels_other_than_0_and_1_are_refused(tmp_path):
     frame = _tiny_experiment()
     frame.loc[2, "anomaly"] = 2.0

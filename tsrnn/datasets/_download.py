@@ -301,4 +301,5 @@ def _parse_times(column: pd.Series, file: Path,
     try:
         return pd.to_datetime(column, format=_TIME_FORMAT)
     except (ValueError, TypeError) as err:
-        raise ValueError(f"{file}: timestamps should look like {example}; {err}") from None
+        first = str(err).splitlines()[0]  # (pandas adds lines of hints about format=)
+        raise ValueError(f"{file}: timestamps should look like {example}; {first}") from None
