@@ -166,13 +166,13 @@ def _resolve_freq(times: pd.Index, offsets, freq):
         try:
             step = pd.tseries.frequencies.to_offset(freq) if datetime else int(freq)
         except (ValueError, TypeError):
-            raise ValueError(f"freq must be {kind}, got {freq!r}") from None
+            raise ValueError(f"freq={freq!r} is not {kind}") from None
         # 2.5 was read as 2; a step of 0 failed inside pandas ("range() arg 3 must not
         # be zero"), and a negative one as a gap at every step.
         if not datetime and not isinstance(freq, str) and step != freq:
-            raise ValueError(f"freq must be {kind}, got {freq!r}")
+            raise ValueError(f"freq={freq!r} is not {kind}")
         if (step.n if datetime else step) <= 0:
-            raise ValueError(f"freq must be a step forward in time, got {freq!r}")
+            raise ValueError(f"freq={freq!r} is not a step forward in time")
         return step
     if datetime:
         # pandas names calendar frequencies ("MS", "B") that no fixed step can, but
