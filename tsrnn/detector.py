@@ -7,7 +7,6 @@ points; ``predict`` gives 1 for an anomaly and 0 for a normal point.
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Hashable, Sequence
 from typing import Any
 
@@ -29,16 +28,13 @@ from tsrnn.data.calendar import (
 )
 from tsrnn.detector_files import DetectorFile
 from tsrnn.detector_networks import DetectorNetworks, check_trainable
-from tsrnn.detector_scores import MAX_SCORING_STEPS, ErrorsToScores
-from tsrnn.likelihood import AVERAGES
+from tsrnn.detector_scores import ErrorsToScores
 from tsrnn.stateful import train_next_step
 from tsrnn.stateful_stream import StatefulStream
 from tsrnn.stream_base import check_id_kinds
 from tsrnn.streaming import AnomalyStream, StreamResult
 
 __all__ = ["AnomalyDetector", "AnomalyStream", "StreamResult"]
-
-
 
 MAX_WINDOW = 1 << 16  # a window is memory per series in a stream: refuse absurd ones
 
@@ -419,31 +415,6 @@ class AnomalyDetector(DetectorNetworks, ErrorsToScores, DetectorFile, SeriesEsti
             # DDP needs them equal.
             raise ValueError(f"distributed={self.distributed!r} does not train "
                              "stateful=True networks: use distributed=None")
-
-    def _check_scoring(self) -> None:
-        """The parameters that may change after fit (they only post-process the
-        network's errors): checked at fit and again before scoring."""
-        for name in ("alerts", "normalize_errors"):
-            check_bool(getattr(self, name), name)
-        for name, minimum in (("likelihood_window", 1), ("likelihood_history", 2),
-                              ("cooldown", 0), ("smoothing", 0)):
-            self._check_integer(name, minimum, MAX_SCORING_STEPS)
-        if self.drift_window is not None:
-            self._check_integer("drift_window", 4, MAX_SCORING_STEPS)
-        if not (is_number(self.drift_quantile) and 0.0 < self.drift_quantile < 1.0):
-            raise ValueError(f"drift_quantile must be in (0, 1), got {self.drift_quantile!r}")
-        if self.likelihood_average not in AVERAGES:
-            raise ValueError(f"likelihood_average must be one of {AVERAGES}, got "
-                             f"{self.likelihood_average!r}")
-        if self.range_tolerance is not None and not (
-                isinstance(self.range_tolerance, numbers.Real)
-                and not isinstance(self.range_tolerance, bool) and self.range_tolerance >= 0):
-            raise ValueError(f"range_tolerance must be a number >= 0 or None, got "
-                             f"{self.range_tolerance!r}")
-        if self.likelihood_window > self.likelihood_history:
-            raise ValueError(f"likelihood_window ({self.likelihood_window}) must not exceed "
-                             f"likelihood_history ({self.likelihood_history}): the short "
-                             "average is judged against the history of such averages")
 
     def _read(self, df: pd.DataFrame | pd.Series) -> SeriesData:
         data = super()._read(df)

@@ -6,6 +6,7 @@ at fit. Shared by the batch scores and the streams (:mod:`tsrnn.streaming`,
 
 from __future__ import annotations
 
+import numbers
 import warnings
 from typing import TYPE_CHECKING
 
@@ -13,6 +14,7 @@ import numpy as np
 import pandas as pd
 from sklearn.utils.validation import check_is_fitted
 
+from tsrnn._checks import check_bool, is_number
 from tsrnn.base import in_frame_order
 from tsrnn.data import DataError, SeriesData, check_length, chronological_split
 from tsrnn.drift import DriftWatch, drift_corrected
@@ -30,7 +32,7 @@ from tsrnn.level import (
     value_checked,
     without_constant_targets,
 )
-from tsrnn.likelihood import RangeWatch, ScoreFilter, post_process, range_breaches
+from tsrnn.likelihood import AVERAGES, RangeWatch, ScoreFilter, post_process, range_breaches
 from tsrnn.stuck import StuckWatch, longest_runs
 from tsrnn.thresholds import pot_threshold, quantile_threshold
 
@@ -80,6 +82,31 @@ def same_scales(a: np.ndarray | None, b: np.ndarray | None) -> bool:
 class ErrorsToScores:
     """A mixin of :class:`tsrnn.AnomalyDetector`: its fitted error scales, priors and
     value ranges, read as scores, and the threshold on those scores."""
+
+    def _check_scoring(self) -> None:
+        """The parameters that may change after fit (they only post-process the
+        network's errors): checked at fit and again before scoring."""
+        for name in ("alerts", "normalize_errors"):
+            check_bool(getattr(self, name), name)
+        for name, minimum in (("likelihood_window", 1), ("likelihood_history", 2),
+                              ("cooldown", 0), ("smoothing", 0)):
+            self._check_integer(name, minimum, MAX_SCORING_STEPS)
+        if self.drift_window is not None:
+            self._check_integer("drift_window", 4, MAX_SCORING_STEPS)
+        if not (is_number(self.drift_quantile) and 0.0 < self.drift_quantile < 1.0):
+            raise ValueError(f"drift_quantile must be in (0, 1), got {self.drift_quantile!r}")
+        if self.likelihood_average not in AVERAGES:
+            raise ValueError(f"likelihood_average must be one of {AVERAGES}, got "
+                             f"{self.likelihood_average!r}")
+        if self.range_tolerance is not None and not (
+                isinstance(self.range_tolerance, numbers.Real)
+                and not isinstance(self.range_tolerance, bool) and self.range_tolerance >= 0):
+            raise ValueError(f"range_tolerance must be a number >= 0 or None, got "
+                             f"{self.range_tolerance!r}")
+        if self.likelihood_window > self.likelihood_history:
+            raise ValueError(f"likelihood_window ({self.likelihood_window}) must not exceed "
+                             f"likelihood_history ({self.likelihood_history}): the short "
+                             "average is judged against the history of such averages")
 
     @property
     def _warmup(self) -> int:
