@@ -50,6 +50,16 @@ def test_a_new_sensor_joins_and_scores_as_batch_does(det, sensors):
     assert ready.sum() > 0 and (result["score"].to_numpy()[new][ready] > 0).all()
 
 
+def test_update_frame_reads_day_first_text_as_the_batch_does(det, sensors):
+    # Read value by value, "12/01/2024" was December and "13/01/2024" January.
+    text = sensors.assign(timestamp=pd.to_datetime(sensors.timestamp).dt.strftime(
+        "%d/%m/%Y %H:%M"))
+    batch = det.decision_function(sensors, online=True).to_numpy()
+    result = det.stream().update_frame(text)
+    np.testing.assert_allclose(result["score"], batch, rtol=1e-4, atol=1e-5)
+    assert not result["gap"].any()
+
+
 def test_sensors_leave_and_their_memory_is_returned(det, sensors):
     stream = det.stream()
     stream.update_frame(sensors.groupby("sensor").head(20))

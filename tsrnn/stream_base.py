@@ -12,6 +12,7 @@ import pandas as pd
 
 from tsrnn.data import DataError
 from tsrnn.data.frames import FLOAT32_MAX, columns_named
+from tsrnn.data.time_axis import read_in_one_format
 
 if TYPE_CHECKING:
     from tsrnn.detector import AnomalyDetector
@@ -157,15 +158,21 @@ class BaseStream:
                (("score", np.float64), ("label", np.int64), ("ready", bool), ("gap", bool))}
         if df.empty:
             return pd.DataFrame(out, index=df.index)
-        times = df[time_col].to_numpy()
+        stamps = df[time_col]
+        times = stamps.to_numpy()
         if isinstance(det.freq_, pd.offsets.BaseOffset):
-            times = pd.to_datetime(df[time_col]).to_numpy()
+            # Text read as the batch reads it: one format for the column (a day-first
+            # "13/01/2024" next to "12/01/2024"), not each value on its own.
+            text = pd.api.types.is_string_dtype(stamps.dtype) and not stamps.empty
+            parsed = read_in_one_format(stamps) if text else None
+            stamps = stamps if parsed is None else parsed
+            times = pd.to_datetime(stamps).to_numpy()
         order = np.argsort(times, kind="stable")
         values = _numbers(df, targets)
         ids = df[id_col].to_numpy() if id_col is not None else None
         bounds = np.flatnonzero(times[order][1:] != times[order][:-1]) + 1
         for rows in np.split(order, bounds):
-            result = self.update(df[time_col].iloc[rows[0]], values[rows],
+            result = self.update(stamps.iloc[rows[0]], values[rows],
                                  series=None if ids is None else list(ids[rows]))
             for name in out:
                 out[name][rows] = getattr(result, name)

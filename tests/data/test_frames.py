@@ -588,6 +588,31 @@ def test_aware_timestamps_across_dst_are_accepted():
     assert data.times.equals(pd.DatetimeIndex(local, name="timestamp"))
 
 
+@pytest.mark.parametrize("written", ["%d/%m/%Y %H:%M", "%m/%d/%Y %H:%M", "%d.%m.%Y %H:%M",
+                                     "%Y-%m-%d %H:%M"])
+@pytest.mark.parametrize("hours", [200, 400])  # up to 9 January, and beyond the 12th
+def test_text_timestamps_are_read_in_one_format(written, hours):
+    # Value by value, day-first text read "12/01/2024" as December and "13/01/2024"
+    # as January (an "unsorted" error); and hours of 1 to 9 January, month-first,
+    # jumped a month each midnight (a gap error).
+    times = pd.date_range("2024-01-01", periods=hours, freq="h")
+    data = from_dataframe(pd.DataFrame({"time": times.strftime(written),
+                                        "y": np.arange(hours, dtype=float)}))
+    assert data.times.equals(pd.DatetimeIndex(times, name="time"))
+    assert data.freq == pd.offsets.Hour()
+
+
+@pytest.mark.parametrize(("text", "first", "freq"), [
+    # months one way, days the other: both have a frequency, so pandas' month-first
+    ([f"{m:02d}/01/2024" for m in range(1, 13)], "2024-01-01", pd.offsets.MonthBegin()),
+    # 1 to 12 February day-first; month-first, the 2nd of each month, has none
+    ([f"{d:02d}/02/2024" for d in range(1, 13)], "2024-02-01", pd.offsets.Day())])
+def test_text_timestamps_that_both_readings_accept(text, first, freq):
+    data = from_dataframe(pd.DataFrame({"date": text, "y": np.arange(12.0)}))
+    assert data.times[0] == pd.Timestamp(first)
+    assert data.freq == freq
+
+
 def test_unparseable_timestamp_names_its_row():
     frame = pd.DataFrame({"y": [1.0, 2.0, 3.0],
                           "date": ["2024-01-01", "2024-01-02", "not a date"]})

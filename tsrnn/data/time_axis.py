@@ -65,6 +65,9 @@ def _parse_times(df: pd.DataFrame, time_col) -> tuple[pd.Index, np.ndarray]:
     if not (pd.api.types.is_datetime64_any_dtype(raw.dtype)
             or isinstance(raw.dtype, pd.DatetimeTZDtype)):
         _check_mixed_tz(raw, label)
+        consistent = read_in_one_format(raw)
+        if consistent is not None:
+            return pd.DatetimeIndex(consistent), positions
         try:
             with warnings.catch_warnings():
                 # pandas 2.x only warns about mixed UTC offsets (3.x raises): make
@@ -87,6 +90,48 @@ def _parse_times(df: pd.DataFrame, time_col) -> tuple[pd.Index, np.ndarray]:
             # Older pandas returns object dtype for mixed offsets instead of raising.
             raw = pd.to_datetime(raw, format="mixed", utc=True)
     return pd.DatetimeIndex(raw), positions
+
+def read_in_one_format(text: pd.Series) -> pd.Series | None:
+    """Text timestamps read with one format for the whole column, month-first
+    (pandas' reading) or day-first, as European files write them ("13/01/2024
+    08:00"); None where neither reads them all (several formats, or mixed UTC
+    offsets), which the caller reads value by value. Value by value alone,
+    "12/01/2024" would be December and "13/01/2024" January, in one column.
+    Where both read every value (no day beyond 12), the one whose first steps
+    have a frequency: day-first hours of 1 to 9 January read month-first jump a
+    month each midnight. Where both or neither do (monthly "01/01/2024",
+    "02/01/2024", ... is months one way and days the other), month-first."""
+    month_first = _read_with(text, dayfirst=False)
+    if month_first is not None:
+        head = text.iloc[:_HEAD]
+        day_first_head = _read_with(head, dayfirst=True)
+        if (day_first_head is None
+                or day_first_head.equals(month_first.iloc[:_HEAD])  # ISO dates, say
+                or _has_freq(month_first.iloc[:_HEAD]) or not _has_freq(day_first_head)):
+            return month_first
+    day_first = _read_with(text, dayfirst=True)
+    return month_first if day_first is None else day_first
+
+_HEAD = 1000  # the values that choose between the readings
+
+def _read_with(text: pd.Series, dayfirst: bool) -> pd.Series | None:
+    try:
+        with warnings.catch_warnings():
+            # "could not infer format", "dayfirst=True with an ISO format": the
+            # reading is judged by read_in_one_format, not by pandas' guesses.
+            warnings.simplefilter("ignore")
+            parsed = pd.to_datetime(text, dayfirst=dayfirst)
+    except (ValueError, TypeError, OverflowError):
+        return None
+    return parsed if pd.api.types.is_datetime64_any_dtype(parsed.dtype) else None
+
+def _has_freq(times: pd.Series) -> bool:
+    try:
+        with warnings.catch_warnings():  # pandas 3.1: "will return an offset"
+            warnings.simplefilter("ignore")
+            return len(times) >= 3 and pd.infer_freq(pd.DatetimeIndex(times)) is not None
+    except (ValueError, TypeError):
+        return False
 
 def _period_freq(df: pd.DataFrame, time_col) -> pd.DateOffset | None:
     """The timestamp frequency of periods (monthly periods start at "MS"), so that it
