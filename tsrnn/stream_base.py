@@ -158,14 +158,9 @@ class BaseStream:
                (("score", np.float64), ("label", np.int64), ("ready", bool), ("gap", bool))}
         if df.empty:
             return pd.DataFrame(out, index=df.index)
-        stamps = df[time_col]
+        stamps = frame_times(df[time_col], det.freq_)
         times = stamps.to_numpy()
         if isinstance(det.freq_, pd.offsets.BaseOffset):
-            # Text read as the batch reads it: one format for the column (a day-first
-            # "13/01/2024" next to "12/01/2024"), not each value on its own.
-            text = pd.api.types.is_string_dtype(stamps.dtype) and not stamps.empty
-            parsed = read_in_one_format(stamps) if text else None
-            stamps = stamps if parsed is None else parsed
             times = pd.to_datetime(stamps).to_numpy()
         order = np.argsort(times, kind="stable")
         values = _numbers(df, targets)
@@ -258,6 +253,19 @@ def _id_kind(sid) -> str:
     if isinstance(sid, int | np.integer) and not isinstance(sid, bool):
         return "an integer"
     return type(sid).__name__
+
+
+def frame_times(column: pd.Series, freq) -> pd.Series:
+    """A frame's time column as the points' timestamps: text read as the batch
+    reads it, in one format for the whole column (a day-first "13/01/2024" next
+    to "12/01/2024", which read value by value would be December), where the
+    detector's times are dates; as it is otherwise (each point is checked by
+    :func:`_as_time`)."""
+    text = pd.api.types.is_string_dtype(column.dtype) and not column.empty
+    if not (isinstance(freq, pd.offsets.BaseOffset) and text):
+        return column
+    parsed = read_in_one_format(column)
+    return column if parsed is None else parsed
 
 
 def _as_time(timestamp, freq):

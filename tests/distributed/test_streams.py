@@ -60,6 +60,15 @@ def test_local_partitions_score_as_one_stream(detector, live):
     assert len(np.unique(parted.partitions(detector.ids_))) > 1  # really spread
 
 
+def test_partitions_read_day_first_text_as_one_stream(detector, live):
+    # One reading of the column for every partition: a partition's own rows may
+    # hold no day beyond 12, where month-first text reads as well.
+    text = live.assign(timestamp=pd.to_datetime(live["timestamp"]).dt.strftime(
+        "%d/%m/%Y %H:%M"))
+    one, parted = detector.stream(), PartitionedStream(detector, 4, engine="local")
+    _close(parted.update_frame(text), one.update_frame(live))
+
+
 def test_refusals_name_the_series(detector, live):
     parted = PartitionedStream(detector, 2, engine="local")
     stamp = live["timestamp"].min()

@@ -97,10 +97,11 @@ def read_in_one_format(text: pd.Series) -> pd.Series | None:
     08:00"); None where neither reads them all (several formats, or mixed UTC
     offsets), which the caller reads value by value. Value by value alone,
     "12/01/2024" would be December and "13/01/2024" January, in one column.
-    Where both read every value (no day beyond 12), the one whose first steps
-    have a frequency: day-first hours of 1 to 9 January read month-first jump a
-    month each midnight. Where both or neither do (monthly "01/01/2024",
-    "02/01/2024", ... is months one way and days the other), month-first."""
+    Where both read every value (no day beyond 12), the one whose first
+    :data:`_HEAD` values, distinct and in order, step by a frequency: day-first
+    hours of 1 to 9 January read month-first jump a month each midnight. Where
+    both or neither do (monthly "01/01/2024", "02/01/2024", ... is months one
+    way and days the other), month-first."""
     month_first = _read_with(text, dayfirst=False)
     if month_first is not None:
         head = text.iloc[:_HEAD]
@@ -126,10 +127,13 @@ def _read_with(text: pd.Series, dayfirst: bool) -> pd.Series | None:
     return parsed if pd.api.types.is_datetime64_any_dtype(parsed.dtype) else None
 
 def _has_freq(times: pd.Series) -> bool:
+    """Whether the distinct ``times``, in order, step by a frequency (rows of many
+    series, or of a stream's chunk, come in any order)."""
+    distinct = pd.DatetimeIndex(times).unique().sort_values()
     try:
         with warnings.catch_warnings():  # pandas 3.1: "will return an offset"
             warnings.simplefilter("ignore")
-            return len(times) >= 3 and pd.infer_freq(pd.DatetimeIndex(times)) is not None
+            return len(distinct) >= 3 and pd.infer_freq(distinct) is not None
     except (ValueError, TypeError):
         return False
 

@@ -15,6 +15,7 @@ from tsrnn.distributed.engine import (
     ray_session,
     resolve_engine,
 )
+from tsrnn.stream_base import frame_times
 from tsrnn.streaming import StreamResult
 
 __all__ = ["PartitionedStream", "partition_of"]
@@ -122,6 +123,11 @@ class PartitionedStream:
         if id_col is not None and id_col not in df:
             raise ValueError(f"the frame lacks the id column {id_col!r}; it has "
                              f"{list(df.columns)}")
+        time_col = self.detector.roles_["time_col"]
+        if time_col is not None and time_col in df:  # one reading for every partition
+            times = frame_times(df[time_col], self.detector.freq_)
+            df = df.copy(deep=False)
+            df[time_col] = times
         ids = df[id_col].to_numpy() if id_col is not None else [None] * len(df)
         parts = self.partitions(pd.unique(np.asarray(ids, dtype=object)))
         part_of = dict(zip(pd.unique(np.asarray(ids, dtype=object)), parts, strict=True))
