@@ -60,6 +60,21 @@ def test_update_frame_reads_day_first_text_as_the_batch_does(det, sensors):
     assert not result["gap"].any()
 
 
+def test_update_frame_refuses_bad_times_in_one_line(one):
+    frame = pd.DataFrame({"t": pd.date_range("2024-01-13", periods=6, freq="h"),
+                          "y": np.zeros(6)})
+    text = frame.assign(t=frame.t.dt.strftime("%d/%m/%Y %H:%M").astype(object))
+    text.loc[4, "t"] = "31/02/2024 00:00"
+    with pytest.raises(DataError, match=r"^time column 't' is not a timestamp at row 4: "
+                                        r"'31/02/2024 00:00'$"):
+        one.stream().update_frame(text)
+    # epoch seconds in an object column are numbers, not nanoseconds since 1970
+    seconds = frame.assign(t=pd.Series((frame.t.astype("int64") // 10**9).tolist(),
+                                       dtype=object))
+    with pytest.raises(DataError, match="is a number, but the detector's times are dates"):
+        one.stream().update_frame(seconds)
+
+
 def test_sensors_leave_and_their_memory_is_returned(det, sensors):
     stream = det.stream()
     stream.update_frame(sensors.groupby("sensor").head(20))

@@ -12,7 +12,7 @@ import pandas as pd
 
 from tsrnn.data import DataError
 from tsrnn.data.frames import FLOAT32_MAX, columns_named
-from tsrnn.data.time_axis import read_in_one_format
+from tsrnn.data.time_axis import read_time_column
 
 if TYPE_CHECKING:
     from tsrnn.detector import AnomalyDetector
@@ -256,16 +256,16 @@ def _id_kind(sid) -> str:
 
 
 def frame_times(column: pd.Series, freq) -> pd.Series:
-    """A frame's time column as the points' timestamps: text read as the batch
-    reads it, in one format for the whole column (a day-first "13/01/2024" next
-    to "12/01/2024", which read value by value would be December), where the
-    detector's times are dates; as it is otherwise (each point is checked by
-    :func:`_as_time`)."""
-    text = pd.api.types.is_string_dtype(column.dtype) and not column.empty
-    if not (isinstance(freq, pd.offsets.BaseOffset) and text):
+    """A frame's time column as its points' timestamps, where the detector's times
+    are dates and the column holds text: read as the batch reads it, in one format
+    for the whole column (a day-first "13/01/2024" next to "12/01/2024", which
+    read value by value would be December), a bad value named by its row. As it
+    is otherwise: each point is checked by :func:`_as_time` (a number is refused
+    there, not read as nanoseconds since 1970)."""
+    if not (isinstance(freq, pd.offsets.BaseOffset)
+            and pd.api.types.infer_dtype(column, skipna=True) == "string"):
         return column
-    parsed = read_in_one_format(column)
-    return column if parsed is None else parsed
+    return pd.Series(read_time_column(column), index=column.index, name=column.name)
 
 
 def _as_time(timestamp, freq):

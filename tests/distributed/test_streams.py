@@ -60,13 +60,21 @@ def test_local_partitions_score_as_one_stream(detector, live):
     assert len(np.unique(parted.partitions(detector.ids_))) > 1  # really spread
 
 
-def test_partitions_read_day_first_text_as_one_stream(detector, live):
-    # One reading of the column for every partition: a partition's own rows may
-    # hold no day beyond 12, where month-first text reads as well.
-    text = live.assign(timestamp=pd.to_datetime(live["timestamp"]).dt.strftime(
-        "%d/%m/%Y %H:%M"))
-    one, parted = detector.stream(), PartitionedStream(detector, 4, engine="local")
-    _close(parted.update_frame(text), one.update_frame(live))
+def test_partitions_read_text_times_once_for_all(detector):
+    # One partition's rows stop before the 13th: read on their own, in one format,
+    # "12/01/2024" would be month-first (December), while the frame is day-first.
+    from conftest import sensors
+
+    parted = PartitionedStream(detector, 4, engine="local")
+    ids = np.array(detector.ids_)
+    alone = ids[parted.partitions(ids) == parted.partitions(ids)[0]]
+    later = sensors(5, 340)  # to 15 January, straight on from the fitted rows
+    later = later[(later["timestamp"] >= "2024-01-06")
+                  & (~later["sensor"].isin(alone) | (later["timestamp"] < "2024-01-13"))]
+    text = later.assign(timestamp=later["timestamp"].dt.strftime("%d/%m/%Y %H:%M"))
+    scored = parted.update_frame(text)
+    _close(scored, detector.stream().update_frame(later))
+    assert not scored["gap"].any()  # month-first, 6 to 12 January jump a month a day
 
 
 def test_refusals_name_the_series(detector, live):

@@ -91,29 +91,36 @@ def _parse_times(df: pd.DataFrame, time_col) -> tuple[pd.Index, np.ndarray]:
             raw = pd.to_datetime(raw, format="mixed", utc=True)
     return pd.DatetimeIndex(raw), positions
 
-def read_in_one_format(text: pd.Series) -> pd.Series | None:
-    """Text timestamps read with one format for the whole column, month-first
-    (pandas' reading) or day-first, as European files write them ("13/01/2024
-    08:00"); None where neither reads them all (several formats, or mixed UTC
-    offsets), which the caller reads value by value. Value by value alone,
-    "12/01/2024" would be December and "13/01/2024" January, in one column.
-    Where both read every value (no day beyond 12), the one whose first
-    :data:`_HEAD` values, distinct and in order, step by a frequency: day-first
-    hours of 1 to 9 January read month-first jump a month each midnight. Where
-    both or neither do (monthly "01/01/2024", "02/01/2024", ... is months one
-    way and days the other), month-first."""
-    month_first = _read_with(text, dayfirst=False)
-    if month_first is not None:
-        head = text.iloc[:_HEAD]
-        day_first_head = _read_with(head, dayfirst=True)
-        if (day_first_head is None
-                or day_first_head.equals(month_first.iloc[:_HEAD])  # ISO dates, say
-                or _has_freq(month_first.iloc[:_HEAD]) or not _has_freq(day_first_head)):
-            return month_first
-    day_first = _read_with(text, dayfirst=True)
-    return month_first if day_first is None else day_first
+def read_time_column(column: pd.Series) -> pd.Index:
+    """One time column, read as :meth:`SeriesData.from_dataframe` reads it (a
+    stream's chunk, say): its errors name the column and the row."""
+    return _parse_times(column.to_frame(), column.name)[0]
 
-_HEAD = 1000  # the values that choose between the readings
+def read_in_one_format(text: pd.Series) -> pd.Series | None:
+    """Text timestamps read with one format for the whole column: month-first
+    where every value reads so (pandas' reading, and every ISO date's), else
+    day-first where the text writes the day before the month, as European files
+    do ("13/01/2024 08:00"), and every value reads so; None otherwise (several
+    formats, mixed UTC offsets, a bad value), which the caller reads value by
+    value. Value by value alone, "12/01/2024" would be December and
+    "13/01/2024" January, in one column. A column whose days never pass 12
+    reads month-first: nothing in its text tells the two apart."""
+    month_first = _read_with(text, dayfirst=False)
+    if month_first is not None or not _day_before_month(text):
+        return month_first
+    return _read_with(text, dayfirst=True)
+
+def _day_before_month(text: pd.Series) -> bool:
+    """Whether the first value, read day-first, has its day before its month (not
+    a year-first date, which no file writes day-first)."""
+    values = text.dropna()
+    if values.empty or not isinstance(values.iloc[0], str):
+        return False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        written = pd.tseries.api.guess_datetime_format(values.iloc[0], dayfirst=True)
+    return (written is not None and not written.startswith("%Y")
+            and "%m" in written and written.find("%d") < written.find("%m"))
 
 def _read_with(text: pd.Series, dayfirst: bool) -> pd.Series | None:
     try:
@@ -125,17 +132,6 @@ def _read_with(text: pd.Series, dayfirst: bool) -> pd.Series | None:
     except (ValueError, TypeError, OverflowError):
         return None
     return parsed if pd.api.types.is_datetime64_any_dtype(parsed.dtype) else None
-
-def _has_freq(times: pd.Series) -> bool:
-    """Whether the distinct ``times``, in order, step by a frequency (rows of many
-    series, or of a stream's chunk, come in any order)."""
-    distinct = pd.DatetimeIndex(times).unique().sort_values()
-    try:
-        with warnings.catch_warnings():  # pandas 3.1: "will return an offset"
-            warnings.simplefilter("ignore")
-            return len(distinct) >= 3 and pd.infer_freq(distinct) is not None
-    except (ValueError, TypeError):
-        return False
 
 def _period_freq(df: pd.DataFrame, time_col) -> pd.DateOffset | None:
     """The timestamp frequency of periods (monthly periods start at "MS"), so that it
