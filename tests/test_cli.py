@@ -913,6 +913,28 @@ def test_semicolon_files_with_decimal_commas_score_like_the_comma_file(files, tm
 
 
 # ------------------------------------------------------------ gappy sensor files
+def test_a_saved_model_reads_later_day_first_text_as_its_training_text(tmp_path):
+    # The training file passes the 12th: day-first is the only reading. A later
+    # file of 1 to 5 February reads either way; month-first would be 2 January
+    # to 2 May, and the forecast would start in May.
+    times = pd.date_range("2024-01-01", periods=960, freq="h")  # to 9 February
+    y = np.sin(np.arange(960) / 4)
+    written = times.strftime("%d/%m/%Y %H:%M")
+    pd.DataFrame({"time": written[:400], "y": y[:400]}).to_csv(tmp_path / "jan.csv",
+                                                               index=False)
+    later = (times >= "2024-02-01") & (times < "2024-02-05")
+    pd.DataFrame({"time": written[later], "y": y[later]}).to_csv(tmp_path / "feb.csv",
+                                                                 index=False)
+    model = tmp_path / "f.tsrnn"
+    assert main(["forecast", str(tmp_path / "jan.csv"), "--input-len", "16", "--horizon",
+                 "4", *FAST, "--out", str(tmp_path / "a.csv"), "--save-model",
+                 str(model)]) == 0
+    assert main(["forecast", str(tmp_path / "feb.csv"), "--model", str(model), "-q",
+                 "--out", str(tmp_path / "b.csv")]) == 0
+    first = pd.Timestamp(pd.read_csv(tmp_path / "b.csv")["time"].iloc[0])
+    assert first == pd.Timestamp("2024-02-05 00:00")
+
+
 def _gappy(tmp_path) -> Path:
     """A NAB-like file: one value every 5 minutes, one step missing."""
     n = 200

@@ -789,8 +789,8 @@ def _as_older_file(tmp_path, det: AnomalyDetector, *, params=(), fitted=(),
 def test_a_model_file_from_before_the_calendar_still_loads(tmp_path):
     det = _detector(calendar=None).fit(_wide())
     old = _as_older_file(tmp_path, det, params=("calendar", "range_tolerance"),
-                         fitted=("calendar", "time_zone", "value_range"))
-    assert old.calendar_ == () and old.value_range_ is None
+                         fitted=("calendar", "time_zone", "value_range", "dayfirst"))
+    assert old.calendar_ == () and old.value_range_ is None and old.dayfirst_ is None
     df = _wide(150, seed=2)  # in range throughout: the same scores as before
     np.testing.assert_allclose(old.decision_function(df), det.decision_function(df))
 

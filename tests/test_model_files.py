@@ -117,6 +117,9 @@ UNREADABLE = {
         "no parameter 'hiden_size'"),
     "ids not a list": (lambda path: _rewrite(path, lambda p: p["fitted"].update(ids=7)),
                        "'ids' is a int"),
+    "dayfirst not a bool": (
+        lambda path: _rewrite(path, lambda p: p["fitted"].update(dayfirst="yes")),
+        "'dayfirst' is a str, not a bool or NoneType"),
     # Loaded, then summary() failed with float()'s TypeError.
     "a training summary of text": (
         lambda path: _rewrite(path, lambda p: p["fitted"].update(

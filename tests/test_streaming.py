@@ -75,6 +75,23 @@ def test_update_frame_refuses_bad_times_in_one_line(one):
         one.stream().update_frame(seconds)
 
 
+def test_points_that_read_either_way_are_read_as_the_training_text_was():
+    times = pd.date_range("2024-01-01", periods=400, freq="h")  # to 17 January
+    frame = pd.DataFrame({"t": times.strftime("%d/%m/%Y %H:%M"),
+                          "y": np.sin(np.arange(400) / 4)})
+    det = AnomalyDetector(**TINY).fit(frame, time_col="t")
+    assert det.dayfirst_ is True
+    stream = det.stream()
+    later = pd.date_range("2024-02-12 20:00", periods=8, freq="h")  # across the 12th
+    gaps = [stream.update(t.strftime("%d/%m/%Y %H:%M"), [np.sin(k / 4)]).gap[0]
+            for k, t in enumerate(later)]
+    # Month-first, "12/02/2024 23:00" was 2 December, and "13/02/2024 00:00" (13
+    # February, the only reading) was refused as earlier than it.
+    assert not any(gaps[1:])
+    text = pd.DataFrame({"t": later.strftime("%d/%m/%Y %H:%M"), "y": np.zeros(8)})
+    assert det.stream().update_frame(text.iloc[:4])["gap"].sum() == 0
+
+
 def test_sensors_leave_and_their_memory_is_returned(det, sensors):
     stream = det.stream()
     stream.update_frame(sensors.groupby("sensor").head(20))

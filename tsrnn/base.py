@@ -44,9 +44,9 @@ def member_seed(seed: int, k: int) -> int:
 class SeriesEstimator(BaseEstimator):
     """Base of the estimators: frames in, with the roles and frequency seen at fit.
 
-    Subclasses set ``roles_``, ``freq_``, ``ids_``, ``scaler_loc_`` and
-    ``scaler_spread_`` in ``fit`` (see :meth:`_remember`), and have ``fill``,
-    ``resample`` and ``scaler`` parameters.
+    Subclasses set ``roles_``, ``freq_``, ``ids_``, ``scaler_loc_``,
+    ``scaler_spread_``, ``time_zone_`` and ``dayfirst_`` in ``fit`` (see
+    :meth:`_remember`), and have ``fill``, ``resample`` and ``scaler`` parameters.
     """
 
     def _check_common(self, *positive: str) -> None:
@@ -191,6 +191,7 @@ class SeriesEstimator(BaseEstimator):
         self.scaler_spread_ = scaler.spread_
         tz = getattr(data.times, "tz", None)
         self.time_zone_ = None if tz is None else str(tz)
+        self.dayfirst_ = data.dayfirst
 
     def _forget(self) -> None:
         """Fitting again starts from nothing (e.g. after load)."""
@@ -205,7 +206,7 @@ class SeriesEstimator(BaseEstimator):
             df, time_col=roles["time_col"], id_col=roles["id_col"], target=roles["target"],
             past_covariates=roles["past_covariates"],
             future_covariates=roles["future_covariates"], fill=self.fill,
-            freq=self.freq_, resample=self.resample,
+            freq=self.freq_, resample=self.resample, dayfirst=self.dayfirst_,
         )
         self._check_time_zone(data)
         return data
@@ -259,7 +260,7 @@ class SeriesEstimator(BaseEstimator):
             "target_names": self.target_names_, "freq": persistence.freq_to_plain(self.freq_),
             "ids": self.ids_, "scaler_loc": torch.from_numpy(self.scaler_loc_),
             "scaler_spread": torch.from_numpy(self.scaler_spread_),
-            "time_zone": self.time_zone_,
+            "time_zone": self.time_zone_, "dayfirst": self.dayfirst_,
         }
 
     def _restore_roles(self, state: dict) -> None:
@@ -293,6 +294,9 @@ class SeriesEstimator(BaseEstimator):
         # Files from before time zones were kept for every estimator: naive.
         self.time_zone_ = (fitted_value(state, "time_zone", (str, type(None)))
                            if "time_zone" in state else None)
+        # Files from before day-first text was remembered: either reading.
+        self.dayfirst_ = (fitted_value(state, "dayfirst", (bool, type(None)))
+                          if "dayfirst" in state else None)
 
 
 def _names(value) -> bool:

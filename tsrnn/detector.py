@@ -213,6 +213,10 @@ class AnomalyDetector(DetectorNetworks, ErrorsToScores, DetectorFile, SeriesEsti
     time_zone_
         The training timestamps' timezone (None: naive or no timestamps). Calendar
         phases are read in it, whatever zone later timestamps come in.
+    dayfirst_
+        How the training frame's text timestamps were read: True day-first
+        (``13/01/2024``), False month-first, None not text. Later text that reads
+        either way (no day beyond 12) is read the same way, in batch and stream.
     value_range_
         ``[series, targets, 2]``: each training series' low and high per target,
         where the range check starts.

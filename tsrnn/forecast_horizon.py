@@ -31,7 +31,7 @@ class ForecastHorizon:
             )
         time_col, id_col = self.roles_["time_col"], self.roles_["id_col"]
         cols = self.roles_["future_covariates"]
-        frame = _by_time(future, time_col, id_col, cols)
+        frame = _by_time(future, time_col, id_col, cols, self.dayfirst_)
         out = np.empty((len(ids), self.horizon_, n_future), dtype=np.float32)
         cols_at = slice(self.n_features_in_ - n_future, self.n_features_in_)
         for i, (sid, end) in enumerate(zip(ids, ends, strict=True)):
@@ -75,13 +75,14 @@ class ForecastHorizon:
         return frame
 
 
-def _by_time(future, time_col, id_col, cols: list) -> pd.DataFrame:
-    """``future=`` indexed by its times, parsed as at fit (text from a CSV too)."""
+def _by_time(future, time_col, id_col, cols: list, dayfirst: bool | None) -> pd.DataFrame:
+    """``future=`` indexed by its times, parsed as at fit (text from a CSV too, read
+    day-first where it reads either way and the training text was: ``dayfirst``)."""
     if not isinstance(future, pd.DataFrame):
         raise TypeError(f"future= must be a DataFrame, got {type(future).__name__}")
     missing = [c for c in (time_col, id_col, *cols) if c is not None and c not in future]
     if missing:
         raise DataError(f"future= has no column {missing[0]!r}; its columns are "
                         f"{list(future.columns)}")
-    times, _ = parse_times(future, time_col)
+    times = parse_times(future, time_col, dayfirst)[0]
     return future.set_axis(times, axis=0)

@@ -12,7 +12,7 @@ import pandas as pd
 
 from tsrnn.data import DataError
 from tsrnn.data.frames import FLOAT32_MAX, columns_named
-from tsrnn.data.time_axis import read_time_column
+from tsrnn.data.time_axis import read_in_one_format, read_time_column
 
 if TYPE_CHECKING:
     from tsrnn.detector import AnomalyDetector
@@ -126,7 +126,7 @@ class BaseStream:
         A naive time for a detector fitted on aware ones, or the reverse, is
         refused, as batch scores refuse it: it names no instant the model knows."""
         det = self.detector
-        stamp = _as_time(timestamp, det.freq_)
+        stamp = _as_time(timestamp, det.freq_, det.dayfirst_)
         if isinstance(stamp, pd.Timestamp) and (stamp.tz is None) != (det.time_zone_ is None):
             raise DataError(f"timestamp {timestamp} {'has no' if stamp.tz is None else 'has a'} "
                             f"timezone, but the detector's times were "
@@ -158,7 +158,7 @@ class BaseStream:
                (("score", np.float64), ("label", np.int64), ("ready", bool), ("gap", bool))}
         if df.empty:
             return pd.DataFrame(out, index=df.index)
-        stamps = frame_times(df[time_col], det.freq_)
+        stamps = frame_times(df[time_col], det.freq_, det.dayfirst_)
         times = stamps.to_numpy()
         if isinstance(det.freq_, pd.offsets.BaseOffset):
             times = pd.to_datetime(stamps).to_numpy()
@@ -255,23 +255,27 @@ def _id_kind(sid) -> str:
     return type(sid).__name__
 
 
-def frame_times(column: pd.Series, freq) -> pd.Series:
+def frame_times(column: pd.Series, freq, dayfirst: bool | None) -> pd.Series:
     """A frame's time column as its points' timestamps, where the detector's times
     are dates and the column holds text: read as the batch reads it, in one format
     for the whole column (a day-first "13/01/2024" next to "12/01/2024", which
-    read value by value would be December), a bad value named by its row. As it
-    is otherwise: each point is checked by :func:`_as_time` (a number is refused
-    there, not read as nanoseconds since 1970)."""
+    read value by value would be December), as the training text was where it
+    reads either way (``dayfirst``, the detector's ``dayfirst_``), a bad value
+    named by its row. As it is otherwise: each point is checked by
+    :func:`_as_time` (a number is refused there, not read as nanoseconds since
+    1970)."""
     if not (isinstance(freq, pd.offsets.BaseOffset)
             and pd.api.types.infer_dtype(column, skipna=True) == "string"):
         return column
-    return pd.Series(read_time_column(column), index=column.index, name=column.name)
+    return pd.Series(read_time_column(column, dayfirst), index=column.index,
+                     name=column.name)
 
 
-def _as_time(timestamp, freq):
+def _as_time(timestamp, freq, dayfirst: bool | None = None):
     """The point's time in the detector's kind of time: a date for a datetime fit
     (a bare number is refused: seconds, milliseconds or nanoseconds since 1970
-    cannot be told apart), an integer step for an integer one."""
+    cannot be told apart; text that reads either way, "05/01/2024", is read as
+    the training text was, ``dayfirst``), an integer step for an integer one."""
     if isinstance(timestamp, list | tuple | np.ndarray | pd.Index | pd.Series):
         raise DataError(f"timestamp must be one time, for every series of the call, got "
                         f"{type(timestamp).__name__} of {len(timestamp)}")
@@ -287,6 +291,10 @@ def _as_time(timestamp, freq):
     if isinstance(timestamp, int | float | np.integer | np.floating):
         raise DataError(f"timestamp {timestamp!r} is a number, but the detector's times are "
                         "dates: pass a date (for epoch seconds, pd.Timestamp(t, unit='s'))")
+    if isinstance(timestamp, str):
+        read = read_in_one_format(pd.Series([timestamp]), dayfirst)
+        if read is not None:
+            timestamp = read[0].iloc[0]
     try:
         stamp = pd.Timestamp(timestamp)
     except (ValueError, TypeError):

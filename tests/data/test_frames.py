@@ -601,15 +601,21 @@ def test_text_timestamps_are_read_in_one_format(written):
     assert data.freq == pd.offsets.Hour()
 
 
-@pytest.mark.parametrize(("text", "first"), [
+@pytest.mark.parametrize(("text", "dayfirst", "first"), [
     # year first is never day-first, whatever the steps (monthly on the 5th here)
-    ([f"2024-{m:02d}-05" for m in range(1, 13)], "2024-01-05"),
-    # no day beyond 12: nothing tells the readings apart, so pandas' month-first
-    ([f"{d:02d}/02/2024" for d in range(1, 13)], "2024-01-02"),
-    (["05/01/2024", "13/01/2024"], "2024-01-05"),  # only day-first reads the second
+    ([f"2024-{m:02d}-05" for m in range(1, 13)], None, "2024-01-05"),
+    ([f"2024-{m:02d}-05" for m in range(1, 13)], True, "2024-01-05"),
+    # no day beyond 12: nothing tells the readings apart, so pandas' month-first,
+    # or the reading asked for (an estimator asks for its training text's)
+    ([f"{d:02d}/02/2024" for d in range(1, 13)], None, "2024-01-02"),
+    ([f"{d:02d}/02/2024" for d in range(1, 13)], True, "2024-02-01"),
+    (["05/01/2024", "13/01/2024"], None, "2024-01-05"),  # only day-first reads "13/01"
+    (["01/05/2024", "01/13/2024"], True, "2024-01-05"),  # only month-first reads "01/13"
 ])
-def test_which_reading_text_timestamps_get(text, first):
-    assert read_in_one_format(pd.Series(text)).iloc[0] == pd.Timestamp(first)
+def test_which_reading_text_timestamps_get(text, dayfirst, first):
+    times, day_first = read_in_one_format(pd.Series(text), dayfirst)
+    assert times.iloc[0] == pd.Timestamp(first)
+    assert day_first == (pd.Timestamp(first).day == int(text[0][:2]))
 
 
 def test_unparseable_timestamp_names_its_row():

@@ -358,13 +358,14 @@ def _prepare(args, task: str, flags: dict) -> _Run:
     return run
 
 
-def _times(frame, time_col):
-    """``frame``'s time axis (its index when there is no time column), parsed as the
-    estimators parse it: integers stay integers, anything else becomes timestamps
-    (in UTC when their offsets differ, as across a DST change)."""
+def _times(frame, model):
+    """``frame``'s time axis (its index when there is no time column), parsed as
+    ``model`` parses it: integers stay integers, anything else becomes timestamps
+    (in UTC when their offsets differ, as across a DST change; text that reads
+    either way, as the training text was)."""
     from tsrnn.data.time_axis import _parse_times
 
-    return _parse_times(frame, time_col)[0].to_numpy()
+    return _parse_times(frame, model.roles_["time_col"], model.dayfirst_)[0].to_numpy()
 
 
 METRIC_NAMES = {

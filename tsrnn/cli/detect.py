@@ -227,7 +227,7 @@ def _scored_frame(df, scores, model, score_col: str = "score", label_col: str = 
     keys = [k for k in (roles["id_col"], time_col) if k is not None]
     grid = scores.to_frame(score_col).assign(**{label_col: labels}).reset_index()
     grid.columns = keys + [score_col, label_col]
-    times = _times(df, roles["time_col"])
+    times = _times(df, model)
     if isinstance(model.freq_, pd.offsets.BaseOffset):
         # Calendar frequencies (month starts, ...) have no floor: keep exact times.
         with contextlib.suppress(ValueError, TypeError):

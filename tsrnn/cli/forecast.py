@@ -150,7 +150,7 @@ def _with_actuals(forecast, held, model):
     time_name = roles["time_col"] or "timestamp"
     keys = [k for k in (roles["id_col"], time_name) if k is not None]
     actual = held[[c for c in (roles["id_col"],) if c is not None] + model.target_names_].copy()
-    actual[time_name] = _times(held, roles["time_col"])
+    actual[time_name] = _times(held, model)
     actual = actual.rename(columns={t: f"{t}_actual" for t in model.target_names_})
     return forecast.merge(actual, on=keys, how="left")
 
@@ -163,7 +163,7 @@ def _history_frame(df, model):
     frame = pd.DataFrame({t: df[t].to_numpy() for t in model.target_names_})
     if roles["id_col"] is not None:
         frame.insert(0, roles["id_col"], df[roles["id_col"]].to_numpy())
-    frame.insert(0, roles["time_col"] or "timestamp", _times(df, roles["time_col"]))
+    frame.insert(0, roles["time_col"] or "timestamp", _times(df, model))
     return frame
 
 

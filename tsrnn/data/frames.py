@@ -69,6 +69,9 @@ class SeriesData:
     rows
         ``[n_rows]`` position in the input frame of each stacked row, to put per-row
         results back in the frame's order; None after resampling.
+    dayfirst
+        How text timestamps were read: True day-first (``13/01/2024``), False
+        month-first; None where they were not text (or were read value by value).
     """
 
     values: np.ndarray
@@ -82,6 +85,7 @@ class SeriesData:
     time_col: Hashable | None = None
     id_col: Hashable | None = None
     rows: np.ndarray | None = None
+    dayfirst: bool | None = None
 
     # ------------------------------------------------------------------ accessors
     @property
@@ -137,6 +141,7 @@ class SeriesData:
         fill: Fill | None = None,
         freq: str | pd.DateOffset | int | None = None,
         resample: bool = False,
+        dayfirst: bool | None = None,
     ) -> SeriesData:
         """Validate a wide or long DataFrame (or a Series) and stack its series.
 
@@ -184,6 +189,10 @@ class SeriesData:
             gaps: values falling in one step are averaged (duplicate timestamps
             too), and empty steps become missing values, which ``fill`` must then
             handle.
+        dayfirst
+            How to read text timestamps that read either way (no day beyond 12):
+            True day-first, else month-first. Text that reads only one way is
+            read that way; estimators pass the reading of their training frame.
 
         Raises
         ------
@@ -220,7 +229,7 @@ class SeriesData:
             _warn_left_out(df, nf, past_covariates, future_covariates)
         if time_col is None and not from_series:  # a Series' time axis is its index
             time_col = _default_time_col(df)
-        times, positions = _parse_times(df, time_col)
+        times, positions, reading = _parse_times(df, time_col, dayfirst)
         if freq is None:
             freq = _period_freq(df, time_col)
 
@@ -261,6 +270,7 @@ class SeriesData:
             time_col=time_col,
             id_col=id_col,
             rows=None if resample else positions,
+            dayfirst=reading,
         )
 
 

@@ -33,8 +33,12 @@ def _default_time_col(df: pd.DataFrame) -> Hashable | None:
             return lower[name]
     return None
 
-def _parse_times(df: pd.DataFrame, time_col) -> tuple[pd.Index, np.ndarray]:
-    """Timestamps of every row, plus each row's position in ``df`` (for messages)."""
+def _parse_times(df: pd.DataFrame, time_col, dayfirst: bool | None = None
+                 ) -> tuple[pd.Index, np.ndarray, bool | None]:
+    """Timestamps of every row, each row's position in ``df`` (for messages), and
+    how text timestamps were read (True: day-first, False: month-first; None: not
+    text, or value by value), trying the reading ``dayfirst`` first (see
+    :func:`read_in_one_format`)."""
     positions = np.arange(len(df))
     if time_col is None:
         index = df.index
@@ -43,7 +47,7 @@ def _parse_times(df: pd.DataFrame, time_col) -> tuple[pd.Index, np.ndarray]:
         elif isinstance(index, pd.DatetimeIndex):
             raw, label = pd.Series(index, index=positions), "the index"
         elif pd.api.types.is_integer_dtype(index.dtype):
-            return pd.Index(index.to_numpy(dtype=np.int64)), positions
+            return pd.Index(index.to_numpy(dtype=np.int64)), positions, None
         else:
             raise DataError(
                 "no timestamps found: pass time_col=, use a DatetimeIndex, or an integer "
@@ -57,7 +61,7 @@ def _parse_times(df: pd.DataFrame, time_col) -> tuple[pd.Index, np.ndarray]:
         if isinstance(raw.dtype, pd.PeriodDtype):
             raw = raw.dt.to_timestamp()
         if pd.api.types.is_integer_dtype(raw.dtype):
-            return pd.Index(raw.to_numpy(dtype=np.int64)), positions
+            return pd.Index(raw.to_numpy(dtype=np.int64)), positions, None
         if pd.api.types.is_bool_dtype(raw.dtype) or pd.api.types.is_float_dtype(raw.dtype):
             raise DataError(f"{label} has dtype {raw.dtype}; expected timestamps or integers")
 
@@ -65,9 +69,9 @@ def _parse_times(df: pd.DataFrame, time_col) -> tuple[pd.Index, np.ndarray]:
     if not (pd.api.types.is_datetime64_any_dtype(raw.dtype)
             or isinstance(raw.dtype, pd.DatetimeTZDtype)):
         _check_mixed_tz(raw, label)
-        consistent = read_in_one_format(raw)
+        consistent = read_in_one_format(raw, dayfirst)
         if consistent is not None:
-            return pd.DatetimeIndex(consistent), positions
+            return pd.DatetimeIndex(consistent[0]), positions, consistent[1]
         try:
             with warnings.catch_warnings():
                 # pandas 2.x only warns about mixed UTC offsets (3.x raises): make
@@ -89,26 +93,39 @@ def _parse_times(df: pd.DataFrame, time_col) -> tuple[pd.Index, np.ndarray]:
         if not pd.api.types.is_datetime64_any_dtype(raw.dtype):
             # Older pandas returns object dtype for mixed offsets instead of raising.
             raw = pd.to_datetime(raw, format="mixed", utc=True)
-    return pd.DatetimeIndex(raw), positions
+    return pd.DatetimeIndex(raw), positions, None
 
-def read_time_column(column: pd.Series) -> pd.Index:
+def read_time_column(column: pd.Series, dayfirst: bool | None = None) -> pd.Index:
     """One time column, read as :meth:`SeriesData.from_dataframe` reads it (a
     stream's chunk, say): its errors name the column and the row."""
-    return _parse_times(column.to_frame(), column.name)[0]
+    return _parse_times(column.to_frame(), column.name, dayfirst)[0]
 
-def read_in_one_format(text: pd.Series) -> pd.Series | None:
-    """Text timestamps read with one format for the whole column: month-first
-    where every value reads so (pandas' reading, and every ISO date's), else
-    day-first where the text writes the day before the month, as European files
-    do ("13/01/2024 08:00"), and every value reads so; None otherwise (several
-    formats, mixed UTC offsets, a bad value), which the caller reads value by
-    value. Value by value alone, "12/01/2024" would be December and
-    "13/01/2024" January, in one column. A column whose days never pass 12
-    reads month-first: nothing in its text tells the two apart."""
+def read_in_one_format(text: pd.Series, dayfirst: bool | None = None
+                       ) -> tuple[pd.Series, bool] | None:
+    """Text timestamps read with one format for the whole column, and whether
+    that was day-first: month-first where every value reads so (pandas' reading,
+    and every ISO date's), else day-first where the text writes the day before
+    the month, as European files do ("13/01/2024 08:00"), and every value reads
+    so; None otherwise (several formats, mixed UTC offsets, a bad value), which
+    the caller reads value by value. Value by value alone, "12/01/2024" would be
+    December and "13/01/2024" January, in one column.
+
+    A column whose days never pass 12 reads either way: nothing in its text
+    tells the two apart, so it reads as ``dayfirst`` says (an estimator passes
+    the reading of its training frame: a later day of day-first text is read
+    day-first), else month-first."""
+    # Only text that writes the day before the month is ever read day-first:
+    # pandas reads "2024-01-05" day-first as 1 May.
+    written_day_first = _day_before_month(text)
+    if dayfirst and written_day_first:
+        day_first = _read_with(text, dayfirst=True)
+        if day_first is not None:
+            return day_first, True
     month_first = _read_with(text, dayfirst=False)
-    if month_first is not None or not _day_before_month(text):
-        return month_first
-    return _read_with(text, dayfirst=True)
+    if month_first is not None:
+        return month_first, False
+    day_first = _read_with(text, dayfirst=True) if written_day_first else None
+    return None if day_first is None else (day_first, True)
 
 def _day_before_month(text: pd.Series) -> bool:
     """Whether the first value, read day-first, has its day before its month (not

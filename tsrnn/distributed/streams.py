@@ -125,7 +125,7 @@ class PartitionedStream:
                              f"{list(df.columns)}")
         time_col = self.detector.roles_["time_col"]
         if time_col is not None and time_col in df:  # one reading for every partition
-            times = frame_times(df[time_col], self.detector.freq_)
+            times = frame_times(df[time_col], self.detector.freq_, self.detector.dayfirst_)
             df = df.copy(deep=False)
             df[time_col] = times
         ids = df[id_col].to_numpy() if id_col is not None else [None] * len(df)
