@@ -12,7 +12,7 @@ import pandas as pd
 
 from tsrnn.data import DataError
 from tsrnn.data.frames import FLOAT32_MAX, columns_named
-from tsrnn.data.time_axis import read_in_one_format, read_time_column
+from tsrnn.data.time_axis import read_one_time, read_time_column
 
 if TYPE_CHECKING:
     from tsrnn.detector import AnomalyDetector
@@ -291,12 +291,9 @@ def _as_time(timestamp, freq, dayfirst: bool | None = None):
     if isinstance(timestamp, int | float | np.integer | np.floating):
         raise DataError(f"timestamp {timestamp!r} is a number, but the detector's times are "
                         "dates: pass a date (for epoch seconds, pd.Timestamp(t, unit='s'))")
-    if isinstance(timestamp, str):
-        read = read_in_one_format(pd.Series([timestamp]), dayfirst)
-        if read is not None:
-            timestamp = read[0].iloc[0]
     try:
-        stamp = pd.Timestamp(timestamp)
+        stamp = (read_one_time(timestamp, dayfirst) if isinstance(timestamp, str)
+                 else pd.Timestamp(timestamp))
     except (ValueError, TypeError):
         raise DataError(f"timestamp {timestamp!r} is not a date") from None
     if stamp is pd.NaT:

@@ -601,21 +601,39 @@ def test_text_timestamps_are_read_in_one_format(written):
     assert data.freq == pd.offsets.Hour()
 
 
-@pytest.mark.parametrize(("text", "dayfirst", "first"), [
+@pytest.mark.parametrize(("text", "dayfirst", "first", "reading"), [
     # year first is never day-first, whatever the steps (monthly on the 5th here)
-    ([f"2024-{m:02d}-05" for m in range(1, 13)], None, "2024-01-05"),
-    ([f"2024-{m:02d}-05" for m in range(1, 13)], True, "2024-01-05"),
+    ([f"2024-{m:02d}-05" for m in range(1, 13)], None, "2024-01-05", None),
+    ([f"2024-{m:02d}-05" for m in range(1, 13)], True, "2024-01-05", None),
     # no day beyond 12: nothing tells the readings apart, so pandas' month-first,
     # or the reading asked for (an estimator asks for its training text's)
-    ([f"{d:02d}/02/2024" for d in range(1, 13)], None, "2024-01-02"),
-    ([f"{d:02d}/02/2024" for d in range(1, 13)], True, "2024-02-01"),
-    (["05/01/2024", "13/01/2024"], None, "2024-01-05"),  # only day-first reads "13/01"
-    (["01/05/2024", "01/13/2024"], True, "2024-01-05"),  # only month-first reads "01/13"
+    ([f"{d:02d}/02/2024" for d in range(1, 13)], None, "2024-01-02", False),
+    ([f"{d:02d}/02/2024" for d in range(1, 13)], True, "2024-02-01", True),
+    (["05/01/2024", "13/01/2024"], None, "2024-01-05", True),  # "13/01": day-first
+    (["01/05/2024", "01/13/2024"], True, "2024-01-05", False),  # "01/13": month-first
+    # forms pandas infers no format for, read value by value, one way all the same
+    (["12/01/24 23:00", "13/01/24 00:00"], None, "2024-01-12 23:00", True),
+    (["12/01/2024 11:00 PM", "13/01/2024 01:00 AM"], None, "2024-01-12 23:00", True),
 ])
-def test_which_reading_text_timestamps_get(text, dayfirst, first):
-    times, day_first = read_in_one_format(pd.Series(text), dayfirst)
+def test_which_reading_text_timestamps_get(text, dayfirst, first, reading):
+    times, read = read_in_one_format(pd.Series(text), dayfirst)
     assert times.iloc[0] == pd.Timestamp(first)
-    assert day_first == (pd.Timestamp(first).day == int(text[0][:2]))
+    assert read is reading
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    (["05/02/2024 00:00", "05/02/2024 01:00", "2024-02-05 02:00"],
+     r"mixes date forms: '05/02/2024 00:00' \(row 0\) and '2024-02-05 02:00' \(row 2\)"),
+    (["13/01/24", "01/13/24", "01/01/24"],
+     r"writes day and month both ways: '13/01/24' \(row 0\) is day-first, '01/13/24' "
+     r"\(row 1\) month-first"),
+    (["01/01/2024", "13/13/2024", "01/03/2024"], r"is not a timestamp at row 1: '13/13/2024'"),
+])
+def test_text_timestamps_of_no_one_reading_are_refused(text, message):
+    # Value by value, each was read its own way without a word.
+    frame = pd.DataFrame({"t": text, "y": np.arange(len(text), dtype=float)})
+    with pytest.raises(DataError, match=f"^time column 't' {message}"):
+        from_dataframe(frame, time_col="t", resample=True)
 
 
 def test_unparseable_timestamp_names_its_row():

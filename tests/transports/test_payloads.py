@@ -11,8 +11,9 @@ from tsrnn.transports.payloads import BadPayload, ReadingParser, excerpt, parse_
 HOUR = pd.offsets.Hour()
 
 
-def _detector(targets=("value",), id_col="sensor", freq=HOUR, tz=None):
+def _detector(targets=("value",), id_col="sensor", freq=HOUR, tz=None, dayfirst=None):
     return SimpleNamespace(target_names_=list(targets), freq_=freq, time_zone_=tz,
+                           dayfirst_=dayfirst,
                            roles_={"time_col": "date", "id_col": id_col},
                            ids_=["s0", 7] if id_col else [None])
 
@@ -20,6 +21,16 @@ def _detector(targets=("value",), id_col="sensor", freq=HOUR, tz=None):
 def _parse(payload, topic="plant/a/s0", detector=None, sensor_from=("topic", -1), **kw):
     body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     return ReadingParser(detector or _detector(), sensor_from).parse(topic, body, **kw)
+
+
+def test_text_that_reads_either_way_is_read_as_the_training_text_was():
+    # Read on its own, "05/02/2024 00:00" is 2 May; a detector fitted on day-first
+    # text (dayfirst_ True) reads it as 5 February, as its batch and streams do.
+    body = {"date": "05/02/2024 00:00", "value": 1.0}
+    assert _parse(body).time == pd.Timestamp("2024-05-02")
+    assert _parse(body, detector=_detector(dayfirst=True)).time == pd.Timestamp("2024-02-05")
+    iso = {"date": "2024-01-05 00:00", "value": 1.0}  # pandas' day-first: 1 May
+    assert _parse(iso, detector=_detector(dayfirst=True)).time == pd.Timestamp("2024-01-05")
 
 
 def test_an_object_with_a_value_or_values():

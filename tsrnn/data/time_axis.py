@@ -69,21 +69,22 @@ def _parse_times(df: pd.DataFrame, time_col, dayfirst: bool | None = None
     if not (pd.api.types.is_datetime64_any_dtype(raw.dtype)
             or isinstance(raw.dtype, pd.DatetimeTZDtype)):
         _check_mixed_tz(raw, label)
-        consistent = read_in_one_format(raw, dayfirst)
+        reading = _reading(raw, dayfirst, label)
+        consistent = _read_with(raw, dayfirst=bool(reading))
         if consistent is not None:
-            return pd.DatetimeIndex(consistent[0]), positions, consistent[1]
+            return pd.DatetimeIndex(consistent), positions, reading
         try:
             with warnings.catch_warnings():
                 # pandas 2.x only warns about mixed UTC offsets (3.x raises): make
                 # both take the branch below.
                 warnings.simplefilter("error", FutureWarning)
-                raw = pd.to_datetime(raw, format="mixed")
+                raw = pd.to_datetime(raw, format="mixed", dayfirst=bool(reading))
         except (ValueError, TypeError, FutureWarning) as exc:
             message = str(exc).lower()
             if any(word in message for word in ("timezone", "time zone", "offset")):
                 # Every timestamp is aware (checked above), with several UTC offsets,
                 # as local time across a DST change has: compare them in UTC.
-                raw = pd.to_datetime(raw, format="mixed", utc=True)
+                raw = pd.to_datetime(raw, format="mixed", utc=True, dayfirst=bool(reading))
             else:
                 parsed = pd.to_datetime(raw, errors="coerce", format="mixed")
                 bad = np.flatnonzero(parsed.isna().to_numpy())
@@ -100,50 +101,67 @@ def read_time_column(column: pd.Series, dayfirst: bool | None = None) -> pd.Inde
     stream's chunk, say): its errors name the column and the row."""
     return _parse_times(column.to_frame(), column.name, dayfirst)[0]
 
+def read_one_time(text: str, dayfirst: bool | None = None) -> pd.Timestamp:
+    """One text time (a stream's point, a payload's), read as a column of such
+    text would be (:func:`_reading`); pandas' ``ValueError`` where it is none."""
+    read = read_in_one_format(pd.Series([text]), dayfirst)
+    return pd.Timestamp(text) if read is None else read[0].iloc[0]
+
 def read_in_one_format(text: pd.Series, dayfirst: bool | None = None
-                       ) -> tuple[pd.Series, bool] | None:
-    """Text timestamps read with one format for the whole column, and whether
-    that was day-first: month-first where every value reads so (pandas' reading,
-    and every ISO date's), else day-first where the text writes the day before
-    the month, as European files do ("13/01/2024 08:00"), and every value reads
-    so; None otherwise (several formats, mixed UTC offsets, a bad value), which
-    the caller reads value by value. Value by value alone, "12/01/2024" would be
-    December and "13/01/2024" January, in one column.
+                       ) -> tuple[pd.Series, bool | None] | None:
+    """Text timestamps read with one format for the whole column, and how
+    (:func:`_reading`); None where no one format reads them all (several
+    formats, mixed UTC offsets, a bad value)."""
+    reading = _reading(text, dayfirst, "the time text")
+    parsed = _read_with(text, dayfirst=bool(reading))
+    return None if parsed is None else (parsed, reading)
 
-    A column whose days never pass 12 reads either way: nothing in its text
-    tells the two apart, so it reads as ``dayfirst`` says (an estimator passes
-    the reading of its training frame: a later day of day-first text is read
-    day-first), else month-first."""
-    # Only text that writes the day before the month is ever read day-first:
-    # pandas reads "2024-01-05" day-first as 1 May.
-    written_day_first = _day_before_month(text)
-    if dayfirst and written_day_first:
-        day_first = _read_with(text, dayfirst=True)
-        if day_first is not None:
-            return day_first, True
-    month_first = _read_with(text, dayfirst=False)
-    if month_first is not None:
-        return month_first, False
-    day_first = _read_with(text, dayfirst=True) if written_day_first else None
-    return None if day_first is None else (day_first, True)
+def _reading(text: pd.Series, dayfirst: bool | None, label: str) -> bool | None:
+    """How text timestamps read: True day-first, False month-first; None for text
+    with one reading (ISO dates, month names).
 
-def _day_before_month(text: pd.Series) -> bool:
-    """Whether the first value, read day-first, has its day before its month (not
-    a year-first date, which no file writes day-first)."""
+    Only text that starts with two numbers, day and month in some order
+    ("13/01/2024 08:00", "01.13.24 11 PM"), reads two ways: day-first where no
+    second number passes 12, month-first where no first one does. Where both
+    hold (no day beyond 12), nothing in the text tells them apart: it reads as
+    ``dayfirst`` says (an estimator passes its training frame's reading, so a
+    later day of day-first text is read day-first), else month-first, pandas'
+    reading. Value by value, "12/01/2024" would be December and "13/01/2024"
+    January in one column; and pandas reads "2024-01-05" day-first as 1 May,
+    so no other text is ever read day-first. Text that writes day and month
+    both ways, or such dates beside other forms, is refused, naming two rows."""
     values = text.dropna()
-    if values.empty or not isinstance(values.iloc[0], str):
+    if values.empty or pd.api.types.infer_dtype(values, skipna=True) != "string":
+        return None
+    found = values.str.extract(_TWO_NUMBERS_FIRST)
+    shaped = found[0].notna().to_numpy()
+    if not shaped.any():
+        return None
+    if not shaped.all():
+        a, b = int(np.argmax(shaped)), int(np.argmax(~shaped))
+        raise DataError(f"{label} mixes date forms: {values.iloc[a]!r} (row {a}) and "
+                        f"{values.iloc[b]!r} (row {b}); write every time one way (ISO "
+                        "8601, '2024-01-13 08:00', reads one way only)")
+    first, second = found[0].astype(int).to_numpy(), found[1].astype(int).to_numpy()
+    if ((first > 12) & (second > 12)).any():
+        return None  # no date at all ("13/13/2024"): the parser names its row
+    day_first, month_first = bool((second <= 12).all()), bool((first <= 12).all())
+    if day_first and (dayfirst or not month_first):
+        return True
+    if month_first:
         return False
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        written = pd.tseries.api.guess_datetime_format(values.iloc[0], dayfirst=True)
-    return (written is not None and not written.startswith("%Y")
-            and "%m" in written and written.find("%d") < written.find("%m"))
+    a, b = int(np.argmax(first > 12)), int(np.argmax(second > 12))
+    raise DataError(f"{label} writes day and month both ways: {values.iloc[a]!r} (row {a}) "
+                    f"is day-first, {values.iloc[b]!r} (row {b}) month-first")
+
+# Two numbers of one or two digits, then a third: "13/01/2024", "1.13.24", "5-1-2024".
+_TWO_NUMBERS_FIRST = r"^\s*(\d{1,2})[/.-](\d{1,2})[/.-]\d"
 
 def _read_with(text: pd.Series, dayfirst: bool) -> pd.Series | None:
     try:
         with warnings.catch_warnings():
             # "could not infer format", "dayfirst=True with an ISO format": the
-            # reading is judged by read_in_one_format, not by pandas' guesses.
+            # reading is judged by _reading, not by pandas' guesses.
             warnings.simplefilter("ignore")
             parsed = pd.to_datetime(text, dayfirst=dayfirst)
     except (ValueError, TypeError, OverflowError):

@@ -34,6 +34,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tsrnn.data.time_axis import read_one_time
+
 __all__ = ["BadPayload", "Reading", "ReadingParser", "parse_sensor_source"]
 
 EXCERPT = 200  # characters of a bad payload quoted on the error topic
@@ -96,6 +98,7 @@ class ReadingParser:
         self.integer_time = freq is not None and not hasattr(freq, "freqstr")
         self.freq = freq
         self.time_zone = detector.time_zone_
+        self.dayfirst = detector.dayfirst_  # text that reads either way: as at fit
         self.has_ids = detector.roles_["id_col"] is not None
         self.known = {str(sid): sid for sid in detector.ids_}  # topics and JSON are text
         self.integer_ids = all(isinstance(sid, int | np.integer) and not isinstance(sid, bool)
@@ -166,7 +169,7 @@ class ReadingParser:
 
     def time_of(self, text: str):
         """The stream's time for a time as :class:`Reading` ``.time_text`` holds it."""
-        return int(text) if self.integer_time else pd.Timestamp(text)
+        return int(text) if self.integer_time else read_one_time(text, self.dayfirst)
 
     def _time(self, data: dict) -> tuple[str, Any]:
         key = next((k for k in self.time_keys if k in data), None)
@@ -182,7 +185,7 @@ class ReadingParser:
             raise BadPayload(f"time {raw!r} must be a date as text (ISO 8601): numbers "
                              "since 1970 are ambiguous (seconds, milliseconds, ...)")
         try:
-            stamp = pd.Timestamp(raw)
+            stamp = read_one_time(raw, self.dayfirst)
         except (ValueError, TypeError):
             stamp = None
         if stamp is None or stamp is pd.NaT:
