@@ -4,6 +4,7 @@ resampling puts it on. Used by :meth:`tsrnn.data.SeriesData.from_dataframe`."""
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Hashable
 
@@ -131,8 +132,10 @@ def _reading(text: pd.Series, dayfirst: bool | None, label: str) -> bool | None:
     so no other text is ever read day-first. Text that writes day and month
     both ways, or such dates beside other forms, is refused, naming two rows."""
     values = text.dropna()
-    if values.empty or pd.api.types.infer_dtype(values, skipna=True) != "string":
-        return None
+    if (values.empty or not isinstance(values.iloc[0], str)
+            or re.match(_TWO_NUMBERS_FIRST, values.iloc[0]) is None
+            or pd.api.types.infer_dtype(values, skipna=True) != "string"):
+        return None  # (an ISO column is not searched through: its first value tells)
     found = values.str.extract(_TWO_NUMBERS_FIRST)
     shaped = found[0].notna().to_numpy()
     if not shaped.any():
