@@ -38,8 +38,8 @@ def _parse_times(df: pd.DataFrame, time_col, dayfirst: bool | None = None
                  ) -> tuple[pd.Index, np.ndarray, bool | None]:
     """Timestamps of every row, each row's position in ``df`` (for messages), and
     how text timestamps were read (True: day-first, False: month-first; None: not
-    text, or value by value), trying the reading ``dayfirst`` first (see
-    :func:`read_in_one_format`)."""
+    text, or text of one reading such as ISO dates), ``dayfirst`` where they
+    read either way (see :func:`_reading`)."""
     positions = np.arange(len(df))
     if time_col is None:
         index = df.index
@@ -70,8 +70,7 @@ def _parse_times(df: pd.DataFrame, time_col, dayfirst: bool | None = None
     if not (pd.api.types.is_datetime64_any_dtype(raw.dtype)
             or isinstance(raw.dtype, pd.DatetimeTZDtype)):
         _check_mixed_tz(raw, label)
-        reading = _reading(raw, dayfirst, label)
-        consistent = _read_with(raw, dayfirst=bool(reading))
+        consistent, reading = read_in_one_format(raw, dayfirst, label)
         if consistent is not None:
             return pd.DatetimeIndex(consistent), positions, reading
         try:
@@ -105,17 +104,16 @@ def read_time_column(column: pd.Series, dayfirst: bool | None = None) -> pd.Inde
 def read_one_time(text: str, dayfirst: bool | None = None) -> pd.Timestamp:
     """One text time (a stream's point, a payload's), read as a column of such
     text would be (:func:`_reading`); pandas' ``ValueError`` where it is none."""
-    read = read_in_one_format(pd.Series([text]), dayfirst)
-    return pd.Timestamp(text) if read is None else read[0].iloc[0]
+    parsed, _ = read_in_one_format(pd.Series([text]), dayfirst)
+    return pd.Timestamp(text) if parsed is None else parsed.iloc[0]
 
-def read_in_one_format(text: pd.Series, dayfirst: bool | None = None
-                       ) -> tuple[pd.Series, bool | None] | None:
-    """Text timestamps read with one format for the whole column, and how
-    (:func:`_reading`); None where no one format reads them all (several
-    formats, mixed UTC offsets, a bad value)."""
-    reading = _reading(text, dayfirst, "the time text")
-    parsed = _read_with(text, dayfirst=bool(reading))
-    return None if parsed is None else (parsed, reading)
+def read_in_one_format(text: pd.Series, dayfirst: bool | None = None,
+                       label: str = "the time text") -> tuple[pd.Series | None, bool | None]:
+    """Text timestamps read with one format for the whole column (None where no
+    one format reads them all: several formats, mixed UTC offsets, a bad
+    value), and how they read (:func:`_reading`, whose errors name ``label``)."""
+    reading = _reading(text, dayfirst, label)
+    return _read_with(text, dayfirst=bool(reading)), reading
 
 def _reading(text: pd.Series, dayfirst: bool | None, label: str) -> bool | None:
     """How text timestamps read: True day-first, False month-first; None for text
@@ -138,8 +136,6 @@ def _reading(text: pd.Series, dayfirst: bool | None, label: str) -> bool | None:
         return None  # (an ISO column is not searched through: its first value tells)
     found = values.str.extract(_TWO_NUMBERS_FIRST)
     shaped = found[0].notna().to_numpy()
-    if not shaped.any():
-        return None
     if not shaped.all():
         a, b = int(np.argmax(shaped)), int(np.argmax(~shaped))
         raise DataError(f"{label} mixes date forms: {values.iloc[a]!r} (row {a}) and "
