@@ -215,8 +215,9 @@ class AnomalyDetector(DetectorNetworks, ErrorsToScores, DetectorFile, SeriesEsti
         phases are read in it, whatever zone later timestamps come in.
     dayfirst_
         How the training frame's text timestamps were read: True day-first
-        (``13/01/2024``), False month-first, None not text. Later text that reads
-        either way (no day beyond 12) is read the same way, in batch and stream.
+        (``13/01/2024``), False month-first, None not day-and-month text (ISO
+        dates, say). Later text that reads either way (no day beyond 12) is
+        read the same way, in batch and stream.
     value_range_
         ``[series, targets, 2]``: each training series' low and high per target,
         where the range check starts.

@@ -164,9 +164,9 @@ class Forecaster(ForecasterFile, ForecastHorizon, AutoSizing, ForecastEvaluation
         The data's frequency.
     dayfirst_
         How the training frame's text timestamps were read: True day-first
-        (``13/01/2024``), False month-first, None not text. Later text that reads
-        either way (no day beyond 12) is read the same way, in ``predict``'s
-        frames and in ``future=``.
+        (``13/01/2024``), False month-first, None not day-and-month text (ISO
+        dates, say). Later text that reads either way (no day beyond 12) is
+        read the same way, in ``predict``'s frames and in ``future=``.
     calendar_
         The calendar cycles used (a tuple; empty: none).
     input_len_, horizon_, season_, segment_len_

@@ -71,7 +71,8 @@ class SeriesData:
         results back in the frame's order; None after resampling.
     dayfirst
         How text timestamps were read: True day-first (``13/01/2024``), False
-        month-first; None where they were not text (or were read value by value).
+        month-first; None where they were not text, were text of one reading (ISO
+        dates, month names), or were read value by value.
     """
 
     values: np.ndarray
